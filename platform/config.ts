@@ -1,0 +1,83 @@
+// Configuration from environment variables, validated at start with TypeBox. A bad value stops the
+// process with a message naming the variable. Domains parse their own section with `parseEnv`.
+import { Type, type TSchema, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { join } from 'node:path';
+
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, message: string) {
+    super(`config ${key}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** One config key: its env var, schema, default, and doc (README's config table is generated from these). */
+export interface KeySpec<S extends TSchema = TSchema> {
+  env: string;
+  schema: S;
+  default?: Static<S>;
+  doc: string;
+  secret?: boolean;
+}
+
+export const key = <S extends TSchema>(env: string, schema: S, doc: string, dflt?: Static<S>, secret = false): KeySpec<S> => ({
+  env, schema, doc, default: dflt, secret,
+});
+
+type Parsed<T extends Record<string, KeySpec>> = { [K in keyof T]: Static<T[K]['schema']> };
+
+/** Reads each key from env (strings converted to the schema's type), applies defaults, and throws ConfigError naming the first bad key. */
+export function parseEnv<T extends Record<string, KeySpec>>(spec: T, env: Env): Parsed<T> {
+  const out: Record<string, unknown> = {};
+  for (const [name, k] of Object.entries(spec)) {
+    const raw = env[k.env];
+    if (raw === undefined || raw === '') {
+      if (k.default === undefined) throw new ConfigError(k.env, `required (${k.doc})`);
+      out[name] = k.default;
+      continue;
+    }
+    let value: unknown = raw;
+    const type = (k.schema as { type?: string }).type;
+    if (type === 'array') value = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    else if (type === 'object') {
+      try { value = JSON.parse(raw); } catch { throw new ConfigError(k.env, 'must be JSON'); }
+    } else value = Value.Convert(k.schema, raw);
+    if (!Value.Check(k.schema, value)) {
+      const first = [...Value.Errors(k.schema, value)][0];
+      throw new ConfigError(k.env, `${first?.message ?? 'invalid'} (got ${k.secret ? '<redacted>' : JSON.stringify(raw)})`);
+    }
+    out[name] = value;
+  }
+  return out as Parsed<T>;
+}
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+const Positive = Type.Integer({ minimum: 1 });
+
+export const CORE_KEYS = {
+  namespace: key('DBB_NAMESPACE', Type.String({ pattern: '^[a-z0-9_-]*\\.?$' }), 'prefix for topics, consumer groups and subjects (lets several stacks share one broker), e.g. "test1."', ''),
+  stateDir: key('DBB_STATE_DIR', Type.String(), 'where the native stack keeps Kafka/registry data and pid files', join(process.cwd(), '.dbb')),
+  kafkaBrokers: key('KAFKA_BROKERS', Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }), 'comma-separated bootstrap brokers', ['127.0.0.1:9092']),
+  registryUrl: key('SCHEMA_REGISTRY_URL', Type.String({ pattern: '^https?://' }), 'Confluent-compatible schema registry base URL', 'http://127.0.0.1:8081/apis/ccompat/v7'),
+  databaseUrl: key('DATABASE_URL', Type.String({ pattern: '^postgres(ql)?://' }), 'Postgres connection string', 'postgres://postgres@127.0.0.1:5432/dbb', true),
+  host: key('DBB_HOST', Type.String(), 'gateway listen address', '127.0.0.1'),
+  port: key('DBB_PORT', Port, 'gateway listen port', 8080),
+  bodyLimit: key('DBB_BODY_LIMIT', Positive, 'largest accepted request body, bytes', 64 * 1024 * 1024),
+  replyTimeoutMs: key('DBB_REPLY_TIMEOUT_MS', Positive, 'how long a synchronous route waits for its outcome event, ms', 10_000),
+  tokens: key('DBB_TOKENS', Type.Array(Type.String({ pattern: '^[^:]+:(reader|producer|operator):[0-9a-f]{64}$' })), 'bearer tokens as name:role:sha256hex(token), comma-separated', [], true),
+  anonymousRoutes: key('DBB_ANONYMOUS_ROUTES', Type.Array(Type.String()), 'route groups open without a token (e.g. gw-seed,staging-seed,tape-seed); empty = none', []),
+  logLevel: key('LOG_LEVEL', Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')]), 'pino log level', 'info'),
+  batchMaxRecords: key('DBB_BATCH_MAX', Positive, 'records per consumer transaction', 500),
+  processedIdsRetentionH: key('DBB_DEDUPE_RETENTION_H', Positive, 'hours a consumer remembers processed event ids', 24 * 7),
+};
+
+export type Config = Parsed<typeof CORE_KEYS>;
+
+export function loadConfig(env: Env = process.env): Config {
+  return parseEnv(CORE_KEYS, env);
+}
+
+/** Topic, group and subject names with the namespace applied. */
+export const ns = (config: Pick<Config, 'namespace'>, name: string) => `${config.namespace}${name}`;

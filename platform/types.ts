@@ -1,0 +1,81 @@
+// The contracts between the platform and the domains: decoded events, the consumer spec that
+// processors and projections export, and what a handler may do inside its batch transaction.
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { EventMap, EventName, Meta } from '../schemas/generated/index.ts';
+
+export type { EventMap, EventName, Meta };
+
+/** An event body without its meta: what a producer supplies. */
+export type BodyOf<N extends EventName> = Omit<EventMap[N], 'meta'>;
+
+export interface AppendOptions {
+  /** The request this event belongs to; a new request gets its own eventId. */
+  correlationId?: string;
+  /** The event that caused this one; null for requests. */
+  causationId?: string | null;
+  /** Authenticated principal; null for the system. */
+  actor?: string | null;
+  /** Fixed id, for deterministic ids derived from an input event (replays give the same ids). */
+  eventId?: string;
+  /** Defaults to now; processors pass the input's occurredAt so outputs do not depend on the clock. */
+  occurredAt?: number;
+}
+
+/** An event read from Kafka and decoded with its schema from the registry. */
+export interface DecodedEvent<N extends EventName = EventName> {
+  name: N;
+  value: EventMap[N];
+  meta: Meta;
+  key: string;
+  /** Base topic name (namespace prefix removed), comparable with TOPIC constants. */
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** Narrowing helper: `if (is(event, 'GwChunkReceived')) event.value.h ...` */
+export function is<N extends EventName>(event: DecodedEvent, name: N): event is DecodedEvent<N> {
+  return event.name === name;
+}
+
+export interface Appender {
+  append<N extends EventName>(name: N, key: string, body: BodyOf<N>, opts?: AppendOptions): Promise<Meta>;
+}
+
+export type EffectOutcome<T> = { status: 'DONE'; result: T } | { status: 'UNKNOWN' };
+
+export interface HandlerContext {
+  /** The batch transaction; search_path is the consumer's own schema, then public. */
+  tx: pg.PoolClient;
+  /** Appends an event through the outbox, in the same transaction. Defaults: correlationId and
+   *  actor of the input event, causationId = input eventId, occurredAt = input occurredAt,
+   *  eventId derived deterministically from the input eventId + name + key + index. */
+  emit<N extends EventName>(name: N, key: string, body: BodyOf<N>, opts?: AppendOptions): Promise<Meta>;
+  /** Runs a side effect at most once per effectId. The STARTED mark is committed before `fn` runs;
+   *  DONE is written in the batch transaction. If a previous run crashed between the two, `fn` is
+   *  not run again and the outcome is UNKNOWN: the handler must reconcile (check, then report). */
+  runEffect<T>(effectId: string, fn: () => Promise<T>): Promise<EffectOutcome<T>>;
+  log: Logger;
+}
+
+export interface ConsumerSpec {
+  /** e.g. 'projection.gw' or 'processor.staging': group dbb.<name>, Postgres schema <name with _>. */
+  name: string;
+  /** Base topic names (TOPIC constants). */
+  topics: string[];
+  /** Directory of SQL migrations (node-pg-migrate .sql files) run in the consumer's own schema. */
+  migrationsDir?: string;
+  /** Projections can be rebuilt by `dbb replay`; processors (side effects) cannot. */
+  kind: 'processor' | 'projection';
+  /** Applies one event. Throw InvalidEventError to dead-letter it; TransientError to retry the batch. */
+  handle(event: DecodedEvent, ctx: HandlerContext): Promise<void>;
+}
+
+/** What a domain's processor/projection factory receives. Domains parse their own config section
+ *  from `env` with platform/config.ts `parseEnv`. */
+export interface DomainDeps {
+  config: import('./config.ts').Config;
+  env: import('./config.ts').Env;
+  log: Logger;
+}

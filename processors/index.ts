@@ -1,0 +1,7 @@
+// Every processor of the system, for `dbb up` and `dbb run processor <domain>`.
+import type { ConsumerSpec, DomainDeps } from '../platform/types.ts';
+
+export function createProcessors(deps: DomainDeps): ConsumerSpec[] {
+  void deps;
+  return [];
+}
