@@ -2,20 +2,49 @@
 
 export type { Meta } from './common.ts';
 import type * as example from './example.ts';
+import type * as tape from './tape.ts';
 export type * as example from './example.ts';
+export type * as tape from './tape.ts';
 
 /** Every event type by its short name. */
 export interface EventMap {
   SampleRecorded: example.SampleRecorded;
+  TapeCallbackDelivered: tape.TapeCallbackDelivered;
+  TapeCallbackFailed: tape.TapeCallbackFailed;
+  TapeCallbackRerunRequested: tape.TapeCallbackRerunRequested;
+  TapeFileStaged: tape.TapeFileStaged;
+  TapeFileStageFailed: tape.TapeFileStageFailed;
+  TapeJobCancelled: tape.TapeJobCancelled;
+  TapeJobCancelRequested: tape.TapeJobCancelRequested;
+  TapeJobCompleted: tape.TapeJobCompleted;
+  TapeJobCreated: tape.TapeJobCreated;
+  TapeJobCreationFailed: tape.TapeJobCreationFailed;
+  TapeJobRequested: tape.TapeJobRequested;
+  TapeJobStageSubmitted: tape.TapeJobStageSubmitted;
+  TapeJobTimeoutChecked: tape.TapeJobTimeoutChecked;
 }
 export type EventName = keyof EventMap;
 
 /** Topic of every event type. */
 export const EVENT_TOPIC = {
   SampleRecorded: 'dbb.example.samples',
+  TapeCallbackDelivered: 'dbb.tape.jobs',
+  TapeCallbackFailed: 'dbb.tape.jobs',
+  TapeCallbackRerunRequested: 'dbb.tape.jobs',
+  TapeFileStaged: 'dbb.tape.jobs',
+  TapeFileStageFailed: 'dbb.tape.jobs',
+  TapeJobCancelled: 'dbb.tape.jobs',
+  TapeJobCancelRequested: 'dbb.tape.jobs',
+  TapeJobCompleted: 'dbb.tape.jobs',
+  TapeJobCreated: 'dbb.tape.jobs',
+  TapeJobCreationFailed: 'dbb.tape.jobs',
+  TapeJobRequested: 'dbb.tape.jobs',
+  TapeJobStageSubmitted: 'dbb.tape.jobs',
+  TapeJobTimeoutChecked: 'dbb.tape.jobs',
 } as const;
 
 /** Topics by constant name: dbb.gw.datastore → GW_DATASTORE. */
 export const TOPIC = {
   EXAMPLE_SAMPLES: 'dbb.example.samples',
+  TAPE_JOBS: 'dbb.tape.jobs',
 } as const;
