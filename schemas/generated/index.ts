@@ -2,13 +2,26 @@
 
 export type { Meta } from './common.ts';
 import type * as example from './example.ts';
+import type * as gw from './gw.ts';
+import type * as staging from './staging.ts';
 import type * as tape from './tape.ts';
 export type * as example from './example.ts';
+export type * as gw from './gw.ts';
+export type * as staging from './staging.ts';
 export type * as tape from './tape.ts';
 
 /** Every event type by its short name. */
 export interface EventMap {
+  BufferFlushed: gw.BufferFlushed;
+  BufferFlushRequested: gw.BufferFlushRequested;
+  BufferFrozen: gw.BufferFrozen;
+  FileStaged: staging.FileStaged;
+  GwChunkFailed: gw.GwChunkFailed;
+  GwChunkReceived: gw.GwChunkReceived;
+  GwChunkStored: gw.GwChunkStored;
   SampleRecorded: example.SampleRecorded;
+  StagingFailed: staging.StagingFailed;
+  StagingRequested: staging.StagingRequested;
   TapeCallbackDelivered: tape.TapeCallbackDelivered;
   TapeCallbackFailed: tape.TapeCallbackFailed;
   TapeCallbackRerunRequested: tape.TapeCallbackRerunRequested;
@@ -22,12 +35,23 @@ export interface EventMap {
   TapeJobRequested: tape.TapeJobRequested;
   TapeJobStageSubmitted: tape.TapeJobStageSubmitted;
   TapeJobTimeoutChecked: tape.TapeJobTimeoutChecked;
+  TrainDeferred: gw.TrainDeferred;
+  TrainRequested: gw.TrainRequested;
 }
 export type EventName = keyof EventMap;
 
 /** Topic of every event type. */
 export const EVENT_TOPIC = {
+  BufferFlushed: 'dbb.gw.datastore',
+  BufferFlushRequested: 'dbb.gw.requests',
+  BufferFrozen: 'dbb.gw.datastore',
+  FileStaged: 'dbb.staging.requests',
+  GwChunkFailed: 'dbb.gw.datastore',
+  GwChunkReceived: 'dbb.gw.requests',
+  GwChunkStored: 'dbb.gw.datastore',
   SampleRecorded: 'dbb.example.samples',
+  StagingFailed: 'dbb.staging.requests',
+  StagingRequested: 'dbb.staging.requests',
   TapeCallbackDelivered: 'dbb.tape.jobs',
   TapeCallbackFailed: 'dbb.tape.jobs',
   TapeCallbackRerunRequested: 'dbb.tape.jobs',
@@ -41,10 +65,15 @@ export const EVENT_TOPIC = {
   TapeJobRequested: 'dbb.tape.jobs',
   TapeJobStageSubmitted: 'dbb.tape.jobs',
   TapeJobTimeoutChecked: 'dbb.tape.jobs',
+  TrainDeferred: 'dbb.gw.datastore',
+  TrainRequested: 'dbb.gw.requests',
 } as const;
 
 /** Topics by constant name: dbb.gw.datastore → GW_DATASTORE. */
 export const TOPIC = {
   EXAMPLE_SAMPLES: 'dbb.example.samples',
+  GW_DATASTORE: 'dbb.gw.datastore',
+  GW_REQUESTS: 'dbb.gw.requests',
+  STAGING_REQUESTS: 'dbb.staging.requests',
   TAPE_JOBS: 'dbb.tape.jobs',
 } as const;
