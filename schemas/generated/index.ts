@@ -3,10 +3,12 @@
 export type { Meta } from './common.ts';
 import type * as example from './example.ts';
 import type * as gw from './gw.ts';
+import type * as ivoa from './ivoa.ts';
 import type * as staging from './staging.ts';
 import type * as tape from './tape.ts';
 export type * as example from './example.ts';
 export type * as gw from './gw.ts';
+export type * as ivoa from './ivoa.ts';
 export type * as staging from './staging.ts';
 export type * as tape from './tape.ts';
 
@@ -15,10 +17,15 @@ export interface EventMap {
   BufferFlushed: gw.BufferFlushed;
   BufferFlushRequested: gw.BufferFlushRequested;
   BufferFrozen: gw.BufferFrozen;
+  DidDeleted: ivoa.DidDeleted;
+  DidMetadataUpdated: ivoa.DidMetadataUpdated;
+  DidRegistered: ivoa.DidRegistered;
   FileStaged: staging.FileStaged;
   GwChunkFailed: gw.GwChunkFailed;
   GwChunkReceived: gw.GwChunkReceived;
   GwChunkStored: gw.GwChunkStored;
+  ReplicaAdded: ivoa.ReplicaAdded;
+  ReplicaRemoved: ivoa.ReplicaRemoved;
   SampleRecorded: example.SampleRecorded;
   StagingFailed: staging.StagingFailed;
   StagingRequested: staging.StagingRequested;
@@ -45,10 +52,15 @@ export const EVENT_TOPIC = {
   BufferFlushed: 'dbb.gw.datastore',
   BufferFlushRequested: 'dbb.gw.requests',
   BufferFrozen: 'dbb.gw.datastore',
+  DidDeleted: 'dbb.ivoa.dids',
+  DidMetadataUpdated: 'dbb.ivoa.dids',
+  DidRegistered: 'dbb.ivoa.dids',
   FileStaged: 'dbb.staging.requests',
   GwChunkFailed: 'dbb.gw.datastore',
   GwChunkReceived: 'dbb.gw.requests',
   GwChunkStored: 'dbb.gw.datastore',
+  ReplicaAdded: 'dbb.ivoa.dids',
+  ReplicaRemoved: 'dbb.ivoa.dids',
   SampleRecorded: 'dbb.example.samples',
   StagingFailed: 'dbb.staging.requests',
   StagingRequested: 'dbb.staging.requests',
@@ -74,6 +86,7 @@ export const TOPIC = {
   EXAMPLE_SAMPLES: 'dbb.example.samples',
   GW_DATASTORE: 'dbb.gw.datastore',
   GW_REQUESTS: 'dbb.gw.requests',
+  IVOA_DIDS: 'dbb.ivoa.dids',
   STAGING_REQUESTS: 'dbb.staging.requests',
   TAPE_JOBS: 'dbb.tape.jobs',
 } as const;
