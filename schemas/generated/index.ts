@@ -3,11 +3,13 @@
 export type { Meta } from './common.ts';
 import type * as example from './example.ts';
 import type * as gw from './gw.ts';
+import type * as ingest from './ingest.ts';
 import type * as ivoa from './ivoa.ts';
 import type * as staging from './staging.ts';
 import type * as tape from './tape.ts';
 export type * as example from './example.ts';
 export type * as gw from './gw.ts';
+export type * as ingest from './ingest.ts';
 export type * as ivoa from './ivoa.ts';
 export type * as staging from './staging.ts';
 export type * as tape from './tape.ts';
@@ -20,10 +22,18 @@ export interface EventMap {
   DidDeleted: ivoa.DidDeleted;
   DidMetadataUpdated: ivoa.DidMetadataUpdated;
   DidRegistered: ivoa.DidRegistered;
+  DuplicateFound: ingest.DuplicateFound;
+  FileBackfilled: ingest.FileBackfilled;
+  FileConflictFound: ingest.FileConflictFound;
+  FileDiscovered: ingest.FileDiscovered;
+  FileMoved: ingest.FileMoved;
   FileStaged: staging.FileStaged;
   GwChunkFailed: gw.GwChunkFailed;
   GwChunkReceived: gw.GwChunkReceived;
   GwChunkStored: gw.GwChunkStored;
+  IngestAttempted: ingest.IngestAttempted;
+  IngestQueued: ingest.IngestQueued;
+  IngestRerunRequested: ingest.IngestRerunRequested;
   ReplicaAdded: ivoa.ReplicaAdded;
   ReplicaRemoved: ivoa.ReplicaRemoved;
   SampleRecorded: example.SampleRecorded;
@@ -55,10 +65,18 @@ export const EVENT_TOPIC = {
   DidDeleted: 'dbb.ivoa.dids',
   DidMetadataUpdated: 'dbb.ivoa.dids',
   DidRegistered: 'dbb.ivoa.dids',
+  DuplicateFound: 'dbb.ingest.files',
+  FileBackfilled: 'dbb.ingest.files',
+  FileConflictFound: 'dbb.ingest.files',
+  FileDiscovered: 'dbb.ingest.files',
+  FileMoved: 'dbb.ingest.files',
   FileStaged: 'dbb.staging.requests',
   GwChunkFailed: 'dbb.gw.datastore',
   GwChunkReceived: 'dbb.gw.requests',
   GwChunkStored: 'dbb.gw.datastore',
+  IngestAttempted: 'dbb.ingest.files',
+  IngestQueued: 'dbb.ingest.files',
+  IngestRerunRequested: 'dbb.ingest.files',
   ReplicaAdded: 'dbb.ivoa.dids',
   ReplicaRemoved: 'dbb.ivoa.dids',
   SampleRecorded: 'dbb.example.samples',
@@ -86,6 +104,7 @@ export const TOPIC = {
   EXAMPLE_SAMPLES: 'dbb.example.samples',
   GW_DATASTORE: 'dbb.gw.datastore',
   GW_REQUESTS: 'dbb.gw.requests',
+  INGEST_FILES: 'dbb.ingest.files',
   IVOA_DIDS: 'dbb.ivoa.dids',
   STAGING_REQUESTS: 'dbb.staging.requests',
   TAPE_JOBS: 'dbb.tape.jobs',
