@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { decide, evolve, initialState, attemptOutcome, type FileState } from './rules.ts';
+import { STATUSES, TRANSITIONS, canMove, statusOf, type IngestEvent, type StatusOrNone } from './status.ts';
+
+const meta = { eventId: 'e1', occurredAt: 1_000, correlationId: 'c1', causationId: null, actor: null, source: 'test' };
+const ctx = { now: 1_000, eventId: 'e1', plugin: 'Registry' };
+const moved: IngestEvent = { name: 'FileMoved', value: { meta, fileId: 'f1', relPath: 'a/b.fits', sourcePath: '/buf/a/b.fits', storagePath: '/sto/a/b.fits', size: 10, checksum: 'c' } };
+const queued = (attempt: number): IngestEvent => ({ name: 'IngestQueued', value: { meta, fileId: 'f1', attempt, plugin: 'Registry', storagePath: '/sto/a/b.fits', relPath: 'a/b.fits', checksum: 'c' } });
+const attempted = (status: string, attempt = 1): IngestEvent => ({ name: 'IngestAttempted', value: { meta, fileId: 'f1', attempt, plugin: 'Registry', status, durationMs: 5, error: null, details: null } });
+const rerun: IngestEvent = { name: 'IngestRerunRequested', value: { meta, fileId: 'f1', reason: null } };
+const conflict: IngestEvent = { name: 'FileConflictFound', value: { meta, fileId: 'f1', relPath: 'a/b.fits', sourcePath: '/buf/a/b.fits', storagePath: '/sto/a/b.fits', size: 10, checksum: 'c', existingChecksum: 'd', reason: 'different content' } };
+const fold = (...events: IngestEvent[]) => events.reduce<FileState>(evolve, initialState());
+
+describe('ingest rules', () => {
+  it('queues attempt 1 for a moved file (UNTRIED → PENDING)', () => {
+    const out = decide(moved, initialState(), ctx);
+    expect(out).toEqual([{ kind: 'emit', event: { name: 'IngestQueued', body: expect.objectContaining({ fileId: 'f1', attempt: 1, plugin: 'Registry', storagePath: '/sto/a/b.fits' }) } }]);
+    expect(fold(moved).status).toBe('UNTRIED');
+  });
+
+  it('ignores a second FileMoved for a known file', () => {
+    expect(decide(moved, fold(moved), ctx)).toEqual([{ kind: 'ignore', reason: 'known-file' }]);
+  });
+
+  it('asks for the ingest effect when its attempt is queued, once', () => {
+    const state = fold(moved);
+    const out = decide(queued(1), state, ctx);
+    expect(out).toEqual([{ kind: 'effect', effect: expect.objectContaining({ kind: 'ingest', effectId: 'ingest:f1:1', attempt: 1 }) }]);
+    expect(decide(queued(1), fold(moved, queued(1)), ctx)).toEqual([{ kind: 'ignore', reason: 'stale-attempt' }]);
+  });
+
+  it('reruns a FAILURE as attempt 2 and ignores a rerun while one is pending', () => {
+    const failed = fold(moved, queued(1), attempted('FAILURE'));
+    expect(failed.status).toBe('FAILURE');
+    expect(decide(rerun, failed, ctx)).toEqual([{ kind: 'emit', event: { name: 'IngestQueued', body: expect.objectContaining({ attempt: 2 }) } }]);
+    expect(decide(rerun, fold(moved, queued(1)), ctx)).toEqual([{ kind: 'ignore', reason: 'already-queued' }]);
+    expect(decide(rerun, initialState(), ctx)).toEqual([{ kind: 'ignore', reason: 'unknown-file' }]);
+  });
+
+  it('refuses a rerun of a conflicting file with a FAILURE outcome', () => {
+    const state = fold(conflict);
+    expect(state.status).toBe('FAILURE');
+    const out = decide(rerun, state, ctx);
+    expect(out).toEqual([{ kind: 'emit', event: { name: 'IngestAttempted', body: expect.objectContaining({ status: 'FAILURE', error: expect.stringContaining('not in storage') }) } }]);
+  });
+
+  it('records UNKNOWN and lets it be rerun', () => {
+    const unknown = fold(moved, queued(1), attempted('UNKNOWN'));
+    expect(unknown.status).toBe('UNKNOWN');
+    expect(fold(moved, queued(1), attempted('UNKNOWN'), rerun, queued(2), attempted('SUCCESS', 2))).toMatchObject({ status: 'SUCCESS', attempt: 2 });
+  });
+
+  it('evolve follows the TRANSITIONS table and nothing else', () => {
+    const sample: Record<string, IngestEvent> = {
+      UNTRIED: moved, PENDING: queued(1), SUCCESS: attempted('SUCCESS'), FAILURE: attempted('FAILURE'), UNKNOWN: attempted('UNKNOWN'), RERUN: rerun,
+      BACKFILL: { name: 'FileBackfilled', value: { meta, fileId: 'f1', relPath: 'a/b.fits', storagePath: '/sto/a/b.fits', size: 10, checksum: 'c' } },
+    };
+    const reach: Record<StatusOrNone, IngestEvent[]> = {
+      NONE: [], UNTRIED: [moved], PENDING: [moved, queued(1)], SUCCESS: [moved, queued(1), attempted('SUCCESS')],
+      FAILURE: [moved, queued(1), attempted('FAILURE')], UNKNOWN: [moved, queued(1), attempted('UNKNOWN')],
+      RERUN: [moved, queued(1), attempted('FAILURE'), rerun], BACKFILL: [sample.BACKFILL],
+    };
+    for (const from of Object.keys(TRANSITIONS) as StatusOrNone[]) {
+      const state = fold(...reach[from]);
+      expect(state.status).toBe(from);
+      for (const to of STATUSES) {
+        let ev = sample[to];
+        if (to === 'PENDING' && state.status !== 'NONE') ev = queued(state.attempt + 1);
+        if (to === 'FAILURE' && from === 'NONE') ev = conflict;
+        const next = evolve(state, ev);
+        expect(next.status, `${from} → ${to}`).toBe(canMove(from, to) ? to : from);
+      }
+    }
+  });
+
+  it('maps finder events to no status and builds attempt outcomes', () => {
+    expect(statusOf({ name: 'DuplicateFound', value: { meta, fileId: 'f1', relPath: 'x', sourcePath: 's', storagePath: 't', size: 1, checksum: 'c', action: 'Delete' } })).toBeNull();
+    const eff = { kind: 'ingest' as const, effectId: 'x', fileId: 'f1', attempt: 3, plugin: 'Command', storagePath: '/s', relPath: 'r', checksum: 'c' };
+    expect(attemptOutcome(eff, { status: 'SUCCESS', durationMs: 12.6, details: { a: 1 } })).toEqual({ fileId: 'f1', attempt: 3, plugin: 'Command', status: 'SUCCESS', durationMs: 13, error: null, details: '{"a":1}' });
+  });
+});

@@ -1,0 +1,135 @@
+// Pure ingest rules: which file gets an ingest attempt and when (seed "Manage file ingestion").
+// Input: every event on dbb.ingest.files for one file id. Outputs: IngestQueued (PENDING), an
+// `ingest` effect for a queued attempt, or IngestAttempted FAILURE when a rerun cannot be honoured.
+import { InvalidEventError } from '../../platform/errors.ts';
+import type { BodyOf } from '../../platform/types.ts';
+import { canMove, statusOf, type IngestEvent, type IngestStatus } from './status.ts';
+
+export type FileState =
+  | { status: 'NONE' }
+  | {
+      status: IngestStatus;
+      fileId: string;
+      relPath: string;
+      checksum: string;
+      /** null when the file never reached storage (a same-name conflict) */
+      storagePath: string | null;
+      /** number of the latest queued attempt, 0 before the first */
+      attempt: number;
+    };
+
+export const initialState = (): FileState => ({ status: 'NONE' });
+
+export interface RuleContext {
+  now: number;
+  eventId: string;
+  /** configured plugin name, recorded on queued attempts */
+  plugin: string;
+}
+
+export interface IngestEffect {
+  kind: 'ingest';
+  effectId: string;
+  fileId: string;
+  attempt: number;
+  plugin: string;
+  storagePath: string;
+  relPath: string;
+  checksum: string;
+}
+
+export type IgnoreReason = 'known-file' | 'unknown-file' | 'already-queued' | 'stale-attempt' | 'no-decision';
+
+export type Output =
+  | { kind: 'emit'; event: { name: 'IngestQueued'; body: BodyOf<'IngestQueued'> } | { name: 'IngestAttempted'; body: BodyOf<'IngestAttempted'> } }
+  | { kind: 'effect'; effect: IngestEffect }
+  | { kind: 'ignore'; reason: IgnoreReason };
+
+const ignore = (reason: IgnoreReason): Output[] => [{ kind: 'ignore', reason }];
+
+export const ingestEffectId = (fileId: string, attempt: number) => `ingest:${fileId}:${attempt}`;
+
+export function evolve(state: FileState, e: IngestEvent): FileState {
+  const to = statusOf(e);
+  if (to === null || !canMove(state.status, to)) return state;
+  const v = e.value;
+  if (state.status === 'NONE') {
+    if (e.name !== 'FileMoved' && e.name !== 'FileBackfilled' && e.name !== 'FileConflictFound') return state;
+    const storagePath = e.name === 'FileConflictFound' ? null : e.value.storagePath;
+    return { status: to, fileId: v.fileId, relPath: e.value.relPath, checksum: e.value.checksum, storagePath, attempt: 0 };
+  }
+  if (e.name === 'IngestQueued') return { ...state, status: to, attempt: e.value.attempt };
+  return { ...state, status: to };
+}
+
+export function decide(input: IngestEvent, state: FileState, ctx: RuleContext): Output[] {
+  if (!input.value.fileId) throw new InvalidEventError(`${input.name} without fileId`);
+  switch (input.name) {
+    case 'FileMoved': return onMoved(input, state, ctx);
+    case 'IngestRerunRequested': return onRerun(input.value, state, ctx);
+    case 'IngestQueued': return onQueued(input.value, state);
+    case 'FileDiscovered':
+    case 'DuplicateFound':
+    case 'FileConflictFound':
+    case 'FileBackfilled':
+    case 'IngestAttempted':
+      return ignore('no-decision');
+    default: {
+      const never: never = input;
+      throw new InvalidEventError(`unexpected event ${(never as { name: string }).name}`);
+    }
+  }
+}
+
+function queue(state: Extract<FileState, { fileId: string }>, storagePath: string, ctx: RuleContext): Output[] {
+  const body: BodyOf<'IngestQueued'> = {
+    fileId: state.fileId, attempt: state.attempt + 1, plugin: ctx.plugin, storagePath, relPath: state.relPath, checksum: state.checksum,
+  };
+  return [{ kind: 'emit', event: { name: 'IngestQueued', body } }];
+}
+
+/** decide runs before evolve: a FileMoved for a new file finds NONE and queues attempt 1. */
+function onMoved(input: Extract<IngestEvent, { name: 'FileMoved' }>, state: FileState, ctx: RuleContext): Output[] {
+  if (state.status !== 'NONE') return ignore('known-file');
+  const untried = evolve(state, input);
+  if (untried.status === 'NONE') return ignore('unknown-file');
+  return queue(untried, input.value.storagePath, ctx);
+}
+
+function onRerun(v: BodyOf<'IngestRerunRequested'>, state: FileState, ctx: RuleContext): Output[] {
+  if (state.status === 'NONE') return ignore('unknown-file');
+  if (!canMove(state.status, 'RERUN')) return ignore('already-queued');
+  const rerun = { ...state, status: 'RERUN' as const };
+  if (!rerun.storagePath) {
+    const body: BodyOf<'IngestAttempted'> = {
+      fileId: rerun.fileId, attempt: rerun.attempt, plugin: ctx.plugin, status: 'FAILURE', durationMs: 0,
+      error: `rerun refused: ${rerun.relPath} is not in storage (a different file with the same name is there)`, details: null,
+    };
+    return [{ kind: 'emit', event: { name: 'IngestAttempted', body } }];
+  }
+  return queue(rerun, rerun.storagePath, ctx);
+}
+
+function onQueued(v: BodyOf<'IngestQueued'>, state: FileState): Output[] {
+  if (state.status === 'NONE') return ignore('unknown-file');
+  if (!canMove(state.status, 'PENDING') || v.attempt !== state.attempt + 1) return ignore('stale-attempt');
+  return [{
+    kind: 'effect',
+    effect: {
+      kind: 'ingest', effectId: ingestEffectId(v.fileId, v.attempt), fileId: v.fileId, attempt: v.attempt,
+      plugin: v.plugin, storagePath: v.storagePath, relPath: v.relPath, checksum: v.checksum,
+    },
+  }];
+}
+
+/** The IngestAttempted body for an attempt's result (UNKNOWN when the ingester died mid-attempt). */
+export function attemptOutcome(
+  effect: IngestEffect,
+  result: { status: 'SUCCESS' | 'FAILURE' | 'UNKNOWN'; durationMs: number; error?: string | null; details?: Record<string, unknown> | null },
+): BodyOf<'IngestAttempted'> {
+  return {
+    fileId: effect.fileId, attempt: effect.attempt, plugin: effect.plugin, status: result.status,
+    durationMs: Math.max(0, Math.round(result.durationMs)), error: result.error ?? null,
+    details: result.details ? JSON.stringify(result.details) : null,
+  };
+}
