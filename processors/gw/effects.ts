@@ -1,0 +1,115 @@
+// The gw processor's filesystem effects: write a chunk as a JSON file into the datastore's buffer
+// directory (temp then rename), and move the stored batch into an archive directory. Each one checks
+// before it acts, so running it again after a crash finds the work done instead of repeating it.
+import { mkdir, open, readdir, rename, stat, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ArchiveBatchEffect, StoreChunkEffect } from './rules.ts';
+
+export interface EffectDeps {
+  /** GW_DATA_DIR: one sub-directory per datastore id */
+  root: string;
+  /** fsync each file before renaming it (survives power loss; slower) */
+  fsync: boolean;
+}
+
+/** Where a datastore keeps its files: data/ (the buffer), archive/<batch>/, tmp/ (partial writes). */
+export function datastorePaths(root: string, datastoreId: string) {
+  const base = join(root, datastoreId);
+  return { base, data: join(base, 'data'), archive: join(base, 'archive'), tmp: join(base, 'tmp') };
+}
+
+/** The file format a user reads back: the seed's /streamdata body, `{"h":[...],"t":[t0,dt]}`. */
+export function chunkJson(samples: Float64Array, t0: number, dt: number): string {
+  return JSON.stringify({ h: Array.from(samples), t: [t0, dt] });
+}
+
+const madeDirs = new Set<string>();
+async function ensureDir(dir: string) {
+  if (madeDirs.has(dir)) return;
+  await mkdir(dir, { recursive: true });
+  madeDirs.add(dir);
+}
+
+async function sizeOf(path: string): Promise<number | null> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+export interface StoredChunk { bytes: number; path: string; reconciled: boolean }
+
+/** Writes the chunk file unless it is already there (a redelivery after a crash). */
+export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps): Promise<StoredChunk> {
+  const p = datastorePaths(deps.root, effect.datastoreId);
+  const path = join(p.data, effect.fileName);
+  const existing = await sizeOf(path);
+  if (existing !== null) return { bytes: existing, path, reconciled: true };
+  await Promise.all([ensureDir(p.data), ensureDir(p.tmp)]);
+  const tmp = join(p.tmp, `${effect.fileName}.${process.pid}.tmp`);
+  const body = Buffer.from(chunkJson(effect.samples, effect.t0, effect.dt));
+  const fh = await open(tmp, 'w').catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+    // someone removed the directory since we made it: make it again
+    madeDirs.delete(p.data);
+    madeDirs.delete(p.tmp);
+    await Promise.all([ensureDir(p.data), ensureDir(p.tmp)]);
+    return open(tmp, 'w');
+  });
+  try {
+    await fh.writeFile(body);
+    if (deps.fsync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  return { bytes: body.length, path, reconciled: false };
+}
+
+/** After a crash mid-store: the file is either fully there (rename is atomic) or not at all. */
+export async function findStoredChunk(effect: StoreChunkEffect, deps: EffectDeps): Promise<StoredChunk | null> {
+  const path = join(datastorePaths(deps.root, effect.datastoreId).data, effect.fileName);
+  const bytes = await sizeOf(path);
+  return bytes === null ? null : { bytes, path, reconciled: true };
+}
+
+export interface ArchivedBatch { archivePath: string; nFiles: number; bytes: number; reconciled: boolean }
+
+async function countFiles(dir: string): Promise<{ nFiles: number; bytes: number }> {
+  let nFiles = 0;
+  let bytes = 0;
+  for (const name of (await readdir(dir)).filter((n) => n.endsWith('.json'))) {
+    nFiles++;
+    bytes += (await stat(join(dir, name))).size;
+  }
+  return { nFiles, bytes };
+}
+
+/** Moves data/ to archive/<name>/ in one rename (seed /cleanall), then starts an empty data/. */
+export async function archiveBatch(effect: ArchiveBatchEffect, deps: EffectDeps): Promise<ArchivedBatch> {
+  const p = datastorePaths(deps.root, effect.datastoreId);
+  const archivePath = join(p.archive, effect.archiveName);
+  await ensureDir(p.archive);
+  let reconciled = true;
+  if ((await sizeOf(archivePath)) === null) {
+    reconciled = false;
+    if ((await sizeOf(p.data)) === null) await mkdir(archivePath);
+    else await rename(p.data, archivePath);
+  }
+  await mkdir(p.data, { recursive: true });
+  madeDirs.add(p.data);
+  // partial writes of the archived batch are garbage now
+  await rm(p.tmp, { recursive: true, force: true });
+  madeDirs.delete(p.tmp);
+  return { archivePath, ...(await countFiles(archivePath)), reconciled };
+}
+
+/** After a crash mid-archive: done if the archive directory exists (the rename happened). */
+export async function findArchivedBatch(effect: ArchiveBatchEffect, deps: EffectDeps): Promise<ArchivedBatch | null> {
+  const archivePath = join(datastorePaths(deps.root, effect.datastoreId).archive, effect.archiveName);
+  if ((await sizeOf(archivePath)) === null) return null;
+  await mkdir(datastorePaths(deps.root, effect.datastoreId).data, { recursive: true });
+  return { archivePath, ...(await countFiles(archivePath)), reconciled: true };
+}
