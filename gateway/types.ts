@@ -2,7 +2,7 @@
 // (request/reply), and read projections only through projections/<domain>/queries.ts.
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { FastifyInstance, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config, Env } from '../platform/config.ts';
 import type { Appender, AppendOptions, BodyOf, DecodedEvent, EventName } from '../platform/types.ts';
@@ -18,9 +18,12 @@ export interface RequestReply {
   subscribe(topics: string[], fn: (event: DecodedEvent) => void): () => void;
 }
 
+/** A preHandler that answers 401/403 itself or sets `req.principal`. */
+export type Guard = (req: FastifyRequest<any, any, any, any, any, any, any, any>, reply: FastifyReply<any, any, any, any, any, any, any, any>) => Promise<unknown>;
+
 export interface Auth {
   /** preHandler that requires at least `role`; `group` names the route group that config may open to anonymous callers. */
-  require(role: Role, group?: string): preHandlerHookHandler;
+  require(role: Role, group?: string): Guard;
   /** Checks a raw token (the seeds' `{user, token}` body fields); null when unknown. */
   verify(token: string): Principal | null;
 }

@@ -1,0 +1,51 @@
+// Kafka client and topics. Every catalog topic has a `.dlq` companion; names carry the config namespace.
+import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
+import type { Logger } from 'pino';
+import { ns, type Config } from './config.ts';
+import type { Catalog } from './catalog.ts';
+
+export const DLQ_SUFFIX = '.dlq';
+export const DEFAULT_PARTITIONS = 3;
+
+export function createKafka(config: Pick<Config, 'kafkaBrokers'>, log: Logger, clientId = 'dbb'): Kafka {
+  const kl = log.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId,
+    brokers: config.kafkaBrokers,
+    retry: { initialRetryTime: 100, retries: 10 },
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log: entry }) => {
+      const { message, ...rest } = entry;
+      // kafkajs reports every retried connection at ERROR; the runtime decides what is an error.
+      if (level <= logLevel.ERROR) kl.warn(rest, message);
+      else kl.info(rest, message);
+    },
+  });
+}
+
+/** Creates missing topics (each catalog topic and its .dlq); existing topics are left as they are. */
+export async function ensureTopics(admin: Admin, config: Pick<Config, 'namespace'>, topics: string[], partitions = DEFAULT_PARTITIONS): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const wanted: ITopicConfig[] = [];
+  for (const base of topics) {
+    for (const name of [ns(config, base), ns(config, base + DLQ_SUFFIX)]) {
+      if (!existing.has(name)) wanted.push({ topic: name, numPartitions: partitions, replicationFactor: 1 });
+    }
+  }
+  if (wanted.length) await admin.createTopics({ topics: wanted, waitForLeaders: true });
+  return wanted.map((t) => t.topic);
+}
+
+export async function ensureCatalogTopics(kafka: Kafka, config: Pick<Config, 'namespace'>, catalog: Catalog, extra: string[] = []) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await ensureTopics(admin, config, [...catalog.topics(), ...extra]);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Strips the namespace prefix: t1.dbb.gw.datastore → dbb.gw.datastore. */
+export const baseTopic = (config: Pick<Config, 'namespace'>, topic: string) =>
+  config.namespace && topic.startsWith(config.namespace) ? topic.slice(config.namespace.length) : topic;

@@ -1,0 +1,105 @@
+// The transactional outbox: consumers insert encoded records in their batch transaction; the relay
+// publishes them with the idempotent producer and deletes them. The relay reads what is there
+// (FOR UPDATE SKIP LOCKED), never "id > last seen", so rows of late-committing transactions are not
+// skipped; one relay per database holds an advisory lock so per-key order is kept. NOTIFY wakes it.
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Db, Tx } from './db.ts';
+import type { BatchingProducer, RawRecord } from './producer.ts';
+import { isTransient } from './errors.ts';
+
+const CHANNEL = 'dbb_outbox';
+const RELAY_LOCK = 0x0db0_0001;
+
+export async function enqueue(tx: Tx, records: RawRecord[]): Promise<void> {
+  if (!records.length) return;
+  await tx.query(
+    `INSERT INTO platform.outbox (topic, key, value, headers)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[])`,
+    [records.map((r) => r.topic), records.map((r) => r.key), records.map((r) => r.value), records.map((r) => JSON.stringify(encodeHeaders(r.headers)))],
+  );
+  await tx.query(`SELECT pg_notify('${CHANNEL}', '')`);
+}
+
+function encodeHeaders(h: RawRecord['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) if (v !== undefined) out[k] = Buffer.isBuffer(v) ? `b64:${v.toString('base64')}` : `s:${String(v)}`;
+  return out;
+}
+
+function decodeHeaders(h: Record<string, string>): Record<string, string | Buffer> {
+  const out: Record<string, string | Buffer> = {};
+  for (const [k, v] of Object.entries(h)) out[k] = v.startsWith('b64:') ? Buffer.from(v.slice(4), 'base64') : v.slice(2);
+  return out;
+}
+
+export interface OutboxRelay { stop(): Promise<void>; published(): number }
+
+export function startOutboxRelay(deps: { databaseUrl: string; db: Db; producer: BatchingProducer; log: Logger; batchSize?: number; idleMs?: number }): OutboxRelay {
+  const log = deps.log.child({ component: 'outbox-relay' });
+  let stopped = false;
+  let published = 0;
+  let wake: (() => void) | null = null;
+  const sleep = (ms: number) => new Promise<void>((r) => { const t = setTimeout(r, ms); wake = () => { clearTimeout(t); r(); }; });
+
+  const listener = new pg.Client({ connectionString: deps.databaseUrl });
+  const listening = listener.connect()
+    .then(() => listener.query(`LISTEN ${CHANNEL}`))
+    .then(() => listener.on('notification', () => wake?.()))
+    .catch((err) => log.warn({ err }, 'outbox LISTEN failed; relay falls back to polling'));
+  listener.on('error', (err) => log.warn({ err }, 'outbox listener connection lost; polling'));
+
+  async function drainOnce(lockClient: pg.PoolClient): Promise<number> {
+    await lockClient.query('BEGIN');
+    try {
+      const { rows } = await lockClient.query(
+        'SELECT id, topic, key, value, headers FROM platform.outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED', [deps.batchSize ?? 1000]);
+      if (rows.length) {
+        await deps.producer.sendMany(rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: decodeHeaders(r.headers) })));
+        await lockClient.query('DELETE FROM platform.outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+      }
+      await lockClient.query('COMMIT');
+      published += rows.length;
+      return rows.length;
+    } catch (err) {
+      await lockClient.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  }
+
+  const loop = (async () => {
+    await listening;
+    let backoff = 100;
+    while (!stopped) {
+      let client: pg.PoolClient | null = null;
+      try {
+        client = await deps.db.connect();
+        const { rows } = await client.query('SELECT pg_try_advisory_lock($1) AS ok', [RELAY_LOCK]);
+        if (!rows[0].ok) { client.release(); client = null; await sleep(1000); continue; }
+        while (!stopped) {
+          const n = await drainOnce(client);
+          backoff = 100;
+          if (n === 0) await sleep(deps.idleMs ?? 500);
+        }
+        await client.query('SELECT pg_advisory_unlock($1)', [RELAY_LOCK]);
+      } catch (err) {
+        (isTransient(err) ? log.warn.bind(log) : log.error.bind(log))({ err }, 'outbox relay failed; retrying');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 5000);
+      } finally {
+        // a failed connection is destroyed so the session-level advisory lock is released with it
+        client?.release(true);
+      }
+    }
+  })();
+
+  return {
+    published: () => published,
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+      await listener.end().catch(() => {});
+    },
+  };
+}
