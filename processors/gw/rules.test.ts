@@ -8,7 +8,7 @@ import {
 const meta = { eventId: 'e1', occurredAt: Date.UTC(2026, 11, 1, 18, 7, 33), correlationId: 'c1', causationId: null, actor: 'alice', source: 'test' };
 const ctx = { now: meta.occurredAt, maxSize: 1000 };
 const strain = (xs: number[]) => Buffer.from(new Float64Array(xs).buffer);
-const chunk = (xs: number[], t0 = 100, dt = 0.25): GwInput => ({
+const chunk = (xs: number[], t0 = 100, dt = 0.25): Extract<GwInput, { name: 'GwChunkReceived' }> => ({
   name: 'GwChunkReceived', value: { meta, datastoreId: 'ds1', h: strain(xs), t0, dt, nSamples: xs.length },
 });
 const train: GwInput = { name: 'TrainRequested', value: { meta, datastoreId: 'ds1', user: 'u1', tokenOwner: 'tok-alice' } };

@@ -1,0 +1,22 @@
+// The gw processor: consumes dbb.gw.requests (chunks, /train, /cleanbuf) keyed by datastore id and
+// appends outcomes to dbb.gw.datastore. Wiring only; the rules are in rules.ts.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TOPIC } from '../../schemas/generated/index.ts';
+import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
+import { loadGwConfig } from './config.ts';
+import { handleGwRequest } from './handler.ts';
+
+export const NAME = 'processor.gw';
+
+export function createGwProcessor(deps: DomainDeps): ConsumerSpec {
+  const gw = loadGwConfig(deps.config, deps.env);
+  const fx = { root: gw.dataDir, fsync: gw.fsync };
+  return {
+    name: NAME,
+    kind: 'processor',
+    topics: [TOPIC.GW_REQUESTS],
+    migrationsDir: join(dirname(fileURLToPath(import.meta.url)), 'migrations'),
+    handle: (event, ctx) => handleGwRequest(event, ctx, gw, fx),
+  };
+}
