@@ -107,11 +107,15 @@ export interface TapeJobStageSubmitted {
   reconciled: boolean;
 }
 
-/** A periodic tick from the tape scheduler: the processor completes every staging job whose deadline is before meta.occurredAt. Key: tick. */
+/** A periodic tick from the tape notification adapter's scheduler: the processor completes every staging job whose deadline is before meta.occurredAt; the projection keeps it as the adapter heartbeat and tape cache state. Key: tick. */
 export interface TapeJobTimeoutChecked {
   meta: Meta;
-  /** sequence number of the tick (diagnostics only) */
+  /** sequence number of the tick since the adapter started */
   tick: number;
+  /** library notifications the adapter has consumed since it started */
+  notificationsConsumed: number;
+  /** the library's GET /v1/fscache answer as JSON; null when no Scout node answered */
+  cache: null | string;
 }
 
 export type TapeEvent =

@@ -1,0 +1,32 @@
+// The tape domain's configuration keys (TAPE_*): Scout endpoints and credentials, the data-files
+// service, job timeout, callback delivery, and the library's notification topic.
+import { Type } from '@sinclair/typebox';
+import { key, parseEnv, type Env } from '../../platform/config.ts';
+
+const Positive = Type.Integer({ minimum: 1 });
+const NonNegative = Type.Integer({ minimum: 0 });
+
+export const TAPE_KEYS = {
+  scoutUrls: key('TAPE_SCOUT_URLS', Type.Array(Type.String({ pattern: '^https?://' }), { minItems: 1 }), 'Scout API base URLs of the tape library nodes, comma-separated; requests go round-robin, a down node is skipped', ['http://127.0.0.1:8091']),
+  scoutUser: key('TAPE_SCOUT_USER', Type.String(), 'Scout API account (seed: SCOUT_API_USER)', 'dbb'),
+  scoutPassword: key('TAPE_SCOUT_PASSWORD', Type.String(), 'Scout API password (seed: SCOUT_API_PASSWORD)', 'dbb', true),
+  scoutAttempts: key('TAPE_SCOUT_ATTEMPTS', Positive, 'tries of one Scout call across nodes before it fails', 6),
+  scoutBackoffMs: key('TAPE_SCOUT_BACKOFF_MS', Positive, 'first backoff after every node was tried once, ms (doubles)', 100),
+  scoutTimeoutMs: key('TAPE_SCOUT_TIMEOUT_MS', Positive, 'timeout of one Scout HTTP call, ms', 5_000),
+  dataFilesUrl: key('TAPE_DATA_FILES_URL', Type.String({ pattern: '^https?://' }), 'web service that lists the files of an observation (seed: DATA_FILES_URL)', 'http://127.0.0.1:8092/metadata/data_files'),
+  notificationsTopic: key('TAPE_NOTIFICATIONS_TOPIC', Type.String({ minLength: 1 }), 'Kafka topic the tape library publishes per-file JSON notifications to (namespace applied); passed in batchstage', 'tape.notifications'),
+  jobTimeoutS: key('TAPE_JOB_TIMEOUT_S', Positive, 'a job not complete after this long completes with return code 10, seconds', 24 * 3600),
+  tickMs: key('TAPE_TICK_MS', Positive, 'interval of the timeout/heartbeat tick, ms', 5_000),
+  callbackUser: key('TAPE_CALLBACK_USER', Type.String(), 'basic-auth user sent to notify_url (seed: RESULT_USERNAME)', 'dbb'),
+  callbackPassword: key('TAPE_CALLBACK_PASSWORD', Type.String(), 'basic-auth password sent to notify_url (seed: RESULT_PASSWORD)', 'dbb', true),
+  callbackAttempts: key('TAPE_CALLBACK_ATTEMPTS', Positive, 'delivery attempts of one callback before it is marked failed', 5),
+  callbackBackoffMs: key('TAPE_CALLBACK_BACKOFF_MS', Positive, 'backoff after the first failed delivery, ms (doubles, with jitter)', 200),
+  callbackTimeoutMs: key('TAPE_CALLBACK_TIMEOUT_MS', Positive, 'timeout of one callback POST, ms', 10_000),
+  filestatusConcurrency: key('TAPE_FILESTATUS_CONCURRENCY', Positive, 'parallel Scout file lookups of POST /filestatus', 8),
+  maxFiles: key('TAPE_MAX_FILES', Positive, 'most files in one job (the file list travels in one event)', 20_000),
+  retryJitter: key('TAPE_RETRY_JITTER', Type.Number({ minimum: 0, maximum: 1 }), 'fraction of random jitter added to backoffs', 0.2),
+  failedBatchstageCode: key('TAPE_BATCHSTAGE_FAILED_CODE', NonNegative, 'return code of a job whose batchstage failed on every node (seed: 199 job creation exception)', 199),
+};
+
+export type TapeConfig = ReturnType<typeof loadTapeConfig>;
+export const loadTapeConfig = (env: Env) => parseEnv(TAPE_KEYS, env);

@@ -1,0 +1,139 @@
+// Wiring of the tape processor (processor.tape): consumes dbb.tape.jobs, keeps job state in
+// processor_tape, runs the effects (data-files lookup, batchstage, cancel, callback) and appends the
+// outcome events. Rules live in rules.ts, effects in effects.ts, SQL in store.ts.
+import { fileURLToPath } from 'node:url';
+import { TOPIC } from '../../schemas/generated/index.ts';
+import { ns } from '../../platform/config.ts';
+import type { ConsumerSpec, DecodedEvent, DomainDeps, HandlerContext } from '../../platform/types.ts';
+import { loadTapeConfig, type TapeConfig } from './config.ts';
+import { createScoutClient, type ScoutClient } from './scout.ts';
+import * as fx from './effects.ts';
+import {
+  ACCEPTED_INPUTS, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, evolve, jobKey,
+  type FileStatus, type Job, type Output, type RuleContext, type TapeEffect, type TapeInput, type TapeState,
+} from './rules.ts';
+import { cacheJob, dropCache, jobFiles, loadJob, markFile, overdueJobs, saveJob } from './store.ts';
+
+export const NAME = 'processor.tape';
+
+export interface TapeProcessorOverrides { scout?: ScoutClient; sleep?: (ms: number) => Promise<void> }
+
+export function createScout(cfg: TapeConfig): ScoutClient {
+  return createScoutClient({
+    urls: cfg.scoutUrls, user: cfg.scoutUser, password: cfg.scoutPassword, attempts: cfg.scoutAttempts,
+    backoffMs: cfg.scoutBackoffMs, timeoutMs: cfg.scoutTimeoutMs, jitter: cfg.retryJitter,
+  });
+}
+
+export function createTapeProcessor(deps: DomainDeps, overrides: TapeProcessorOverrides = {}): ConsumerSpec {
+  const cfg = loadTapeConfig(deps.env);
+  const effectDeps: fx.EffectDeps = {
+    scout: overrides.scout ?? createScout(cfg),
+    dataFilesUrl: cfg.dataFilesUrl,
+    notificationsTopic: ns(deps.config, cfg.notificationsTopic),
+    callback: { user: cfg.callbackUser, password: cfg.callbackPassword, attempts: cfg.callbackAttempts, backoffMs: cfg.callbackBackoffMs, timeoutMs: cfg.callbackTimeoutMs, jitter: cfg.retryJitter },
+    sleep: overrides.sleep,
+  };
+  return {
+    name: NAME,
+    kind: 'processor',
+    topics: [TOPIC.TAPE_JOBS],
+    migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
+    async handle(event, ctx) {
+      try {
+        await handleTape(event, ctx, cfg, effectDeps);
+      } catch (err) {
+        dropCache(ctx.tx);
+        throw err;
+      }
+    },
+  };
+}
+
+async function handleTape(event: DecodedEvent, ctx: HandlerContext, cfg: TapeConfig, deps: fx.EffectDeps) {
+  const input = event as unknown as TapeInput;
+  const rc: RuleContext = { now: event.meta.occurredAt, eventId: event.meta.eventId, jobTimeoutMs: cfg.jobTimeoutS * 1000, maxFiles: cfg.maxFiles };
+  const run = new Run(input, event, ctx, rc, cfg, deps);
+  if (input.name === 'TapeJobTimeoutChecked') {
+    for (const jobId of await overdueJobs(ctx.tx, rc.now)) {
+      const job = await loadJob(ctx.tx, jobId);
+      await run.apply(decide(input, { job }, rc), job);
+    }
+    return;
+  }
+  const jobId = input.value.jobId;
+  let job = await loadJob(ctx.tx, jobId);
+  let file: FileStatus | null | undefined;
+  if ((input.name === 'TapeFileStaged' || input.name === 'TapeFileStageFailed') && job.status === 'STAGING') {
+    file = await markFile(ctx.tx, job, input.value.file, input.name === 'TapeFileStaged' ? 'READY' : 'ERROR');
+  }
+  const outputs = decide(input, { job, file }, rc);
+  if (ACCEPTED_INPUTS.has(input.name) && !outputs.some((o) => o.kind === 'ignore')) {
+    job = evolve(job, input);
+    cacheJob(ctx.tx, job as Job);
+  }
+  await run.apply(outputs, job);
+}
+
+/** Applies one input's outputs: emitted events evolve and persist the state, effects run and feed their follow-up outputs. */
+class Run {
+  constructor(
+    private input: TapeInput, private event: DecodedEvent, private ctx: HandlerContext, private rc: RuleContext,
+    private cfg: TapeConfig, private deps: fx.EffectDeps,
+  ) {}
+
+  async apply(outputs: Output[], state: TapeState): Promise<TapeState> {
+    for (const o of outputs) {
+      if (o.kind === 'ignore') {
+        this.ctx.log.debug({ event: this.input.name, reason: o.reason }, 'tape input ignored');
+      } else if (o.kind === 'emit') {
+        const meta = await this.ctx.emit(o.name, o.key, o.body as any);
+        state = evolve(state, { name: o.name, value: { meta, ...(o.body as any) } });
+        await saveJob(this.ctx.tx, state as Job, o.name === 'TapeJobCreated' ? (o.body as { files: string[] }).files : undefined);
+      } else {
+        state = await this.apply(await this.effect(o.effect, state as Job), state);
+      }
+    }
+    return state;
+  }
+
+  private async effect(e: TapeEffect, job: Job): Promise<Output[]> {
+    const { ctx, deps } = this;
+    switch (e.kind) {
+      case 'lookupFiles': {
+        if (this.input.name !== 'TapeJobRequested') return [];
+        // a read: safe to repeat after a crash, so it needs no effect ledger
+        return afterLookup(this.input.value, await fx.lookupFiles(e.obs, deps), this.rc);
+      }
+      case 'batchStage': {
+        const key = jobKey(e.jobId);
+        const o = await ctx.runEffect(`tape.batchstage:${e.jobId}`, () => fx.batchStage(key, e.files, deps));
+        let result = o.status === 'DONE' ? o.result : null;
+        if (!result) {
+          // crashed mid-call: batchstage is idempotent on the job key, so resubmitting reconciles
+          ctx.log.warn({ jobId: e.jobId }, 'batchstage outcome unknown after a crash; resubmitting');
+          result = await fx.batchStage(key, e.files, deps, true);
+        }
+        return afterBatchStage(job, result, this.cfg.failedBatchstageCode);
+      }
+      case 'cancelStage': {
+        const files = await jobFiles(ctx.tx, e.jobId);
+        const key = jobKey(e.jobId);
+        const o = await ctx.runEffect(`tape.cancel:${e.jobId}`, () => fx.cancelStage(key, files, deps));
+        const result = o.status === 'DONE' ? o.result : await fx.cancelStage(key, files, deps);
+        if (!result.ok) ctx.log.warn({ jobId: e.jobId, error: result.error }, 'cancelbatchstage failed; job cancelled here anyway');
+        return afterCancel(job);
+      }
+      case 'deliverCallback': {
+        const o = await ctx.runEffect(`tape.callback:${e.deliveryId}:${this.event.meta.eventId}`, () => fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, deps));
+        let result = o.status === 'DONE' ? o.result : null;
+        if (!result) {
+          // crashed mid-delivery: resend with the same Idempotency-Key so the receiver drops a duplicate
+          ctx.log.warn({ jobId: e.jobId, deliveryId: e.deliveryId }, 'callback outcome unknown after a crash; resending with the same Idempotency-Key');
+          result = await fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, deps);
+        }
+        return afterCallback(job, result);
+      }
+    }
+  }
+}

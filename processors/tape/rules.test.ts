@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidEventError } from '../../platform/errors.ts';
+import {
+  afterBatchStage, afterCallback, afterLookup, decide, evolve, initialState, RC, TRANSITIONS,
+  type Job, type RuleContext, type TapeInput, type TapeState,
+} from './rules.ts';
+
+const meta = (eventId = '00000000-0000-5000-8000-000000000001', occurredAt = 1_000) =>
+  ({ eventId, occurredAt, correlationId: eventId, causationId: null, actor: null, source: 'test' });
+const ctx: RuleContext = { now: 1_000, eventId: meta().eventId, jobTimeoutMs: 60_000, maxFiles: 100 };
+const ev = (name: string, value: Record<string, unknown>) => ({ name, value: { meta: meta(), ...value } }) as unknown as TapeInput;
+const staging = (over: Partial<Job> = {}): Job => ({
+  status: 'STAGING', jobId: 7, notifyUrl: 'http://cb', total: 2, ready: 0, error: 0, deadline: 61_000, submitted: true,
+  returnCode: null, comment: '', callback: 'NONE', deliveryId: null, ...over,
+});
+
+describe('tape rules', () => {
+  describe('TapeJobRequested', () => {
+    it('creates a job from a file list, without duplicate files, with a deadline', () => {
+      const out = decide(ev('TapeJobRequested', { jobId: 7, files: ['a', 'b', 'a'], obs: null, notifyUrl: 'http://cb' }), { job: initialState() }, ctx);
+      expect(out).toEqual([{ kind: 'emit', name: 'TapeJobCreated', key: '7', body: { jobId: 7, files: ['a', 'b'], notifyUrl: 'http://cb', deadline: 61_000 } }]);
+    });
+    it('looks the files of an obs up first', () => {
+      const out = decide(ev('TapeJobRequested', { jobId: 7, files: null, obs: '{"obs_id":123}', notifyUrl: 'u' }), { job: initialState() }, ctx);
+      expect(out).toEqual([{ kind: 'effect', effect: { kind: 'lookupFiles', jobId: 7, obs: { obs_id: 123 } } }]);
+    });
+    it('ignores a duplicate job id', () => {
+      const out = decide(ev('TapeJobRequested', { jobId: 7, files: ['a'], obs: null, notifyUrl: 'u' }), { job: staging() }, ctx);
+      expect(out).toEqual([{ kind: 'ignore', reason: 'DUPLICATE_JOB' }]);
+    });
+    it('fails with 101 when neither files nor obs are given, or the list is empty', () => {
+      for (const files of [null, []]) {
+        const [o] = decide(ev('TapeJobRequested', { jobId: 7, files, obs: null, notifyUrl: 'u' }), { job: initialState() }, ctx);
+        expect(o).toMatchObject({ kind: 'emit', name: 'TapeJobCreationFailed', body: { returnCode: RC.NO_FILES } });
+      }
+    });
+    it('fails with 100 when the lookup fails and 101 when the obs has no files', () => {
+      const req = { meta: meta(), jobId: 7, files: null, obs: '{}', notifyUrl: 'u' };
+      expect(afterLookup(req, { ok: false, error: 'HTTP 404' }, ctx)[0]).toMatchObject({ name: 'TapeJobCreationFailed', body: { returnCode: RC.LOOKUP_FAILED } });
+      expect(afterLookup(req, { ok: true, files: [] }, ctx)[0]).toMatchObject({ name: 'TapeJobCreationFailed', body: { returnCode: RC.NO_FILES } });
+      expect(afterLookup(req, { ok: true, files: ['x'] }, ctx)[0]).toMatchObject({ name: 'TapeJobCreated', body: { files: ['x'] } });
+    });
+  });
+
+  describe('staging', () => {
+    it('calls batchstage once for a created job', () => {
+      const created = ev('TapeJobCreated', { jobId: 7, files: ['a'], notifyUrl: 'u', deadline: 1 });
+      expect(decide(created, { job: staging({ submitted: false }) }, ctx)).toEqual([{ kind: 'effect', effect: { kind: 'batchStage', jobId: 7, files: ['a'] } }]);
+      expect(decide(created, { job: staging() }, ctx)).toEqual([{ kind: 'ignore', reason: 'ALREADY_SUBMITTED' }]);
+    });
+    it('completes with 199 when batchstage failed on every node', () => {
+      expect(afterBatchStage(staging(), { ok: false, error: 'down' }, 199)[0]).toMatchObject({ name: 'TapeJobCompleted', body: { returnCode: 199 } });
+    });
+    it('counts a pending file and completes with 0 on the last one', () => {
+      const staged = ev('TapeFileStaged', { jobId: 7, file: 'a' });
+      expect(decide(staged, { job: staging(), file: 'PENDING' }, ctx)).toEqual([]);
+      const failed = ev('TapeFileStageFailed', { jobId: 7, file: 'b', error: 'bad tape' });
+      expect(decide(failed, { job: staging({ ready: 1 }), file: 'PENDING' }, ctx)).toEqual([{
+        kind: 'emit', name: 'TapeJobCompleted', key: '7',
+        body: { jobId: 7, returnCode: 0, totalFiles: 2, readyFiles: 1, errorFiles: 1, comment: '1 files staged, 1 failed', notifyUrl: 'http://cb' },
+      }]);
+    });
+    it('ignores duplicate, unknown and late notifications', () => {
+      const staged = ev('TapeFileStaged', { jobId: 7, file: 'a' });
+      expect(decide(staged, { job: staging(), file: 'READY' }, ctx)).toEqual([{ kind: 'ignore', reason: 'DUPLICATE_FILE' }]);
+      expect(decide(staged, { job: staging(), file: null }, ctx)).toEqual([{ kind: 'ignore', reason: 'UNKNOWN_FILE' }]);
+      expect(decide(staged, { job: staging({ status: 'CANCELLED' }) }, ctx)).toEqual([{ kind: 'ignore', reason: 'JOB_NOT_STAGING' }]);
+      expect(decide(staged, { job: initialState() }, ctx)).toEqual([{ kind: 'ignore', reason: 'UNKNOWN_JOB' }]);
+    });
+  });
+
+  describe('timeout tick', () => {
+    const tick = ev('TapeJobTimeoutChecked', { tick: 1, notificationsConsumed: 0, cache: null });
+    it('completes an overdue job with 10', () => {
+      const [o] = decide(tick, { job: staging({ ready: 1 }) }, { ...ctx, now: 61_000 });
+      expect(o).toMatchObject({ name: 'TapeJobCompleted', body: { returnCode: RC.TIMEOUT, readyFiles: 1, comment: 'timed out: 1 of 2 files not staged' } });
+    });
+    it('leaves a job before its deadline alone', () => {
+      expect(decide(tick, { job: staging() }, { ...ctx, now: 60_999 })).toEqual([]);
+    });
+  });
+
+  describe('callback', () => {
+    const done = staging({ status: 'COMPLETED', ready: 2, returnCode: 0, comment: 'ok', callback: 'PENDING', deliveryId: 'd1' });
+    it('delivers the seed body once the job is finished', () => {
+      const completed = ev('TapeJobCompleted', {});
+      expect(decide(completed, { job: done }, ctx)).toEqual([{ kind: 'effect', effect: {
+        kind: 'deliverCallback', jobId: 7, notifyUrl: 'http://cb', deliveryId: 'd1',
+        body: { job_id: 7, return_code: 0, total_files: 2, ready_files: 2, error_files: 0, comment: 'ok' },
+      } }]);
+      expect(decide(completed, { job: { ...done, callback: 'DELIVERED' } }, ctx)).toEqual([{ kind: 'ignore', reason: 'CALLBACK_DONE' }]);
+    });
+    it('reports delivered or failed with the delivery id', () => {
+      expect(afterCallback(done, { ok: true, attempts: 3, httpStatus: 200 })[0]).toMatchObject({ name: 'TapeCallbackDelivered', body: { deliveryId: 'd1', attempts: 3 } });
+      expect(afterCallback(done, { ok: false, attempts: 5, error: 'HTTP 500' })[0]).toMatchObject({ name: 'TapeCallbackFailed', body: { error: 'HTTP 500' } });
+    });
+    it('resends only a failed callback on rerun, with the same delivery id', () => {
+      const rerun = ev('TapeCallbackRerunRequested', { jobId: 7 });
+      expect(decide(rerun, { job: { ...done, callback: 'FAILED' } }, ctx)[0]).toMatchObject({ kind: 'effect', effect: { kind: 'deliverCallback', deliveryId: 'd1' } });
+      expect(decide(rerun, { job: { ...done, callback: 'DELIVERED' } }, ctx)).toEqual([{ kind: 'ignore', reason: 'CALLBACK_NOT_FAILED' }]);
+    });
+  });
+
+  describe('cancel', () => {
+    const cancel = ev('TapeJobCancelRequested', { jobId: 7 });
+    it('calls cancelbatchstage for a job in flight', () => {
+      expect(decide(cancel, { job: staging() }, ctx)).toEqual([{ kind: 'effect', effect: { kind: 'cancelStage', jobId: 7 } }]);
+    });
+    it('removes a finished job without calling the library', () => {
+      expect(decide(cancel, { job: staging({ status: 'COMPLETED' }) }, ctx)).toEqual([{ kind: 'emit', name: 'TapeJobCancelled', key: '7', body: { jobId: 7, wasInFlight: false } }]);
+    });
+    it('ignores an unknown or already cancelled job', () => {
+      expect(decide(cancel, { job: initialState() }, ctx)).toEqual([{ kind: 'ignore', reason: 'UNKNOWN_JOB' }]);
+      expect(decide(cancel, { job: staging({ status: 'CANCELLED' }) }, ctx)).toEqual([{ kind: 'ignore', reason: 'ALREADY_CANCELLED' }]);
+    });
+  });
+
+  describe('evolve', () => {
+    const events: Record<string, Record<string, unknown>> = {
+      TapeJobCreated: { jobId: 7, files: ['a', 'b'], notifyUrl: 'u', deadline: 5 },
+      TapeJobCreationFailed: { jobId: 7, returnCode: 101, comment: 'none', notifyUrl: 'u' },
+      TapeJobCompleted: { jobId: 7, returnCode: 0, totalFiles: 2, readyFiles: 2, errorFiles: 0, comment: 'ok', notifyUrl: 'u' },
+      TapeJobCancelled: { jobId: 7, wasInFlight: true },
+      TapeFileStaged: { jobId: 7, file: 'a' },
+      TapeCallbackDelivered: { jobId: 7, deliveryId: 'd', attempts: 1, httpStatus: 200 },
+    };
+    const states: TapeState[] = [initialState(), staging(), staging({ status: 'COMPLETED' }), staging({ status: 'FAILED' }), staging({ status: 'CANCELLED' })];
+    it('only makes the status changes the TRANSITIONS table allows', () => {
+      for (const s of states) {
+        for (const [name, value] of Object.entries(events)) {
+          let next: TapeState | undefined;
+          try { next = evolve(s, ev(name, value) as any); } catch (err) { expect(err).toBeInstanceOf(InvalidEventError); continue; }
+          if (next !== s) expect(TRANSITIONS[s.status]).toContain(next.status);
+        }
+      }
+    });
+    it('refuses to create a job twice or complete a cancelled one', () => {
+      expect(() => evolve(staging(), ev('TapeJobCreated', events.TapeJobCreated) as any)).toThrow(InvalidEventError);
+      expect(() => evolve(staging({ status: 'CANCELLED' }), ev('TapeJobCompleted', events.TapeJobCompleted) as any)).toThrow(InvalidEventError);
+    });
+    it('gives a finished job a callback delivery id derived from the completing event', () => {
+      const a = evolve(staging(), ev('TapeJobCompleted', events.TapeJobCompleted) as any) as Job;
+      const b = evolve(staging(), ev('TapeJobCompleted', events.TapeJobCompleted) as any) as Job;
+      expect(a).toMatchObject({ status: 'COMPLETED', callback: 'PENDING', returnCode: 0 });
+      expect(a.deliveryId).toBe(b.deliveryId);
+    });
+  });
+});

@@ -1,0 +1,257 @@
+// Pure rules of tape staging jobs: decide(input, state, ctx) → emit | effect | ignore, and evolve.
+// A job is created from a file list or an obs lookup, staged by batchstage, completed when every
+// file is ready or errored (or on timeout), and its result is POSTed to notify_url (seed: kafkad).
+import { InvalidEventError } from '../../platform/errors.ts';
+import { derivedId } from '../../platform/ids.ts';
+import type { BodyOf, EventMap, EventName, Meta } from '../../platform/types.ts';
+
+/** Seed return codes of the callback. */
+export const RC = { SUCCESS: 0, TIMEOUT: 10, LOOKUP_FAILED: 100, NO_FILES: 101, CREATE_EXCEPTION: 199 } as const;
+
+export type JobStatus = 'STAGING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+export type CallbackStatus = 'NONE' | 'PENDING' | 'DELIVERED' | 'FAILED';
+export type FileStatus = 'PENDING' | 'READY' | 'ERROR';
+
+export interface Job {
+  status: JobStatus;
+  jobId: number;
+  notifyUrl: string;
+  total: number;
+  ready: number;
+  error: number;
+  deadline: number;
+  submitted: boolean;
+  returnCode: number | null;
+  comment: string;
+  callback: CallbackStatus;
+  deliveryId: string | null;
+}
+export type TapeState = { status: 'NONE' } | Job;
+export const initialState = (): TapeState => ({ status: 'NONE' });
+
+/** Legal job status changes; 'NONE' is a job the processor has never created. */
+export const TRANSITIONS: Record<TapeState['status'], readonly JobStatus[]> = {
+  NONE: ['STAGING', 'FAILED'],
+  STAGING: ['STAGING', 'COMPLETED', 'CANCELLED'],
+  COMPLETED: ['COMPLETED', 'CANCELLED'],
+  FAILED: ['FAILED', 'CANCELLED'],
+  CANCELLED: ['CANCELLED'],
+};
+
+type Ev<N extends EventName> = { name: N; value: EventMap[N] };
+export type TapeInput =
+  | Ev<'TapeJobRequested'> | Ev<'TapeJobCreated'> | Ev<'TapeJobCreationFailed'> | Ev<'TapeJobStageSubmitted'>
+  | Ev<'TapeFileStaged'> | Ev<'TapeFileStageFailed'> | Ev<'TapeJobCompleted'> | Ev<'TapeJobCancelRequested'>
+  | Ev<'TapeJobCancelled'> | Ev<'TapeJobTimeoutChecked'> | Ev<'TapeCallbackDelivered'> | Ev<'TapeCallbackFailed'>
+  | Ev<'TapeCallbackRerunRequested'>;
+
+export interface CallbackBody {
+  job_id: number; return_code: number; total_files: number; ready_files: number; error_files: number; comment: string;
+}
+
+export type TapeEffect =
+  | { kind: 'lookupFiles'; jobId: number; obs: Record<string, unknown> }
+  | { kind: 'batchStage'; jobId: number; files: string[] }
+  | { kind: 'cancelStage'; jobId: number }
+  | { kind: 'deliverCallback'; jobId: number; notifyUrl: string; deliveryId: string; body: CallbackBody };
+
+export type IgnoreReason =
+  | 'DUPLICATE_JOB' | 'UNKNOWN_JOB' | 'JOB_NOT_STAGING' | 'UNKNOWN_FILE' | 'DUPLICATE_FILE'
+  | 'ALREADY_SUBMITTED' | 'CALLBACK_DONE' | 'CALLBACK_NOT_FAILED' | 'ALREADY_CANCELLED' | 'OWN_OUTCOME';
+
+type Emit = { [N in EventName]: { kind: 'emit'; name: N; key: string; body: BodyOf<N> } }[EventName];
+export type Output = Emit | { kind: 'effect'; effect: TapeEffect } | { kind: 'ignore'; reason: IgnoreReason };
+
+export interface RuleContext {
+  /** occurredAt of the input event, ms. */
+  now: number;
+  eventId: string;
+  jobTimeoutMs: number;
+  maxFiles: number;
+}
+
+/** What decide sees: the job, and for file notifications the file's own status (null: not in the job). */
+export interface TapeView { job: TapeState; file?: FileStatus | null }
+
+export const jobKey = (jobId: number) => String(jobId);
+export const deliveryIdOf = (completionEventId: string) => derivedId('tape.callback', completionEventId);
+
+const emit = <N extends EventName>(name: N, jobId: number, body: BodyOf<N>): Output => ({ kind: 'emit', name, key: jobKey(jobId), body } as Output);
+const ignore = (reason: IgnoreReason): Output => ({ kind: 'ignore', reason });
+const isJob = (s: TapeState): s is Job => s.status !== 'NONE';
+
+export function decide(input: TapeInput, view: TapeView, ctx: RuleContext): Output[] {
+  switch (input.name) {
+    case 'TapeJobRequested': return onRequested(input.value, view.job, ctx);
+    case 'TapeJobCreated': return onCreated(input.value, view.job);
+    case 'TapeJobCreationFailed':
+    case 'TapeJobCompleted': return onFinished(view.job);
+    case 'TapeFileStaged': return onFile(false, view);
+    case 'TapeFileStageFailed': return onFile(true, view);
+    case 'TapeJobCancelRequested': return onCancelRequested(view.job);
+    case 'TapeJobTimeoutChecked': return onTick(view.job, ctx);
+    case 'TapeCallbackRerunRequested': return onRerun(view.job);
+    case 'TapeJobStageSubmitted':
+    case 'TapeJobCancelled':
+    case 'TapeCallbackDelivered':
+    case 'TapeCallbackFailed': return [ignore('OWN_OUTCOME')];
+    default: {
+      const never: never = input;
+      throw new InvalidEventError(`tape rules cannot handle ${(never as { name: string }).name}`);
+    }
+  }
+}
+
+function onRequested(req: EventMap['TapeJobRequested'], job: TapeState, ctx: RuleContext): Output[] {
+  if (isJob(job)) return [ignore('DUPLICATE_JOB')];
+  if (req.files) return created(req.jobId, req.files, req.notifyUrl, ctx);
+  if (req.obs) {
+    let obs: Record<string, unknown>;
+    try { obs = JSON.parse(req.obs); } catch (err) { throw new InvalidEventError('TapeJobRequested.obs is not JSON', err); }
+    return [{ kind: 'effect', effect: { kind: 'lookupFiles', jobId: req.jobId, obs } }];
+  }
+  return [emit('TapeJobCreationFailed', req.jobId, { jobId: req.jobId, returnCode: RC.NO_FILES, comment: 'neither files nor obs given', notifyUrl: req.notifyUrl })];
+}
+
+/** The outcome of the data-files lookup of an obs request. */
+export type LookupResult = { ok: true; files: string[] } | { ok: false; error: string };
+
+export function afterLookup(req: EventMap['TapeJobRequested'], result: LookupResult, ctx: RuleContext): Output[] {
+  if (!result.ok) {
+    return [emit('TapeJobCreationFailed', req.jobId, { jobId: req.jobId, returnCode: RC.LOOKUP_FAILED, comment: `file lookup failed: ${result.error}`, notifyUrl: req.notifyUrl })];
+  }
+  return created(req.jobId, result.files, req.notifyUrl, ctx);
+}
+
+function created(jobId: number, files: string[], notifyUrl: string, ctx: RuleContext): Output[] {
+  const unique = [...new Set(files)];
+  if (unique.length === 0) {
+    return [emit('TapeJobCreationFailed', jobId, { jobId, returnCode: RC.NO_FILES, comment: 'no files to stage', notifyUrl })];
+  }
+  if (unique.length > ctx.maxFiles) {
+    return [emit('TapeJobCreationFailed', jobId, { jobId, returnCode: RC.CREATE_EXCEPTION, comment: `job has ${unique.length} files, more than ${ctx.maxFiles}`, notifyUrl })];
+  }
+  return [emit('TapeJobCreated', jobId, { jobId, files: unique, notifyUrl, deadline: ctx.now + ctx.jobTimeoutMs })];
+}
+
+function onCreated(ev: EventMap['TapeJobCreated'], job: TapeState): Output[] {
+  if (!isJob(job)) return [ignore('UNKNOWN_JOB')];
+  if (job.status !== 'STAGING') return [ignore('JOB_NOT_STAGING')];
+  if (job.submitted) return [ignore('ALREADY_SUBMITTED')];
+  return [{ kind: 'effect', effect: { kind: 'batchStage', jobId: ev.jobId, files: ev.files } }];
+}
+
+export type StageResult = { ok: true; endpoint: string; reconciled: boolean } | { ok: false; error: string };
+
+export function afterBatchStage(job: Job, result: StageResult, failedCode: number): Output[] {
+  if (result.ok) return [emit('TapeJobStageSubmitted', job.jobId, { jobId: job.jobId, endpoint: result.endpoint, reconciled: result.reconciled })];
+  return [completed(job, failedCode, `batchstage failed: ${result.error}`)];
+}
+
+function completed(job: Job, returnCode: number, comment: string, extra = { ready: 0, error: 0 }): Output {
+  return emit('TapeJobCompleted', job.jobId, {
+    jobId: job.jobId, returnCode, totalFiles: job.total, readyFiles: job.ready + extra.ready, errorFiles: job.error + extra.error,
+    comment, notifyUrl: job.notifyUrl,
+  });
+}
+
+function onFile(failed: boolean, view: TapeView): Output[] {
+  const job = view.job;
+  if (!isJob(job)) return [ignore('UNKNOWN_JOB')];
+  if (job.status !== 'STAGING') return [ignore('JOB_NOT_STAGING')];
+  if (view.file == null) return [ignore('UNKNOWN_FILE')];
+  if (view.file !== 'PENDING') return [ignore('DUPLICATE_FILE')];
+  const extra = failed ? { ready: 0, error: 1 } : { ready: 1, error: 0 };
+  if (job.ready + job.error + 1 < job.total) return [];
+  const errors = job.error + extra.error;
+  const comment = errors === 0 ? `all ${job.total} files staged` : `${job.total - errors} files staged, ${errors} failed`;
+  return [completed(job, RC.SUCCESS, comment, extra)];
+}
+
+function onFinished(job: TapeState): Output[] {
+  if (!isJob(job)) return [ignore('UNKNOWN_JOB')];
+  if (job.status === 'CANCELLED') return [ignore('ALREADY_CANCELLED')];
+  if (job.callback !== 'PENDING' || !job.deliveryId) return [ignore('CALLBACK_DONE')];
+  return [deliver(job)];
+}
+
+function deliver(job: Job): Output {
+  return {
+    kind: 'effect',
+    effect: {
+      kind: 'deliverCallback', jobId: job.jobId, notifyUrl: job.notifyUrl, deliveryId: job.deliveryId!,
+      body: { job_id: job.jobId, return_code: job.returnCode ?? RC.CREATE_EXCEPTION, total_files: job.total, ready_files: job.ready, error_files: job.error, comment: job.comment },
+    },
+  };
+}
+
+export type CallbackResult = { ok: true; attempts: number; httpStatus: number } | { ok: false; attempts: number; error: string };
+
+export function afterCallback(job: Job, result: CallbackResult): Output[] {
+  const deliveryId = job.deliveryId!;
+  if (result.ok) return [emit('TapeCallbackDelivered', job.jobId, { jobId: job.jobId, deliveryId, attempts: result.attempts, httpStatus: result.httpStatus })];
+  return [emit('TapeCallbackFailed', job.jobId, { jobId: job.jobId, deliveryId, attempts: result.attempts, error: result.error })];
+}
+
+function onCancelRequested(job: TapeState): Output[] {
+  if (!isJob(job)) return [ignore('UNKNOWN_JOB')];
+  if (job.status === 'CANCELLED') return [ignore('ALREADY_CANCELLED')];
+  if (job.status === 'STAGING') return [{ kind: 'effect', effect: { kind: 'cancelStage', jobId: job.jobId } }];
+  return [emit('TapeJobCancelled', job.jobId, { jobId: job.jobId, wasInFlight: false })];
+}
+
+/** Cancel goes ahead even when the library could not be told: the job is removed and late notifications are ignored. */
+export function afterCancel(job: Job): Output[] {
+  return [emit('TapeJobCancelled', job.jobId, { jobId: job.jobId, wasInFlight: true })];
+}
+
+/** A tick is decided once per staging job (the handler lists the jobs whose deadline has passed). */
+function onTick(job: TapeState, ctx: RuleContext): Output[] {
+  if (!isJob(job) || job.status !== 'STAGING') return [ignore('JOB_NOT_STAGING')];
+  if (job.deadline > ctx.now) return [];
+  const missing = job.total - job.ready - job.error;
+  return [completed(job, RC.TIMEOUT, `timed out: ${missing} of ${job.total} files not staged`)];
+}
+
+function onRerun(job: TapeState): Output[] {
+  if (!isJob(job)) return [ignore('UNKNOWN_JOB')];
+  if (job.callback !== 'FAILED') return [ignore('CALLBACK_NOT_FAILED')];
+  return [deliver(job)];
+}
+
+/** Inputs whose acceptance itself changes state (facts from outside); every other input changes state only through the events decide emits. */
+export const ACCEPTED_INPUTS = new Set<EventName>(['TapeFileStaged', 'TapeFileStageFailed']);
+
+type Evolving = { name: EventName; value: { meta: Meta } & Record<string, any> };
+
+export function evolve(state: TapeState, event: Evolving): TapeState {
+  const next = apply(state, event);
+  if (next !== state && !TRANSITIONS[state.status].includes((next as Job).status)) {
+    throw new InvalidEventError(`tape job ${event.value.jobId}: ${event.name} cannot move ${state.status} to ${next.status}`);
+  }
+  return next;
+}
+
+function apply(state: TapeState, { name, value: v }: Evolving): TapeState {
+  if ((name === 'TapeJobCreated' || name === 'TapeJobCreationFailed') && isJob(state)) {
+    throw new InvalidEventError(`tape job ${v.jobId}: ${name} for a job that already exists`);
+  }
+  switch (name) {
+    case 'TapeJobCreated':
+      return { status: 'STAGING', jobId: v.jobId, notifyUrl: v.notifyUrl, total: v.files.length, ready: 0, error: 0, deadline: v.deadline, submitted: false, returnCode: null, comment: '', callback: 'NONE', deliveryId: null };
+    case 'TapeJobCreationFailed':
+      return { status: 'FAILED', jobId: v.jobId, notifyUrl: v.notifyUrl, total: 0, ready: 0, error: 0, deadline: v.meta.occurredAt, submitted: false, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId) };
+  }
+  if (!isJob(state)) throw new InvalidEventError(`tape job ${v.jobId}: ${name} before the job exists`);
+  switch (name) {
+    case 'TapeJobStageSubmitted': return { ...state, submitted: true };
+    case 'TapeFileStaged': return { ...state, ready: state.ready + 1 };
+    case 'TapeFileStageFailed': return { ...state, error: state.error + 1 };
+    case 'TapeJobCompleted':
+      return { ...state, status: 'COMPLETED', ready: v.readyFiles, error: v.errorFiles, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId) };
+    case 'TapeJobCancelled': return { ...state, status: 'CANCELLED' };
+    case 'TapeCallbackDelivered': return { ...state, callback: 'DELIVERED' };
+    case 'TapeCallbackFailed': return { ...state, callback: 'FAILED' };
+    default: return state;
+  }
+}

@@ -1,0 +1,71 @@
+// Processor state of tape jobs in processor_tape (the handler's batch transaction, search_path set).
+// Job rows are cached per transaction (write-through), so per-file notifications cost one statement.
+import type pg from 'pg';
+import type { FileStatus, Job, TapeState } from './rules.ts';
+
+type Tx = pg.PoolClient;
+const cache = new WeakMap<Tx, Map<number, TapeState>>();
+
+const toJob = (r: any): Job => ({
+  status: r.status, jobId: Number(r.job_id), notifyUrl: r.notify_url, total: r.total, ready: r.ready, error: r.error,
+  deadline: Number(r.deadline), submitted: r.submitted, returnCode: r.return_code, comment: r.comment, callback: r.callback,
+  deliveryId: r.delivery_id,
+});
+
+function txCache(tx: Tx) {
+  let m = cache.get(tx);
+  if (!m) cache.set(tx, (m = new Map()));
+  return m;
+}
+
+/** Forget cached rows after a failed handler (its savepoint rolled back). */
+export const dropCache = (tx: Tx) => cache.delete(tx);
+
+export async function loadJob(tx: Tx, jobId: number): Promise<TapeState> {
+  const m = txCache(tx);
+  const hit = m.get(jobId);
+  if (hit) return hit;
+  const { rows } = await tx.query('SELECT * FROM jobs WHERE job_id = $1', [jobId]);
+  const job: TapeState = rows[0] ? toJob(rows[0]) : { status: 'NONE' };
+  m.set(jobId, job);
+  return job;
+}
+
+export async function saveJob(tx: Tx, job: Job, files?: string[]): Promise<void> {
+  await tx.query(
+    `INSERT INTO jobs (job_id, status, notify_url, total, ready, error, deadline, submitted, return_code, comment, callback, delivery_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT (job_id) DO UPDATE SET status = $2, ready = $5, error = $6, submitted = $8, return_code = $9, comment = $10, callback = $11, delivery_id = $12`,
+    [job.jobId, job.status, job.notifyUrl, job.total, job.ready, job.error, job.deadline, job.submitted, job.returnCode, job.comment, job.callback, job.deliveryId]);
+  if (files?.length) {
+    await tx.query(`INSERT INTO job_files (job_id, file) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [job.jobId, files]);
+  }
+  txCache(tx).set(job.jobId, job);
+}
+
+/** Marks a PENDING file READY/ERROR and bumps the job's counter in one statement; returns the file's
+ *  status before (null: not in the job). Only called while the job is STAGING: exactly the case in
+ *  which rules.decide accepts a PENDING file, so the write and the decision agree. */
+export async function markFile(tx: Tx, job: Job, file: string, to: Exclude<FileStatus, 'PENDING'>): Promise<FileStatus | null> {
+  const { rows } = await tx.query(
+    `WITH prev AS (SELECT status FROM job_files WHERE job_id = $1 AND file = $2),
+          upd AS (UPDATE job_files SET status = $3 WHERE job_id = $1 AND file = $2 AND status = 'PENDING' RETURNING 1),
+          j AS (UPDATE jobs SET ready = ready + CASE WHEN $3 = 'READY' THEN 1 ELSE 0 END, error = error + CASE WHEN $3 = 'ERROR' THEN 1 ELSE 0 END
+                WHERE job_id = $1 AND EXISTS (SELECT 1 FROM upd) RETURNING 1)
+     SELECT (SELECT status FROM prev) AS prev, (SELECT count(*) FROM j) AS bumped`,
+    [job.jobId, file, to]);
+  return rows[0].prev ?? null;
+}
+
+/** Keeps the cached row in step after markFile wrote the counters. */
+export const cacheJob = (tx: Tx, job: Job) => txCache(tx).set(job.jobId, job);
+
+export async function jobFiles(tx: Tx, jobId: number): Promise<string[]> {
+  const { rows } = await tx.query('SELECT file FROM job_files WHERE job_id = $1 ORDER BY file', [jobId]);
+  return rows.map((r) => r.file);
+}
+
+export async function overdueJobs(tx: Tx, now: number): Promise<number[]> {
+  const { rows } = await tx.query(`SELECT job_id FROM jobs WHERE status = 'STAGING' AND deadline <= $1 ORDER BY job_id`, [now]);
+  return rows.map((r) => Number(r.job_id));
+}
