@@ -1,0 +1,97 @@
+// Effects on real temp directories: copy, links, duplicates, conflicts, link refusals, reconciliation.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, statSync, lstatSync, symlinkSync, readdirSync, existsSync, readlinkSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkDownload, hardLink, localCopy, localSymlink, reconcile, tempName, type EffectDeps, type StageEffect } from './effects.ts';
+import type { StagingConfig } from './config.ts';
+
+let dir: string;
+let deps: EffectDeps;
+const eff = (over: Partial<StageEffect> = {}): StageEffect => ({ kind: 'local_copy', requestId: 'req-1', username: 'alice', source: ['obs', 'f.dat'], dest: ['proj', 'f.dat'], ...over });
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'staging-fx-'));
+  mkdirSync(join(dir, 'storage', 'obs'), { recursive: true });
+  mkdirSync(join(dir, 'users'));
+  writeFileSync(join(dir, 'storage', 'obs', 'f.dat'), 'hello staging');
+  const cfg: StagingConfig = {
+    storageRoot: join(dir, 'storage'), userAreaTemplate: join(dir, 'users', '{username}', 'staging'), allowedMethods: ['local_copy'],
+    jupyterUrlTemplate: 'http://127.0.0.1:1', jupyterToken: '', jupyterStartCommand: '', jupyterStartTimeoutMs: 1000, jupyterChunkBytes: 1024,
+  };
+  deps = { cfg, now: () => 42 };
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const dest = () => join(dir, 'users', 'alice', 'staging', 'proj', 'f.dat');
+
+describe('staging effects', () => {
+  it('copies into the user area, read-only, with no temp file left', async () => {
+    const r = await localCopy(eff(), deps);
+    expect(r).toMatchObject({ ok: true, skipped: false, sizeBytes: 13, destination: dest() });
+    expect(readFileSync(dest(), 'utf8')).toBe('hello staging');
+    expect(statSync(dest()).mode & 0o777).toBe(0o444);
+    expect(readdirSync(join(dir, 'users', 'alice', 'staging', 'proj'))).toEqual(['f.dat']);
+  });
+
+  it('skips an identical file and refuses to overwrite a different one', async () => {
+    await localCopy(eff(), deps);
+    expect(await localCopy(eff({ requestId: 'req-2' }), deps)).toMatchObject({ ok: true, skipped: true });
+    chmodSync(dest(), 0o644);
+    writeFileSync(dest(), 'other');
+    expect(await localCopy(eff({ requestId: 'req-3' }), deps)).toMatchObject({ ok: false, code: 'DESTINATION_CONFLICT' });
+    expect(readFileSync(dest(), 'utf8')).toBe('other');
+  });
+
+  it('refuses a source behind a symlink, even one pointing inside the root', async () => {
+    symlinkSync('/etc', join(dir, 'storage', 'etc'));
+    symlinkSync(join(dir, 'storage', 'obs', 'f.dat'), join(dir, 'storage', 'obs', 'alias'));
+    expect(await localCopy(eff({ source: ['etc', 'passwd'] }), deps)).toMatchObject({ ok: false, code: 'SYMLINK_REFUSED' });
+    expect(await localCopy(eff({ source: ['obs', 'alias'] }), deps)).toMatchObject({ ok: false, code: 'SYMLINK_REFUSED' });
+    expect(existsSync(join(dir, 'users', 'alice'))).toBe(false);
+  });
+
+  it('refuses a destination directory that is a symlink out of the user area', async () => {
+    mkdirSync(join(dir, 'users', 'alice', 'staging'), { recursive: true });
+    mkdirSync(join(dir, 'elsewhere'));
+    symlinkSync(join(dir, 'elsewhere'), join(dir, 'users', 'alice', 'staging', 'proj'));
+    expect(await localCopy(eff(), deps)).toMatchObject({ ok: false, code: 'SYMLINK_REFUSED' });
+    expect(readdirSync(join(dir, 'elsewhere'))).toEqual([]);
+  });
+
+  it('reports a missing source and a non-regular one', async () => {
+    expect(await localCopy(eff({ source: ['obs', 'none'] }), deps)).toMatchObject({ ok: false, code: 'SOURCE_NOT_FOUND' });
+    expect(await localCopy(eff({ source: ['obs'] }), deps)).toMatchObject({ ok: false, code: 'SOURCE_NOT_REGULAR' });
+  });
+
+  it('hard-links the source inode (symlink_copy) and skips a repeat', async () => {
+    expect(await hardLink(eff({ kind: 'symlink_copy' }), deps)).toMatchObject({ ok: true, skipped: false });
+    expect(statSync(dest()).ino).toBe(statSync(join(dir, 'storage', 'obs', 'f.dat')).ino);
+    expect(statSync(dest()).mode & 0o222).toBe(0);
+    expect(await hardLink(eff({ kind: 'symlink_copy', requestId: 'r2' }), deps)).toMatchObject({ ok: true, skipped: true });
+  });
+
+  it('symlinks to the checked source path (local_symlink)', async () => {
+    expect(await localSymlink(eff({ kind: 'local_symlink' }), deps)).toMatchObject({ ok: true, skipped: false });
+    expect(lstatSync(dest()).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(dest())).toBe(join(dir, 'storage', 'obs', 'f.dat'));
+    expect(await localSymlink(eff({ kind: 'local_symlink', requestId: 'r2' }), deps)).toMatchObject({ ok: true, skipped: true });
+  });
+
+  it('checks a direct_download source without writing anything', async () => {
+    expect(await checkDownload(eff({ kind: 'direct_download', dest: [] }), deps)).toMatchObject({ ok: true, destination: null, sizeBytes: 13 });
+    expect(existsSync(join(dir, 'users', 'alice'))).toBe(false);
+  });
+
+  it('reconciles a crash mid-copy: removes the temp file and reports INTERRUPTED', async () => {
+    mkdirSync(join(dir, 'users', 'alice', 'staging', 'proj'), { recursive: true });
+    writeFileSync(join(dir, 'users', 'alice', 'staging', 'proj', tempName('req-1')), 'hel');
+    expect(await reconcile(eff(), deps)).toMatchObject({ ok: false, code: 'INTERRUPTED' });
+    expect(readdirSync(join(dir, 'users', 'alice', 'staging', 'proj'))).toEqual([]);
+  });
+
+  it('reconciles a crash after the copy finished: reports success', async () => {
+    await localCopy(eff(), deps);
+    expect(await reconcile(eff(), deps)).toMatchObject({ ok: true, reconciled: true, destination: dest() });
+  });
+});

@@ -1,0 +1,46 @@
+// Lexical checks of client-supplied paths and user names (pure; the gateway and the rules both run
+// them). They never touch the filesystem: links are handled by safe-fs.ts, component by component.
+
+export const NAME_MAX = 255; // bytes per component (Linux NAME_MAX)
+export const PATH_MAX = 4095; // bytes per path, without the NUL (Linux PATH_MAX - 1)
+
+export type PathCheck = { ok: true; components: string[] } | { ok: false; code: string; reason: string };
+
+const USERNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+export function checkUsername(username: string): { ok: true } | { ok: false; code: string; reason: string } {
+  return USERNAME.test(username) && username !== '.' && username !== '..'
+    ? { ok: true }
+    : { ok: false, code: 'USERNAME_INVALID', reason: `Invalid username: ${JSON.stringify(username)} (letters, digits, _ . -, at most 64)` };
+}
+
+function components(path: string, what: string): PathCheck {
+  if (path.length === 0) return { ok: false, code: 'PATH_EMPTY', reason: `${what} is empty` };
+  if (path.includes('\0')) return { ok: false, code: 'PATH_NUL', reason: `${what} contains a NUL byte` };
+  if (Buffer.byteLength(path) > PATH_MAX) return { ok: false, code: 'PATH_TOO_LONG', reason: `${what} is longer than ${PATH_MAX} bytes` };
+  const parts = path.split('/');
+  for (const c of parts) {
+    if (c === '..') return { ok: false, code: 'PATH_TRAVERSAL', reason: `${what} must not contain '..': ${path}` };
+    if (c === '' || c === '.') return { ok: false, code: 'PATH_INVALID', reason: `${what} has an empty or '.' component: ${path}` };
+    if (Buffer.byteLength(c) > NAME_MAX) return { ok: false, code: 'NAME_TOO_LONG', reason: `${what} has a component longer than ${NAME_MAX} bytes` };
+  }
+  return { ok: true, components: parts };
+}
+
+/** Destination inside the user's area: relative, no '..', no empty components. */
+export function checkRelativePath(path: string): PathCheck {
+  if (path.startsWith('/')) return { ok: false, code: 'PATH_ABSOLUTE', reason: `relative_path must be relative to the user area: ${path}` };
+  return components(path, 'relative_path');
+}
+
+/** Source under the storage root: either absolute below `root` (as the seed's clients send it) or relative to it. */
+export function checkSourcePath(path: string, root: string): PathCheck {
+  if (path.includes('\0')) return { ok: false, code: 'PATH_NUL', reason: 'local_path_on_storage contains a NUL byte' };
+  let rel = path;
+  if (path.startsWith('/')) {
+    const prefix = root.endsWith('/') ? root : `${root}/`;
+    if (!path.startsWith(prefix)) return { ok: false, code: 'PATH_ESCAPE', reason: `Source path is outside the storage root: ${path}` };
+    rel = path.slice(prefix.length);
+  }
+  return components(rel, 'local_path_on_storage');
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { decide, evolve, initialState, TRANSITIONS, type RuleContext, type StagingEvent, type StagingState } from './rules.ts';
+import type { StagingRequested } from '../../schemas/generated/staging.ts';
+import type { StageEffect } from './effects.ts';
+
+const ctx: RuleContext = { now: 1_700_000_000_000, allowedMethods: ['local_copy', 'symlink_copy', 'direct_download'], storageRoot: '/mnt/a' };
+const meta = { eventId: 'e1', occurredAt: ctx.now, correlationId: 'r1', causationId: null, actor: 'alice', source: 'gateway' };
+const request = (over: Partial<StagingRequested> = {}): StagingRequested => ({
+  meta, requestId: 'r1', method: 'local_copy', username: 'alice', localPathOnStorage: '/mnt/a/obs/f.fits', relativePath: 'proj/f.fits', ...over,
+});
+const effect: StageEffect = { kind: 'local_copy', requestId: 'r1', username: 'alice', source: ['obs', 'f.fits'], dest: ['proj', 'f.fits'] };
+const queued: StagingState = { status: 'QUEUED', requestId: 'r1', method: 'local_copy' };
+
+describe('staging rules', () => {
+  it('given a new request, when decided, then one effect with an id derived from the request', () => {
+    expect(decide({ type: 'StagingRequested', value: request() }, initialState(), ctx)).toEqual([
+      { kind: 'effect', effect, effectId: 'staging:r1' },
+    ]);
+  });
+
+  it('ignores a duplicate StagingRequested', () => {
+    expect(decide({ type: 'StagingRequested', value: request() }, queued, ctx)).toEqual([{ kind: 'ignore', reason: 'ALREADY_HANDLED' }]);
+  });
+
+  it('refuses a method this site does not allow, naming the allowed ones', () => {
+    const [out] = decide({ type: 'StagingRequested', value: request({ method: 'jupyter_copy' }) }, initialState(), ctx);
+    expect(out).toMatchObject({ kind: 'emit', event: { name: 'StagingFailed', value: { code: 'METHOD_NOT_ALLOWED' } } });
+    expect((out as any).event.value.reason).toContain('local_copy, symlink_copy, direct_download');
+  });
+
+  it.each([
+    [{ relativePath: '../x' }, 'PATH_TRAVERSAL'],
+    [{ relativePath: '/etc/x' }, 'PATH_ABSOLUTE'],
+    [{ localPathOnStorage: '/etc/passwd' }, 'PATH_ESCAPE'],
+    [{ username: '../root' }, 'USERNAME_INVALID'],
+  ])('refuses %j as %s without an effect', (over, code) => {
+    const outs = decide({ type: 'StagingRequested', value: request(over) }, initialState(), ctx);
+    expect(outs).toHaveLength(1);
+    expect(outs[0]).toMatchObject({ kind: 'emit', event: { name: 'StagingFailed', value: { code } } });
+  });
+
+  it('needs no destination for direct_download', () => {
+    const [out] = decide({ type: 'StagingRequested', value: request({ method: 'direct_download', relativePath: '' }) }, initialState(), ctx);
+    expect(out).toMatchObject({ kind: 'effect', effect: { kind: 'direct_download', dest: [] } });
+  });
+
+  it('turns a done effect into FileStaged and a failed one into StagingFailed', () => {
+    const t = { startedAt: 1, finishedAt: 2 };
+    const ok = decide({ type: 'EffectCompleted', effect, result: { ok: true, sourcePath: '/mnt/a/obs/f.fits', destination: '/u/alice/proj/f.fits', sizeBytes: 5, skipped: true, reconciled: false, ...t } }, queued, ctx);
+    expect(ok).toMatchObject([{ kind: 'emit', event: { name: 'FileStaged', value: { skipped: true, sizeBytes: 5, reconciled: false } } }]);
+    const ko = decide({ type: 'EffectCompleted', effect, result: { ok: false, code: 'SOURCE_NOT_FOUND', reason: 'gone', ...t } }, queued, ctx);
+    expect(ko).toMatchObject([{ kind: 'emit', event: { name: 'StagingFailed', value: { code: 'SOURCE_NOT_FOUND', reason: 'gone', startedAt: 1 } } }]);
+  });
+
+  it('marks a reconciled success', () => {
+    const out = decide({ type: 'EffectReconciled', effect, result: { ok: true, sourcePath: 's', destination: 'd', sizeBytes: 1, skipped: false, reconciled: false, startedAt: 1, finishedAt: 1 } }, queued, ctx);
+    expect(out).toMatchObject([{ event: { name: 'FileStaged', value: { reconciled: true } } }]);
+  });
+
+  it('ignores a result for a request that is no longer queued', () => {
+    const out = decide({ type: 'EffectCompleted', effect, result: { ok: false, code: 'X', reason: 'x', startedAt: 1, finishedAt: 1 } }, { status: 'SUCCESS', requestId: 'r1', skipped: false }, ctx);
+    expect(out).toEqual([{ kind: 'ignore', reason: 'NOT_QUEUED' }]);
+  });
+
+  it('evolve follows the TRANSITIONS table and nothing else', () => {
+    const events: StagingEvent[] = [
+      { name: 'StagingRequested', value: request() },
+      { name: 'FileStaged', value: { requestId: 'r1', method: 'local_copy', username: 'alice', sourcePath: 's', destination: 'd', sizeBytes: 1, skipped: false, reconciled: false, startedAt: 1, finishedAt: 2 } },
+      { name: 'StagingFailed', value: { requestId: 'r1', method: 'local_copy', username: 'alice', code: 'X', reason: 'x', startedAt: null, finishedAt: null } },
+    ];
+    const states: StagingState[] = [initialState(), queued, { status: 'SUCCESS', requestId: 'r1', skipped: false }, { status: 'FAILURE', requestId: 'r1', code: 'X' }];
+    for (const s of states) {
+      for (const e of events) {
+        const next = evolve(s, e);
+        expect(next.status).toBe(TRANSITIONS[s.status][e.name] ?? s.status);
+      }
+    }
+  });
+});

@@ -1,0 +1,116 @@
+// Pure staging rules: a StagingRequested becomes one staging effect (or a StagingFailed refusal),
+// and the effect's result (or its reconciliation after a crash) becomes FileStaged / StagingFailed.
+// No I/O, no clock: ctx.now is the input's occurredAt.
+import type { FileStaged, StagingFailed, StagingRequested } from '../../schemas/generated/staging.ts';
+import { isMethod, type Method } from './config.ts';
+import type { EffectResult, StageEffect } from './effects.ts';
+import { checkRelativePath, checkSourcePath, checkUsername } from './paths.ts';
+
+export type StagingStatus = 'NONE' | 'QUEUED' | 'SUCCESS' | 'FAILURE';
+export type StagingState =
+  | { status: 'NONE' }
+  | { status: 'QUEUED'; requestId: string; method: string }
+  | { status: 'SUCCESS'; requestId: string; skipped: boolean }
+  | { status: 'FAILURE'; requestId: string; code: string };
+
+export const initialState = (): StagingState => ({ status: 'NONE' });
+
+export type StagingEvent =
+  | { name: 'StagingRequested'; value: Omit<StagingRequested, 'meta'> }
+  | { name: 'FileStaged'; value: Omit<FileStaged, 'meta'> }
+  | { name: 'StagingFailed'; value: Omit<StagingFailed, 'meta'> };
+
+/** Legal transitions: which event moves a request from which status to which. */
+export const TRANSITIONS: Record<StagingStatus, Partial<Record<StagingEvent['name'], StagingStatus>>> = {
+  NONE: { StagingRequested: 'QUEUED' },
+  QUEUED: { FileStaged: 'SUCCESS', StagingFailed: 'FAILURE' },
+  SUCCESS: {},
+  FAILURE: {},
+};
+
+export function evolve(state: StagingState, event: StagingEvent): StagingState {
+  const next = TRANSITIONS[state.status][event.name];
+  if (!next) return state; // a late or duplicate event changes nothing
+  switch (event.name) {
+    case 'StagingRequested': return { status: 'QUEUED', requestId: event.value.requestId, method: event.value.method };
+    case 'FileStaged': return { status: 'SUCCESS', requestId: event.value.requestId, skipped: event.value.skipped };
+    case 'StagingFailed': return { status: 'FAILURE', requestId: event.value.requestId, code: event.value.code };
+  }
+}
+
+export interface RuleContext {
+  now: number;
+  allowedMethods: readonly Method[];
+  storageRoot: string;
+}
+
+export type StagingInput =
+  | { type: 'StagingRequested'; value: StagingRequested }
+  | { type: 'EffectCompleted'; effect: StageEffect; result: EffectResult }
+  | { type: 'EffectReconciled'; effect: StageEffect; result: EffectResult };
+
+export type IgnoreReason = 'ALREADY_HANDLED' | 'NOT_QUEUED';
+export type Output =
+  | { kind: 'emit'; event: StagingEvent }
+  | { kind: 'effect'; effect: StageEffect; effectId: string }
+  | { kind: 'ignore'; reason: IgnoreReason };
+
+export const effectIdOf = (requestId: string) => `staging:${requestId}`;
+
+/** Client-caused refusal codes: the seed answers these with 400 (everything else is a 500). */
+export const CLIENT_CODES = new Set([
+  'METHOD_NOT_ALLOWED', 'USERNAME_INVALID', 'PATH_EMPTY', 'PATH_NUL', 'PATH_TOO_LONG', 'NAME_TOO_LONG', 'PATH_TRAVERSAL',
+  'PATH_INVALID', 'PATH_ABSOLUTE', 'PATH_ESCAPE', 'SYMLINK_REFUSED', 'NOT_A_DIRECTORY', 'SOURCE_NOT_FOUND', 'SOURCE_NOT_REGULAR',
+  'DESTINATION_CONFLICT', 'CROSS_DEVICE',
+]);
+
+function failed(v: { requestId: string; method: string; username: string }, code: string, reason: string, t?: { startedAt: number; finishedAt: number }): Output {
+  return { kind: 'emit', event: { name: 'StagingFailed', value: { requestId: v.requestId, method: v.method, username: v.username, code, reason, startedAt: t?.startedAt ?? null, finishedAt: t?.finishedAt ?? null } } };
+}
+
+function onRequested(v: StagingRequested, state: StagingState, ctx: RuleContext): Output[] {
+  if (state.status !== 'NONE') return [{ kind: 'ignore', reason: 'ALREADY_HANDLED' }];
+  if (!isMethod(v.method) || !ctx.allowedMethods.includes(v.method)) {
+    return [failed(v, 'METHOD_NOT_ALLOWED', `Invalid staging method: ${v.method}; allowed: ${ctx.allowedMethods.join(', ')}`)];
+  }
+  const user = checkUsername(v.username);
+  if (!user.ok) return [failed(v, user.code, user.reason)];
+  const source = checkSourcePath(v.localPathOnStorage, ctx.storageRoot);
+  if (!source.ok) return [failed(v, source.code, source.reason)];
+  let dest: string[] = [];
+  if (v.method !== 'direct_download') {
+    const d = checkRelativePath(v.relativePath);
+    if (!d.ok) return [failed(v, d.code, d.reason)];
+    dest = d.components;
+  }
+  const effect: StageEffect = { kind: v.method, requestId: v.requestId, username: v.username, source: source.components, dest };
+  return [{ kind: 'effect', effect, effectId: effectIdOf(v.requestId) }];
+}
+
+function onResult(effect: StageEffect, result: EffectResult, state: StagingState): Output[] {
+  if (state.status !== 'QUEUED') return [{ kind: 'ignore', reason: 'NOT_QUEUED' }];
+  const v = { requestId: effect.requestId, method: effect.kind, username: effect.username };
+  if (!result.ok) return [failed(v, result.code, result.reason, result)];
+  return [{
+    kind: 'emit',
+    event: {
+      name: 'FileStaged',
+      value: {
+        ...v, sourcePath: result.sourcePath, destination: result.destination, sizeBytes: result.sizeBytes, skipped: result.skipped,
+        reconciled: result.reconciled, startedAt: result.startedAt, finishedAt: result.finishedAt,
+      },
+    },
+  }];
+}
+
+export function decide(input: StagingInput, state: StagingState, ctx: RuleContext): Output[] {
+  switch (input.type) {
+    case 'StagingRequested': return onRequested(input.value, state, ctx);
+    case 'EffectCompleted': return onResult(input.effect, input.result, state);
+    case 'EffectReconciled': return onResult(input.effect, { ...input.result, ...(input.result.ok ? { reconciled: true } : {}) }, state);
+    default: {
+      const never: never = input;
+      throw new Error(`unknown input ${(never as { type: string }).type}`);
+    }
+  }
+}
