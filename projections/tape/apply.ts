@@ -1,0 +1,70 @@
+// Applies fold.ts row changes in the projection's batch transaction (search_path = its schema, so a
+// replay into a shadow schema writes there). jobs.last_offset guards every change of a job; a file
+// counts only while the job is STAGING and the file was pending, as in the processor.
+import type pg from 'pg';
+import type { RowChange } from './fold.ts';
+
+type Tx = pg.PoolClient;
+const SET_COLUMNS = new Set(['submitted', 'callback_status', 'callback_attempts', 'callback_error']);
+
+export async function applyChanges(tx: Tx, offset: string, changes: RowChange[]): Promise<void> {
+  for (const c of changes) {
+    switch (c.op) {
+      case 'jobRequested':
+        await tx.query(
+          `INSERT INTO jobs (job_id, status, notify_url, created, last_offset) VALUES ($1, 'REQUESTED', $2, to_timestamp($3 / 1000.0), $4)
+           ON CONFLICT (job_id) DO NOTHING`, [c.jobId, c.notifyUrl, c.created, offset]);
+        break;
+      case 'jobCreated': {
+        const { rowCount } = await tx.query(
+          `UPDATE jobs SET status = 'STAGING', total_files = $2, deadline = to_timestamp($3 / 1000.0), last_offset = $4
+           WHERE job_id = $1 AND last_offset < $4 AND status = 'REQUESTED'`, [c.jobId, c.files.length, c.deadline, offset]);
+        if (rowCount) await tx.query('INSERT INTO files (job_id, name) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [c.jobId, c.files]);
+        break;
+      }
+      case 'jobSet': {
+        const cols = Object.keys(c.set).filter((k) => SET_COLUMNS.has(k));
+        const sets = cols.map((k, i) => `${k} = $${i + 3}`).join(', ');
+        await tx.query(`UPDATE jobs SET ${sets}, last_offset = $2 WHERE job_id = $1 AND last_offset < $2`,
+          [c.jobId, offset, ...cols.map((k) => (c.set as Record<string, unknown>)[k])]);
+        break;
+      }
+      case 'jobFinished':
+        await tx.query(
+          `UPDATE jobs SET status = $2, completed = true, completed_at = to_timestamp($3 / 1000.0), return_code = $4, comment = $5,
+             ready_files = COALESCE($6, ready_files), error_files = COALESCE($7, error_files), callback_status = 'PENDING', last_offset = $8
+           WHERE job_id = $1 AND last_offset < $8 AND status <> 'CANCELLED'`,
+          [c.jobId, c.status, c.at, c.returnCode, c.comment, c.counts?.ready ?? null, c.counts?.error ?? null, offset]);
+        break;
+      case 'file':
+        // one statement per notification: these are most of the events
+        await tx.query(
+          `WITH j AS (SELECT 1 FROM jobs WHERE job_id = $1 AND last_offset < $3 AND status = 'STAGING'),
+                f AS (UPDATE files SET ready = $4 = 'READY', error = $4 = 'ERROR', readytime = to_timestamp($5 / 1000.0), error_text = $6
+                      WHERE job_id = $1 AND name = $2 AND NOT ready AND NOT error AND EXISTS (SELECT 1 FROM j) RETURNING 1)
+           UPDATE jobs SET last_offset = $3,
+             ready_files = ready_files + CASE WHEN $4 = 'READY' THEN (SELECT count(*) FROM f) ELSE 0 END,
+             error_files = error_files + CASE WHEN $4 = 'ERROR' THEN (SELECT count(*) FROM f) ELSE 0 END
+           WHERE job_id = $1 AND last_offset < $3`,
+          [c.jobId, c.name, offset, c.outcome, c.at, c.error ?? null]);
+        break;
+      case 'jobCancelled': {
+        // the seed removes a cancelled job; the row stays as a hidden tombstone so its id is not reused
+        const { rowCount } = await tx.query(`UPDATE jobs SET status = 'CANCELLED', last_offset = $2 WHERE job_id = $1 AND last_offset < $2`, [c.jobId, offset]);
+        if (rowCount) await tx.query('DELETE FROM files WHERE job_id = $1', [c.jobId]);
+        break;
+      }
+      case 'heartbeat':
+        await tx.query(
+          `INSERT INTO adapter (id, heartbeat, notifications_consumed, cache, last_offset) VALUES ('tape', to_timestamp($1 / 1000.0), $2, $3, $4)
+           ON CONFLICT (id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat, notifications_consumed = EXCLUDED.notifications_consumed,
+             cache = EXCLUDED.cache, last_offset = EXCLUDED.last_offset
+           WHERE adapter.last_offset < EXCLUDED.last_offset`, [c.at, c.notificationsConsumed, c.cache, offset]);
+        break;
+      default: {
+        const never: never = c;
+        void never;
+      }
+    }
+  }
+}
