@@ -1,0 +1,181 @@
+// The native dev/test stack: Kafka (single-node KRaft, jars fetched with Maven) and the schema
+// registry, started detached with pid files in <stateDir>/run and logs in <stateDir>/logs.
+// ensureStack reuses whatever already answers on the well-known ports.
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { KAFKA_BROKER, kafkaAnswers, prepareKafka, warmUpKafka } from './kafka.ts';
+import { INFRA_DIR } from './maven.ts';
+import { cmdlineOf, isAlive, logFile, pidFile, readPid, removeFile, spawnDetached, terminate, waitUntil, withLock, writePid } from './proc.ts';
+
+export { javaBin, kafkaClasspath, KAFKA_VERSION } from './kafka.ts';
+
+export interface StackInfo {
+  brokers: string[];
+  registryUrl: string; // e.g. http://127.0.0.1:8081/apis/ccompat/v7
+  started: string[]; // which parts this call started
+}
+
+export const REGISTRY_HOST = '127.0.0.1';
+export const REGISTRY_PORT = 8081;
+export const REGISTRY_URL = `http://${REGISTRY_HOST}:${REGISTRY_PORT}/apis/ccompat/v7`;
+export const REGISTRY_DB = 'dbb_registry';
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432';
+
+const KAFKA_START_TIMEOUT_MS = 120_000;
+const REGISTRY_START_TIMEOUT_MS = 60_000;
+const REPO_ROOT = join(INFRA_DIR, '..');
+
+type Log = (msg: string) => void;
+const noop: Log = () => {};
+
+/** GET <registry>/subjects answers 200. */
+export async function registryAnswers(url = REGISTRY_URL): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** The same server as `databaseUrl`, database `name`. */
+export function withDatabase(databaseUrl: string, name: string): string {
+  const u = new URL(databaseUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** CREATE DATABASE if missing (connects to the 'postgres' database of the same server). */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const name = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, ''));
+  if (!name) throw new Error(`no database name in ${databaseUrl}`);
+  const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, 'postgres') });
+  await admin.connect();
+  try {
+    const r = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (r.rowCount) return;
+    try {
+      await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    } catch (err) {
+      // a concurrent caller created it first
+      const code = (err as { code?: string }).code;
+      if (code !== '42P04' && code !== '23505') throw err;
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+interface Part {
+  name: 'kafka' | 'registry';
+  url: string;
+  answers: () => Promise<boolean>;
+  /** what identifies our process in /proc/<pid>/cmdline */
+  marker: (stateDir: string) => string;
+}
+
+const PARTS: Part[] = [
+  { name: 'kafka', url: `kafka://${KAFKA_BROKER}`, answers: () => kafkaAnswers(), marker: (s) => `-Ddbb.stateDir=${s}` },
+  { name: 'registry', url: REGISTRY_URL, answers: () => registryAnswers(), marker: () => 'registry/server.ts' },
+];
+
+/** The pid in the part's pid file if that process is alive and still ours. */
+function ourPid(stateDir: string, part: Part): number | null {
+  const pid = readPid(pidFile(stateDir, part.name));
+  if (pid === null) return null;
+  if (!isAlive(pid) || !cmdlineOf(pid).includes(part.marker(stateDir))) {
+    removeFile(pidFile(stateDir, part.name));
+    return null;
+  }
+  return pid;
+}
+
+async function startKafka(stateDir: string, log: Log): Promise<void> {
+  const file = logFile(stateDir, 'kafka');
+  let pid = ourPid(stateDir, PARTS[0]);
+  if (pid) {
+    log(`kafka: process ${pid} is running but not answering yet; waiting`);
+  } else {
+    const { cmd, args } = await prepareKafka(stateDir, log);
+    pid = spawnDetached(cmd, args, { logFile: file, cwd: stateDir });
+    writePid(pidFile(stateDir, 'kafka'), pid);
+    log(`kafka: started pid ${pid} on ${KAFKA_BROKER} (log ${file})`);
+  }
+  await waitUntil('kafka did not come up', () => kafkaAnswers(), { timeoutMs: KAFKA_START_TIMEOUT_MS, pid, logFile: file });
+  await warmUpKafka();
+}
+
+async function startRegistry(stateDir: string, databaseUrl: string, log: Log): Promise<void> {
+  const file = logFile(stateDir, 'registry');
+  let pid = ourPid(stateDir, PARTS[1]);
+  if (pid) {
+    log(`registry: process ${pid} is running but not answering yet; waiting`);
+  } else {
+    const dbUrl = withDatabase(databaseUrl, REGISTRY_DB);
+    await ensureDatabase(dbUrl);
+    const tsx = pathToFileURL(createRequire(join(REPO_ROOT, 'package.json')).resolve('tsx')).href;
+    pid = spawnDetached(process.execPath, ['--import', tsx, join(INFRA_DIR, 'registry', 'server.ts')], {
+      logFile: file,
+      cwd: REPO_ROOT,
+      env: { ...process.env, REGISTRY_DATABASE_URL: dbUrl, REGISTRY_HOST, REGISTRY_PORT: String(REGISTRY_PORT), NODE_OPTIONS: '' },
+    });
+    writePid(pidFile(stateDir, 'registry'), pid);
+    log(`registry: started pid ${pid} on ${REGISTRY_URL} (storage ${REGISTRY_DB}, log ${file})`);
+  }
+  await waitUntil('registry did not come up', () => registryAnswers(), { timeoutMs: REGISTRY_START_TIMEOUT_MS, pid, logFile: file });
+}
+
+/**
+ * Makes sure Kafka (127.0.0.1:9092) and the registry (127.0.0.1:8081) answer, starting whichever
+ * does not. Safe to call concurrently from several processes (a lock file in stateDir).
+ */
+export async function ensureStack(opts: { stateDir: string; log?: Log; databaseUrl?: string }): Promise<StackInfo> {
+  const log = opts.log ?? noop;
+  const stateDir = resolve(opts.stateDir);
+  const databaseUrl = opts.databaseUrl ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  const info = (started: string[]): StackInfo => ({ brokers: [KAFKA_BROKER], registryUrl: REGISTRY_URL, started });
+  const [k0, r0] = await Promise.all([kafkaAnswers(), registryAnswers()]);
+  if (k0 && r0) return info([]);
+  mkdirSync(stateDir, { recursive: true });
+  return withLock(
+    join(stateDir, 'run', 'stack.lock'),
+    async () => {
+      const started: string[] = [];
+      const [k, r] = await Promise.all([kafkaAnswers(), registryAnswers()]); // another holder may have started them
+      const jobs: Promise<void>[] = [];
+      if (!k) jobs.push(startKafka(stateDir, log).then(() => { started.push('kafka'); }));
+      if (!r) jobs.push(startRegistry(stateDir, databaseUrl, log).then(() => { started.push('registry'); }));
+      const results = await Promise.allSettled(jobs);
+      const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
+      if (failed.length) throw new Error(failed.map((f) => (f.reason as Error).message).join('\n\n'));
+      return info(started.sort());
+    },
+    { onWait: (holder) => log(`waiting for another dbb process (pid ${holder}) that is starting the stack`) },
+  );
+}
+
+/** Stops the processes ensureStack started (by pid file); returns their names. */
+export async function stopStack(opts: { stateDir: string; log?: Log }): Promise<string[]> {
+  const log = opts.log ?? noop;
+  const stateDir = resolve(opts.stateDir);
+  const stopped: string[] = [];
+  // registry first: it is the quick one
+  for (const part of [...PARTS].reverse()) {
+    const pid = ourPid(stateDir, part);
+    if (!pid) continue;
+    log(`${part.name}: stopping pid ${pid}`);
+    await terminate(pid, part.name === 'kafka' ? 60_000 : 10_000);
+    removeFile(pidFile(stateDir, part.name));
+    stopped.push(part.name);
+  }
+  return stopped;
+}
+
+export async function stackStatus(opts: { stateDir: string }): Promise<{ name: string; pid: number | null; up: boolean; url: string }[]> {
+  const stateDir = resolve(opts.stateDir);
+  return Promise.all(PARTS.map(async (p) => ({ name: p.name, pid: ourPid(stateDir, p), up: await p.answers(), url: p.url })));
+}
