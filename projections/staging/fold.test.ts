@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { fold } from './fold.ts';
+
+const meta = (id: string) => ({ eventId: id, occurredAt: 1000, actor: 'alice' });
+const requested = { name: 'StagingRequested', meta: meta('e1'), offset: '5', value: { requestId: 'r1', method: 'local_copy', username: 'alice', localPathOnStorage: '/s/f', relativePath: 'f' } };
+
+describe('staging fold', () => {
+  it('given a StagingRequested, upserts a QUEUED row and logs the request', () => {
+    const changes = fold(requested);
+    expect(changes[0]).toEqual({ type: 'upsertRequest', row: { requestId: 'r1', method: 'local_copy', username: 'alice', localPathOnStorage: '/s/f', relativePath: 'f', actor: 'alice', requestedAt: 1000, offset: '5' } });
+    expect(changes[1]).toMatchObject({ type: 'appendLog', row: { level: 'INFO', requestId: 'r1', eventId: 'e1' } });
+  });
+
+  it('completes with SUCCESS and the skipped flag, guarded by offset', () => {
+    const [c, l] = fold({ name: 'FileStaged', meta: meta('e2'), offset: '6', value: { requestId: 'r1', method: 'local_copy', username: 'alice', sourcePath: '/s/f', destination: '/u/f', sizeBytes: 3, skipped: true, reconciled: false, startedAt: 1, finishedAt: 2 } });
+    expect(c).toMatchObject({ type: 'completeRequest', row: { status: 'SUCCESS', skipped: true, offset: '6', destination: '/u/f' } });
+    expect((l as any).row.message).toContain('Data already available at /u/f');
+  });
+
+  it('completes with FAILURE, the code and the error reason', () => {
+    const [c, l] = fold({ name: 'StagingFailed', meta: meta('e3'), offset: '7', value: { requestId: 'r1', method: 'local_copy', username: 'alice', code: 'SOURCE_NOT_FOUND', reason: 'Source path does not exist: /s/f', startedAt: null, finishedAt: null } });
+    expect(c).toMatchObject({ type: 'completeRequest', row: { status: 'FAILURE', errorCode: 'SOURCE_NOT_FOUND', errorReason: 'Source path does not exist: /s/f' } });
+    expect(l).toMatchObject({ row: { level: 'ERROR' } });
+  });
+
+  it('ignores other events', () => {
+    expect(fold({ ...requested, name: 'SampleRecorded' })).toEqual([]);
+  });
+});

@@ -1,0 +1,56 @@
+// Pure fold of staging events into row changes: the creating StagingRequested upserts a request row,
+// an outcome completes it only while it is QUEUED and only from a later offset (duplicates and
+// replays change nothing); every event also appends one line to the log view (seed: /logs).
+
+export interface FoldInput {
+  name: string;
+  value: any;
+  meta: { eventId: string; occurredAt: number; actor: string | null };
+  offset: string;
+}
+
+export interface RequestRow {
+  requestId: string; method: string; username: string; localPathOnStorage: string; relativePath: string;
+  actor: string | null; requestedAt: number; offset: string;
+}
+export interface Completion {
+  requestId: string; status: 'SUCCESS' | 'FAILURE'; skipped: boolean; reconciled: boolean; sourcePath: string | null;
+  destination: string | null; sizeBytes: number | null; errorCode: string | null; errorReason: string | null;
+  startedAt: number | null; finishedAt: number | null; offset: string;
+}
+export interface LogRow { eventId: string; at: number; level: 'INFO' | 'ERROR'; requestId: string; event: string; message: string }
+
+export type RowChange =
+  | { type: 'upsertRequest'; row: RequestRow }
+  | { type: 'completeRequest'; row: Completion }
+  | { type: 'appendLog'; row: LogRow };
+
+export const HANDLED = ['StagingRequested', 'FileStaged', 'StagingFailed'] as const;
+
+export function fold(e: FoldInput): RowChange[] {
+  const v = e.value;
+  const log = (level: LogRow['level'], message: string): RowChange => ({
+    type: 'appendLog', row: { eventId: e.meta.eventId, at: e.meta.occurredAt, level, requestId: v.requestId, event: e.name, message },
+  });
+  switch (e.name) {
+    case 'StagingRequested':
+      return [
+        { type: 'upsertRequest', row: { requestId: v.requestId, method: v.method, username: v.username, localPathOnStorage: v.localPathOnStorage, relativePath: v.relativePath, actor: e.meta.actor, requestedAt: e.meta.occurredAt, offset: e.offset } },
+        log('INFO', `Received request ${v.requestId} with method=${v.method}, username=${v.username}, local_path_on_storage=${v.localPathOnStorage}, relative_path=${v.relativePath}`),
+      ];
+    case 'FileStaged':
+      return [
+        { type: 'completeRequest', row: { requestId: v.requestId, status: 'SUCCESS', skipped: v.skipped, reconciled: v.reconciled, sourcePath: v.sourcePath, destination: v.destination, sizeBytes: v.sizeBytes, errorCode: null, errorReason: null, startedAt: v.startedAt, finishedAt: v.finishedAt, offset: e.offset } },
+        log('INFO', v.skipped
+          ? `Data already available at ${v.destination} (request ${v.requestId}, user ${v.username})`
+          : `Data staged for user ${v.username} with method ${v.method} (request ${v.requestId}${v.destination ? `, ${v.destination}` : ''}, ${v.sizeBytes} bytes${v.reconciled ? ', reconciled after restart' : ''})`),
+      ];
+    case 'StagingFailed':
+      return [
+        { type: 'completeRequest', row: { requestId: v.requestId, status: 'FAILURE', skipped: false, reconciled: false, sourcePath: null, destination: null, sizeBytes: null, errorCode: v.code, errorReason: v.reason, startedAt: v.startedAt, finishedAt: v.finishedAt, offset: e.offset } },
+        log('ERROR', `Staging failed for user ${v.username} with method ${v.method} (request ${v.requestId}): ${v.code}: ${v.reason}`),
+      ];
+    default:
+      return [];
+  }
+}
