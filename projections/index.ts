@@ -1,7 +1,11 @@
 // Every projection of the system, for `dbb up`, `dbb run projection <domain>` and `dbb replay`.
 import type { ConsumerSpec, DomainDeps } from '../platform/types.ts';
+import { createIvoaProjection } from './ivoa/index.ts';
+import { createGwProjection } from './gw/index.ts';
 
 export function createProjections(deps: DomainDeps): ConsumerSpec[] {
-  void deps;
-  return [];
+  return [
+    createIvoaProjection(deps),
+    createGwProjection(deps),
+  ];
 }

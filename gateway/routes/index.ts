@@ -1,4 +1,9 @@
 // Every domain's route plugin, registered by gateway/app.ts.
 import type { RoutePlugin } from '../types.ts';
+import { ivoaRoutes } from './ivoa.ts';
+import { gwRoutes } from './gw.ts';
 
-export const DOMAIN_ROUTES: { name: string; plugin: RoutePlugin }[] = [];
+export const DOMAIN_ROUTES: { name: string; plugin: RoutePlugin }[] = [
+  { name: 'ivoa', plugin: ivoaRoutes },
+  { name: 'gw', plugin: gwRoutes },
+];

@@ -1,0 +1,177 @@
+// ivoa routes: Simple Cone Search (/scs), DataLink (/datalink, replicas nearest the caller first),
+// TAP (/tap/*, proxied to DaCHS), and /api/v1/ivoa/stats. SCS and DataLink answer VOTables, also for
+// bad input (an error document, never a 500 or problem+json), as the IVOA specs expect.
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { GatewayDeps, RoutePlugin } from '../types.ts';
+import { loadIvoaConfig, type IvoaConfig } from '../../projections/ivoa/config.ts';
+import { coneSearch, getCounts, getDidReplicas, getSite } from '../../projections/ivoa/queries.ts';
+import { OBSCORE_COLUMNS, parsePublisherDid } from '../../projections/ivoa/obscore.ts';
+import { errorDocument, resultsTable, VOTABLE_TYPE, type VoField } from '../../projections/ivoa/votable.ts';
+import { greatCircleKm, spolyToDali } from '../../projections/ivoa/geo.ts';
+
+const GROUP = 'ivoa-seed';
+const Str = Type.Optional(Type.String());
+const StrOrList = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]));
+
+const DATATYPE = { text: 'char', integer: 'int', bigint: 'long', 'double precision': 'double', spoly: 'char' } as const;
+const obscoreField = (name: string): VoField => {
+  const c = OBSCORE_COLUMNS.find((x) => x.name === name)!;
+  const ucd = name === 'obs_publisher_did' ? 'meta.id;meta.main' : name === 's_ra' ? 'pos.eq.ra;meta.main' : name === 's_dec' ? 'pos.eq.dec;meta.main' : c.ucd;
+  return { name, datatype: DATATYPE[c.type], ucd, unit: c.unit || undefined, utype: c.utype || undefined, xtype: c.type === 'spoly' ? 'polygon' : undefined, description: c.description };
+};
+// SCS VERB: 1 = the minimum (id and position), 2 = the usual columns, 3 = every ObsCore column.
+const VERB_COLUMNS: Record<number, string[]> = {
+  1: ['obs_publisher_did', 's_ra', 's_dec'],
+  2: ['obs_publisher_did', 's_ra', 's_dec', 'rucio_did_scope', 'rucio_did_name', 'obs_collection', 'obs_id', 'dataproduct_type', 'calib_level', 'target_name', 'access_url', 'access_format', 's_fov'],
+  3: ['obs_publisher_did', 's_ra', 's_dec', ...OBSCORE_COLUMNS.map((c) => c.name).filter((n) => !['obs_publisher_did', 's_ra', 's_dec'].includes(n))],
+};
+const DIST_FIELD: VoField = { name: '_r', datatype: 'double', ucd: 'pos.angDistance', unit: 'deg', description: 'Distance from the cone centre' };
+
+const votable = (reply: FastifyReply, body: string, status = 200) => reply.code(status).type(`${VOTABLE_TYPE}; charset=utf-8`).send(body);
+
+/** A number from a query parameter, or an error message naming it. */
+function num(raw: string | undefined, name: string, min: number, max: number): number | string {
+  if (raw === undefined || raw.trim() === '') return `parameter ${name} is required`;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) return `parameter ${name} must be a number, got ${JSON.stringify(raw)}`;
+  if (n < min || n > max) return `parameter ${name}=${n} is outside [${min}, ${max}]`;
+  return n;
+}
+
+async function scs(req: FastifyRequest<{ Querystring: Record<string, string | undefined> }>, reply: FastifyReply, deps: GatewayDeps, cfg: IvoaConfig) {
+  const q = req.query;
+  const ra = num(q.RA, 'RA', 0, 360);
+  const dec = num(q.DEC, 'DEC', -90, 90);
+  const sr = num(q.SR, 'SR', 0, cfg.scsMaxSr);
+  const verb = q.VERB === undefined || q.VERB === '' ? 2 : Number(q.VERB);
+  const bad = [ra, dec, sr].find((v) => typeof v === 'string') ?? (![1, 2, 3].includes(verb) ? `parameter VERB must be 1, 2 or 3, got ${JSON.stringify(q.VERB)}` : undefined);
+  if (bad !== undefined) return votable(reply, errorDocument(bad as string));
+  const rows = await coneSearch(deps.db, (ra as number) % 360, dec as number, sr as number, cfg.scsMaxRec + 1);
+  const overflow = rows.length > cfg.scsMaxRec;
+  const cols = VERB_COLUMNS[verb];
+  const fields = [...cols.map(obscoreField), DIST_FIELD];
+  const data = rows.slice(0, cfg.scsMaxRec).map((r) => [...cols.map((c) => (c === 's_region' ? spolyToDali(r[c] as string | null) : r[c])), r._r]);
+  return votable(reply, resultsTable(fields, data, {
+    overflow,
+    description: `Cone search on the ObsCore table: RA=${ra} DEC=${dec} SR=${sr} deg`,
+  }));
+}
+
+const DATALINK_FIELDS: VoField[] = [
+  { name: 'ID', datatype: 'char', ucd: 'meta.id;meta.main' },
+  { name: 'access_url', datatype: 'char', ucd: 'meta.ref.url' },
+  { name: 'service_def', datatype: 'char', ucd: 'meta.ref' },
+  { name: 'error_message', datatype: 'char', ucd: 'meta.code.error' },
+  { name: 'semantics', datatype: 'char', ucd: 'meta.code' },
+  { name: 'description', datatype: 'char', ucd: 'meta.note' },
+  { name: 'content_type', datatype: 'char', ucd: 'meta.code.mime' },
+  { name: 'content_length', datatype: 'long', ucd: 'phys.size;meta.file', unit: 'byte' },
+];
+
+async function datalink(req: FastifyRequest<{ Querystring: Record<string, string | string[] | undefined> }>, reply: FastifyReply, deps: GatewayDeps, cfg: IvoaConfig) {
+  const q = req.query;
+  const ids = ([] as string[]).concat(q.ID ?? []).filter((s) => s.trim() !== '');
+  if (ids.length === 0) return votable(reply, errorDocument('UsageFault: parameter ID is required'), 400);
+  let here = { lat: cfg.siteLat, lon: cfg.siteLon };
+  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const site = one(q.site);
+  if (site) {
+    const found = await getSite(deps.db, site);
+    if (!found) return votable(reply, errorDocument(`UsageFault: unknown site ${JSON.stringify(site)}`), 400);
+    here = found;
+  } else if (one(q.lat) !== undefined || one(q.lon) !== undefined) {
+    const lat = num(one(q.lat), 'lat', -90, 90);
+    const lon = num(one(q.lon), 'lon', -180, 360);
+    if (typeof lat === 'string' || typeof lon === 'string') return votable(reply, errorDocument(`UsageFault: ${typeof lat === 'string' ? lat : lon}`), 400);
+    here = { lat, lon };
+  }
+  const rows: unknown[][] = [];
+  for (const id of ids) {
+    const did = parsePublisherDid(id);
+    const found = did && await getDidReplicas(deps.db, did.scope, did.name);
+    if (!found) { rows.push([id, null, null, `NotFoundFault: ${id}`, '#this', null, null, null]); continue; }
+    const replicas = found.replicas
+      .map((r) => ({ ...r, km: greatCircleKm(here.lon, here.lat, r.site_lon, r.site_lat) }))
+      .sort((a, b) => a.km - b.km || a.rse.localeCompare(b.rse));
+    if (replicas.length === 0) rows.push([id, null, null, `NotFoundFault: ${id} has no replica`, '#this', null, null, null]);
+    for (const r of replicas) {
+      rows.push([id, r.access_url, null, null, '#this', `replica on ${r.rse} at ${r.site} (${Math.round(r.km)} km)`, null,
+        found.accessEstsize === null ? null : found.accessEstsize * 1024]);
+    }
+  }
+  return votable(reply, resultsTable(DATALINK_FIELDS, rows));
+}
+
+const rawBody = (b: unknown): Uint8Array | string | undefined =>
+  (Buffer.isBuffer(b) ? new Uint8Array(b) : typeof b === 'string' ? b : undefined);
+
+/** Forwards /tap[/...] to DaCHS and rewrites its own URLs (capabilities, job locations) to the gateway's. */
+async function tapProxy(req: FastifyRequest, reply: FastifyReply, cfg: IvoaConfig) {
+  const upstream = cfg.tapUrl.replace(/\/$/, '');
+  const rest = req.url.slice('/tap'.length);
+  const target = upstream + rest;
+  const ours = `${req.protocol}://${req.headers.host ?? 'localhost'}/tap`;
+  const headers: Record<string, string> = { accept: String(req.headers.accept ?? '*/*') };
+  if (req.headers['content-type']) headers['content-type'] = String(req.headers['content-type']);
+  let res: Response;
+  try {
+    res = await fetch(target, {
+      method: req.method,
+      headers,
+      body: req.method === 'GET' || req.method === 'HEAD' ? undefined : rawBody(req.body) as RequestInit['body'],
+      redirect: 'manual',
+      signal: AbortSignal.timeout(120_000),
+    });
+  } catch (err) {
+    req.log.error({ err, target }, 'TAP server unreachable');
+    return votable(reply, errorDocument(`the TAP service is unavailable: ${(err as Error).message}`), 503);
+  }
+  const rewrite = (s: string) => s.split(upstream).join(ours);
+  reply.code(res.status);
+  const type = res.headers.get('content-type');
+  if (type) reply.type(type);
+  const location = res.headers.get('location');
+  if (location) reply.header('location', rewrite(location));
+  const body = Buffer.from(await res.arrayBuffer());
+  if (type && /xml|text|html|json/.test(type)) return reply.send(rewrite(body.toString('utf8')));
+  return reply.send(body);
+}
+
+export const ivoaRoutes: RoutePlugin = async (app, deps) => {
+  const cfg = loadIvoaConfig(deps.env);
+  const read = deps.auth.require('reader', GROUP);
+
+  app.get('/scs', {
+    schema: {
+      summary: 'IVOA Simple Cone Search 1.03 over the ObsCore table (VOTable; errors as an SCS error document)',
+      querystring: Type.Object({ RA: Str, DEC: Str, SR: Str, VERB: Str }, { additionalProperties: true }),
+    },
+    preHandler: read,
+  }, (req, reply) => scs(req as never, reply, deps, cfg));
+
+  app.get('/datalink', {
+    schema: {
+      summary: 'IVOA DataLink: every replica of a DID, nearest to the caller site (site name, or lat/lon, or the configured default) first',
+      querystring: Type.Object({ ID: StrOrList, site: Str, lat: Str, lon: Str, RESPONSEFORMAT: Str }, { additionalProperties: true }),
+    },
+    preHandler: read,
+  }, (req, reply) => datalink(req as never, reply, deps, cfg));
+
+  // TAP clients POST forms (sync/async queries, job phase changes): pass the raw body through.
+  for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data']) {
+    if (!app.hasContentTypeParser(type)) app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  }
+  const tapSchema = { summary: 'IVOA TAP 1.1 (sync, async, tables, capabilities, TAP_SCHEMA) served by DaCHS through the gateway', querystring: Type.Object({}, { additionalProperties: true }) };
+  for (const url of ['/tap', '/tap/*']) {
+    app.route({ method: ['GET', 'POST', 'DELETE'], url, schema: tapSchema, preHandler: read, handler: (req, reply) => tapProxy(req, reply, cfg) });
+  }
+
+  app.get('/api/v1/ivoa/stats', {
+    schema: {
+      summary: 'ObsCore rows, published DIDs, deleted DIDs and live replicas',
+      response: { 200: Type.Object({ rows: Type.Integer(), dids: Type.Integer(), deletedDids: Type.Integer(), replicas: Type.Integer() }) },
+    },
+    preHandler: read,
+  }, async () => getCounts(deps.db));
+};

@@ -1,0 +1,76 @@
+// Applies ivoa row changes inside the consumer's batch transaction (search_path = the projection's
+// schema, so a replay into a shadow schema writes there). Changes are collapsed per key (the last one
+// wins: all changes of one key are ordered by version) and written with one unnest() statement per kind.
+import type pg from 'pg';
+import { OBSCORE_COLUMNS } from './obscore.ts';
+import type { RowChange } from './fold.ts';
+
+type Q = Pick<pg.PoolClient, 'query'>;
+const ARRAY_TYPE: Record<string, string> = { text: 'text[]', integer: 'integer[]', bigint: 'bigint[]', 'double precision': 'float8[]', spoly: 'text[]' };
+
+const OBS_COLS = OBSCORE_COLUMNS.map((c) => c.name);
+const UPSERT_OBSCORE = `
+INSERT INTO obscore (${OBS_COLS.join(', ')}, _version)
+SELECT ${OBSCORE_COLUMNS.map((c) => (c.type === 'spoly' ? `u.${c.name}::public.spoly` : `u.${c.name}`)).join(', ')}, u._version
+FROM unnest(${OBSCORE_COLUMNS.map((c, i) => `$${i + 1}::${ARRAY_TYPE[c.type]}`).join(', ')}, $${OBS_COLS.length + 1}::bigint[])
+  AS u(${OBS_COLS.join(', ')}, _version)
+WHERE NOT EXISTS (SELECT 1 FROM did_tombstones t WHERE t.scope = u.rucio_did_scope AND t.name = u.rucio_did_name AND t.version >= u._version)
+ON CONFLICT (rucio_did_scope, rucio_did_name) DO UPDATE SET
+  ${OBS_COLS.filter((c) => !c.startsWith('rucio_did_')).map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, _version = EXCLUDED._version
+WHERE obscore._version < EXCLUDED._version`;
+
+const DELETE_DIDS = `
+WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(scope, name, version)),
+gone AS (DELETE FROM obscore o USING u WHERE o.rucio_did_scope = u.scope AND o.rucio_did_name = u.name AND o._version < u.version)
+INSERT INTO did_tombstones (scope, name, version) SELECT scope, name, version FROM u
+ON CONFLICT (scope, name) DO UPDATE SET version = GREATEST(did_tombstones.version, EXCLUDED.version)`;
+
+const UPSERT_REPLICAS = `
+INSERT INTO replicas (scope, name, rse, access_url, site, site_lat, site_lon, removed, version)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[], $8::boolean[], $9::bigint[])
+ON CONFLICT (scope, name, rse) DO UPDATE SET
+  access_url = CASE WHEN EXCLUDED.removed THEN replicas.access_url ELSE EXCLUDED.access_url END,
+  site = CASE WHEN EXCLUDED.removed THEN replicas.site ELSE EXCLUDED.site END,
+  site_lat = CASE WHEN EXCLUDED.removed THEN replicas.site_lat ELSE EXCLUDED.site_lat END,
+  site_lon = CASE WHEN EXCLUDED.removed THEN replicas.site_lon ELSE EXCLUDED.site_lon END,
+  removed = EXCLUDED.removed, version = EXCLUDED.version
+WHERE replicas.version < EXCLUDED.version`;
+
+/** Last change per key; the relative order between keys does not matter (different rows). */
+export function collapse(changes: RowChange[]): RowChange[] {
+  const last = new Map<string, RowChange>();
+  for (const c of changes) {
+    const k = c.kind === 'upsertReplica' || c.kind === 'removeReplica' ? `r\0${c.scope}\0${c.name}\0${c.rse}` : `d\0${c.scope}\0${c.name}`;
+    const prev = last.get(k);
+    if (!prev || prev.version <= c.version) last.set(k, c);
+  }
+  return [...last.values()];
+}
+
+export async function applyChanges(tx: Q, changes: RowChange[]): Promise<void> {
+  const upserts: Extract<RowChange, { kind: 'upsertObscore' }>[] = [];
+  const deletes: Extract<RowChange, { kind: 'deleteDid' }>[] = [];
+  const replicas: RowChange[] = [];
+  for (const c of collapse(changes)) {
+    if (c.kind === 'upsertObscore') upserts.push(c);
+    else if (c.kind === 'deleteDid') deletes.push(c);
+    else replicas.push(c);
+  }
+  if (deletes.length) {
+    await tx.query(DELETE_DIDS, [deletes.map((d) => d.scope), deletes.map((d) => d.name), deletes.map((d) => d.version.toString())]);
+  }
+  if (upserts.length) {
+    const params: unknown[] = OBS_COLS.map((c) => upserts.map((u) => u.row[c] ?? null));
+    params.push(upserts.map((u) => u.version.toString()));
+    await tx.query(UPSERT_OBSCORE, params);
+  }
+  if (replicas.length) {
+    const r = replicas as any[];
+    const removed = r.map((c) => c.kind === 'removeReplica');
+    await tx.query(UPSERT_REPLICAS, [
+      r.map((c) => c.scope), r.map((c) => c.name), r.map((c) => c.rse),
+      r.map((c) => c.accessUrl ?? ''), r.map((c) => c.site ?? ''), r.map((c) => c.siteLat ?? 0), r.map((c) => c.siteLon ?? 0),
+      removed, r.map((c) => c.version.toString()),
+    ]);
+  }
+}

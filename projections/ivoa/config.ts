@@ -1,0 +1,16 @@
+// The ivoa domain's configuration keys (projection, SCS/DataLink routes, TAP proxy).
+import { Type } from '@sinclair/typebox';
+import { key, parseEnv, type Env } from '../../platform/config.ts';
+
+export const IVOA_KEYS = {
+  authority: key('IVOA_AUTHORITY', Type.String({ pattern: '^ivo://[^?#]+$' }), 'IVOA authority + path of publisher DIDs: ivo://<authority>/<path>?<scope>:<name>', 'ivo://dbb.local/rucio'),
+  publicUrl: key('IVOA_PUBLIC_URL', Type.String({ pattern: '^https?://' }), 'public base URL of the gateway, used for ObsCore access_url (DataLink links)', 'http://127.0.0.1:8080'),
+  siteLat: key('IVOA_SITE_LAT', Type.Number({ minimum: -90, maximum: 90 }), 'default caller site latitude for DataLink replica ordering, degrees', 52.2),
+  siteLon: key('IVOA_SITE_LON', Type.Number({ minimum: -180, maximum: 360 }), 'default caller site longitude for DataLink replica ordering, degrees', 0.1),
+  scsMaxSr: key('IVOA_SCS_MAX_SR', Type.Number({ exclusiveMinimum: 0, maximum: 180 }), 'largest accepted cone search radius SR, degrees', 10),
+  scsMaxRec: key('IVOA_SCS_MAXREC', Type.Integer({ minimum: 1 }), 'most rows a cone search returns (overflow is flagged in the VOTable)', 100_000),
+  tapUrl: key('IVOA_TAP_URL', Type.String({ pattern: '^https?://' }), 'the TAP service (DaCHS) that /tap proxies to', 'http://127.0.0.1:8090/tap'),
+};
+
+export type IvoaConfig = ReturnType<typeof loadIvoaConfig>;
+export const loadIvoaConfig = (env: Env) => parseEnv(IVOA_KEYS, env);
