@@ -73,7 +73,7 @@ export function fold(event: DecodedEvent): RowChange[] {
   const v = e.value as unknown as Record<string, unknown>;
   const attempt = typeof v.attempt === 'number' ? v.attempt : null;
   return [
-    { kind: 'file', upsert, fileId: e.value.fileId, version: event.offset, at: event.meta.occurredAt, fields, status: to ? { to, from: allowedFrom(to) } : null },
+    { kind: 'file', upsert, fileId: e.value.fileId, version: event.offset, at: event.meta.occurredAt, fields, status: to ? { to, from: allowedFrom(to).filter((f) => upsert || f !== 'NONE') } : null },
     {
       kind: 'event', eventId: event.meta.eventId, fileId: e.value.fileId, offset: event.offset, event: e.name, status: to, occurredAt: event.meta.occurredAt,
       actor: event.meta.actor, plugin: typeof v.plugin === 'string' ? v.plugin : null, attempt,
