@@ -1,9 +1,13 @@
 // Every domain's route plugin, registered by gateway/app.ts.
 import type { RoutePlugin } from '../types.ts';
+import { tapeRoutes } from './tape.ts';
+import { stagingRoutes } from './staging.ts';
 import { ivoaRoutes } from './ivoa.ts';
 import { gwRoutes } from './gw.ts';
 
 export const DOMAIN_ROUTES: { name: string; plugin: RoutePlugin }[] = [
+  { name: 'tape', plugin: tapeRoutes },
+  { name: 'staging', plugin: stagingRoutes },
   { name: 'ivoa', plugin: ivoaRoutes },
   { name: 'gw', plugin: gwRoutes },
 ];

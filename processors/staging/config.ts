@@ -21,6 +21,7 @@ export const STAGING_KEYS = {
   jupyterStartCommand: key('STAGING_JUPYTER_START_COMMAND', Type.String(), 'shell command run when the user\'s Jupyter server is down ({username} is substituted, shell-quoted), e.g. a JupyterHub API call; empty = do not start', ''),
   jupyterStartTimeoutMs: key('STAGING_JUPYTER_START_TIMEOUT_MS', Type.Integer({ minimum: 1 }), 'how long to wait for a started Jupyter server to answer, ms', 60_000),
   jupyterChunkBytes: key('STAGING_JUPYTER_CHUNK_BYTES', Type.Integer({ minimum: 1024 }), 'bytes per chunk of a Jupyter contents upload', 8 * 1024 * 1024),
+  replyTimeoutMs: key('STAGING_REPLY_TIMEOUT_MS', Type.Integer({ minimum: 1 }), 'how long POST /stage_data waits for the outcome before 504 (the request still completes), ms', 300_000),
 };
 
 export interface StagingConfig {
@@ -32,6 +33,7 @@ export interface StagingConfig {
   jupyterStartCommand: string;
   jupyterStartTimeoutMs: number;
   jupyterChunkBytes: number;
+  replyTimeoutMs: number;
 }
 
 /** Parses and validates the section; throws ConfigError naming the bad variable. With the defaults

@@ -17,7 +17,7 @@ beforeEach(() => {
   writeFileSync(join(dir, 'storage', 'obs', 'f.dat'), 'hello staging');
   const cfg: StagingConfig = {
     storageRoot: join(dir, 'storage'), userAreaTemplate: join(dir, 'users', '{username}', 'staging'), allowedMethods: ['local_copy'],
-    jupyterUrlTemplate: 'http://127.0.0.1:1', jupyterToken: '', jupyterStartCommand: '', jupyterStartTimeoutMs: 1000, jupyterChunkBytes: 1024,
+    jupyterUrlTemplate: 'http://127.0.0.1:1', jupyterToken: '', jupyterStartCommand: '', jupyterStartTimeoutMs: 1000, jupyterChunkBytes: 1024, replyTimeoutMs: 1000,
   };
   deps = { cfg, now: () => 42 };
 });

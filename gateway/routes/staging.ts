@@ -1,0 +1,196 @@
+// Staging routes: the seed's POST /stage_data (request/reply on StagingRequested → FileStaged |
+// StagingFailed, or the file itself for direct_download) and GET /logs, plus /api/v1/staging/...
+// for request status, listing, ranged download and a live SSE stream of staging events.
+import { randomUUID } from 'node:crypto';
+import { basename } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
+import { BadRequestError, DbbError } from '../../platform/errors.ts';
+import { is } from '../../platform/types.ts';
+import { TOPIC } from '../../schemas/generated/index.ts';
+import { isMethod, loadStagingConfig, type StagingConfig } from '../../processors/staging/config.ts';
+import { checkRelativePath, checkSourcePath, checkUsername } from '../../processors/staging/paths.ts';
+import { CLIENT_CODES } from '../../processors/staging/rules.ts';
+import { openSource, StagingRefusal } from '../../processors/staging/safe-fs.ts';
+import { getStagingLog, getStagingRequest, listStagingRequests } from '../../projections/staging/queries.ts';
+import { actorOf, type RoutePlugin } from '../types.ts';
+
+const Item = Type.Object({
+  local_path_on_storage: Type.String({ maxLength: 8192, description: 'source: absolute under the storage root, or relative to it' }),
+  relative_path: Type.Optional(Type.String({ maxLength: 8192, description: 'destination relative to the user area (not used by direct_download)' })),
+});
+const StageBody = Type.Union([Type.Object({ data: Item }), Item]);
+const StageQuery = Type.Object({
+  method: Type.String({ maxLength: 64 }),
+  username: Type.String({ maxLength: 256 }),
+  jupyter_token: Type.Optional(Type.String({ description: 'accepted for seed compatibility and ignored: the site token is configured (tokens never enter the log)' })),
+});
+const Success = Type.Object({ status: Type.Literal('success'), message: Type.String(), request_id: Type.String(), status_url: Type.String() });
+const Record_ = Type.Object({
+  id: Type.String(), method: Type.String(), username: Type.String(), local_path_on_storage: Type.String(), relative_path: Type.String(),
+  status: Type.String(), skipped: Type.Boolean(), reconciled: Type.Boolean(), source_path: Type.Union([Type.String(), Type.Null()]),
+  destination: Type.Union([Type.String(), Type.Null()]), size_bytes: Type.Union([Type.Number(), Type.Null()]),
+  error_code: Type.Union([Type.String(), Type.Null()]), error_reason: Type.Union([Type.String(), Type.Null()]),
+  actor: Type.Union([Type.String(), Type.Null()]), requested_at: Type.String(), started_at: Type.Union([Type.String(), Type.Null()]),
+  finished_at: Type.Union([Type.String(), Type.Null()]), duration_ms: Type.Union([Type.Number(), Type.Null()]),
+});
+const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
+
+const statusUrl = (id: string) => `/api/v1/staging/requests/${id}`;
+
+function refuse(code: string, reason: string, details: Record<string, unknown> = {}): never {
+  throw new BadRequestError(`DBB_STAGING_${code}`, reason, { status: 400, details });
+}
+
+/** Parses a single `bytes=` range; null = whole file, 'unsatisfiable' → 416. Multiple ranges → whole file. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
+}
+
+/** Streams a source file (opened link-safely again) with Range support. */
+async function sendFile(reply: FastifyReply, cfg: StagingConfig, localPath: string, range: string | undefined, requestId: string) {
+  const check = checkSourcePath(localPath, cfg.storageRoot);
+  if (!check.ok) refuse(check.code, check.reason);
+  let src;
+  try {
+    src = await openSource(cfg.storageRoot, check.components);
+  } catch (err) {
+    if (err instanceof StagingRefusal) throw new BadRequestError(`DBB_STAGING_${err.code}`, err.message, { status: err.code === 'SOURCE_NOT_FOUND' ? 404 : 400 });
+    throw err;
+  }
+  await src.dir.close();
+  const size = src.stat.size;
+  const r = parseRange(range, size);
+  reply.header('accept-ranges', 'bytes').header('content-type', 'application/octet-stream')
+    .header('content-disposition', `attachment; filename="${basename(src.path).replace(/["\\\r\n]/g, '_')}"`).header('x-request-id', requestId);
+  if (r === 'unsatisfiable') {
+    await src.file.close();
+    return reply.code(416).header('content-range', `bytes */${size}`).type('application/problem+json')
+      .send({ type: 'https://data-backbone.dev/problems/dbb-staging-range', title: 'Range Not Satisfiable', status: 416, code: 'DBB_STAGING_RANGE', detail: `range ${range} outside 0-${size - 1}` });
+  }
+  if (size === 0) {
+    await src.file.close();
+    return reply.code(200).header('content-length', 0).send(Buffer.alloc(0));
+  }
+  const { start, end } = r ?? { start: 0, end: size - 1 };
+  if (r) reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
+  reply.header('content-length', end - start + 1);
+  return reply.send(src.file.createReadStream({ start, end, autoClose: true }));
+}
+
+export const stagingRoutes: RoutePlugin = async (app, deps) => {
+  const cfg = loadStagingConfig(deps.env);
+
+  app.post('/stage_data', {
+    preHandler: deps.auth.require('producer', 'staging-seed'),
+    schema: {
+      summary: 'Stage one file into the user area (seed); direct_download answers with the file',
+      querystring: StageQuery,
+      body: StageBody,
+      response: { 200: Success },
+    },
+  }, async (req, reply) => {
+    const { method, username } = req.query;
+    const item = 'data' in req.body ? req.body.data : req.body;
+    const relativePath = item.relative_path ?? '';
+    if (!isMethod(method) || !cfg.allowedMethods.includes(method)) {
+      refuse('METHOD_NOT_ALLOWED', `Invalid staging method: ${method}; allowed at this site: ${cfg.allowedMethods.join(', ')}`, { allowed_methods: cfg.allowedMethods });
+    }
+    const user = checkUsername(username);
+    if (!user.ok) refuse(user.code, user.reason);
+    const src = checkSourcePath(item.local_path_on_storage, cfg.storageRoot);
+    if (!src.ok) refuse(src.code, src.reason);
+    if (method !== 'direct_download') {
+      const dst = checkRelativePath(relativePath);
+      if (!dst.ok) refuse(dst.code, dst.reason);
+    }
+    const requestId = randomUUID();
+    const outcome = await deps.replies.request('StagingRequested', requestId, {
+      requestId, method, username, localPathOnStorage: item.local_path_on_storage, relativePath,
+    }, { eventId: requestId, correlationId: requestId, actor: actorOf(req), replies: ['FileStaged', 'StagingFailed'], timeoutMs: cfg.replyTimeoutMs });
+    if (is(outcome, 'StagingFailed')) {
+      const { code, reason } = outcome.value;
+      const details = { request_id: requestId, status_url: statusUrl(requestId) };
+      if (CLIENT_CODES.has(code)) refuse(code, reason, details);
+      throw new DbbError(`DBB_STAGING_${code}`, reason, { status: 500, details });
+    }
+    if (!is(outcome, 'FileStaged')) throw new DbbError('DBB_STAGING_UNEXPECTED_REPLY', `unexpected reply ${outcome.name}`);
+    if (method === 'direct_download') return sendFile(reply, cfg, item.local_path_on_storage, req.headers.range, requestId);
+    const message = outcome.value.skipped ? `Data already available at ${outcome.value.destination}` : `Data staged for user ${username} with method ${method}`;
+    return { status: 'success' as const, message, request_id: requestId, status_url: statusUrl(requestId) };
+  });
+
+  app.get('/logs', {
+    preHandler: deps.auth.require('reader', 'staging-seed'),
+    schema: { summary: 'Staging log (seed): one line per staging event, oldest first', querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }) }), response: { 200: Type.String() } },
+  }, async (req, reply) => {
+    const lines = await getStagingLog(deps.db, req.query.limit);
+    return reply.type('text/plain; charset=utf-8').send(lines.map((l) => `${l.at} - ${l.level} - ${l.message}\n`).join(''));
+  });
+
+  app.get('/api/v1/staging/config', {
+    preHandler: deps.auth.require('reader', 'staging-seed'),
+    schema: { summary: 'Methods allowed at this site', response: { 200: Type.Object({ allowed_methods: Type.Array(Type.String()) }) } },
+  }, async () => ({ allowed_methods: cfg.allowedMethods }));
+
+  app.get('/api/v1/staging/requests/:id', {
+    preHandler: deps.auth.require('reader'),
+    schema: { summary: 'Status of one staging request', params: IdParams, response: { 200: Record_ } },
+  }, async (req) => {
+    const rec = await getStagingRequest(deps.db, req.params.id);
+    if (!rec) throw new BadRequestError('DBB_STAGING_NOT_FOUND', `no staging request ${req.params.id}`, { status: 404 });
+    return rec;
+  });
+
+  app.get('/api/v1/staging/requests', {
+    preHandler: deps.auth.require('reader'),
+    schema: {
+      summary: 'Staging requests, newest first',
+      querystring: Type.Object({
+        username: Type.Optional(Type.String({ maxLength: 256 })),
+        status: Type.Optional(Type.Union([Type.Literal('QUEUED'), Type.Literal('SUCCESS'), Type.Literal('FAILURE')])),
+        limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
+      }),
+      response: { 200: Type.Object({ requests: Type.Array(Record_) }) },
+    },
+  }, async (req) => ({ requests: await listStagingRequests(deps.db, req.query) }));
+
+  app.get('/api/v1/staging/requests/:id/download', {
+    preHandler: deps.auth.require('reader'),
+    schema: { summary: 'The file of a successful direct_download request (Range supported)', params: IdParams },
+  }, async (req, reply) => {
+    const rec = await getStagingRequest(deps.db, req.params.id);
+    if (!rec) throw new BadRequestError('DBB_STAGING_NOT_FOUND', `no staging request ${req.params.id}`, { status: 404 });
+    if (rec.method !== 'direct_download' || rec.status !== 'SUCCESS') {
+      throw new BadRequestError('DBB_STAGING_NOT_DOWNLOADABLE', `request ${rec.id} is a ${rec.method} request with status ${rec.status}; only successful direct_download requests can be downloaded`, { status: 409 });
+    }
+    return sendFile(reply, cfg, rec.local_path_on_storage, req.headers.range, rec.id);
+  });
+
+  app.get('/api/v1/staging/events', {
+    preHandler: deps.auth.require('reader', 'staging-seed'),
+    schema: { summary: 'Live staging events as Server-Sent Events (the live log view)' },
+  }, async (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(': connected\n\n');
+    const stop = deps.replies.subscribe([TOPIC.STAGING_REQUESTS], (event) => {
+      const data = { ...(event.value as object), meta: undefined, event: event.name, occurredAt: new Date(event.meta.occurredAt).toISOString(), actor: event.meta.actor };
+      res.write(`id: ${event.meta.eventId}\nevent: ${event.name}\ndata: ${JSON.stringify(data)}\n\n`);
+    });
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    req.raw.on('close', () => { clearInterval(ping); stop(); });
+  });
+};
