@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, mkdir, writeFile, readFile, link, open, access, utimes, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import pino from 'pino';
+import { createFinder, fileIdOf } from './index.ts';
+import { Journal } from './journal.ts';
+import { sha256File } from './fsops.ts';
+import { validateIngestConfig, type FinderConfig } from '../../processors/ingest/config.ts';
+import type { Appender } from '../../platform/types.ts';
+
+const log = pino({ level: 'silent' });
+
+function recorder() {
+  const events: { name: string; key: string; body: any; eventId?: string }[] = [];
+  const appender: Appender = {
+    async append(name, key, body, opts) {
+      events.push({ name, key, body, eventId: opts?.eventId });
+      return { eventId: opts?.eventId ?? 'x', occurredAt: 0, correlationId: 'c', causationId: null, actor: null, source: 't' };
+    },
+  };
+  return { appender, events };
+}
+
+async function dirs(over: Record<string, unknown> = {}) {
+  const root = await mkdtemp(join(tmpdir(), 'finder-'));
+  const cfg = validateIngestConfig({ finder: { source: join(root, 'buffer'), storage: join(root, 'storage'), search: { stableMs: 0 }, ...over } }).finder as FinderConfig;
+  await mkdir(cfg.source, { recursive: true });
+  await mkdir(cfg.storage, { recursive: true });
+  return cfg;
+}
+
+async function put(path: string, content: string, ageMs = 10_000) {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, content);
+  const t = (Date.now() - ageMs) / 1000;
+  await utimes(path, t, t);
+}
+
+const gone = (p: string) => access(p).then(() => false, () => true);
+
+describe('ingest finder (real files, recording appender)', () => {
+  it('moves complete files into storage keeping the relative path, and reports them', async () => {
+    const cfg = await dirs();
+    await put(join(cfg.source, '2020-12-31/a.fits'), 'AAA');
+    await put(join(cfg.source, 'b.fits'), 'BBB');
+    await put(join(cfg.source, '.partial.tmp'), 'xx');
+    const { appender, events } = recorder();
+    const finder = await createFinder({ appender, log }, cfg);
+    expect(await finder.scanOnce()).toMatchObject({ taken: 2 });
+    expect(await readFile(join(cfg.storage, '2020-12-31/a.fits'), 'utf8')).toBe('AAA');
+    expect(await gone(join(cfg.source, '2020-12-31/a.fits'))).toBe(true);
+    expect(events.map((e) => e.name).sort()).toEqual(['FileDiscovered', 'FileDiscovered', 'FileMoved', 'FileMoved']);
+    const moved = events.find((e) => e.name === 'FileMoved' && e.body.relPath === '2020-12-31/a.fits')!;
+    expect(moved.key).toBe(fileIdOf('2020-12-31/a.fits', await sha256File(join(cfg.storage, '2020-12-31/a.fits'))));
+    expect(await gone(join(cfg.source, '.partial.tmp'))).toBe(false);
+  });
+
+  it('deletes an identical duplicate (Delete), keeps it once (Keep), and never overwrites a different file', async () => {
+    for (const alternative of ['Delete', 'Keep'] as const) {
+      const cfg = await dirs({ actions: { standard: 'Move', alternative } });
+      await put(join(cfg.storage, 'x/dup.fits'), 'SAME');
+      await put(join(cfg.storage, 'x/clash.fits'), 'OLD');
+      await put(join(cfg.source, 'x/dup.fits'), 'SAME');
+      await put(join(cfg.source, 'x/clash.fits'), 'NEW');
+      const { appender, events } = recorder();
+      const finder = await createFinder({ appender, log }, cfg);
+      await finder.scanOnce();
+      expect(events.find((e) => e.name === 'DuplicateFound')?.body).toMatchObject({ relPath: 'x/dup.fits', action: alternative });
+      expect(events.find((e) => e.name === 'FileConflictFound')?.body).toMatchObject({ relPath: 'x/clash.fits', reason: expect.stringMatching(/nothing was overwritten/) });
+      expect(await readFile(join(cfg.storage, 'x/clash.fits'), 'utf8')).toBe('OLD');
+      expect(await readFile(join(cfg.source, 'x/clash.fits'), 'utf8')).toBe('NEW');
+      expect(await gone(join(cfg.source, 'x/dup.fits'))).toBe(alternative === 'Delete');
+      const before = events.length;
+      await finder.scanOnce();
+      expect(events.length, 'kept and conflicting files are reported once').toBe(before);
+    }
+  });
+
+  it('does not take a file that is still being written (stable) or still open (closed)', async () => {
+    const cfg = await dirs({ search: { stableMs: 60_000 } });
+    await put(join(cfg.source, 'young.fits'), 'Y', 0);
+    const { appender, events } = recorder();
+    const finder = await createFinder({ appender, log }, cfg);
+    expect(await finder.scanOnce()).toMatchObject({ taken: 0, waiting: 1 });
+    expect(events).toEqual([]);
+
+    const closed = await dirs({ search: { stableMs: 0, complete: 'closed' } });
+    const path = join(closed.source, 'open.fits');
+    await put(path, 'half');
+    const fh = await open(path, 'a');
+    const f2 = await createFinder({ appender, log }, closed);
+    expect(await f2.scanOnce()).toMatchObject({ taken: 0, waiting: 1 });
+    await fh.close();
+    expect(await f2.scanOnce()).toMatchObject({ taken: 1 });
+    expect(events.some((e) => e.name === 'FileMoved')).toBe(true);
+  });
+
+  it('reconciles a crash between the move and its event on restart, without duplicating or losing the file', async () => {
+    const cfg = await dirs();
+    const src = join(cfg.source, 'c.fits');
+    await put(src, 'CCC');
+    const checksum = await sha256File(src);
+    const dest = join(cfg.storage, 'c.fits');
+    const journal = new Journal(join(cfg.storage, '.dbb-finder'));
+    await journal.open();
+    const fileId = fileIdOf('c.fits', checksum);
+    await journal.write({ fileId, rel: 'c.fits', src, dest, size: 3, mtimeMs: 0, ino: 0, checksum, existingChecksum: null, action: 'move', discoveredId: '11111111-1111-4111-8111-111111111111', outcomeId: '22222222-2222-4222-8222-222222222222', discoveredAt: 1 });
+    await link(src, dest); // the crash came after link, before unlink and before FileMoved
+    const { appender, events } = recorder();
+    await createFinder({ appender, log }, cfg);
+    expect(events.map((e) => [e.name, e.eventId])).toEqual([
+      ['FileDiscovered', '11111111-1111-4111-8111-111111111111'],
+      ['FileMoved', '22222222-2222-4222-8222-222222222222'],
+    ]);
+    expect(await gone(src)).toBe(true);
+    expect(await readFile(dest, 'utf8')).toBe('CCC');
+    expect(await readdir(join(cfg.storage, '.dbb-finder', 'pending'))).toEqual([]);
+  });
+});

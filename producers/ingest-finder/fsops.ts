@@ -1,0 +1,92 @@
+// Filesystem building blocks of the finder: walking the source, hashing, completeness checks and a
+// move that never overwrites (hard link + unlink; copy to a temp name + link across filesystems).
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, link, lstat, mkdir, readdir, readlink, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
+
+export interface Candidate { rel: string; path: string; size: number; mtimeMs: number; ino: number }
+
+export const toRel = (root: string, path: string) => relative(root, path).split(sep).join('/');
+
+/** Regular files under `root`; dot-files and dot-directories (temp files of writers, our journal) are skipped. */
+export async function walk(root: string, exclude: RegExp[] = []): Promise<Candidate[]> {
+  const out: Candidate[] = [];
+  async function visit(dir: string) {
+    let entries;
+    try { entries = await readdir(dir, { withFileTypes: true }); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    await Promise.all(entries.map(async (e) => {
+      if (e.name.startsWith('.')) return;
+      const path = join(dir, e.name);
+      const rel = toRel(root, path);
+      if (exclude.some((r) => r.test(rel))) return;
+      if (e.isDirectory()) return visit(path);
+      if (!e.isFile()) return;
+      const st = await stat(path).catch(() => null);
+      if (st?.isFile()) out.push({ rel, path, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+    }));
+  }
+  await visit(root);
+  return out.sort((a, b) => (a.rel < b.rel ? -1 : 1));
+}
+
+export function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path, { highWaterMark: 1 << 20 }).on('error', reject).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+/** Paths some process has open (Linux /proc/<pid>/fd); null where /proc is not available. */
+export async function openFiles(): Promise<Set<string> | null> {
+  let pids: string[];
+  try { pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p)); } catch { return null; }
+  const open = new Set<string>();
+  await Promise.all(pids.map(async (pid) => {
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    await Promise.all(fds.map(async (fd) => {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => null);
+      if (target?.startsWith('/')) open.add(target);
+    }));
+  }));
+  return open;
+}
+
+export async function exists(path: string): Promise<{ size: number; ino: number; mtimeMs: number } | null> {
+  const st = await lstat(path).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null; throw err; });
+  return st ? { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs } : null;
+}
+
+export class DestinationExists extends Error {
+  constructor(readonly dest: string) { super(`${dest} already exists`); }
+}
+
+/** Moves src to dest, failing with DestinationExists instead of overwriting. A crash leaves either src
+ *  only, src + dest (identical), or dest only; a leftover temp file is a dot-file next to dest. */
+export async function moveNoOverwrite(src: string, dest: string): Promise<void> {
+  await mkdir(dirname(dest), { recursive: true });
+  try {
+    await link(src, dest);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new DestinationExists(dest);
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw err;
+    const tmp = tempPathFor(dest);
+    await copyFile(src, tmp);
+    try {
+      await link(tmp, dest);
+    } catch (e) {
+      const c = (e as NodeJS.ErrnoException).code;
+      if (c === 'EEXIST') { await unlink(tmp).catch(() => {}); throw new DestinationExists(dest); }
+      if (await exists(dest)) { await unlink(tmp).catch(() => {}); throw new DestinationExists(dest); }
+      await rename(tmp, dest); // filesystem without hard links: small window, checked just above
+    }
+    await unlink(tmp).catch(() => {});
+  }
+  await unlink(src);
+}
+
+export const tempPathFor = (dest: string) => join(dirname(dest), `.${basename(dest)}.dbb-tmp-${randomUUID().slice(0, 8)}`);

@@ -1,0 +1,224 @@
+// The ingest finder (edge producer): finds complete files in the source buffer, moves them into
+// storage keeping their relative path (or applies the alternative action to duplicates, or reports a
+// same-name conflict without overwriting) and appends FileDiscovered / FileMoved / DuplicateFound /
+// FileConflictFound. Crash-safe: an intent journal is written first and reconciled on restart.
+import { watch, type FSWatcher } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Appender } from '../../platform/types.ts';
+import { derivedId } from '../../platform/ids.ts';
+import type { FinderConfig } from '../../processors/ingest/config.ts';
+import { Limiter } from '../../processors/ingest/plugins/index.ts';
+import { DestinationExists, exists, moveNoOverwrite, openFiles, sha256File, walk, type Candidate } from './fsops.ts';
+import { Journal, type Action, type Intent } from './journal.ts';
+
+export const FINDER_SOURCE = 'ingest-finder';
+
+/** The file id: same relative path + same content = same file (so a re-delivered copy joins its history). */
+export const fileIdOf = (rel: string, checksum: string) => derivedId('dbb.ingest.file', rel, checksum);
+
+export interface FinderDeps {
+  appender: Appender;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface ScanReport { seen: number; taken: number; waiting: number }
+
+export interface Finder {
+  /** One scan of the source, resolving when every file it took is handled. */
+  scanOnce(): Promise<ScanReport>;
+  /** Handled files so far, by outcome. */
+  readonly stats: Record<Action | 'skipped', number>;
+  /** Starts the daemon loop: scans every `search.interval` ms, at once on fs.watch events in watch mode. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise<Finder> {
+  const now = deps.now ?? Date.now;
+  const log = deps.log.child({ component: FINDER_SOURCE });
+  const source = resolve(cfg.source);
+  const storage = resolve(cfg.storage);
+  const journal = new Journal(resolve(cfg.journal ?? join(storage, '.dbb-finder')));
+  await journal.open();
+  const seen = await journal.loadSeen();
+  const exclude = cfg.search.exclude.map((r) => new RegExp(r));
+  const limiter = new Limiter(cfg.concurrency);
+  const inflight = new Set<string>();
+  const stats: Record<Action | 'skipped', number> = { move: 0, delete: 0, keep: 0, conflict: 0, skipped: 0 };
+
+  async function emitDiscovered(i: Intent) {
+    await deps.appender.append('FileDiscovered', i.fileId, {
+      fileId: i.fileId, relPath: i.rel, sourcePath: i.src, size: i.size, checksum: i.checksum, mtime: Math.round(i.mtimeMs),
+    }, { eventId: i.discoveredId, correlationId: i.discoveredId, occurredAt: i.discoveredAt });
+  }
+
+  async function emitOutcome(i: Intent) {
+    const opts = { eventId: i.outcomeId, correlationId: i.discoveredId, causationId: i.discoveredId };
+    const base = { fileId: i.fileId, relPath: i.rel, sourcePath: i.src, storagePath: i.dest, size: i.size, checksum: i.checksum };
+    if (i.action === 'move') await deps.appender.append('FileMoved', i.fileId, base, opts);
+    else if (i.action === 'conflict') {
+      await deps.appender.append('FileConflictFound', i.fileId, {
+        ...base, existingChecksum: i.existingChecksum ?? '',
+        reason: `a different file with the same name is already in storage (${i.dest}); the new file stays in the source, nothing was overwritten`,
+      }, opts);
+    } else await deps.appender.append('DuplicateFound', i.fileId, { ...base, action: i.action === 'delete' ? 'Delete' : 'Keep' }, opts);
+    stats[i.action]++;
+  }
+
+  /** Performs the intent's action; safe to repeat after a crash at any point. */
+  async function act(i: Intent): Promise<Intent> {
+    if (i.action === 'move') {
+      const dest = await exists(i.dest);
+      const src = await exists(i.src);
+      if (dest && src && dest.ino === src.ino) { await unlink(i.src); return i; } // crashed between link and unlink
+      if (dest) {
+        if (dest.size === i.size && (await sha256File(i.dest)) === i.checksum) {
+          if (src && src.size === i.size && (await sha256File(i.src)) === i.checksum) await unlink(i.src);
+          return i;
+        }
+        return { ...i, action: 'conflict', existingChecksum: await sha256File(i.dest) };
+      }
+      if (!src) throw new Error(`${i.src} vanished before it could be moved, and it is not in storage`);
+      try {
+        await moveNoOverwrite(i.src, i.dest);
+      } catch (err) {
+        if (err instanceof DestinationExists) return act(i); // someone raced us to the name: re-evaluate
+        throw err;
+      }
+      return i;
+    }
+    if (i.action === 'delete') {
+      const src = await exists(i.src);
+      if (src && src.size === i.size && Math.round(src.mtimeMs) === Math.round(i.mtimeMs)) await unlink(i.src);
+      return i;
+    }
+    await journal.markSeen(i.rel, i.size, i.mtimeMs);
+    seen.set(i.rel, `${i.size}:${i.mtimeMs}`);
+    return i;
+  }
+
+  async function complete(i: Intent) {
+    const done = await act(i);
+    if (done.action !== i.action) await journal.write(done); // a move that turned into a conflict
+    await emitOutcome(done);
+    await journal.done(i.fileId);
+  }
+
+  async function handle(c: Candidate): Promise<void> {
+    const checksum = await sha256File(c.path);
+    const again = await exists(c.path);
+    if (!again || again.size !== c.size || again.mtimeMs !== c.mtimeMs) { stats.skipped++; return; } // still being written
+    const fileId = fileIdOf(c.rel, checksum);
+    const dest = join(storage, ...c.rel.split('/'));
+    const there = await exists(dest);
+    let action: Action = 'move';
+    let existingChecksum: string | null = null;
+    if (there) {
+      existingChecksum = await sha256File(dest);
+      action = existingChecksum === checksum ? (cfg.actions.alternative === 'Delete' ? 'delete' : 'keep') : 'conflict';
+    }
+    const intent: Intent = {
+      fileId, rel: c.rel, src: c.path, dest, size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, checksum, existingChecksum, action,
+      discoveredId: randomUUID(), outcomeId: randomUUID(), discoveredAt: now(),
+    };
+    await journal.write(intent);
+    await emitDiscovered(intent);
+    await complete(intent);
+  }
+
+  async function recover() {
+    const intents = await journal.list();
+    if (intents.length) log.warn({ count: intents.length }, 'finder: reconciling files interrupted by a crash');
+    for (const i of intents) {
+      try {
+        await emitDiscovered(i); // same eventId: consumers drop it if it was delivered before
+        await complete(i);
+      } catch (err) {
+        log.error({ err, file: i.rel }, 'finder: could not reconcile an interrupted file; it stays in the journal');
+      }
+    }
+  }
+
+  let openSet: Set<string> | null = null;
+  function isComplete(c: Candidate, t: number): boolean {
+    if (t - c.mtimeMs < cfg.search.stableMs) return false;
+    if (cfg.search.complete === 'closed' && openSet?.has(c.path)) return false;
+    return true;
+  }
+
+  let nextDue = Infinity;
+  async function scanOnce(): Promise<ScanReport> {
+    const all = await walk(source, exclude);
+    const t = now();
+    const fresh = all.filter((c) => !inflight.has(c.rel) && seen.get(c.rel) !== `${c.size}:${c.mtimeMs}`);
+    openSet = cfg.search.complete === 'closed' && fresh.length ? await openFiles() : null;
+    const ready: Candidate[] = [];
+    nextDue = Infinity;
+    for (const c of fresh) {
+      if (isComplete(c, t)) ready.push(c);
+      else nextDue = Math.min(nextDue, Math.max(c.mtimeMs + cfg.search.stableMs, t + 50));
+    }
+    await Promise.all(ready.map((c) => {
+      inflight.add(c.rel);
+      return limiter.run(() => handle(c))
+        .catch((err) => log.error({ err, file: c.rel }, 'finder: file not handled; retried on the next scan'))
+        .finally(() => inflight.delete(c.rel));
+    }));
+    return { seen: all.length, taken: ready.length, waiting: fresh.length - ready.length };
+  }
+
+  await recover();
+
+  let stopped = false;
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<unknown> | null = null;
+  let watcher: FSWatcher | null = null;
+  const schedule = (ms: number) => {
+    if (stopped) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(loop, Math.max(0, ms));
+  };
+  const loop = () => {
+    timer = null;
+    if (running) return void running.then(() => schedule(0));
+    running = scanOnce()
+      .catch((err) => log.error({ err }, 'finder: scan failed'))
+      .finally(() => {
+        running = null;
+        schedule(Math.min(cfg.search.interval, nextDue - now()));
+      });
+  };
+
+  return {
+    scanOnce,
+    stats,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      watcher?.close();
+      await running;
+    },
+    start() {
+      if (cfg.search.method === 'watch') {
+        try {
+          watcher = watch(source, { recursive: true }, () => schedule(20));
+        } catch (err) {
+          log.warn({ err }, 'finder: fs.watch unavailable; scanning instead');
+        }
+      }
+      schedule(0);
+    },
+  };
+}
+
+/** Runs the finder as a daemon until `signal` aborts (what `dbb ingest finder CONFIG` calls). */
+export async function runFinder(deps: FinderDeps, cfg: FinderConfig, signal?: AbortSignal): Promise<Finder> {
+  const finder = await createFinder(deps, cfg);
+  finder.start();
+  signal?.addEventListener('abort', () => void finder.stop(), { once: true });
+  return finder;
+}
