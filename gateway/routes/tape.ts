@@ -1,0 +1,137 @@
+// Tape routes: the seed's POST/GET/DELETE /staging, /get_joblist, /get_stats, /filestatus and /ping
+// (seed-compatible paths, fields and codes), plus /api/v1/tape/... for job detail and callback reruns.
+// Jobs are answered 202 and followed through the projection; /filestatus asks the Scout API directly.
+import { Type } from '@sinclair/typebox';
+import { BadRequestError } from '../../platform/errors.ts';
+import { loadTapeConfig } from '../../processors/tape/config.ts';
+import { createScout } from '../../processors/tape/index.ts';
+import { rerunFailedTapeCallbacks } from '../../processors/tape/rerun.ts';
+import { jobKey } from '../../processors/tape/rules.ts';
+import { getJobDetail, getJobStatus, getStats, jobIdTaken, listJobs } from '../../projections/tape/queries.ts';
+import { actorOf, type RoutePlugin } from '../types.ts';
+
+const JobId = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const NewJob = Type.Object({
+  job_id: JobId,
+  files: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }))),
+  obs: Type.Optional(Type.Object({ obs_id: Type.Integer({ minimum: 0 }) }, { additionalProperties: true, description: 'observation whose files are looked up in the data-files service; other keys are passed as query parameters' })),
+  notify_url: Type.String({ pattern: '^https?://', maxLength: 2048 }),
+});
+const JobQuery = Type.Object({ job_id: JobId });
+const StatusQuery = Type.Object({ job_id: JobId, include_files: Type.Optional(Type.Boolean({ default: false })) });
+const FileEntry = Type.Tuple([Type.Boolean(), Type.Boolean(), Type.Union([Type.String(), Type.Null()])]);
+const JobStatus = Type.Object({
+  job_id: Type.Integer(), created: Type.String(), completed: Type.Boolean(), total_files: Type.Integer(),
+  ready_files: Type.Integer(), error_files: Type.Integer(), files: Type.Record(Type.String(), FileEntry),
+});
+const Detail = Type.Object({
+  jobId: Type.Integer(), status: Type.String(), notifyUrl: Type.String(), created: Type.String(), completed: Type.Boolean(),
+  completedAt: Type.Union([Type.String(), Type.Null()]), totalFiles: Type.Integer(), readyFiles: Type.Integer(), errorFiles: Type.Integer(),
+  returnCode: Type.Union([Type.Integer(), Type.Null()]), comment: Type.String(),
+  callback: Type.Object({ status: Type.String(), attempts: Type.Integer(), error: Type.Union([Type.String(), Type.Null()]) }),
+});
+const Stats = Type.Object({
+  jobs: Type.Object({ total: Type.Integer(), in_progress: Type.Integer(), completed: Type.Integer(), callbacks_failed: Type.Integer() }),
+  files: Type.Object({ total: Type.Integer(), ready: Type.Integer(), error: Type.Integer() }),
+  kafkad_heartbeat: Type.Union([Type.String(), Type.Null()]),
+  notifications_consumed: Type.Integer(),
+  cache: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+});
+
+const notFound = (jobId: number) => new BadRequestError('DBB_TAPE_JOB_NOT_FOUND', `no staging job ${jobId}`, { status: 404 });
+
+export const tapeRoutes: RoutePlugin = async (app, deps) => {
+  const cfg = loadTapeConfig(deps.env);
+  const scout = createScout(cfg);
+  const seed = (role: 'reader' | 'producer') => deps.auth.require(role, 'tape-seed');
+
+  app.post('/staging', {
+    schema: { tags: ['tape'], summary: 'New staging job by file list or obs; 202, then a callback to notify_url', body: NewJob, response: { 202: Type.Object({ job_id: Type.Integer(), status_url: Type.String() }) } },
+    preHandler: seed('producer'),
+  }, async (req, reply) => {
+    const { job_id: jobId, files, obs, notify_url: notifyUrl } = req.body;
+    if (!files && !obs) throw new BadRequestError('DBB_TAPE_NO_FILES', 'give either "files" (a list of paths) or "obs" (an observation)');
+    if (files && files.length > cfg.maxFiles) throw new BadRequestError('DBB_TAPE_TOO_MANY_FILES', `a job holds at most ${cfg.maxFiles} files (got ${files.length})`);
+    if (await jobIdTaken(deps.db, jobId)) throw new BadRequestError('DBB_TAPE_JOB_EXISTS', `staging job ${jobId} already exists`, { status: 403 });
+    await deps.appender.append('TapeJobRequested', jobKey(jobId), {
+      jobId, files: files ?? null, obs: files ? null : JSON.stringify(obs), notifyUrl,
+    }, { actor: actorOf(req) });
+    return reply.code(202).send({ job_id: jobId, status_url: `/staging?job_id=${jobId}` });
+  });
+
+  app.get('/staging', {
+    schema: { tags: ['tape'], summary: 'Status of a staging job', querystring: StatusQuery, response: { 200: JobStatus } },
+    preHandler: seed('reader'),
+  }, async (req) => {
+    const status = await getJobStatus(deps.db, req.query.job_id, req.query.include_files ?? false);
+    if (!status) throw notFound(req.query.job_id);
+    return status;
+  });
+
+  app.delete('/staging', {
+    schema: { tags: ['tape'], summary: 'Cancel a staging job (Scout cancelbatchstage) and remove it', querystring: JobQuery, response: { 200: Type.Object({ job_id: Type.Integer(), cancelled: Type.Boolean() }) } },
+    preHandler: seed('producer'),
+  }, async (req) => {
+    const jobId = req.query.job_id;
+    if (!(await getJobDetail(deps.db, jobId))) throw notFound(jobId);
+    await deps.replies.request('TapeJobCancelRequested', jobKey(jobId), { jobId }, { actor: actorOf(req), replies: ['TapeJobCancelled'] });
+    return { job_id: jobId, cancelled: true };
+  });
+
+  app.get('/get_joblist', {
+    schema: { tags: ['tape'], summary: 'Every staging job', response: { 200: Type.Object({ jobs: Type.Array(JobStatus) }) } },
+    preHandler: seed('reader'),
+  }, async () => ({
+    jobs: (await listJobs(deps.db)).map((j) => ({
+      job_id: j.jobId, created: j.created, completed: j.completed, total_files: j.totalFiles, ready_files: j.readyFiles, error_files: j.errorFiles, files: {},
+    })),
+  }));
+
+  app.get('/get_stats', {
+    schema: { tags: ['tape'], summary: 'Job and file counts, notification-consumer heartbeat, tape cache state', response: { 200: Stats } },
+    preHandler: seed('reader'),
+  }, async () => getStats(deps.db));
+
+  app.post('/filestatus', {
+    schema: {
+      tags: ['tape'], summary: 'Whether files are online (no offline blocks on the tape cache)',
+      body: Type.Object({ files: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 10_000 }) }),
+      response: { 200: Type.Object({ files: Type.Record(Type.String(), Type.Boolean()) }) },
+    },
+    preHandler: seed('reader'),
+  }, async (req) => {
+    const names = [...new Set(req.body.files)];
+    const out: Record<string, boolean> = {};
+    let next = 0;
+    const worker = async () => {
+      while (next < names.length) {
+        const name = names[next++];
+        const info = await scout.fileInfo(name);
+        out[name] = Number(info.offlineblocks ?? 1) === 0;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(cfg.filestatusConcurrency, names.length) }, worker));
+    return { files: out };
+  });
+
+  app.get('/ping', { schema: { tags: ['tape'], summary: 'Liveness of the staging service', response: { 200: Type.Object({ ping: Type.String() }) } } }, async () => ({ ping: 'pong' }));
+
+  app.get('/api/v1/tape/jobs', {
+    schema: { tags: ['tape'], summary: 'Every job with its return code and callback delivery state', response: { 200: Type.Array(Detail) } },
+    preHandler: deps.auth.require('reader'),
+  }, async () => listJobs(deps.db));
+
+  app.get('/api/v1/tape/jobs/:jobId', {
+    schema: { tags: ['tape'], summary: 'One job with its return code and callback delivery state', params: Type.Object({ jobId: JobId }), response: { 200: Detail } },
+    preHandler: deps.auth.require('reader'),
+  }, async (req) => {
+    const job = await getJobDetail(deps.db, req.params.jobId);
+    if (!job) throw notFound(req.params.jobId);
+    return job;
+  });
+
+  app.post('/api/v1/tape/callbacks/rerun', {
+    schema: { tags: ['tape'], summary: 'Resend every failed callback (same Idempotency-Key)', response: { 202: Type.Object({ job_ids: Type.Array(Type.Integer()) }) } },
+    preHandler: deps.auth.require('operator'),
+  }, async (req, reply) => reply.code(202).send({ job_ids: await rerunFailedTapeCallbacks({ db: deps.db, appender: deps.appender }, { actor: actorOf(req) }) }));
+};

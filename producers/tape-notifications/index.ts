@@ -1,0 +1,141 @@
+// Edge producer of the tape domain: turns the library's plain-JSON per-file notifications into
+// TapeFileStaged / TapeFileStageFailed (keyed by job id; a file in several jobs notifies each), sends
+// garbage and unknown files to `<notifications topic>.dlq`, and runs the scheduler that appends the
+// TapeJobTimeoutChecked tick (job timeouts, adapter heartbeat, tape cache state).
+import type { Kafka, KafkaMessage, Consumer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { ns, type Config, type Env } from '../../platform/config.ts';
+import { DLQ_SUFFIX, ensureTopics } from '../../platform/kafka.ts';
+import { derivedId } from '../../platform/ids.ts';
+import type { Db } from '../../platform/db.ts';
+import type { BatchingProducer, RawRecord } from '../../platform/producer.ts';
+import type { Appender } from '../../platform/types.ts';
+import { loadTapeConfig } from '../../processors/tape/config.ts';
+import { createScout } from '../../processors/tape/index.ts';
+import { jobKey } from '../../processors/tape/rules.ts';
+import type { ScoutClient } from '../../processors/tape/scout.ts';
+
+export const SOURCE = 'producer.tape-notifications';
+
+export interface TapeNotificationsDeps {
+  config: Config;
+  env: Env;
+  kafka: Kafka;
+  /** reads processor_tape.job_files to map a file to its jobs */
+  db: Db;
+  producer: BatchingProducer;
+  appender: Appender;
+  log: Logger;
+}
+
+export interface TapeNotifications {
+  stats: { consumed: number; appended: number; deadLettered: number; ignored: number; ticks: number };
+  /** Appends one tick now (tests; the scheduler calls it every TAPE_TICK_MS). */
+  tick(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** One library notification: `{"filename": path}`, with `"error": true` (and a message) when staging failed. */
+export interface Notification { filename: string; error: boolean; message: string }
+
+export function parseNotification(value: Buffer | null): Notification {
+  if (!value) throw new Error('empty message');
+  const m = JSON.parse(value.toString('utf8'));
+  const filename = m?.filename ?? m?.file ?? m?.path;
+  if (typeof filename !== 'string' || !filename) throw new Error('no filename in notification');
+  const error = m.error === true || m.error === 1 || m.error === 'true';
+  return { filename, error, message: typeof m.message === 'string' ? m.message : error ? 'staging failed' : '' };
+}
+
+export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: { scout?: ScoutClient; ticker?: boolean } = {}): Promise<TapeNotifications> {
+  const cfg = loadTapeConfig(deps.env);
+  const log = deps.log.child({ component: SOURCE });
+  const topic = ns(deps.config, cfg.notificationsTopic);
+  const scout = opts.scout ?? createScout({ ...cfg, scoutAttempts: Math.min(cfg.scoutAttempts, cfg.scoutUrls.length), scoutTimeoutMs: Math.min(cfg.scoutTimeoutMs, 2_000) });
+  const stats = { consumed: 0, appended: 0, deadLettered: 0, ignored: 0, ticks: 0 };
+
+  const admin = deps.kafka.admin();
+  await admin.connect();
+  try { await ensureTopics(admin, deps.config, [cfg.notificationsTopic]); } finally { await admin.disconnect(); }
+
+  const dlq = (m: KafkaMessage, partition: number, error: string): RawRecord => ({
+    topic: topic + DLQ_SUFFIX, key: m.key?.toString() ?? null, value: m.value,
+    headers: { ...(m.headers ?? {}), 'dbb-error': error.slice(0, 2000), 'dbb-original-topic': topic, 'dbb-original-partition': String(partition), 'dbb-original-offset': m.offset, 'dbb-consumer': SOURCE },
+  });
+
+  async function handleChunk(partition: number, messages: KafkaMessage[]) {
+    const parsed = messages.map((m) => { try { return parseNotification(m.value); } catch (err) { return err as Error; } });
+    const names = [...new Set(parsed.flatMap((p) => (p instanceof Error ? [] : [p.filename])))];
+    const { rows } = names.length
+      ? await deps.db.query(
+        `SELECT f.file, f.job_id, j.status FROM processor_tape.job_files f JOIN processor_tape.jobs j USING (job_id)
+         WHERE f.file = ANY($1::text[]) ORDER BY f.job_id`, [names])
+      : { rows: [] as any[] };
+    const jobsOf = new Map<string, { jobId: number; status: string }[]>();
+    for (const r of rows) jobsOf.set(r.file, [...(jobsOf.get(r.file) ?? []), { jobId: Number(r.job_id), status: r.status }]);
+
+    const sends: Promise<unknown>[] = [];
+    messages.forEach((m, i) => {
+      const p = parsed[i];
+      if (p instanceof Error) { stats.deadLettered++; sends.push(deps.producer.send(dlq(m, partition, `garbage notification: ${p.message}`))); return; }
+      const jobs = jobsOf.get(p.filename);
+      if (!jobs?.length) { stats.deadLettered++; sends.push(deps.producer.send(dlq(m, partition, `unknown file ${p.filename}`))); return; }
+      // a file in staging jobs notifies those; otherwise the newest job records the late notification (the processor ignores it)
+      const staging = jobs.filter((j) => j.status === 'STAGING');
+      if (!staging.length) stats.ignored++;
+      for (const { jobId } of staging.length ? staging : [jobs[jobs.length - 1]]) {
+        const eventId = derivedId(SOURCE, topic, partition, m.offset, jobId);
+        const opts = { eventId, occurredAt: Number(m.timestamp) || Date.now() };
+        sends.push(p.error
+          ? deps.appender.append('TapeFileStageFailed', jobKey(jobId), { jobId, file: p.filename, error: p.message }, opts)
+          : deps.appender.append('TapeFileStaged', jobKey(jobId), { jobId, file: p.filename }, opts));
+        stats.appended++;
+      }
+    });
+    await Promise.all(sends);
+    stats.consumed += messages.length;
+  }
+
+  const consumer: Consumer = deps.kafka.consumer({ groupId: ns(deps.config, `dbb.${SOURCE}`), maxWaitTimeInMs: 50, maxBytesPerPartition: 8 << 20 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+      for (let i = 0; i < batch.messages.length; i += 2000) {
+        if (!isRunning() || isStale()) return;
+        const chunk = batch.messages.slice(i, i + 2000);
+        // at least once: events are appended before the offset is committed; their ids are derived from the
+        // offset, so a redelivered notification gives the same events and consumers drop the duplicates
+        await handleChunk(batch.partition, chunk);
+        resolveOffset(chunk[chunk.length - 1].offset);
+        await commitOffsetsIfNecessary();
+        await heartbeat();
+      }
+    },
+  });
+
+  let seq = 0;
+  let ticking: Promise<void> | null = null;
+  async function tick() {
+    let cache: string | null = null;
+    try { cache = JSON.stringify(await scout.fsCache()); } catch (err) { log.debug({ err }, 'fscache unavailable'); }
+    await deps.appender.append('TapeJobTimeoutChecked', 'tick', { tick: ++seq, notificationsConsumed: stats.consumed, cache });
+    stats.ticks++;
+  }
+  const timer = opts.ticker === false ? null : setInterval(() => {
+    if (ticking) return;
+    ticking = tick().catch((err) => log.warn({ err }, 'tape tick failed')).finally(() => { ticking = null; });
+  }, cfg.tickMs);
+
+  return {
+    stats,
+    tick,
+    async stop() {
+      if (timer) clearInterval(timer);
+      await ticking;
+      await consumer.disconnect();
+    },
+  };
+}
