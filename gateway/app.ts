@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { errorsPlugin, problem, sendProblem } from './plugins/errors.ts';
 import { registry as metricsRegistry, metrics } from '../platform/metrics.ts';
 import { DOMAIN_ROUTES } from './routes/index.ts';
+import { eventsRoutes } from './routes/events.ts';
 import type { App, GatewayDeps } from './types.ts';
 
 export interface BuildOptions {
@@ -67,7 +68,7 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
     preHandler: deps.auth.require('reader'),
   }, async (req) => ({ name: req.principal!.name, role: req.principal!.role }));
 
-  for (const { name, plugin } of DOMAIN_ROUTES) {
+  for (const { name, plugin } of [{ name: 'events', plugin: eventsRoutes }, ...DOMAIN_ROUTES]) {
     await app.register(async (scope) => plugin(scope as unknown as App, deps), { name } as never);
   }
   await app.ready();

@@ -2,7 +2,7 @@
 // (request/reply), and read projections only through projections/<domain>/queries.ts.
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config, Env } from '../platform/config.ts';
 import type { Appender, AppendOptions, BodyOf, DecodedEvent, EventName } from '../platform/types.ts';
@@ -19,7 +19,7 @@ export interface RequestReply {
 }
 
 /** A preHandler that answers 401/403 itself or sets `req.principal`. */
-export type Guard = (req: FastifyRequest<any, any, any, any, any, any, any, any>, reply: FastifyReply<any, any, any, any, any, any, any, any>) => Promise<unknown>;
+export type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 export interface Auth {
   /** preHandler that requires at least `role`; `group` names the route group that config may open to anonymous callers. */
@@ -38,7 +38,7 @@ export interface GatewayDeps {
   log: Logger;
 }
 
-export type App = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 /** A domain's routes: one encapsulated plugin. */
 export type RoutePlugin = (app: App, deps: GatewayDeps) => Promise<void>;
 

@@ -153,7 +153,30 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
       }
       const out: RawRecord[] = [];
       let dead = 0;
-      for (let i = 0; i < messages.length; i++) {
+      if (spec.handleBatch && !isolate) {
+        const events: DecodedEvent[] = [];
+        for (let i = 0; i < messages.length; i++) {
+          const d = decoded[i];
+          if (!d.ok) { out.push(dlqRecord(topic, partition, messages[i], d.error)); dead++; }
+          else if (fresh.delete(d.event.meta.eventId)) events.push(d.event);
+          else metrics.duplicates.inc({ consumer: spec.name });
+        }
+        const emitted: RawRecord[] = [];
+        let res: Awaited<ReturnType<NonNullable<ConsumerSpec['handleBatch']>>>;
+        try {
+          res = await spec.handleBatch(events, { tx, log, forEvent: (e) => context(tx, e, emitted) });
+        } catch (err) {
+          if (isTransient(err)) throw err;
+          throw new NeedIsolation();
+        }
+        out.push(...emitted);
+        const byOffset = new Map(messages.map((m) => [m.offset, m]));
+        for (const { event, error } of res?.invalid ?? []) {
+          log.warn({ reason: error.message, offset: event.offset, event: event.name }, 'invalid event dead-lettered');
+          out.push(dlqRecord(topic, partition, byOffset.get(event.offset)!, error));
+          dead++;
+        }
+      } else for (let i = 0; i < messages.length; i++) {
         const d = decoded[i];
         if (!d.ok) { out.push(dlqRecord(topic, partition, messages[i], d.error)); dead++; continue; }
         if (!fresh.delete(d.event.meta.eventId)) { metrics.duplicates.inc({ consumer: spec.name }); continue; }

@@ -70,6 +70,18 @@ export interface ConsumerSpec {
   kind: 'processor' | 'projection';
   /** Applies one event. Throw InvalidEventError to dead-letter it; TransientError to retry the batch. */
   handle(event: DecodedEvent, ctx: HandlerContext): Promise<void>;
+  /** Optional fast path: applies a whole sub-batch (duplicates already dropped) in the batch
+   *  transaction, e.g. one multi-row statement per table. Events it returns as invalid are
+   *  dead-lettered (their writes must not have been made). If it throws, the runtime falls back to
+   *  `handle` one event at a time, so the two must agree. */
+  handleBatch?(events: DecodedEvent[], ctx: BatchContext): Promise<{ invalid?: { event: DecodedEvent; error: Error }[] } | void>;
+}
+
+export interface BatchContext {
+  tx: pg.PoolClient;
+  log: Logger;
+  /** The per-event context (emit defaults, runEffect) for one event of the batch. */
+  forEvent(event: DecodedEvent): HandlerContext;
 }
 
 /** What a domain's processor/projection factory receives. Domains parse their own config section

@@ -1,0 +1,24 @@
+import { defineConfig } from 'vitest/config';
+
+const unitGlobs = ['platform/**/*.test.ts', 'processors/**/*.test.ts', 'projections/**/*.test.ts', 'producers/**/*.test.ts', 'gateway/**/*.test.ts', 'sim/**/*.test.ts', 'cli/**/*.test.ts', 'schemas/**/*.test.ts'];
+
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: unitGlobs, environment: 'node' } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/support/global-setup.ts'],
+          pool: 'forks',
+          maxWorkers: 3,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          teardownTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
