@@ -186,7 +186,7 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
     tags: TAGS, ...extra,
     summary: 'Store a strain chunk: JSON {"h":[...],"t":[t0,dt]} or application/octet-stream (little-endian float64, ?t0=&dt=)',
     querystring: StreamQuery,
-    body: { content: { 'application/json': { schema: StreamBody }, 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+    body: { content: { 'application/json': { schema: StreamBody }, 'application/octet-stream': { schema: { description: 'little-endian float64 samples' } } } },
     response: { 200: StreamReply },
   });
 
