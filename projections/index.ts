@@ -4,6 +4,7 @@ import { createTapeProjection } from './tape/index.ts';
 import { createStagingProjection } from './staging/index.ts';
 import { createIvoaProjection } from './ivoa/index.ts';
 import { createGwProjection } from './gw/index.ts';
+import { createIngestProjection } from './ingest/index.ts';
 
 export function createProjections(deps: DomainDeps): ConsumerSpec[] {
   return [
@@ -11,5 +12,6 @@ export function createProjections(deps: DomainDeps): ConsumerSpec[] {
     createStagingProjection(deps),
     createIvoaProjection(deps),
     createGwProjection(deps),
+    createIngestProjection(deps),
   ];
 }

@@ -4,10 +4,12 @@ import { tapeRoutes } from './tape.ts';
 import { stagingRoutes } from './staging.ts';
 import { ivoaRoutes } from './ivoa.ts';
 import { gwRoutes } from './gw.ts';
+import { ingestRoutes } from './ingest.ts';
 
 export const DOMAIN_ROUTES: { name: string; plugin: RoutePlugin }[] = [
   { name: 'tape', plugin: tapeRoutes },
   { name: 'staging', plugin: stagingRoutes },
   { name: 'ivoa', plugin: ivoaRoutes },
   { name: 'gw', plugin: gwRoutes },
+  { name: 'ingest', plugin: ingestRoutes },
 ];
