@@ -1,0 +1,53 @@
+// The traversal/escape corpus (test/fixtures/staging/escape-corpus.json) through the gateway: every
+// case is refused with 4xx and the storage root, the user areas and the outside directory are unchanged.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTestStack, type TestStack } from './support/stack.ts';
+import { createStagingProcessor } from '../processors/staging/index.ts';
+import { createStagingProjection } from '../projections/staging/index.ts';
+import { makeSite, snapshot, stage, type Site } from './staging/fixture.ts';
+
+interface Case { name: string; method: string; username: string; src: string; dst: string; code: string }
+const corpus = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'staging', 'escape-corpus.json'), 'utf8')) as { cases: Case[] };
+
+let site: Site;
+let stack: TestStack;
+
+beforeAll(async () => {
+  site = makeSite({ STAGING_JUPYTER_URL_TEMPLATE: 'http://127.0.0.1:9/{username}' });
+  // traps: links out of the storage root and out of the user areas
+  symlinkSync(site.outside, join(site.root, 'link_out'));
+  symlinkSync(join(site.outside, 'secret.txt'), join(site.root, 'obs', 'file_link_out'));
+  symlinkSync(join(site.root, 'obs', 'f.dat'), join(site.root, 'obs', 'file_link_in'));
+  mkdirSync(`${site.root}-evil`);
+  writeFileSync(join(`${site.root}-evil`, 'secret.txt'), 'sibling\n');
+  mkdirSync(site.area('mallory'), { recursive: true });
+  symlinkSync(site.outside, join(site.area('mallory'), 'evil'));
+  writeFileSync(join(site.outside, 'target.txt'), 'do not overwrite\n');
+  symlinkSync(join(site.outside, 'target.txt'), join(site.area('mallory'), 'evil_file'));
+  symlinkSync(site.outside, join(site.users, 'eve'));
+  stack = await startTestStack({ consumers: (deps) => [createStagingProcessor(deps), createStagingProjection(deps)], env: site.env });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  site?.cleanup();
+});
+
+const fill = (s: string) => s
+  .replaceAll('{root}', site.root).replaceAll('{outside}', site.outside)
+  .replaceAll('{long300}', 'x'.repeat(300)).replaceAll('{longpath}', 'abcdefgh/'.repeat(500) + 'x');
+
+describe('staging escape corpus', () => {
+  it('has at least 20 cases', () => expect(corpus.cases.length).toBeGreaterThanOrEqual(20));
+
+  it.each(corpus.cases)('refuses: $name', async (c) => {
+    const before = { ...snapshot(site.dir) };
+    const res = await stage(stack, c.method, c.username, { local_path_on_storage: fill(c.src), relative_path: fill(c.dst) });
+    expect(res.statusCode, res.body).toBeGreaterThanOrEqual(400);
+    expect(res.statusCode, res.body).toBeLessThan(500);
+    expect(res.json().code).toBe(`DBB_STAGING_${c.code}`);
+    expect(snapshot(site.dir)).toEqual(before);
+  });
+});
