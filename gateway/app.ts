@@ -22,7 +22,6 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
   const app = Fastify({
     loggerInstance: (opts.logger ?? deps.log).child({ component: 'gateway' }),
     bodyLimit: deps.config.bodyLimit,
-    disableRequestLogging: false,
     genReqId: () => crypto.randomUUID(),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -1,0 +1,166 @@
+#!/usr/bin/env -S npx tsx
+// `dbb`: the operator's command line. up/down/status bring the native stack and the system up and
+// down; run starts one part; topics/tail/lag look at the log; replay rebuilds a projection.
+import { Command, Option } from 'commander';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { loadConfig, ConfigError, CORE_KEYS, type Env } from '../platform/config.ts';
+import { createLogger, safeUrl } from '../platform/log.ts';
+import { ensureDatabase, ensureStack, stackStatus, stopStack } from '../infra/stack.ts';
+import { hashToken } from '../gateway/plugins/auth.ts';
+import { startSystem, allConsumers } from './system.ts';
+import { startPlatform } from '../platform/runtime.ts';
+import { replayProjection } from '../platform/replay.ts';
+import { consumerLag, listTopics, tailTopic } from './inspect.ts';
+import { checkSchemas } from './schemas.ts';
+import { registerDomainCommands } from './domains.ts';
+
+const program = new Command('dbb').description('Data Backbone: event-sourced streaming backbone').showHelpAfterError();
+
+const stateDir = () => process.env.DBB_STATE_DIR || join(process.cwd(), '.dbb');
+const log = () => createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+
+/** Starts Kafka + registry if needed and creates the database; returns the env the system runs with. */
+async function prepare(env: Env): Promise<Env> {
+  const config = loadConfig(env);
+  const info = await ensureStack({ stateDir: config.stateDir, log: (m) => console.error(`[stack] ${m}`), databaseUrl: config.databaseUrl });
+  await ensureDatabase(config.databaseUrl);
+  return { ...env, KAFKA_BROKERS: env.KAFKA_BROKERS || info.brokers.join(','), SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL || info.registryUrl };
+}
+
+/** Local dev profile: without configured tokens, mint an operator token and open the seed routes. */
+function devProfile(env: Env): { env: Env; token: string | null } {
+  if (env.DBB_TOKENS) return { env, token: null };
+  const token = `dev-${randomBytes(16).toString('hex')}`;
+  mkdirSync(stateDir(), { recursive: true });
+  writeFileSync(join(stateDir(), 'dev-token'), token + '\n', { mode: 0o600 });
+  return {
+    token,
+    env: { ...env, DBB_TOKENS: `dev:operator:${hashToken(token)}`, DBB_ANONYMOUS_ROUTES: env.DBB_ANONYMOUS_ROUTES ?? 'gw-seed,staging-seed,tape-seed' },
+  };
+}
+
+function onSignals(close: () => Promise<void>) {
+  let closing = false;
+  const handler = async () => {
+    if (closing) process.exit(1);
+    closing = true;
+    console.error('\nstopping…');
+    await close().catch((err) => console.error(err));
+    process.exit(0);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+program.command('up').description('bring up Kafka, the registry, Postgres schemas, and run the gateway + every processor and projection')
+  .option('--no-stack-stop', 'leave Kafka and the registry running on exit')
+  .action(async (opts: { stackStop: boolean }) => {
+    const { env, token } = devProfile(await prepare(process.env));
+    const sys = await startSystem(env, log(), { gateway: true, consumers: (all) => all });
+    console.log(`\nData Backbone is up.\n  gateway   ${sys.url}\n  API docs  ${sys.url}/docs\n  database  ${safeUrl(sys.config.databaseUrl)}\n  kafka     ${sys.config.kafkaBrokers.join(',')}\n  registry  ${sys.config.registryUrl}`);
+    if (token) console.log(`  dev token ${token}  (operator; also in ${join(stateDir(), 'dev-token')}; seed routes open without a token)`);
+    console.log('Ctrl-C stops what this command started.');
+    onSignals(async () => {
+      await sys.close();
+      if (opts.stackStop) await stopStack({ stateDir: stateDir(), log: (m) => console.error(`[stack] ${m}`) });
+    });
+  });
+
+program.command('run').description('run one part alone: gateway | processor <domain> | projection <domain> | workers (every consumer)')
+  .argument('<part>').argument('[domain]')
+  .action(async (part: string, domain?: string) => {
+    const env = await prepare(process.env);
+    const pick = (kind: string) => (all: ReturnType<typeof allConsumers>) => {
+      const chosen = all.filter((s) => s.kind === kind && (!domain || s.name === `${kind}.${domain}`));
+      if (!chosen.length) throw new Error(`no ${kind} ${domain ?? ''}; known: ${all.filter((s) => s.kind === kind).map((s) => s.name).join(', ')}`);
+      return chosen;
+    };
+    const parts = part === 'gateway' ? { gateway: true, consumers: () => [] }
+      : part === 'workers' ? { gateway: false, consumers: (all: ReturnType<typeof allConsumers>) => all }
+      : part === 'processor' || part === 'projection' ? { gateway: false, consumers: pick(part) }
+      : null;
+    if (!parts) throw new Error(`unknown part ${part}: gateway | processor <domain> | projection <domain> | workers`);
+    const sys = await startSystem(env, log(), parts);
+    console.log(`running ${part}${domain ? ' ' + domain : ''}${sys.url ? ' at ' + sys.url : ''}`);
+    onSignals(() => sys.close());
+  });
+
+program.command('down').description('stop Kafka and the registry started by dbb up / npm test')
+  .action(async () => {
+    const stopped = await stopStack({ stateDir: stateDir(), log: (m) => console.error(`[stack] ${m}`) });
+    console.log(stopped.length ? `stopped ${stopped.join(', ')}` : 'nothing was running');
+  });
+
+program.command('status').description('state of the native stack and consumer lag')
+  .action(async () => {
+    for (const s of await stackStatus({ stateDir: stateDir() })) console.log(`${s.name.padEnd(10)} ${s.up ? 'up  ' : 'down'} ${s.url}${s.pid ? ` (pid ${s.pid})` : ''}`);
+    const config = loadConfig(process.env);
+    try {
+      for (const l of await consumerLag(config)) console.log(`${l.group.padEnd(40)} lag ${l.lag}`);
+    } catch (err) {
+      console.log(`lag: unavailable (${(err as Error).message})`);
+    }
+  });
+
+program.command('topics').description('list topics with partitions and end offsets')
+  .action(async () => {
+    for (const t of await listTopics(loadConfig(process.env))) console.log(`${t.topic.padEnd(40)} partitions ${t.partitions}  events ${t.events}`);
+  });
+
+program.command('tail').description('print decoded events of a topic as JSON lines')
+  .argument('<topic>', 'e.g. dbb.gw.datastore')
+  .option('--from-beginning', 'start at offset 0', false)
+  .option('-n, --max <n>', 'stop after n events', (v) => Number(v))
+  .action(async (topic: string, opts: { fromBeginning: boolean; max?: number }) => {
+    await tailTopic(loadConfig(process.env), topic, opts);
+  });
+
+program.command('lag').description('records behind the log end, per consumer group')
+  .action(async () => {
+    for (const l of await consumerLag(loadConfig(process.env))) console.log(`${l.group.padEnd(40)} ${l.lag}`);
+  });
+
+program.command('replay').description('rebuild a projection from offset 0 into a shadow schema, then swap it in')
+  .argument('<projection>', 'e.g. gw or projection.gw')
+  .action(async (name: string) => {
+    const config = loadConfig(process.env);
+    const platform = await startPlatform(config, { log: log(), source: 'dbb-replay', relay: false });
+    try {
+      const specs = allConsumers(platform).filter((s) => s.kind === 'projection');
+      const spec = specs.find((s) => s.name === name || s.name === `projection.${name}`);
+      if (!spec) throw new Error(`no projection ${name}; known: ${specs.map((s) => s.name).join(', ')}`);
+      const bar = new cliProgress.SingleBar({ format: `replay ${spec.name} [{bar}] {percentage}% {value}/{total} events {eta_formatted}` }, cliProgress.Presets.shades_classic);
+      bar.start(1, 0);
+      const res = await replayProjection(platform, spec, { onProgress: (done, total) => { bar.setTotal(Math.max(total, 1)); bar.update(done); } });
+      bar.stop();
+      console.log(`replayed ${res.events} events in ${(res.ms / 1000).toFixed(1)} s; ${res.schema} swapped in${res.previous ? `, previous kept as ${res.previous}` : ''}`);
+    } finally {
+      await platform.close();
+    }
+  });
+
+const schemas = program.command('schemas').description('event schemas');
+schemas.command('check').description('check every schema against the registry (BACKWARD_TRANSITIVE); fails on an incompatible change')
+  .action(async () => {
+    const problems = await checkSchemas(loadConfig(process.env), (m) => console.log(m));
+    if (problems.length) { for (const p of problems) console.error(`INCOMPATIBLE ${p}`); process.exitCode = 1; }
+  });
+
+program.command('config').description('every configuration key with its env var and default')
+  .action(() => {
+    for (const k of Object.values(CORE_KEYS)) console.log(`${k.env.padEnd(24)} ${k.secret ? '(secret) ' : ''}${k.doc}${k.default !== undefined && !k.secret ? ` [default ${JSON.stringify(k.default)}]` : ''}`);
+  });
+
+registerDomainCommands(program);
+program.addOption(new Option('--namespace <ns>', 'topic/group/subject prefix (DBB_NAMESPACE)').env('DBB_NAMESPACE'));
+program.hook('preAction', (cmd) => { const o = cmd.opts(); if (o.namespace) process.env.DBB_NAMESPACE = o.namespace; });
+
+program.parseAsync().catch((err) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
+
