@@ -9,9 +9,12 @@ import { fetchArtifacts, libDir } from './maven.ts';
 
 export const KAFKA_VERSION = '4.4.0';
 export const KAFKA_HOST = '127.0.0.1';
-export const KAFKA_PORT = 9092;
-export const CONTROLLER_PORT = 9093;
+// DBB_KAFKA_PORT moves the broker (controller = port + 1), e.g. for a second stack beside the dev one
+export const KAFKA_PORT = Number(process.env.DBB_KAFKA_PORT ?? 9092);
+export const CONTROLLER_PORT = KAFKA_PORT + 1;
 export const KAFKA_BROKER = `${KAFKA_HOST}:${KAFKA_PORT}`;
+const OFFSETS_PARTITIONS = 10;
+const TXN_PARTITIONS = 10;
 export const KAFKA_HEAP = process.env.DBB_KAFKA_HEAP ?? '1g';
 
 export function javaBin(): string {
@@ -36,10 +39,10 @@ export function serverProperties(stateDir: string): string {
     'log.dirs': join(stateDir, 'kafka'),
     // single node
     'offsets.topic.replication.factor': 1,
-    'offsets.topic.num.partitions': 10,
+    'offsets.topic.num.partitions': OFFSETS_PARTITIONS,
     'transaction.state.log.replication.factor': 1,
     'transaction.state.log.min.isr': 1,
-    'transaction.state.log.num.partitions': 10,
+    'transaction.state.log.num.partitions': TXN_PARTITIONS,
     'share.coordinator.state.topic.replication.factor': 1,
     'share.coordinator.state.topic.min.isr': 1,
     'default.replication.factor': 1,
@@ -116,7 +119,11 @@ export async function prepareKafka(stateDir: string, log: (msg: string) => void)
     '-XX:+ExplicitGCInvokesConcurrent', '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true',
     `-Dkafka.logs.dir=${join(stateDir, 'logs')}`, `-Ddbb.stateDir=${stateDir}`,
   ];
-  return { cmd: javaBin(), args: [...jvm, ...common, 'kafka.Kafka', props] };
+  // AppCDS: the first run dumps the loaded classes when the broker stops; later starts map them
+  // (a stale or mismatched archive is ignored by the JVM)
+  const jsa = `${libDir(stateDir, 'kafka')}.jsa`;
+  const cds = process.env.DBB_KAFKA_CDS === '0' ? [] : existsSync(jsa) ? [`-XX:SharedArchiveFile=${jsa}`, '-Xshare:auto', '-Xlog:cds=off', '-Xlog:cds+dynamic=off'] : [`-XX:ArchiveClassesAtExit=${jsa}`];
+  return { cmd: javaBin(), args: [...jvm, ...cds, ...common, 'kafka.Kafka', props] };
 }
 
 const client = (brokers: string[]) =>
@@ -136,20 +143,46 @@ export async function kafkaAnswers(brokers: string[] = [KAFKA_BROKER]): Promise<
   }
 }
 
+/** Java's String.hashCode, for Kafka's coordinator partition choice (abs(hash) % partitions). */
+function javaHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
+  return h === -2147483648 ? 0 : Math.abs(h);
+}
+
+/** One id per coordinator partition, so touching each id loads every partition. */
+function idsCoveringPartitions(prefix: string, partitions: number): string[] {
+  const out = new Map<number, string>();
+  for (let i = 0; out.size < partitions; i++) {
+    const id = `${prefix}-${i}`;
+    const p = javaHash(id) % partitions;
+    if (!out.has(p)) out.set(p, id);
+  }
+  return [...out.values()];
+}
+
 /**
- * Creates the internal topics (__consumer_offsets, __transaction_state) up front, so the first
- * consumer group or transactional producer of a test does not wait for "coordinator loading".
+ * Creates and loads the internal topics (__consumer_offsets, __transaction_state) up front, so the
+ * first consumer group or transactional producer of a test does not wait for "coordinator loading".
  */
 export async function warmUpKafka(brokers: string[] = [KAFKA_BROKER]): Promise<void> {
   const kafka = new Kafka({ clientId: 'dbb-infra-warmup', brokers, logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
   const admin = kafka.admin();
-  const producer = kafka.producer({ transactionalId: 'dbb-infra-warmup', idempotent: true, maxInFlightRequests: 1 });
   try {
     await admin.connect();
-    await admin.describeGroups(['dbb-infra-warmup']);
-    await producer.connect(); // InitProducerId: finds (and creates) the transaction coordinator
+    await admin.describeGroups(idsCoveringPartitions('dbb-infra-warmup-group', OFFSETS_PARTITIONS));
+    // InitProducerId finds (and creates) the transaction coordinator of each partition
+    await Promise.all(
+      idsCoveringPartitions('dbb-infra-warmup-tx', TXN_PARTITIONS).map(async (transactionalId) => {
+        const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
+        try {
+          await producer.connect();
+        } finally {
+          await producer.disconnect().catch(() => {});
+        }
+      }),
+    );
   } finally {
-    await producer.disconnect().catch(() => {});
     await admin.disconnect().catch(() => {});
   }
 }

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { KAFKA_BROKER, kafkaAnswers, prepareKafka, warmUpKafka } from './kafka.ts';
-import { INFRA_DIR } from './maven.ts';
+import { INFRA_DIR, fetchArtifacts } from './maven.ts';
 import { cmdlineOf, isAlive, logFile, pidFile, readPid, removeFile, spawnDetached, terminate, waitUntil, withLock, writePid } from './proc.ts';
 
 export { javaBin, kafkaClasspath, KAFKA_VERSION } from './kafka.ts';
@@ -19,7 +19,7 @@ export interface StackInfo {
 }
 
 export const REGISTRY_HOST = '127.0.0.1';
-export const REGISTRY_PORT = 8081;
+export const REGISTRY_PORT = Number(process.env.DBB_REGISTRY_PORT ?? 8081);
 export const REGISTRY_URL = `http://${REGISTRY_HOST}:${REGISTRY_PORT}/apis/ccompat/v7`;
 export const REGISTRY_DB = 'dbb_registry';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432';
@@ -156,6 +156,11 @@ export async function ensureStack(opts: { stateDir: string; log?: Log; databaseU
     },
     { onWait: (holder) => log(`waiting for another dbb process (pid ${holder}) that is starting the stack`) },
   );
+}
+
+/** Fetches what ensureStack would need (Maven jars) without starting anything. */
+export async function prefetchStack(opts: { stateDir: string; log?: Log }): Promise<void> {
+  await fetchArtifacts(resolve(opts.stateDir), 'kafka', opts.log ?? noop);
 }
 
 /** Stops the processes ensureStack started (by pid file); returns their names. */

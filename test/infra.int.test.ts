@@ -164,7 +164,7 @@ describe('registry with the Confluent client', () => {
 
   it('shares one global id for one schema across subjects, and answers 404s like Confluent', async () => {
     const registry = new SchemaRegistry({ host: registryUrl() });
-    const schema = { type: SchemaType.AVRO, schema: JSON.stringify(record([{ name: 'n', type: 'int' }], 'Shared')) };
+    const schema = { type: SchemaType.AVRO as const, schema: JSON.stringify(record([{ name: 'n', type: 'int' }], 'Shared')) };
     const a = await registry.register(schema, { subject: `${subject}-a` });
     const b = await registry.register(schema, { subject: `${subject}-b` });
     expect(b.id).toBe(a.id);
