@@ -19,7 +19,8 @@ const NewJob = Type.Object({
 });
 const JobQuery = Type.Object({ job_id: JobId });
 const StatusQuery = Type.Object({ job_id: JobId, include_files: Type.Optional(Type.Boolean({ default: false })) });
-const FileEntry = Type.Tuple([Type.Boolean(), Type.Boolean(), Type.Union([Type.String(), Type.Null()])]);
+// [ready, error, readytime | null]; a plain array because the response serializer cannot encode a tuple with a nullable item
+const FileEntry = Type.Array(Type.Unknown(), { minItems: 3, maxItems: 3, description: '[ready, error, readytime]' });
 const JobStatus = Type.Object({
   job_id: Type.Integer(), created: Type.String(), completed: Type.Boolean(), total_files: Type.Integer(),
   ready_files: Type.Integer(), error_files: Type.Integer(), files: Type.Record(Type.String(), FileEntry),

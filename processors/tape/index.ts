@@ -12,7 +12,7 @@ import {
   ACCEPTED_INPUTS, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, evolve, jobKey,
   type FileStatus, type Job, type Output, type RuleContext, type TapeEffect, type TapeInput, type TapeState,
 } from './rules.ts';
-import { cacheJob, dropCache, jobFiles, loadJob, markFile, overdueJobs, saveJob } from './store.ts';
+import { jobFiles, loadJob, markFile, overdueJobs, saveJob } from './store.ts';
 
 export const NAME = 'processor.tape';
 
@@ -39,14 +39,7 @@ export function createTapeProcessor(deps: DomainDeps, overrides: TapeProcessorOv
     kind: 'processor',
     topics: [TOPIC.TAPE_JOBS],
     migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
-    async handle(event, ctx) {
-      try {
-        await handleTape(event, ctx, cfg, effectDeps);
-      } catch (err) {
-        dropCache(ctx.tx);
-        throw err;
-      }
-    },
+    handle: (event, ctx) => handleTape(event, ctx, cfg, effectDeps),
   };
 }
 
@@ -61,17 +54,16 @@ async function handleTape(event: DecodedEvent, ctx: HandlerContext, cfg: TapeCon
     }
     return;
   }
-  const jobId = input.value.jobId;
-  let job = await loadJob(ctx.tx, jobId);
+  let job: TapeState;
   let file: FileStatus | null | undefined;
-  if ((input.name === 'TapeFileStaged' || input.name === 'TapeFileStageFailed') && job.status === 'STAGING') {
-    file = await markFile(ctx.tx, job, input.value.file, input.name === 'TapeFileStaged' ? 'READY' : 'ERROR');
+  if (input.name === 'TapeFileStaged' || input.name === 'TapeFileStageFailed') {
+    ({ job, file } = await markFile(ctx.tx, input.value.jobId, input.value.file, input.name === 'TapeFileStaged' ? 'READY' : 'ERROR'));
+  } else {
+    job = await loadJob(ctx.tx, input.value.jobId);
   }
   const outputs = decide(input, { job, file }, rc);
-  if (ACCEPTED_INPUTS.has(input.name) && !outputs.some((o) => o.kind === 'ignore')) {
-    job = evolve(job, input);
-    cacheJob(ctx.tx, job as Job);
-  }
+  // markFile already wrote the accepted notification; evolve keeps the in-memory state in step with it
+  if (ACCEPTED_INPUTS.has(input.name) && !outputs.some((o) => o.kind === 'ignore')) job = evolve(job, input);
   await run.apply(outputs, job);
 }
 

@@ -1,10 +1,9 @@
 // Processor state of tape jobs in processor_tape (the handler's batch transaction, search_path set).
-// Job rows are cached per transaction (write-through), so per-file notifications cost one statement.
+// A per-file notification costs one statement (markFile).
 import type pg from 'pg';
 import type { FileStatus, Job, TapeState } from './rules.ts';
 
 type Tx = pg.PoolClient;
-const cache = new WeakMap<Tx, Map<number, TapeState>>();
 
 const toJob = (r: any): Job => ({
   status: r.status, jobId: Number(r.job_id), notifyUrl: r.notify_url, total: r.total, ready: r.ready, error: r.error,
@@ -12,23 +11,9 @@ const toJob = (r: any): Job => ({
   deliveryId: r.delivery_id,
 });
 
-function txCache(tx: Tx) {
-  let m = cache.get(tx);
-  if (!m) cache.set(tx, (m = new Map()));
-  return m;
-}
-
-/** Forget cached rows after a failed handler (its savepoint rolled back). */
-export const dropCache = (tx: Tx) => cache.delete(tx);
-
 export async function loadJob(tx: Tx, jobId: number): Promise<TapeState> {
-  const m = txCache(tx);
-  const hit = m.get(jobId);
-  if (hit) return hit;
   const { rows } = await tx.query('SELECT * FROM jobs WHERE job_id = $1', [jobId]);
-  const job: TapeState = rows[0] ? toJob(rows[0]) : { status: 'NONE' };
-  m.set(jobId, job);
-  return job;
+  return rows[0] ? toJob(rows[0]) : { status: 'NONE' };
 }
 
 export async function saveJob(tx: Tx, job: Job, files?: string[]): Promise<void> {
@@ -40,25 +25,24 @@ export async function saveJob(tx: Tx, job: Job, files?: string[]): Promise<void>
   if (files?.length) {
     await tx.query(`INSERT INTO job_files (job_id, file) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [job.jobId, files]);
   }
-  txCache(tx).set(job.jobId, job);
 }
 
-/** Marks a PENDING file READY/ERROR and bumps the job's counter in one statement; returns the file's
- *  status before (null: not in the job). Only called while the job is STAGING: exactly the case in
- *  which rules.decide accepts a PENDING file, so the write and the decision agree. */
-export async function markFile(tx: Tx, job: Job, file: string, to: Exclude<FileStatus, 'PENDING'>): Promise<FileStatus | null> {
+/** One statement per notification (most of the events): reads the job and the file's status as they
+ *  were before, and, when the job is STAGING and the file PENDING, marks it READY/ERROR and bumps the
+ *  job's counter. That condition is exactly when rules.decide accepts a file, so write and decision agree. */
+export async function markFile(tx: Tx, jobId: number, file: string, to: Exclude<FileStatus, 'PENDING'>): Promise<{ job: TapeState; file: FileStatus | null }> {
   const { rows } = await tx.query(
-    `WITH prev AS (SELECT status FROM job_files WHERE job_id = $1 AND file = $2),
-          upd AS (UPDATE job_files SET status = $3 WHERE job_id = $1 AND file = $2 AND status = 'PENDING' RETURNING 1),
-          j AS (UPDATE jobs SET ready = ready + CASE WHEN $3 = 'READY' THEN 1 ELSE 0 END, error = error + CASE WHEN $3 = 'ERROR' THEN 1 ELSE 0 END
-                WHERE job_id = $1 AND EXISTS (SELECT 1 FROM upd) RETURNING 1)
-     SELECT (SELECT status FROM prev) AS prev, (SELECT count(*) FROM j) AS bumped`,
-    [job.jobId, file, to]);
-  return rows[0].prev ?? null;
+    `WITH j0 AS (SELECT * FROM jobs WHERE job_id = $1),
+          prev AS (SELECT status FROM job_files WHERE job_id = $1 AND file = $2),
+          upd AS (UPDATE job_files SET status = $3 WHERE job_id = $1 AND file = $2 AND status = 'PENDING'
+                  AND (SELECT status FROM j0) = 'STAGING' RETURNING 1),
+          bump AS (UPDATE jobs SET ready = ready + CASE WHEN $3 = 'READY' THEN 1 ELSE 0 END, error = error + CASE WHEN $3 = 'ERROR' THEN 1 ELSE 0 END
+                   WHERE job_id = $1 AND EXISTS (SELECT 1 FROM upd) RETURNING 1)
+     SELECT j0.*, (SELECT status FROM prev) AS file_before, (SELECT count(*) FROM bump) AS bumped FROM j0`,
+    [jobId, file, to]);
+  if (!rows[0]) return { job: { status: 'NONE' }, file: null };
+  return { job: toJob(rows[0]), file: rows[0].file_before ?? null };
 }
-
-/** Keeps the cached row in step after markFile wrote the counters. */
-export const cacheJob = (tx: Tx, job: Job) => txCache(tx).set(job.jobId, job);
 
 export async function jobFiles(tx: Tx, jobId: number): Promise<string[]> {
   const { rows } = await tx.query('SELECT file FROM job_files WHERE job_id = $1 ORDER BY file', [jobId]);

@@ -47,6 +47,25 @@ export function parseNotification(value: Buffer | null): Notification {
   return { filename, error, message: typeof m.message === 'string' ? m.message : error ? 'staging failed' : '' };
 }
 
+/** The library publishes to this topic, so it must exist before batchstage names it; a fresh topic's
+ *  leader election can fail the first metadata round, hence the retries. */
+async function ensureNotificationTopics(kafka: Kafka, config: Config, base: string, log: Logger) {
+  for (let attempt = 1; ; attempt++) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      await ensureTopics(admin, config, [base]);
+      return;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      log.warn({ err, attempt }, 'creating the notifications topic failed; retrying');
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }
+}
+
 export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: { scout?: ScoutClient; ticker?: boolean } = {}): Promise<TapeNotifications> {
   const cfg = loadTapeConfig(deps.env);
   const log = deps.log.child({ component: SOURCE });
@@ -54,9 +73,7 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
   const scout = opts.scout ?? createScout({ ...cfg, scoutAttempts: Math.min(cfg.scoutAttempts, cfg.scoutUrls.length), scoutTimeoutMs: Math.min(cfg.scoutTimeoutMs, 2_000) });
   const stats = { consumed: 0, appended: 0, deadLettered: 0, ignored: 0, ticks: 0 };
 
-  const admin = deps.kafka.admin();
-  await admin.connect();
-  try { await ensureTopics(admin, deps.config, [cfg.notificationsTopic]); } finally { await admin.disconnect(); }
+  await ensureNotificationTopics(deps.kafka, deps.config, cfg.notificationsTopic, log);
 
   const dlq = (m: KafkaMessage, partition: number, error: string): RawRecord => ({
     topic: topic + DLQ_SUFFIX, key: m.key?.toString() ?? null, value: m.value,
