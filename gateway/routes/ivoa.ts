@@ -11,13 +11,16 @@ import { errorDocument, resultsTable, VOTABLE_TYPE, type VoField } from '../../p
 import { greatCircleKm, spolyToDali } from '../../projections/ivoa/geo.ts';
 
 const GROUP = 'ivoa-seed';
-const Str = Type.Optional(Type.String());
+// Query parameters may repeat (clients merge their own into a base URL): take them as strings or lists.
 const StrOrList = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]));
+const Str = StrOrList;
+const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[v.length - 1] : v);
 
 const DATATYPE = { text: 'char', integer: 'int', bigint: 'long', 'double precision': 'double', spoly: 'char' } as const;
 const obscoreField = (name: string): VoField => {
   const c = OBSCORE_COLUMNS.find((x) => x.name === name)!;
-  const ucd = name === 'obs_publisher_did' ? 'meta.id;meta.main' : name === 's_ra' ? 'pos.eq.ra;meta.main' : name === 's_dec' ? 'pos.eq.dec;meta.main' : c.ucd;
+  // SCS 1.03 §3.2.2 names the three required columns by their UCD1 words.
+  const ucd = name === 'obs_publisher_did' ? 'ID_MAIN' : name === 's_ra' ? 'POS_EQ_RA_MAIN' : name === 's_dec' ? 'POS_EQ_DEC_MAIN' : c.ucd;
   return { name, datatype: DATATYPE[c.type], ucd, unit: c.unit || undefined, utype: c.utype || undefined, xtype: c.type === 'spoly' ? 'polygon' : undefined, description: c.description };
 };
 // SCS VERB: 1 = the minimum (id and position), 2 = the usual columns, 3 = every ObsCore column.
@@ -39,8 +42,8 @@ function num(raw: string | undefined, name: string, min: number, max: number): n
   return n;
 }
 
-async function scs(req: FastifyRequest<{ Querystring: Record<string, string | undefined> }>, reply: FastifyReply, deps: GatewayDeps, cfg: IvoaConfig) {
-  const q = req.query;
+async function scs(req: FastifyRequest<{ Querystring: Record<string, string | string[] | undefined> }>, reply: FastifyReply, deps: GatewayDeps, cfg: IvoaConfig) {
+  const q = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, first(v)]));
   const ra = num(q.RA, 'RA', 0, 360);
   const dec = num(q.DEC, 'DEC', -90, 90);
   const sr = num(q.SR, 'SR', 0, cfg.scsMaxSr);
@@ -74,7 +77,7 @@ async function datalink(req: FastifyRequest<{ Querystring: Record<string, string
   const ids = ([] as string[]).concat(q.ID ?? []).filter((s) => s.trim() !== '');
   if (ids.length === 0) return votable(reply, errorDocument('UsageFault: parameter ID is required'), 400);
   let here = { lat: cfg.siteLat, lon: cfg.siteLon };
-  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const one = first;
   const site = one(q.site);
   if (site) {
     const found = await getSite(deps.db, site);

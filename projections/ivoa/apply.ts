@@ -29,10 +29,8 @@ const UPSERT_REPLICAS = `
 INSERT INTO replicas (scope, name, rse, access_url, site, site_lat, site_lon, removed, version)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[], $8::boolean[], $9::bigint[])
 ON CONFLICT (scope, name, rse) DO UPDATE SET
-  access_url = CASE WHEN EXCLUDED.removed THEN replicas.access_url ELSE EXCLUDED.access_url END,
-  site = CASE WHEN EXCLUDED.removed THEN replicas.site ELSE EXCLUDED.site END,
-  site_lat = CASE WHEN EXCLUDED.removed THEN replicas.site_lat ELSE EXCLUDED.site_lat END,
-  site_lon = CASE WHEN EXCLUDED.removed THEN replicas.site_lon ELSE EXCLUDED.site_lon END,
+  -- A removal blanks the row, whether or not its ReplicaAdded was folded in the same batch (replay = live).
+  access_url = EXCLUDED.access_url, site = EXCLUDED.site, site_lat = EXCLUDED.site_lat, site_lon = EXCLUDED.site_lon,
   removed = EXCLUDED.removed, version = EXCLUDED.version
 WHERE replicas.version < EXCLUDED.version`;
 

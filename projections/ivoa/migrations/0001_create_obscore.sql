@@ -17,7 +17,7 @@ CREATE TABLE obscore (
   s_ra double precision,
   s_dec double precision,
   s_fov double precision,
-  s_region spoly,
+  s_region public.spoly,
   s_resolution double precision,
   s_xel1 bigint,
   s_xel2 bigint,
