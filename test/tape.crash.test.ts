@@ -1,0 +1,52 @@
+// Crash recovery: the tape processor runs in a child process and is SIGKILLed mid-job, while the
+// library keeps publishing notifications; after a restart the job completes with exactly one
+// successful callback and every file counted once.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { eventually } from './support/stack.ts';
+import { spawnConsumers, type ConsumerProcess } from './support/consumer-process.ts';
+import { files, startTapeHarness, type TapeHarness } from './tape/harness.ts';
+
+let h: TapeHarness;
+let child: ConsumerProcess | null = null;
+const N = 60;
+
+beforeAll(async () => {
+  h = await startTapeHarness({ processor: false, library: { stageDelayMs: 200, stageIntervalMs: 40 } });
+});
+afterAll(async () => {
+  child?.child.kill('SIGKILL');
+  await h?.stop();
+});
+
+const spawn = async () => {
+  const c = spawnConsumers(h.stack.env, 'processors/tape/index.ts', 'createTapeProcessor');
+  await c.ready;
+  return c;
+};
+
+it('completes a job after the processor is killed mid-job, with exactly one successful callback', async () => {
+  child = await spawn();
+  const res = await h.stack.app.inject({ method: 'POST', url: '/staging', headers: h.stack.auth('producer'), payload: { job_id: 301, files: files('crash', N), notify_url: h.receiver.url } });
+  expect(res.statusCode).toBe(202);
+
+  await eventually(async () => {
+    const { rows } = await h.stack.db.query('SELECT ready FROM processor_tape.jobs WHERE job_id = 301');
+    expect(rows[0]?.ready).toBeGreaterThanOrEqual(5);
+  }, { timeoutMs: 60_000, intervalMs: 20 });
+  child.child.kill('SIGKILL');
+  await child.exited;
+  const { rows: [atKill] } = await h.stack.db.query('SELECT ready, status FROM processor_tape.jobs WHERE job_id = 301');
+  expect(atKill.status).toBe('STAGING');
+  expect(h.receiver.received).toEqual([]);
+
+  child = await spawn();
+  await eventually(async () => {
+    const st = (await h.stack.app.inject({ method: 'GET', url: '/api/v1/tape/jobs/301', headers: h.stack.auth('reader') })).json();
+    expect(st).toMatchObject({ completed: true, readyFiles: N, errorFiles: 0, returnCode: 0, callback: { status: 'DELIVERED' } });
+  }, { timeoutMs: 90_000 });
+  expect(h.receiver.received).toHaveLength(1);
+  expect(h.receiver.delivered()[0].body).toEqual({ job_id: 301, return_code: 0, total_files: N, ready_files: N, error_files: 0, comment: `all ${N} files staged` });
+  const { rows } = await h.stack.db.query(`SELECT status, count(*)::int AS n FROM processor_tape.job_files WHERE job_id = 301 GROUP BY status`);
+  expect(rows).toEqual([{ status: 'READY', n: N }]);
+  expect(h.library.stats.batchstageCalls).toBeGreaterThanOrEqual(1);
+});
