@@ -122,7 +122,8 @@ export async function prepareKafka(stateDir: string, log: (msg: string) => void)
   // AppCDS: the first run dumps the loaded classes when the broker stops; later starts map them
   // (a stale or mismatched archive is ignored by the JVM)
   const jsa = `${libDir(stateDir, 'kafka')}.jsa`;
-  const cds = process.env.DBB_KAFKA_CDS === '0' ? [] : existsSync(jsa) ? [`-XX:SharedArchiveFile=${jsa}`, '-Xshare:auto', '-Xlog:cds=off', '-Xlog:cds+dynamic=off'] : [`-XX:ArchiveClassesAtExit=${jsa}`];
+  const quiet = ['-Xlog:cds=off', '-Xlog:cds+dynamic=off'];
+  const cds = process.env.DBB_KAFKA_CDS === '0' ? [] : existsSync(jsa) ? [`-XX:SharedArchiveFile=${jsa}`, '-Xshare:auto', ...quiet] : [`-XX:ArchiveClassesAtExit=${jsa}`, ...quiet];
   return { cmd: javaBin(), args: [...jvm, ...cds, ...common, 'kafka.Kafka', props] };
 }
 

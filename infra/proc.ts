@@ -1,6 +1,7 @@
 // Process plumbing for the native stack: a stale-safe lock file, pid files, detached spawns whose
 // output goes to a log file, liveness checks and polling until something is ready.
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -151,3 +152,14 @@ export async function terminate(pid: number, graceMs = 30_000): Promise<void> {
 
 export const pidFile = (stateDir: string, name: string) => join(stateDir, 'run', `${name}.pid`);
 export const logFile = (stateDir: string, name: string) => join(stateDir, 'logs', `${name}.log`);
+
+/** True when something accepts TCP connections on host:port. */
+export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const done = (ok: boolean) => { sock.destroy(); resolve(ok); };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}

@@ -6,9 +6,9 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { KAFKA_BROKER, kafkaAnswers, prepareKafka, warmUpKafka } from './kafka.ts';
+import { KAFKA_BROKER, KAFKA_HOST, KAFKA_PORT, kafkaAnswers, prepareKafka, warmUpKafka } from './kafka.ts';
 import { INFRA_DIR, fetchArtifacts } from './maven.ts';
-import { cmdlineOf, isAlive, logFile, pidFile, readPid, removeFile, spawnDetached, terminate, waitUntil, withLock, writePid } from './proc.ts';
+import { cmdlineOf, isAlive, logFile, pidFile, portOpen, readPid, removeFile, spawnDetached, terminate, waitUntil, withLock, writePid } from './proc.ts';
 
 export { javaBin, kafkaClasspath, KAFKA_VERSION } from './kafka.ts';
 
@@ -94,30 +94,40 @@ function ourPid(stateDir: string, part: Part): number | null {
   return pid;
 }
 
-async function startKafka(stateDir: string, log: Log): Promise<void> {
+/** Returns whether this call spawned the process. */
+async function startKafka(stateDir: string, log: Log): Promise<boolean> {
   const file = logFile(stateDir, 'kafka');
-  let pid = ourPid(stateDir, PARTS[0]);
+  let pid: number | undefined = ourPid(stateDir, PARTS[0]) ?? undefined;
+  let spawned = false;
   if (pid) {
     log(`kafka: process ${pid} is running but not answering yet; waiting`);
+  } else if (await portOpen(KAFKA_HOST, KAFKA_PORT)) {
+    log(`kafka: something listens on ${KAFKA_BROKER} but does not answer yet (started elsewhere?); waiting`);
   } else {
     const { cmd, args } = await prepareKafka(stateDir, log);
     pid = spawnDetached(cmd, args, { logFile: file, cwd: stateDir });
+    spawned = true;
     writePid(pidFile(stateDir, 'kafka'), pid);
     log(`kafka: started pid ${pid} on ${KAFKA_BROKER} (log ${file})`);
   }
   await waitUntil('kafka did not come up', () => kafkaAnswers(), { timeoutMs: KAFKA_START_TIMEOUT_MS, pid, logFile: file });
   await warmUpKafka();
+  return spawned;
 }
 
-async function startRegistry(stateDir: string, databaseUrl: string, log: Log): Promise<void> {
+async function startRegistry(stateDir: string, databaseUrl: string, log: Log): Promise<boolean> {
   const file = logFile(stateDir, 'registry');
-  let pid = ourPid(stateDir, PARTS[1]);
+  let pid: number | undefined = ourPid(stateDir, PARTS[1]) ?? undefined;
+  let spawned = false;
   if (pid) {
     log(`registry: process ${pid} is running but not answering yet; waiting`);
+  } else if (await portOpen(REGISTRY_HOST, REGISTRY_PORT)) {
+    log(`registry: something listens on ${REGISTRY_HOST}:${REGISTRY_PORT} but does not answer yet (started elsewhere?); waiting`);
   } else {
     const dbUrl = withDatabase(databaseUrl, REGISTRY_DB);
     await ensureDatabase(dbUrl);
     const tsx = pathToFileURL(createRequire(join(REPO_ROOT, 'package.json')).resolve('tsx')).href;
+    spawned = true;
     pid = spawnDetached(process.execPath, ['--import', tsx, join(INFRA_DIR, 'registry', 'server.ts')], {
       logFile: file,
       cwd: REPO_ROOT,
@@ -127,6 +137,7 @@ async function startRegistry(stateDir: string, databaseUrl: string, log: Log): P
     log(`registry: started pid ${pid} on ${REGISTRY_URL} (storage ${REGISTRY_DB}, log ${file})`);
   }
   await waitUntil('registry did not come up', () => registryAnswers(), { timeoutMs: REGISTRY_START_TIMEOUT_MS, pid, logFile: file });
+  return spawned;
 }
 
 /**
@@ -147,8 +158,8 @@ export async function ensureStack(opts: { stateDir: string; log?: Log; databaseU
       const started: string[] = [];
       const [k, r] = await Promise.all([kafkaAnswers(), registryAnswers()]); // another holder may have started them
       const jobs: Promise<void>[] = [];
-      if (!k) jobs.push(startKafka(stateDir, log).then(() => { started.push('kafka'); }));
-      if (!r) jobs.push(startRegistry(stateDir, databaseUrl, log).then(() => { started.push('registry'); }));
+      if (!k) jobs.push(startKafka(stateDir, log).then((s) => { if (s) started.push('kafka'); }));
+      if (!r) jobs.push(startRegistry(stateDir, databaseUrl, log).then((s) => { if (s) started.push('registry'); }));
       const results = await Promise.allSettled(jobs);
       const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
       if (failed.length) throw new Error(failed.map((f) => (f.reason as Error).message).join('\n\n'));

@@ -48,6 +48,8 @@ export class Store {
 
   constructor(databaseUrl: string) {
     this.pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+    // an idle connection dropped by the server must not crash the registry; the pool reconnects
+    this.pool.on('error', (err) => console.error(new Date().toISOString(), 'postgres connection lost:', err.message));
   }
 
   async init(): Promise<void> {
