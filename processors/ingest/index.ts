@@ -49,6 +49,7 @@ export function createIngestProcessor(deps: DomainDeps, opts: { config?: IngestC
     async handle(event, ctx) {
       if (!isIngestEvent(event)) return;
       const input = { name: event.name, value: event.value } as IngestEvent;
+      if (input.name === 'FileDiscovered' || input.name === 'DuplicateFound') return; // no status, no decision: skip the state read
       const fileId = input.value.fileId;
       const state = await loadState(ctx, fileId);
       const outputs = decide(input, state, { now: event.meta.occurredAt, eventId: event.meta.eventId, plugin: ingester.plugin.name });

@@ -2,7 +2,7 @@
 // move that never overwrites (hard link + unlink; copy to a temp name + link across filesystems).
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, link, lstat, mkdir, readdir, readlink, rename, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, readdir, readFile, readlink, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 
 export interface Candidate { rel: string; path: string; size: number; mtimeMs: number; ino: number }
@@ -33,7 +33,10 @@ export async function walk(root: string, exclude: RegExp[] = []): Promise<Candid
   return out.sort((a, b) => (a.rel < b.rel ? -1 : 1));
 }
 
-export function sha256File(path: string): Promise<string> {
+const SMALL = 8 << 20; // bytes: files up to this size are hashed from one read
+
+export async function sha256File(path: string, sizeHint?: number): Promise<string> {
+  if (sizeHint !== undefined && sizeHint <= SMALL) return createHash('sha256').update(await readFile(path)).digest('hex');
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
     createReadStream(path, { highWaterMark: 1 << 20 }).on('error', reject).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex')));
@@ -66,8 +69,12 @@ export class DestinationExists extends Error {
 
 /** Moves src to dest, failing with DestinationExists instead of overwriting. A crash leaves either src
  *  only, src + dest (identical), or dest only; a leftover temp file is a dot-file next to dest. */
-export async function moveNoOverwrite(src: string, dest: string): Promise<void> {
-  await mkdir(dirname(dest), { recursive: true });
+export async function moveNoOverwrite(src: string, dest: string, madeDirs?: Set<string>): Promise<void> {
+  const dir = dirname(dest);
+  if (!madeDirs?.has(dir)) {
+    await mkdir(dir, { recursive: true });
+    madeDirs?.add(dir);
+  }
   try {
     await link(src, dest);
   } catch (err) {

@@ -69,8 +69,19 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
     stats[i.action]++;
   }
 
-  /** Performs the intent's action; safe to repeat after a crash at any point. */
-  async function act(i: Intent): Promise<Intent> {
+  const madeDirs = new Set<string>();
+
+  /** Performs the intent's action; safe to repeat after a crash at any point (`fresh`: first try, nothing done yet). */
+  async function act(i: Intent, fresh = false): Promise<Intent> {
+    if (i.action === 'move' && fresh) {
+      try {
+        await moveNoOverwrite(i.src, i.dest, madeDirs);
+        return i;
+      } catch (err) {
+        if (!(err instanceof DestinationExists)) throw err;
+        return act(i); // someone raced us to the name: re-evaluate
+      }
+    }
     if (i.action === 'move') {
       const dest = await exists(i.dest);
       const src = await exists(i.src);
@@ -84,7 +95,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
       }
       if (!src) throw new Error(`${i.src} vanished before it could be moved, and it is not in storage`);
       try {
-        await moveNoOverwrite(i.src, i.dest);
+        await moveNoOverwrite(i.src, i.dest, madeDirs);
       } catch (err) {
         if (err instanceof DestinationExists) return act(i); // someone raced us to the name: re-evaluate
         throw err;
@@ -101,15 +112,15 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
     return i;
   }
 
-  async function complete(i: Intent) {
-    const done = await act(i);
+  async function complete(i: Intent, fresh = false) {
+    const done = await act(i, fresh);
     if (done.action !== i.action) await journal.write(done); // a move that turned into a conflict
     await emitOutcome(done);
     await journal.done(i.fileId);
   }
 
   async function handle(c: Candidate): Promise<void> {
-    const checksum = await sha256File(c.path);
+    const checksum = await sha256File(c.path, c.size);
     const again = await exists(c.path);
     if (!again || again.size !== c.size || again.mtimeMs !== c.mtimeMs) { stats.skipped++; return; } // still being written
     const fileId = fileIdOf(c.rel, checksum);
@@ -118,7 +129,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
     let action: Action = 'move';
     let existingChecksum: string | null = null;
     if (there) {
-      existingChecksum = await sha256File(dest);
+      existingChecksum = await sha256File(dest, there.size);
       action = existingChecksum === checksum ? (cfg.actions.alternative === 'Delete' ? 'delete' : 'keep') : 'conflict';
     }
     const intent: Intent = {
@@ -127,7 +138,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
     };
     await journal.write(intent);
     await emitDiscovered(intent);
-    await complete(intent);
+    await complete(intent, true);
   }
 
   async function recover() {
