@@ -82,6 +82,15 @@ logger.authorizer.name = kafka.authorizer.logger
 logger.authorizer.level = WARN
 logger.clients.name = org.apache.kafka.clients
 logger.clients.level = WARN
+# per-partition chatter (tests create many topics)
+logger.storage.name = org.apache.kafka.storage.internals.log
+logger.storage.level = WARN
+logger.partition.name = kafka.cluster.Partition
+logger.partition.level = WARN
+logger.replica.name = kafka.server.ReplicaManager
+logger.replica.level = WARN
+logger.config.name = org.apache.kafka.common.config.AbstractConfig
+logger.config.level = WARN
 `;
 
 function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {

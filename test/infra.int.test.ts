@@ -103,6 +103,14 @@ describe('registry with the Confluent client', () => {
   const v2 = record([{ name: 'size', type: 'long' }, { name: 'note', type: ['null', 'string'], default: null }]);
   const breaking = record([{ name: 'size', type: 'long' }, { name: 'required', type: 'string' }]);
 
+  afterAll(async () => {
+    const subjects: string[] = await fetch(`${registryUrl()}/subjects?subjectPrefix=${encodeURIComponent(`test-${run}.`)}`).then((r) => r.json());
+    for (const s of subjects) {
+      await fetch(`${registryUrl()}/subjects/${encodeURIComponent(s)}`, { method: 'DELETE' });
+      await fetch(`${registryUrl()}/subjects/${encodeURIComponent(s)}?permanent=true`, { method: 'DELETE' });
+    }
+  });
+
   it('registers, looks up, encodes and decodes by id', async () => {
     const registry = new SchemaRegistry({ host: registryUrl() });
     const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v1) }, { subject, compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE });
