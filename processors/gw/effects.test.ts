@@ -67,3 +67,12 @@ describe('archiveBatch', () => {
 it('chunkJson is plain JSON of the seed body', () => {
   expect(chunkJson(new Float64Array([0.1, 2]), 3, 0.5)).toBe('{"h":[0.1,2],"t":[3,0.5]}');
 });
+
+it("json-b64 files carry the float64le bytes as base64, readable with JSON.parse + base64", async () => {
+  const xs = new Float64Array([1.5, -2e-21, 3]);
+  const text = chunkJson(xs, 7, 0.5, 'json-b64');
+  const doc = JSON.parse(text);
+  expect(doc).toMatchObject({ dtype: 'float64le', n: 3, t: [7, 0.5] });
+  const back = Buffer.from(doc.h_b64, 'base64');
+  expect(new Float64Array(back.buffer, back.byteOffset, 3)).toEqual(xs);
+});

@@ -11,7 +11,7 @@ export const NAME = 'processor.gw';
 
 export function createGwProcessor(deps: DomainDeps): ConsumerSpec {
   const gw = loadGwConfig(deps.config, deps.env);
-  const fx = { root: gw.dataDir, fsync: gw.fsync };
+  const fx = { root: gw.dataDir, fsync: gw.fsync, format: gw.fileFormat };
   return {
     name: NAME,
     kind: 'processor',

@@ -1,0 +1,168 @@
+// Benchmark: 16,384-sample float64 chunks through POST /streamdata over real HTTP with several concurrent
+// clients (gateway → Kafka → gw processor → JSON file → outcome → reply), beside the same work done straight
+// to disk in the same run. Run: npx tsx bench/gw.ts [--chunks 600] [--clients 4] [--json]
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, mkdir, open, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { ensureStack } from '../infra/stack.ts';
+import { loadConfig, type Env } from '../platform/config.ts';
+import { createLogger } from '../platform/log.ts';
+import { startPlatform } from '../platform/runtime.ts';
+import { startReplyListener } from '../platform/request-reply.ts';
+import { createAuth, hashToken } from '../gateway/plugins/auth.ts';
+import { buildApp } from '../gateway/app.ts';
+import { createGwProcessor } from '../processors/gw/index.ts';
+import { createGwProjection } from '../projections/gw/index.ts';
+import { chunkJson, type ChunkFormat } from '../processors/gw/effects.ts';
+import { sendChunk } from '../producers/gw-streamer/stream.ts';
+
+export interface BenchResult {
+  name: string;
+  /** measured values, units in the key */
+  metrics: Record<string, number>;
+  /** value / same-run baseline */
+  ratios: Record<string, number>;
+  notes?: string[];
+}
+
+const SAMPLES = 16_384;
+const DT = 1 / 4096;
+
+function makeChunks(n: number): Float64Array[] {
+  return Array.from({ length: n }, (_, k) => Float64Array.from({ length: SAMPLES }, (_, i) => Math.sin((k * SAMPLES + i) * 0.01) * 1e-21 + (i % 7) * 1e-23));
+}
+
+async function writeAtomic(dir: string, name: string, body: Buffer | string) {
+  const tmp = join(dir, `.${name}.tmp`);
+  const fh = await open(tmp, 'w');
+  try { await fh.writeFile(body); } finally { await fh.close(); }
+  await rename(tmp, join(dir, name));
+}
+
+/** The same chunks straight to disk, no backbone: `clients` writers, temp + rename like the processor. */
+async function diskBaseline(dir: string, chunks: Float64Array[], clients: number, json: ChunkFormat | 'preformatted' | null): Promise<number> {
+  const pre = json === 'preformatted' ? chunks.map((c, k) => chunkJson(c, k, DT)) : [];
+  await mkdir(dir, { recursive: true });
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (next < chunks.length) {
+      const k = next++;
+      const c = chunks[k];
+      const body = json === 'preformatted' ? pre[k] : json ? chunkJson(c, k, DT, json) : Buffer.from(c.buffer);
+      await writeAtomic(dir, `c${k}.${json ? 'json' : 'bin'}`, body);
+    }
+  }));
+  return (performance.now() - started) / 1000;
+}
+
+async function throughBackbone(url: string, token: string, chunks: Float64Array[], clients: number, binary: boolean, datastores: string[]): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: clients }, async (_, client) => {
+    const datastore = datastores[client % datastores.length];
+    while (next < chunks.length) {
+      const k = next++;
+      const answer = await sendChunk({ url, token, binary, datastore }, { h: chunks[k], t0: 1126259462 + k * SAMPLES * DT, dt: DT });
+      if (answer.resp !== 'CREATED') throw new Error(`chunk ${k}: ${answer.resp}`);
+    }
+  }));
+  return (performance.now() - started) / 1000;
+}
+
+export async function run(opts: { chunks?: number; clients?: number; json?: boolean; format?: ChunkFormat; datastores?: number } = {}): Promise<BenchResult> {
+  const nChunks = opts.chunks ?? 600;
+  const clients = opts.clients ?? 8;
+  const format = opts.format ?? 'json';
+  const stores = Array.from({ length: opts.datastores ?? 1 }, (_, i) => `bench${i}`);
+  const stateDir = process.env.DBB_STATE_DIR ?? join(process.cwd(), '.dbb');
+  const info = await ensureStack({ stateDir, databaseUrl: process.env.DATABASE_URL });
+  const id = randomBytes(3).toString('hex');
+  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const admin = new pg.Client({ connectionString: baseUrl.replace(/\/[^/]*$/, '/postgres') });
+  await admin.connect();
+  const dbName = `dbb_bench_gw_${id}`;
+  await admin.query(`CREATE DATABASE "${dbName}"`);
+  const work = await mkdtemp(join(tmpdir(), 'gw-bench-'));
+  const token = `bench-${id}`;
+  const env: Env = {
+    ...process.env,
+    DBB_NAMESPACE: `bgw${id}.`,
+    DATABASE_URL: baseUrl.replace(/\/[^/]*$/, `/${dbName}`),
+    KAFKA_BROKERS: info.brokers.join(','),
+    SCHEMA_REGISTRY_URL: info.registryUrl,
+    DBB_TOKENS: `bench:producer:${hashToken(token)}`,
+    LOG_LEVEL: 'warn',
+    GW_DATA_DIR: join(work, 'buffer'),
+    GW_MAX_SIZE: String(2 ** 50),
+    GW_FILE_FORMAT: format,
+  };
+  const config = loadConfig(env);
+  const log = createLogger({ level: 'warn', name: 'bench-gw' });
+  const platform = await startPlatform(config, { env, log, source: 'bench' });
+  const replies = await startReplyListener({ config, kafka: platform.kafka, serde: platform.serde, appender: platform.appender, log });
+  const app = await buildApp({ config, env, db: platform.db, appender: platform.appender, replies, auth: createAuth(config), log });
+  try {
+    await platform.startConsumer(createGwProcessor(platform.domainDeps));
+    await platform.startConsumer(createGwProjection(platform.domainDeps));
+    const url = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
+    const chunks = makeChunks(nChunks);
+    const mb = (nChunks * SAMPLES * 8) / 1e6; // strain bytes, MB
+
+    await throughBackbone(url, token, chunks.slice(0, 20), clients, true, ['warmup']);
+    const rawS = await diskBaseline(join(work, 'raw'), chunks, clients, null);
+    const preS = await diskBaseline(join(work, 'pre'), chunks, clients, format === 'json' ? 'preformatted' : format);
+    const jsonDiskS = await diskBaseline(join(work, 'json'), chunks, clients, format);
+    const binS = await throughBackbone(url, token, chunks, clients, true, stores);
+    const jsonChunks = chunks.slice(0, Math.ceil(nChunks / 4));
+    const jsonS = opts.json === false ? NaN : await throughBackbone(url, token, jsonChunks, clients, false, stores.map((s) => `${s}j`));
+    const jsonMb = (jsonChunks.length * SAMPLES * 8) / 1e6;
+
+    const metrics = {
+      'octet_chunks_per_s': nChunks / binS,
+      'octet_MB_per_s': mb / binS,
+      'json_body_chunks_per_s': jsonChunks.length / jsonS,
+      'json_body_MB_per_s': jsonMb / jsonS,
+      'disk_raw_MB_per_s': mb / rawS,
+      'disk_same_files_preformatted_MB_per_s': mb / preS,
+      'disk_json_files_MB_per_s': mb / jsonDiskS,
+    };
+    return {
+      name: 'gw',
+      metrics,
+      ratios: {
+        'octet_vs_disk_raw': metrics.octet_MB_per_s / metrics.disk_raw_MB_per_s,
+        'octet_vs_disk_same_files_preformatted': metrics.octet_MB_per_s / metrics.disk_same_files_preformatted_MB_per_s,
+        'octet_vs_disk_json_files': metrics.octet_MB_per_s / metrics.disk_json_files_MB_per_s,
+        'json_body_vs_disk_json_files': metrics.json_body_MB_per_s / metrics.disk_json_files_MB_per_s,
+      },
+      notes: [
+        `${nChunks} chunks × ${SAMPLES} float64 (${(SAMPLES * 8) / 1024} KiB of strain each), ${clients} concurrent HTTP clients over ${stores.length} datastore(s), file format ${format}; MB = 10^6 bytes of strain`,
+        'disk_raw: the float64 bytes as files (temp+rename, same clients); disk_same_files_preformatted: the processor\'s file bytes, already formatted, written straight to disk; disk_json_files: format + write, no backbone',
+      ],
+    };
+  } finally {
+    await app.close().catch(() => {});
+    await replies.stop().catch(() => {});
+    await platform.close().catch(() => {});
+    const kadmin = platform.kafka.admin();
+    await kadmin.connect().then(async () => {
+      const mine = (await kadmin.listTopics()).filter((t) => t.startsWith(config.namespace));
+      if (mine.length) await kadmin.deleteTopics({ topics: mine, timeout: 10_000 });
+    }).catch(() => {}).finally(() => kadmin.disconnect().catch(() => {}));
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => {});
+    await admin.end();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const arg = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : undefined; };
+  const fmt = process.argv.includes('--b64') ? 'json-b64' : 'json';
+  run({ chunks: arg('chunks'), clients: arg('clients'), datastores: arg('datastores'), format: fmt, json: !process.argv.includes('--no-json') })
+    .then((r) => { console.log(JSON.stringify(r)); process.exit(0); })
+    .catch((err) => { console.error(err); process.exit(1); });
+}
