@@ -1,0 +1,169 @@
+// DaCHS as the TAP server over the ivoa ObsCore projection (as the seed does: an externally managed
+// table). DaCHS keeps its own database (`gavo`); there `rucio.obscore` is a postgres_fdw foreign table
+// onto <db>.projection_ivoa.obscore, described by the RD written here and imported with `dachs imp -m`.
+//   tsx infra/tap/dachs.ts setup [DATABASE_URL]   configure once (idempotent), start the server
+//   tsx infra/tap/dachs.ts point DATABASE_URL     re-point the foreign table at another dbb database
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
+import { fileURLToPath } from 'node:url';
+import { OBSCORE_COLUMNS } from '../../projections/ivoa/obscore.ts';
+import { migrateConsumerSchema } from '../../platform/db.ts';
+
+export const DACHS_PORT = Number(process.env.IVOA_DACHS_PORT ?? 8090);
+export const DACHS_URL = `http://127.0.0.1:${DACHS_PORT}`;
+export const DACHS_TAP_URL = `${DACHS_URL}/tap`;
+const GAVO_RC = '/etc/gavo.rc';
+const RD_DIR = '/var/gavo/inputs/rucio';
+const GAVO_DB = process.env.IVOA_GAVO_DB ?? 'postgres://postgres@127.0.0.1:5432/gavo';
+/** Role the foreign server logs in as on the dbb side: may read projection_ivoa and nothing else. */
+export const TAP_READER = 'dbb_tap_reader';
+const DACHS_ROLES = ['gavo', 'gavoadmin', 'untrusted', 'dachsroot', 'postgres'];
+
+const xmlEsc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+export function resourceDescriptor(): string {
+  const cols = OBSCORE_COLUMNS.map((c) => `    <column name="${c.name}" type="${c.type}"${c.unit ? ` unit="${c.unit}"` : ''} ucd="${xmlEsc(c.ucd)}"`
+    + `${c.utype ? ` utype="${xmlEsc(c.utype)}"` : ''}${c.nullable ? '' : ' required="True"'}\n      description="${xmlEsc(c.description)}"${c.name.startsWith('s_r') || c.name === 'obs_publisher_did' ? ' verbLevel="1"' : ''}/>`);
+  return `<resource schema="rucio">
+  <meta name="title">Rucio DIDs as ObsCore (Data Backbone)</meta>
+  <meta name="description">ObsCore 1.1 view of the DIDs registered in Rucio, kept up to date from the
+    Data Backbone event log (projection_ivoa.obscore, managed outside DaCHS).</meta>
+  <meta name="creationDate">2026-12-01T00:00:00Z</meta>
+  <meta name="subject">Virtual observatory</meta>
+  <meta name="creator.name">Data Backbone</meta>
+  <meta name="content.type">Catalog</meta>
+  <table id="obscore" onDisk="True" adql="True">
+    <meta name="description">One row per Rucio DID: all mandatory ObsCore 1.1 columns plus the DID scope and name.</meta>
+    <meta name="utype">ivo://ivoa.net/std/obscore#table-1.1</meta>
+${cols.join('\n')}
+  </table>
+  <data id="import"><make table="obscore"/></data>
+</resource>
+`;
+}
+
+function foreignTableSql(): string {
+  const cols = OBSCORE_COLUMNS.map((c) => `  ${c.name} ${c.type === 'spoly' ? 'public.spoly' : c.type}${c.nullable ? '' : ' NOT NULL'}`);
+  return `CREATE FOREIGN TABLE rucio.obscore (\n${cols.join(',\n')}\n) SERVER dbb_projection OPTIONS (schema_name 'projection_ivoa', table_name 'obscore')`;
+}
+
+function dbName(url: string) { return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'dbb'; }
+function hostPort(url: string) { const u = new URL(url); return { host: u.hostname || '127.0.0.1', port: u.port || '5432' }; }
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try { return await fn(c); } finally { await c.end(); }
+}
+
+/** Lets the TAP reader role see the projection in a dbb database (idempotent; the schema must exist). */
+export async function grantTapReader(databaseUrl: string): Promise<void> {
+  await withClient(databaseUrl, async (c) => {
+    await c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${TAP_READER}') THEN CREATE ROLE ${TAP_READER} LOGIN; END IF; END $$`);
+    await c.query(`CREATE SCHEMA IF NOT EXISTS projection_ivoa`);
+    await c.query(`GRANT USAGE ON SCHEMA projection_ivoa TO ${TAP_READER}`);
+    await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA projection_ivoa TO ${TAP_READER}`);
+    await c.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA projection_ivoa GRANT SELECT ON TABLES TO ${TAP_READER}`);
+  });
+}
+
+/** Points DaCHS's rucio.obscore at <databaseUrl>.projection_ivoa.obscore (postgres_fdw drops cached connections on ALTER SERVER). */
+export async function pointTapAt(databaseUrl: string): Promise<void> {
+  await grantTapReader(databaseUrl);
+  const { host, port } = hostPort(databaseUrl);
+  await withClient(GAVO_DB, async (c) => {
+    await c.query(`ALTER SERVER dbb_projection OPTIONS (SET host '${host}', SET port '${port}', SET dbname '${dbName(databaseUrl).replace(/'/g, "''")}')`);
+  });
+}
+
+async function configureGavoDb(databaseUrl: string) {
+  const { host, port } = hostPort(databaseUrl);
+  await withClient(GAVO_DB, async (c) => {
+    await c.query('CREATE EXTENSION IF NOT EXISTS postgres_fdw');
+    await c.query('CREATE EXTENSION IF NOT EXISTS pg_sphere');
+    const exists = await c.query("SELECT 1 FROM pg_foreign_server WHERE srvname = 'dbb_projection'");
+    if (!exists.rowCount) {
+      await c.query(`CREATE SERVER dbb_projection FOREIGN DATA WRAPPER postgres_fdw
+        OPTIONS (host '${host}', port '${port}', dbname '${dbName(databaseUrl)}', extensions 'pg_sphere', fetch_size '10000')`);
+    }
+    for (const role of DACHS_ROLES) {
+      const r = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+      if (!r.rowCount) continue;
+      await c.query(`GRANT USAGE ON FOREIGN SERVER dbb_projection TO ${role}`);
+      const m = await c.query(`SELECT 1 FROM pg_user_mappings WHERE srvname = 'dbb_projection' AND usename = $1`, [role]);
+      if (!m.rowCount) await c.query(`CREATE USER MAPPING FOR ${role} SERVER dbb_projection OPTIONS (user '${TAP_READER}', password_required 'false')`);
+    }
+    await c.query('CREATE SCHEMA IF NOT EXISTS rucio AUTHORIZATION gavoadmin');
+    await c.query('DROP FOREIGN TABLE IF EXISTS rucio.obscore');
+    await c.query(foreignTableSql());
+    await c.query('ALTER FOREIGN TABLE rucio.obscore OWNER TO gavoadmin');
+    await c.query('GRANT USAGE ON SCHEMA rucio TO gavo, untrusted');
+    await c.query('GRANT SELECT ON rucio.obscore TO gavo, untrusted');
+  });
+}
+
+function writeGavoRc() {
+  const want = `[general]\n# written by infra/tap/dachs.ts\n\n[web]\nserverURL: ${DACHS_URL}\nserverPort: ${DACHS_PORT}\nbindAddress: 127.0.0.1\nsitename: Data Backbone TAP\n\n[async]\nmaxTAPRunners: 2\n`;
+  if (!existsSync(GAVO_RC) || readFileSync(GAVO_RC, 'utf8') !== want) writeFileSync(GAVO_RC, want);
+}
+
+function dachs(args: string[]) {
+  return execFileSync('su', ['dachsroot', '-s', '/bin/sh', '-c', `dachs ${args.join(' ')}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export async function dachsUp(timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(`${DACHS_TAP_URL}/capabilities`, { signal: AbortSignal.timeout(5000) });
+      if (r.ok) return true;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export const dachsInstalled = () => spawnSync('sh', ['-c', 'command -v dachs']).status === 0;
+
+/** Starts the DaCHS server if it is not answering (it daemonizes and drops to user gavo). */
+export async function ensureDachs(): Promise<void> {
+  if (!dachsInstalled()) throw new Error('DaCHS is not installed: run .ci/setup.d/ivoa.sh (apt package gavodachs2-server)');
+  if (await dachsUp(1000)) return;
+  execFileSync('dachs', ['serve', 'start'], { stdio: 'ignore' });
+  if (!(await dachsUp(60_000))) throw new Error(`DaCHS did not answer on ${DACHS_TAP_URL} within 60 s; see /var/gavo/logs/dcErrors`);
+}
+
+/** True when DaCHS answers and TAP_SCHEMA knows rucio.obscore. */
+export async function tapConfigured(): Promise<boolean> {
+  if (!(await dachsUp(1000))) return false;
+  const q = new URLSearchParams({ REQUEST: 'doQuery', LANG: 'ADQL', QUERY: "SELECT table_name FROM TAP_SCHEMA.tables WHERE table_name = 'rucio.obscore'" });
+  const r = await fetch(`${DACHS_TAP_URL}/sync?${q}`, { signal: AbortSignal.timeout(10_000) }).catch(() => null);
+  return !!r && r.ok && (await r.text()).includes('<TD>rucio.obscore</TD>');
+}
+
+export async function setup(databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/dbb') {
+  if (!dachsInstalled()) throw new Error('DaCHS is not installed (apt package gavodachs2-server)');
+  writeGavoRc();
+  await withClient(databaseUrl.replace(/\/[^/]*$/, '/postgres'), async (c) => {
+    const r = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName(databaseUrl)]);
+    if (!r.rowCount) await c.query(`CREATE DATABASE "${dbName(databaseUrl)}"`);
+  });
+  // The same migrations the projection runs at start, so the table DaCHS describes exists.
+  await migrateConsumerSchema(databaseUrl, 'projection_ivoa', fileURLToPath(new URL('../../projections/ivoa/migrations', import.meta.url)));
+  await grantTapReader(databaseUrl);
+  await configureGavoDb(databaseUrl);
+  mkdirSync(RD_DIR, { recursive: true });
+  writeFileSync(`${RD_DIR}/q.rd`, resourceDescriptor());
+  execFileSync('chown', ['-R', 'dachsroot:gavo', RD_DIR]);
+  // -m: metadata only (TAP_SCHEMA, privileges); the table itself is managed outside DaCHS.
+  dachs(['imp', '-m', 'rucio/q']);
+  if (await dachsUp(1000)) execFileSync('dachs', ['serve', 'restart'], { stdio: 'ignore' });
+  await ensureDachs();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [cmd, url] = process.argv.slice(2);
+  const run = cmd === 'setup' ? setup(url) : cmd === 'point' && url ? pointTapAt(url) : Promise.reject(new Error('usage: dachs.ts setup [DATABASE_URL] | point DATABASE_URL'));
+  run.then(() => console.log(`DaCHS TAP ${cmd} done: ${DACHS_TAP_URL}`), (err) => { console.error(err.stderr?.toString?.() ?? '', err.message); process.exit(1); });
+}

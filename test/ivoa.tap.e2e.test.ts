@@ -1,0 +1,98 @@
+// TAP end to end: DaCHS (infra/tap) publishes this stack's projection_ivoa.obscore as rucio.obscore
+// through postgres_fdw, and pyvo talks to it only through the gateway's /tap proxy (sync, async,
+// tables, capabilities, TAP_SCHEMA, errors). DaCHS missing is a failure with the setup step, never a skip.
+// Only this file points DaCHS at its database, so it is the single DaCHS user in a test run.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestStack, eventually, type TestStack } from './support/stack.ts';
+import { createIvoaProjection } from '../projections/ivoa/index.ts';
+import { getCounts } from '../projections/ivoa/queries.ts';
+import { loadDidDump } from '../producers/did-feeder/index.ts';
+import { OBSCORE_COLUMNS } from '../projections/ivoa/obscore.ts';
+import { DACHS_TAP_URL, dachsInstalled, ensureDachs, pointTapAt, setup as setupDachs, tapConfigured } from '../infra/tap/dachs.ts';
+import { bruteCone, dumpLine, makeDids, pyvo, writeDump } from './ivoa/support.ts';
+
+const N = 120;
+const dids = makeDids(N, 7);
+let stack: TestStack;
+let base: string;
+let dir: string;
+
+const cone = (ra: number, dec: number, r: number, top = 1000) =>
+  `SELECT TOP ${top} rucio_did_name, s_ra, s_dec FROM rucio.obscore WHERE 1=CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', ${ra}, ${dec}, ${r}))`;
+const names = (out: { rows: { rucio_did_name: string }[] }) => out.rows.map((r) => r.rucio_did_name).sort();
+
+beforeAll(async () => {
+  if (!dachsInstalled()) throw new Error('DaCHS is not installed: run `sh .ci/setup.d/ivoa.sh` (installs gavodachs2-server and runs infra/tap/dachs.ts setup)');
+  if (!(await tapConfigured())) await setupDachs();
+  stack = await startTestStack({ consumers: (deps) => [createIvoaProjection(deps)], env: { DBB_ANONYMOUS_ROUTES: 'ivoa-seed', IVOA_TAP_URL: DACHS_TAP_URL } });
+  base = await stack.listen();
+  dir = mkdtempSync(join(tmpdir(), 'ivoa-tap-'));
+  await loadDidDump(stack.appender, writeDump(dir, dids.map(dumpLine)));
+  await eventually(async () => expect(await getCounts(stack.db)).toMatchObject({ rows: N }), { timeoutMs: 90_000 });
+  await pointTapAt(stack.env.DATABASE_URL!);
+  await ensureDachs();
+}, 240_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('TAP through the gateway (DaCHS)', () => {
+  it('run_sync with CONTAINS(POINT, CIRCLE) returns exactly the DIDs in the cone', async () => {
+    for (const [ra, dec, r] of [[15, 0, 1], [12, -3, 0.7], [0, 0, 0.1]]) {
+      const expected = bruteCone(dids, ra, dec, r);
+      expect(expected.length).toBeLessThan(10);
+      const out = await pyvo('', 'tap-sync', `${base}/tap`, cone(ra, dec, r, 10));
+      expect(out).toMatchObject({ ok: true });
+      expect(names(out)).toEqual(expected);
+    }
+  });
+
+  it('an async job completes and gives the same rows', async () => {
+    const out = await pyvo('', 'tap-async', `${base}/tap`, cone(15, 0, 1.5));
+    expect(out).toMatchObject({ ok: true });
+    expect(names(out)).toEqual(bruteCone(dids, 15, 0, 1.5));
+  });
+
+  it('/tables and TAP_SCHEMA describe the ObsCore table with its units and UCDs', async () => {
+    const tables = await pyvo('', 'tap-tables', `${base}/tap`);
+    expect(tables.ok).toBe(true);
+    expect(tables.tables['rucio.obscore']).toEqual(expect.arrayContaining(OBSCORE_COLUMNS.map((c) => c.name)));
+    const cols = await pyvo('', 'tap-sync', `${base}/tap`, "SELECT column_name, unit, ucd FROM TAP_SCHEMA.columns WHERE table_name = 'rucio.obscore'");
+    const byName = Object.fromEntries(cols.rows.map((r: { column_name: string }) => [r.column_name, r]));
+    for (const c of OBSCORE_COLUMNS) {
+      expect(byName[c.name], c.name).toMatchObject({ ucd: c.ucd, ...(c.unit ? { unit: c.unit } : {}) });
+    }
+  });
+
+  it('capabilities are served through the gateway and point back at it', async () => {
+    const res = await fetch(`${base}/tap/capabilities`);
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toContain('ivo://ivoa.net/std/TAP');
+    expect(body).toContain(`${base}/tap`);
+    expect(body).not.toContain(DACHS_TAP_URL);
+  });
+
+  it('a malformed ADQL query gives a VOTable error document, not a 500', async () => {
+    const out = await pyvo('', 'tap-sync', `${base}/tap`, 'SELEKT * FROM rucio.obscore');
+    expect(out).toMatchObject({ ok: false, kind: 'DALQueryError' });
+    const raw = await fetch(`${base}/tap/sync`, { method: 'POST', body: new URLSearchParams({ REQUEST: 'doQuery', LANG: 'ADQL', QUERY: 'SELECT FROM WHERE' }) });
+    expect(raw.status).toBeLessThan(500);
+    expect(raw.headers.get('content-type')).toMatch(/xml/);
+    expect(await raw.text()).toMatch(/<INFO name="QUERY_STATUS" value="ERROR">/);
+  });
+
+  it('a metadata update becomes visible through TAP', async () => {
+    const d = dids[3];
+    await stack.appender.append('DidMetadataUpdated', `${d.scope}:${d.name}`, { scope: d.scope, name: d.name, metadata: JSON.stringify({ s_ra: 250, s_dec: -60, target_name: 'moved-by-tap-test' }) });
+    await eventually(async () => {
+      const out = await pyvo('', 'tap-sync', `${base}/tap`, cone(250, -60, 0.01));
+      expect(names(out)).toEqual([d.name]);
+    }, { timeoutMs: 60_000, intervalMs: 1000 });
+  });
+});
