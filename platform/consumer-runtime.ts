@@ -62,7 +62,7 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
   await migrateConsumerSchema(config.databaseUrl, schema, spec.migrationsDir, log);
 
   const topics = spec.topics.map((t) => ns(config, t));
-  const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: 8 << 20 });
+  const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)), maxBytesPerPartition: 8 << 20 });
   const seekedTo = new Map<string, bigint>();
   let applied = 0;
   let stopping = false;

@@ -38,3 +38,6 @@ export function createSampleEchoProcessor(name = 'processor.sample-echo'): Consu
     },
   };
 }
+
+/** Both sample consumers, for a child process (spawnConsumers). */
+export const createSampleConsumers = () => [createSampleProjection(), createSampleEchoProcessor()];
