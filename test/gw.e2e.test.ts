@@ -68,7 +68,7 @@ describe('gw data buffer, seed routes on the default datastore', () => {
       expect(Object.keys(body).sort()).toEqual(['body', 'resp']);
       expect(body.resp).toBe('CREATED');
       expect(body.body).toEqual({
-        fname: `gw_${String(k + 1).padStart(9, '0')}.json`, bytes: fileBytes(k), n_samples: N, t0: t0Of(k), dt: DT,
+        fname: expect.stringMatching(new RegExp(`^gw_${String(k + 1).padStart(9, '0')}_[0-9a-f]{8}\\.json$`)), bytes: fileBytes(k), n_samples: N, t0: t0Of(k), dt: DT,
         n_itm: k + 1, buff_size: stored.reduce((s, f) => s + f.bytes, 0) + fileBytes(k), datastore: 'default',
       });
       stored.push({ fname: body.body.fname, bytes: body.body.bytes });
@@ -116,7 +116,7 @@ describe('gw data buffer, seed routes on the default datastore', () => {
     expect((await get('/dumpbuf')).json()).toEqual({ nmlist: [] });
     expect((await get('/desc')).json()).toEqual({ resp: 'OPERATIONAL' });
     const after = await stream(4);
-    expect(after.json()).toMatchObject({ resp: 'CREATED', body: { fname: 'gw_000000004.json', n_itm: 1 } });
+    expect(after.json()).toMatchObject({ resp: 'CREATED', body: { fname: expect.stringMatching(/^gw_000000004_[0-9a-f]{8}\.json$/), n_itm: 1 } });
   });
 
   it('keeps the datastore log (/dumpflog) in order', async () => {
@@ -138,8 +138,8 @@ describe('octet-stream chunks and per-datastore routes', () => {
       headers: { ...stack.auth('producer'), 'content-type': 'application/octet-stream' }, payload: Buffer.from(xs.buffer),
     });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ resp: 'CREATED', body: { fname: 'gw_000000001.json', n_samples: 4, t0: 1000.5, dt: 0.000244140625, n_itm: 1, datastore: 'H1-o4' } });
-    expect(JSON.parse(await readFile(join(dataDir, 'H1-o4', 'data', 'gw_000000001.json'), 'utf8'))).toEqual({ h: [...xs], t: [1000.5, 0.000244140625] });
+    expect(res.json()).toMatchObject({ resp: 'CREATED', body: { fname: expect.stringMatching(/^gw_000000001_/), n_samples: 4, t0: 1000.5, dt: 0.000244140625, n_itm: 1, datastore: 'H1-o4' } });
+    expect(JSON.parse(await readFile(join(dataDir, 'H1-o4', 'data', res.json().body.fname), 'utf8'))).toEqual({ h: [...xs], t: [1000.5, 0.000244140625] });
     await eventually(async () => expect((await get('/api/v1/gw/datastores/H1-o4/stats')).json()).toEqual({ n_itm: 1, buff_size: res.json().body.bytes }));
     expect((await get('/api/v1/gw/datastores/H1-o4/desc')).json()).toEqual({ resp: 'OPERATIONAL', dstatus: 'OPERATIONAL', user: '', token: '', last_archive: null });
     const list = (await get('/api/v1/gw/datastores')).json();

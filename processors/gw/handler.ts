@@ -1,37 +1,48 @@
-// Runs one gw request through the rules: loads the datastore's state, carries out the outputs (effects
-// through ctx.runEffect, outcomes through ctx.emit), evolves the state with every outcome and saves it,
-// all in the batch transaction. Input topic dbb.gw.requests; outputs on dbb.gw.datastore.
+// Runs gw requests through the rules: loads the datastores' state, carries out the outputs (effects,
+// outcomes through ctx.emit), evolves the state with every outcome and saves it, all in the batch
+// transaction. Input topic dbb.gw.requests; outputs on dbb.gw.datastore. `handleGwBatch` is the fast
+// path (one state read and one state write per sub-batch); `handleGwRequest` the one-event fallback.
 import { InvalidEventError } from '../../platform/errors.ts';
-import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
+import type { BatchContext, DecodedEvent, HandlerContext } from '../../platform/types.ts';
 import type { GwConfig } from './config.ts';
-import { archiveBatch, findArchivedBatch, findStoredChunk, storeChunk, type EffectDeps } from './effects.ts';
+import { archiveBatch, findArchivedBatch, storeChunk, type EffectDeps } from './effects.ts';
 import { decide, evolve, initialState, type GwEffect, type GwInput, type GwState, type Output, type RuleContext } from './rules.ts';
 
-async function loadState(ctx: HandlerContext, id: string): Promise<GwState> {
-  const { rows } = await ctx.tx.query('SELECT state FROM datastores WHERE datastore_id = $1 FOR UPDATE', [id]);
-  return rows[0] ? { ...initialState(), ...rows[0].state } : initialState();
+type Tx = HandlerContext['tx'];
+
+async function loadStates(tx: Tx, ids: string[]): Promise<Map<string, GwState>> {
+  const { rows } = await tx.query('SELECT datastore_id, state FROM datastores WHERE datastore_id = ANY($1) ORDER BY datastore_id FOR UPDATE', [ids]);
+  const states = new Map<string, GwState>(ids.map((id) => [id, initialState()]));
+  for (const r of rows) states.set(r.datastore_id, { ...initialState(), ...r.state });
+  return states;
 }
 
-async function saveState(ctx: HandlerContext, id: string, state: GwState) {
-  await ctx.tx.query(
-    `INSERT INTO datastores (datastore_id, state, updated_at) VALUES ($1, $2, now())
-     ON CONFLICT (datastore_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`, [id, JSON.stringify(state)]);
+async function saveStates(tx: Tx, states: Map<string, GwState>) {
+  if (!states.size) return;
+  await tx.query(
+    `INSERT INTO datastores (datastore_id, state, updated_at) SELECT * , now() FROM unnest($1::text[], $2::jsonb[])
+     ON CONFLICT (datastore_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
+    [[...states.keys()], [...states.values()].map((s) => JSON.stringify(s))]);
 }
 
 type RequestInput = Extract<GwInput, { name: 'GwChunkReceived' | 'TrainRequested' | 'BufferFlushRequested' }>;
 
+/** The request an event carries, or null for anything else (ignored). Throws on a key mismatch. */
 function toInput(event: DecodedEvent): RequestInput | null {
   switch (event.name) {
     case 'GwChunkReceived':
     case 'TrainRequested':
-    case 'BufferFlushRequested':
-      return { name: event.name, value: event.value } as RequestInput;
+    case 'BufferFlushRequested': {
+      const input = { name: event.name, value: event.value } as RequestInput;
+      if (input.value.datastoreId !== event.key) throw new InvalidEventError(`event for datastore ${input.value.datastoreId} carries key ${event.key}`);
+      return input;
+    }
     default:
       return null;
   }
 }
 
-/** Runs an effect at most once; after a crash mid-effect (UNKNOWN) it looks at the disk instead. */
+/** Carries out one effect and returns its result as the next input for the rules. */
 async function runGwEffect(effect: GwEffect, effectId: string, ctx: HandlerContext, fx: EffectDeps): Promise<GwInput> {
   if (effect.kind === 'storeChunk') {
     // Not through ctx.runEffect: its STARTED mark is a synchronous commit per chunk (a third of the
@@ -51,17 +62,22 @@ async function runGwEffect(effect: GwEffect, effectId: string, ctx: HandlerConte
   return { name: 'BatchArchived', effect, ...done };
 }
 
-export async function handleGwRequest(event: DecodedEvent, ctx: HandlerContext, gw: GwConfig, fx: EffectDeps): Promise<void> {
-  const input = toInput(event);
-  if (!input) {
-    ctx.log.debug({ event: event.name, reason: 'NOT_A_GW_REQUEST' }, 'ignored');
-    return;
-  }
-  const id = input.value.datastoreId;
-  if (id !== event.key) throw new InvalidEventError(`event for datastore ${id} carries key ${event.key}`);
+/** Decides, acts and emits for one request; returns the datastore's new state. decide() validates the
+ *  input before any output, so an InvalidEventError leaves no effect behind. */
+async function apply(event: DecodedEvent, input: RequestInput, state: GwState, ctx: HandlerContext, gw: GwConfig, fx: EffectDeps): Promise<GwState> {
   const rctx: RuleContext = { now: event.meta.occurredAt, maxSize: gw.maxSize };
-  let state = await loadState(ctx, id);
-  let queue: Output[] = decide(input, state, rctx);
+  const queue: Output[] = decide(input, state, rctx);
+  try {
+    return await carryOut(queue, event, state, ctx, rctx, fx);
+  } catch (err) {
+    // past the first decide an InvalidEventError is a bug, not a bad input: never dead-letter half-done work
+    if (err instanceof InvalidEventError) throw new Error(`gw rules broke after acting on ${event.name}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+async function carryOut(queue: Output[], event: DecodedEvent, state: GwState, ctx: HandlerContext, rctx: RuleContext, fx: EffectDeps): Promise<GwState> {
+  const id = event.key;
   let effects = 0;
   while (queue.length) {
     const out = queue.shift()!;
@@ -74,5 +90,43 @@ export async function handleGwRequest(event: DecodedEvent, ctx: HandlerContext, 
       queue = [...decide(result, state, rctx), ...queue];
     }
   }
-  await saveState(ctx, id, state);
+  return state;
+}
+
+export async function handleGwRequest(event: DecodedEvent, ctx: HandlerContext, gw: GwConfig, fx: EffectDeps): Promise<void> {
+  const input = toInput(event);
+  if (!input) {
+    ctx.log.debug({ event: event.name, reason: 'NOT_A_GW_REQUEST' }, 'ignored');
+    return;
+  }
+  const id = input.value.datastoreId;
+  const states = await loadStates(ctx.tx, [id]);
+  states.set(id, await apply(event, input, states.get(id)!, ctx, gw, fx));
+  await saveStates(ctx.tx, states);
+}
+
+export async function handleGwBatch(events: DecodedEvent[], bctx: BatchContext, gw: GwConfig, fx: EffectDeps) {
+  const invalid: { event: DecodedEvent; error: Error }[] = [];
+  const inputs: { event: DecodedEvent; input: RequestInput }[] = [];
+  for (const event of events) {
+    try {
+      const input = toInput(event);
+      if (input) inputs.push({ event, input });
+    } catch (err) {
+      if (!(err instanceof InvalidEventError)) throw err;
+      invalid.push({ event, error: err });
+    }
+  }
+  const states = await loadStates(bctx.tx, [...new Set(inputs.map((i) => i.input.value.datastoreId))]);
+  for (const { event, input } of inputs) {
+    const id = input.value.datastoreId;
+    try {
+      states.set(id, await apply(event, input, states.get(id)!, bctx.forEvent(event), gw, fx));
+    } catch (err) {
+      if (!(err instanceof InvalidEventError)) throw err;
+      invalid.push({ event, error: err });
+    }
+  }
+  await saveStates(bctx.tx, states);
+  return { invalid };
 }

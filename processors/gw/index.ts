@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { loadGwConfig } from './config.ts';
-import { handleGwRequest } from './handler.ts';
+import { handleGwBatch, handleGwRequest } from './handler.ts';
 
 export const NAME = 'processor.gw';
 
@@ -18,5 +18,6 @@ export function createGwProcessor(deps: DomainDeps): ConsumerSpec {
     topics: [TOPIC.GW_REQUESTS],
     migrationsDir: join(dirname(fileURLToPath(import.meta.url)), 'migrations'),
     handle: (event, ctx) => handleGwRequest(event, ctx, gw, fx),
+    handleBatch: (events, ctx) => handleGwBatch(events, ctx, gw, fx),
   };
 }

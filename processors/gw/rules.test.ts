@@ -5,7 +5,7 @@ import {
   type GwInput, type GwState, type OutcomeEvent, type StoreChunkEffect,
 } from './rules.ts';
 
-const meta = { eventId: 'e1', occurredAt: Date.UTC(2026, 11, 1, 18, 7, 33), correlationId: 'c1', causationId: null, actor: 'alice', source: 'test' };
+const meta = { eventId: '1a2b3c4d-0000-5000-8000-000000000000', occurredAt: Date.UTC(2026, 11, 1, 18, 7, 33), correlationId: 'c1', causationId: null, actor: 'alice', source: 'test' };
 const ctx = { now: meta.occurredAt, maxSize: 1000 };
 const strain = (xs: number[]) => Buffer.from(new Float64Array(xs).buffer);
 const chunk = (xs: number[], t0 = 100, dt = 0.25): Extract<GwInput, { name: 'GwChunkReceived' }> => ({
@@ -19,7 +19,7 @@ describe('GwChunkReceived', () => {
     const [out] = decide(chunk([1, 2, 3]), state({ seq: 41 }), ctx);
     expect(out.kind).toBe('effect');
     const effect = (out as { effect: StoreChunkEffect }).effect;
-    expect(effect).toMatchObject({ kind: 'storeChunk', datastoreId: 'ds1', fileName: 'gw_000000042.json', t0: 100, dt: 0.25 });
+    expect(effect).toMatchObject({ kind: 'storeChunk', datastoreId: 'ds1', fileName: 'gw_000000042_1a2b3c4d.json', t0: 100, dt: 0.25 });
     expect([...effect.samples]).toEqual([1, 2, 3]);
   });
 
@@ -43,7 +43,7 @@ describe('GwChunkReceived', () => {
     const effect = (out as { effect: StoreChunkEffect }).effect;
     expect(decide({ name: 'ChunkWritten', effect, bytes: 30, reconciled: false }, state({ seq: 2, nItm: 2, buffSize: 70 }), ctx)).toEqual([{
       kind: 'emit',
-      event: { name: 'GwChunkStored', value: { datastoreId: 'ds1', fileName: 'gw_000000003.json', bytes: 30, nSamples: 2, t0: 100, dt: 0.25, nItm: 3, buffSize: 100, reconciled: false } },
+      event: { name: 'GwChunkStored', value: { datastoreId: 'ds1', fileName: 'gw_000000003_1a2b3c4d.json', bytes: 30, nSamples: 2, t0: 100, dt: 0.25, nItm: 3, buffSize: 100, reconciled: false } },
     }]);
   });
 });
@@ -113,6 +113,6 @@ describe('evolve', () => {
 });
 
 it('names files and archives so they sort in order', () => {
-  expect(chunkFileName(7)).toBe('gw_000000007.json');
+  expect(chunkFileName(7, 'abcdef01-2345-5678-8000-000000000000')).toBe('gw_000000007_abcdef01.json');
   expect(archiveName(Date.UTC(2026, 0, 2, 3, 4), 12)).toBe('2026-01-02T03-04_0012');
 });

@@ -115,8 +115,9 @@ export function decide(input: GwInput, state: GwState, ctx: RuleContext): Output
   }
 }
 
-/** File name of the n-th chunk stored in a datastore (1-based); zero-padded so names sort in order. */
-export const chunkFileName = (n: number) => `gw_${String(n).padStart(9, '0')}.json`;
+/** File name of the n-th chunk stored in a datastore (1-based, zero-padded so names sort in order),
+ *  tagged with its request's id: a file found under this name after a crash is this chunk's. */
+export const chunkFileName = (n: number, eventId: string) => `gw_${String(n).padStart(9, '0')}_${eventId.replace(/-/g, '').slice(0, 8)}.json`;
 
 /** `2026-12-01T18-07_0003`: the seed's "DAY HOUR MIN" of the request, plus the batch number so two
  *  flushes in one minute never share a directory. UTC. */
@@ -149,7 +150,7 @@ function onChunkReceived(v: GwChunkReceived, state: GwState): Output[] {
   }
   return [{
     kind: 'effect',
-    effect: { kind: 'storeChunk', datastoreId: v.datastoreId, fileName: chunkFileName(state.seq + 1), samples, t0: v.t0, dt: v.dt },
+    effect: { kind: 'storeChunk', datastoreId: v.datastoreId, fileName: chunkFileName(state.seq + 1, v.meta.eventId), samples, t0: v.t0, dt: v.dt },
   }];
 }
 
