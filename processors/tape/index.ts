@@ -9,10 +9,10 @@ import { loadTapeConfig, type TapeConfig } from './config.ts';
 import { createScoutClient, type ScoutClient } from './scout.ts';
 import * as fx from './effects.ts';
 import {
-  ACCEPTED_INPUTS, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, evolve, jobKey,
-  type FileStatus, type Job, type Output, type RuleContext, type TapeEffect, type TapeInput, type TapeState,
+  acceptedFiles, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, evolve, isAccepted, jobKey,
+  type Job, type Output, type RuleContext, type TapeEffect, type TapeInput, type TapeState,
 } from './rules.ts';
-import { jobFiles, loadJob, markFile, overdueJobs, saveJob } from './store.ts';
+import { jobFiles, loadJob, loadJobFiles, markFiles, overdueJobs, saveJob } from './store.ts';
 
 export const NAME = 'processor.tape';
 
@@ -54,16 +54,19 @@ async function handleTape(event: DecodedEvent, ctx: HandlerContext, cfg: TapeCon
     }
     return;
   }
-  let job: TapeState;
-  let file: FileStatus | null | undefined;
-  if (input.name === 'TapeFileStaged' || input.name === 'TapeFileStageFailed') {
-    ({ job, file } = await markFile(ctx.tx, input.value.jobId, input.value.file, input.name === 'TapeFileStaged' ? 'READY' : 'ERROR'));
-  } else {
-    job = await loadJob(ctx.tx, input.value.jobId);
+  if (input.name === 'TapeFilesStaged') {
+    const v = input.value;
+    const { job, files } = await loadJobFiles(ctx.tx, v.jobId, [...v.staged, ...v.failed.map((f) => f.file)]);
+    const outputs = decide(input, { job, files }, rc);
+    if (!isAccepted(outputs)) { await run.apply(outputs, job); return; }
+    const a = acceptedFiles(v, files);
+    await markFiles(ctx.tx, v.jobId, [...a.staged.map((file) => ({ file, to: 'READY' as const })), ...a.failed.map(({ file }) => ({ file, to: 'ERROR' as const }))]);
+    // the state moves by the accepted files only, as markFiles wrote them
+    await run.apply(outputs, evolve(job, { name: input.name, value: { ...v, staged: a.staged, failed: a.failed } }));
+    return;
   }
-  const outputs = decide(input, { job, file }, rc);
-  // markFile already wrote the accepted notification; evolve keeps the in-memory state in step with it
-  if (ACCEPTED_INPUTS.has(input.name) && !outputs.some((o) => o.kind === 'ignore')) job = evolve(job, input);
+  const job = await loadJob(ctx.tx, input.value.jobId);
+  const outputs = decide(input, { job }, rc);
   await run.apply(outputs, job);
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../platform/errors.ts';
 import {
-  afterBatchStage, afterCallback, afterLookup, decide, evolve, initialState, RC, TRANSITIONS,
+  acceptedFiles, afterBatchStage, afterCallback, afterLookup, decide, evolve, initialState, isAccepted, RC, TRANSITIONS,
   type Job, type RuleContext, type TapeInput, type TapeState,
 } from './rules.ts';
 
@@ -51,21 +51,29 @@ describe('tape rules', () => {
     it('completes with 199 when batchstage failed on every node', () => {
       expect(afterBatchStage(staging(), { ok: false, error: 'down' }, 199)[0]).toMatchObject({ name: 'TapeJobCompleted', body: { returnCode: 199 } });
     });
-    it('counts a pending file and completes with 0 on the last one', () => {
-      const staged = ev('TapeFileStaged', { jobId: 7, file: 'a' });
-      expect(decide(staged, { job: staging(), file: 'PENDING' }, ctx)).toEqual([]);
-      const failed = ev('TapeFileStageFailed', { jobId: 7, file: 'b', error: 'bad tape' });
-      expect(decide(failed, { job: staging({ ready: 1 }), file: 'PENDING' }, ctx)).toEqual([{
+    const batch = (staged: string[], failed: string[] = []) => ev('TapeFilesStaged', { jobId: 7, staged, failed: failed.map((file) => ({ file, error: 'bad tape' })), firstNotifiedAt: 1 });
+    const view = (job: TapeState, files: Record<string, 'PENDING' | 'READY' | 'ERROR' | null>) => ({ job, files: new Map(Object.entries(files)) });
+    it('counts pending files and completes with 0 once every file is ready or errored', () => {
+      expect(decide(batch(['a']), view(staging({ total: 3 }), { a: 'PENDING' }), ctx)).toEqual([]);
+      expect(decide(batch(['a'], ['b']), view(staging(), { a: 'PENDING', b: 'PENDING' }), ctx)).toEqual([{
         kind: 'emit', name: 'TapeJobCompleted', key: '7',
         body: { jobId: 7, returnCode: 0, totalFiles: 2, readyFiles: 1, errorFiles: 1, comment: '1 files staged, 1 failed', notifyUrl: 'http://cb' },
       }]);
     });
-    it('ignores duplicate, unknown and late notifications', () => {
-      const staged = ev('TapeFileStaged', { jobId: 7, file: 'a' });
-      expect(decide(staged, { job: staging(), file: 'READY' }, ctx)).toEqual([{ kind: 'ignore', reason: 'DUPLICATE_FILE' }]);
-      expect(decide(staged, { job: staging(), file: null }, ctx)).toEqual([{ kind: 'ignore', reason: 'UNKNOWN_FILE' }]);
-      expect(decide(staged, { job: staging({ status: 'CANCELLED' }) }, ctx)).toEqual([{ kind: 'ignore', reason: 'JOB_NOT_STAGING' }]);
-      expect(decide(staged, { job: initialState() }, ctx)).toEqual([{ kind: 'ignore', reason: 'UNKNOWN_JOB' }]);
+    it('takes the first outcome of a file and ignores duplicates and files of no job', () => {
+      const v = batch(['a', 'a', 'x', 'c'], ['a']);
+      const files = new Map<string, 'PENDING' | 'READY' | null>([['a', 'PENDING'], ['x', null], ['c', 'READY']]);
+      expect(acceptedFiles(v.value as any, files)).toEqual({ staged: ['a'], failed: [], unknown: 1, duplicate: 3 });
+      expect(decide(v, { job: staging({ total: 5 }), files }, ctx)).toEqual([
+        { kind: 'ignore', reason: 'UNKNOWN_FILE', partial: true }, { kind: 'ignore', reason: 'DUPLICATE_FILE', partial: true },
+      ]);
+    });
+    it('ignores a batch with nothing new, and late notifications', () => {
+      const out = decide(batch(['a']), view(staging(), { a: 'READY' }), ctx);
+      expect(out).toEqual([{ kind: 'ignore', reason: 'DUPLICATE_FILE' }]);
+      expect(isAccepted(out)).toBe(false);
+      expect(decide(batch(['a']), view(staging({ status: 'CANCELLED' }), { a: 'PENDING' }), ctx)).toEqual([{ kind: 'ignore', reason: 'JOB_NOT_STAGING' }]);
+      expect(decide(batch(['a']), view(initialState(), {}), ctx)).toEqual([{ kind: 'ignore', reason: 'UNKNOWN_JOB' }]);
     });
   });
 
@@ -121,7 +129,7 @@ describe('tape rules', () => {
       TapeJobCreationFailed: { jobId: 7, returnCode: 101, comment: 'none', notifyUrl: 'u' },
       TapeJobCompleted: { jobId: 7, returnCode: 0, totalFiles: 2, readyFiles: 2, errorFiles: 0, comment: 'ok', notifyUrl: 'u' },
       TapeJobCancelled: { jobId: 7, wasInFlight: true },
-      TapeFileStaged: { jobId: 7, file: 'a' },
+      TapeFilesStaged: { jobId: 7, staged: ['a'], failed: [], firstNotifiedAt: 1 },
       TapeCallbackDelivered: { jobId: 7, deliveryId: 'd', attempts: 1, httpStatus: 200 },
     };
     const states: TapeState[] = [initialState(), staging(), staging({ status: 'COMPLETED' }), staging({ status: 'FAILED' }), staging({ status: 'CANCELLED' })];

@@ -41,7 +41,7 @@ export const TRANSITIONS: Record<TapeState['status'], readonly JobStatus[]> = {
 type Ev<N extends EventName> = { name: N; value: EventMap[N] };
 export type TapeInput =
   | Ev<'TapeJobRequested'> | Ev<'TapeJobCreated'> | Ev<'TapeJobCreationFailed'> | Ev<'TapeJobStageSubmitted'>
-  | Ev<'TapeFileStaged'> | Ev<'TapeFileStageFailed'> | Ev<'TapeJobCompleted'> | Ev<'TapeJobCancelRequested'>
+  | Ev<'TapeFilesStaged'> | Ev<'TapeJobCompleted'> | Ev<'TapeJobCancelRequested'>
   | Ev<'TapeJobCancelled'> | Ev<'TapeJobTimeoutChecked'> | Ev<'TapeCallbackDelivered'> | Ev<'TapeCallbackFailed'>
   | Ev<'TapeCallbackRerunRequested'>;
 
@@ -60,7 +60,8 @@ export type IgnoreReason =
   | 'ALREADY_SUBMITTED' | 'CALLBACK_DONE' | 'CALLBACK_NOT_FAILED' | 'ALREADY_CANCELLED' | 'OWN_OUTCOME';
 
 type Emit = { [N in EventName]: { kind: 'emit'; name: N; key: string; body: BodyOf<N> } }[EventName];
-export type Output = Emit | { kind: 'effect'; effect: TapeEffect } | { kind: 'ignore'; reason: IgnoreReason };
+/** `partial`: some files of a notification batch were ignored, the others count. */
+export type Output = Emit | { kind: 'effect'; effect: TapeEffect } | { kind: 'ignore'; reason: IgnoreReason; partial?: true };
 
 export interface RuleContext {
   /** occurredAt of the input event, ms. */
@@ -70,8 +71,8 @@ export interface RuleContext {
   maxFiles: number;
 }
 
-/** What decide sees: the job, and for file notifications the file's own status (null: not in the job). */
-export interface TapeView { job: TapeState; file?: FileStatus | null }
+/** What decide sees: the job, and for file notifications each file's status before (null: not in the job). */
+export interface TapeView { job: TapeState; files?: ReadonlyMap<string, FileStatus | null> }
 
 export const jobKey = (jobId: number) => String(jobId);
 export const deliveryIdOf = (completionEventId: string) => derivedId('tape.callback', completionEventId);
@@ -86,8 +87,7 @@ export function decide(input: TapeInput, view: TapeView, ctx: RuleContext): Outp
     case 'TapeJobCreated': return onCreated(input.value, view.job);
     case 'TapeJobCreationFailed':
     case 'TapeJobCompleted': return onFinished(view.job);
-    case 'TapeFileStaged': return onFile(false, view);
-    case 'TapeFileStageFailed': return onFile(true, view);
+    case 'TapeFilesStaged': return onFiles(input.value, view);
     case 'TapeJobCancelRequested': return onCancelRequested(view.job);
     case 'TapeJobTimeoutChecked': return onTick(view.job, ctx);
     case 'TapeCallbackRerunRequested': return onRerun(view.job);
@@ -155,17 +155,38 @@ function completed(job: Job, returnCode: number, comment: string, extra = { read
   });
 }
 
-function onFile(failed: boolean, view: TapeView): Output[] {
+/** The notifications of one batch that count: files of the job still PENDING, first outcome of a file wins. */
+export function acceptedFiles(ev: EventMap['TapeFilesStaged'], files: ReadonlyMap<string, FileStatus | null>) {
+  const seen = new Set<string>();
+  const staged: string[] = [];
+  const failed: { file: string; error: string }[] = [];
+  let unknown = 0;
+  let duplicate = 0;
+  const take = (file: string) => {
+    const before = files.get(file) ?? null;
+    if (before === null) { unknown++; return false; }
+    if (before !== 'PENDING' || seen.has(file)) { duplicate++; return false; }
+    seen.add(file);
+    return true;
+  };
+  for (const f of ev.staged) if (take(f)) staged.push(f);
+  for (const f of ev.failed) if (take(f.file)) failed.push(f);
+  return { staged, failed, unknown, duplicate };
+}
+
+function onFiles(ev: EventMap['TapeFilesStaged'], view: TapeView): Output[] {
   const job = view.job;
   if (!isJob(job)) return [ignore('UNKNOWN_JOB')];
   if (job.status !== 'STAGING') return [ignore('JOB_NOT_STAGING')];
-  if (view.file == null) return [ignore('UNKNOWN_FILE')];
-  if (view.file !== 'PENDING') return [ignore('DUPLICATE_FILE')];
-  const extra = failed ? { ready: 0, error: 1 } : { ready: 1, error: 0 };
-  if (job.ready + job.error + 1 < job.total) return [];
+  const a = acceptedFiles(ev, view.files ?? new Map());
+  const ignored: Output[] = [...(a.unknown ? [ignore('UNKNOWN_FILE')] : []), ...(a.duplicate ? [ignore('DUPLICATE_FILE')] : [])];
+  const extra = { ready: a.staged.length, error: a.failed.length };
+  if (extra.ready + extra.error === 0) return ignored;
+  const partial = ignored.map((o) => ({ ...o, partial: true as const }));
+  if (job.ready + job.error + extra.ready + extra.error < job.total) return partial;
   const errors = job.error + extra.error;
   const comment = errors === 0 ? `all ${job.total} files staged` : `${job.total - errors} files staged, ${errors} failed`;
-  return [completed(job, RC.SUCCESS, comment, extra)];
+  return [...partial, completed(job, RC.SUCCESS, comment, extra)];
 }
 
 function onFinished(job: TapeState): Output[] {
@@ -219,8 +240,9 @@ function onRerun(job: TapeState): Output[] {
   return [deliver(job)];
 }
 
-/** Inputs whose acceptance itself changes state (facts from outside); every other input changes state only through the events decide emits. */
-export const ACCEPTED_INPUTS = new Set<EventName>(['TapeFileStaged', 'TapeFileStageFailed']);
+/** Whether the input itself changes state (a notification batch with files that count); every other
+ *  input changes state only through the events decide emits. */
+export const isAccepted = (outputs: Output[]) => !outputs.some((o) => o.kind === 'ignore' && !o.partial);
 
 type Evolving = { name: EventName; value: { meta: Meta } & Record<string, any> };
 
@@ -245,8 +267,8 @@ function apply(state: TapeState, { name, value: v }: Evolving): TapeState {
   if (!isJob(state)) throw new InvalidEventError(`tape job ${v.jobId}: ${name} before the job exists`);
   switch (name) {
     case 'TapeJobStageSubmitted': return { ...state, submitted: true };
-    case 'TapeFileStaged': return { ...state, ready: state.ready + 1 };
-    case 'TapeFileStageFailed': return { ...state, error: state.error + 1 };
+    // evolved with the accepted files only (acceptedFiles)
+    case 'TapeFilesStaged': return { ...state, ready: state.ready + v.staged.length, error: state.error + v.failed.length };
     case 'TapeJobCompleted':
       return { ...state, status: 'COMPLETED', ready: v.readyFiles, error: v.errorFiles, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId) };
     case 'TapeJobCancelled': return { ...state, status: 'CANCELLED' };

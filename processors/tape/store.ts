@@ -1,5 +1,5 @@
 // Processor state of tape jobs in processor_tape (the handler's batch transaction, search_path set).
-// A per-file notification costs one statement (markFile).
+// A notification batch costs two statements (loadJobFiles, markFiles), whatever its size.
 import type pg from 'pg';
 import type { FileStatus, Job, TapeState } from './rules.ts';
 
@@ -27,21 +27,33 @@ export async function saveJob(tx: Tx, job: Job, files?: string[]): Promise<void>
   }
 }
 
-/** One statement per notification (most of the events): reads the job and the file's status as they
- *  were before, and, when the job is STAGING and the file PENDING, marks it READY/ERROR and bumps the
- *  job's counter. That condition is exactly when rules.decide accepts a file, so write and decision agree. */
-export async function markFile(tx: Tx, jobId: number, file: string, to: Exclude<FileStatus, 'PENDING'>): Promise<{ job: TapeState; file: FileStatus | null }> {
+/** One statement per notification batch: reads the job and the files' status as they were before, and,
+ *  when the job is STAGING, moves the given PENDING files to READY/ERROR and bumps the job's counters.
+ *  `files` must hold each file once and only files rules.acceptedFiles would take (first outcome wins),
+ *  so the write and the decision agree. */
+export async function markFiles(tx: Tx, jobId: number, files: { file: string; to: Exclude<FileStatus, 'PENDING'> }[]): Promise<void> {
+  if (!files.length) return;
+  await tx.query(
+    `WITH input AS (SELECT * FROM unnest($2::text[], $3::text[]) AS t(file, to_status)),
+          upd AS (UPDATE job_files f SET status = i.to_status FROM input i
+                  WHERE f.job_id = $1 AND f.file = i.file AND f.status = 'PENDING' RETURNING f.status)
+     UPDATE jobs SET ready = ready + (SELECT count(*) FROM upd WHERE status = 'READY'),
+                     error = error + (SELECT count(*) FROM upd WHERE status = 'ERROR')
+     WHERE job_id = $1 AND status = 'STAGING'`,
+    [jobId, files.map((f) => f.file), files.map((f) => f.to)]);
+}
+
+/** The job and the status of each named file (null: not in the job), in one statement. */
+export async function loadJobFiles(tx: Tx, jobId: number, names: string[]): Promise<{ job: TapeState; files: Map<string, FileStatus | null> }> {
   const { rows } = await tx.query(
-    `WITH j0 AS (SELECT * FROM jobs WHERE job_id = $1),
-          prev AS (SELECT status FROM job_files WHERE job_id = $1 AND file = $2),
-          upd AS (UPDATE job_files SET status = $3 WHERE job_id = $1 AND file = $2 AND status = 'PENDING'
-                  AND (SELECT status FROM j0) = 'STAGING' RETURNING 1),
-          bump AS (UPDATE jobs SET ready = ready + CASE WHEN $3 = 'READY' THEN 1 ELSE 0 END, error = error + CASE WHEN $3 = 'ERROR' THEN 1 ELSE 0 END
-                   WHERE job_id = $1 AND EXISTS (SELECT 1 FROM upd) RETURNING 1)
-     SELECT j0.*, (SELECT status FROM prev) AS file_before, (SELECT count(*) FROM bump) AS bumped FROM j0`,
-    [jobId, file, to]);
-  if (!rows[0]) return { job: { status: 'NONE' }, file: null };
-  return { job: toJob(rows[0]), file: rows[0].file_before ?? null };
+    `SELECT (SELECT row_to_json(j) FROM jobs j WHERE job_id = $1) AS job,
+            (SELECT json_object_agg(file, status) FROM job_files WHERE job_id = $1 AND file = ANY($2::text[])) AS files`,
+    [jobId, names]);
+  const found = (rows[0].files ?? {}) as Record<string, FileStatus>;
+  return {
+    job: rows[0].job ? toJob(rows[0].job) : { status: 'NONE' },
+    files: new Map(names.map((n) => [n, found[n] ?? null])),
+  };
 }
 
 export async function jobFiles(tx: Tx, jobId: number): Promise<string[]> {

@@ -1,5 +1,5 @@
-// Edge producer of the tape domain: turns the library's plain-JSON per-file notifications into
-// TapeFileStaged / TapeFileStageFailed (keyed by job id; a file in several jobs notifies each), sends
+// Edge producer of the tape domain: turns the library's plain-JSON per-file notifications into one
+// TapeFilesStaged per job and consumed batch (keyed by job id; a file in several jobs notifies each), sends
 // garbage and unknown files to `<notifications topic>.dlq`, and runs the scheduler that appends the
 // TapeJobTimeoutChecked tick (job timeouts, adapter heartbeat, tape cache state).
 import type { Kafka, KafkaMessage, Consumer } from 'kafkajs';
@@ -29,7 +29,7 @@ export interface TapeNotificationsDeps {
 }
 
 export interface TapeNotifications {
-  stats: { consumed: number; appended: number; deadLettered: number; ignored: number; ticks: number };
+  stats: { consumed: number; appended: number; deadLettered: number; ignored: number; ticks: number; lastAppendedAt: number };
   /** Appends one tick now (tests; the scheduler calls it every TAPE_TICK_MS). */
   tick(): Promise<void>;
   stop(): Promise<void>;
@@ -71,7 +71,7 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
   const log = deps.log.child({ component: SOURCE });
   const topic = ns(deps.config, cfg.notificationsTopic);
   const scout = opts.scout ?? createScout({ ...cfg, scoutAttempts: Math.min(cfg.scoutAttempts, cfg.scoutUrls.length), scoutTimeoutMs: Math.min(cfg.scoutTimeoutMs, 2_000) });
-  const stats = { consumed: 0, appended: 0, deadLettered: 0, ignored: 0, ticks: 0 };
+  const stats = { consumed: 0, appended: 0, deadLettered: 0, ignored: 0, ticks: 0, lastAppendedAt: 0 };
 
   await ensureNotificationTopics(deps.kafka, deps.config, cfg.notificationsTopic, log);
 
@@ -92,6 +92,7 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
     for (const r of rows) jobsOf.set(r.file, [...(jobsOf.get(r.file) ?? []), { jobId: Number(r.job_id), status: r.status }]);
 
     const sends: Promise<unknown>[] = [];
+    const byJob = new Map<number, { staged: string[]; failed: { file: string; error: string }[]; first: number; last: number }>();
     messages.forEach((m, i) => {
       const p = parsed[i];
       if (p instanceof Error) { stats.deadLettered++; sends.push(deps.producer.send(dlq(m, partition, `garbage notification: ${p.message}`))); return; }
@@ -100,17 +101,25 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
       // a file in staging jobs notifies those; otherwise the newest job records the late notification (the processor ignores it)
       const staging = jobs.filter((j) => j.status === 'STAGING');
       if (!staging.length) stats.ignored++;
+      const at = Number(m.timestamp) || Date.now();
       for (const { jobId } of staging.length ? staging : [jobs[jobs.length - 1]]) {
-        const eventId = derivedId(SOURCE, topic, partition, m.offset, jobId);
-        const opts = { eventId, occurredAt: Number(m.timestamp) || Date.now() };
-        sends.push(p.error
-          ? deps.appender.append('TapeFileStageFailed', jobKey(jobId), { jobId, file: p.filename, error: p.message }, opts)
-          : deps.appender.append('TapeFileStaged', jobKey(jobId), { jobId, file: p.filename }, opts));
-        stats.appended++;
+        let g = byJob.get(jobId);
+        if (!g) byJob.set(jobId, (g = { staged: [], failed: [], first: at, last: at }));
+        if (p.error) g.failed.push({ file: p.filename, error: p.message });
+        else g.staged.push(p.filename);
+        g.last = Math.max(g.last, at);
       }
     });
+    const range = `${messages[0].offset}-${messages[messages.length - 1].offset}`;
+    for (const [jobId, g] of byJob) {
+      // the id comes from the offsets, so a redelivered chunk gives the same event and consumers drop it
+      const eventId = derivedId(SOURCE, topic, partition, range, jobId);
+      sends.push(deps.appender.append('TapeFilesStaged', jobKey(jobId), { jobId, staged: g.staged, failed: g.failed, firstNotifiedAt: g.first }, { eventId, occurredAt: g.last }));
+      stats.appended++;
+    }
     await Promise.all(sends);
     stats.consumed += messages.length;
+    stats.lastAppendedAt = Date.now();
   }
 
   const consumer: Consumer = deps.kafka.consumer({ groupId: ns(deps.config, `dbb.${SOURCE}`), maxWaitTimeInMs: 50, maxBytesPerPartition: 8 << 20 });
@@ -119,12 +128,13 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 3,
     eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
       for (let i = 0; i < batch.messages.length; i += 2000) {
         if (!isRunning() || isStale()) return;
         const chunk = batch.messages.slice(i, i + 2000);
-        // at least once: events are appended before the offset is committed; their ids are derived from the
-        // offset, so a redelivered notification gives the same events and consumers drop the duplicates
+        // at least once: events are appended before the offset is committed; a redelivered notification is
+        // dropped by the processor (its file is no longer PENDING)
         await handleChunk(batch.partition, chunk);
         resolveOffset(chunk[chunk.length - 1].offset);
         await commitOffsetsIfNecessary();

@@ -36,17 +36,19 @@ export async function applyChanges(tx: Tx, offset: string, changes: RowChange[])
            WHERE job_id = $1 AND last_offset < $8 AND status <> 'CANCELLED'`,
           [c.jobId, c.status, c.at, c.returnCode, c.comment, c.counts?.ready ?? null, c.counts?.error ?? null, offset]);
         break;
-      case 'file':
-        // one statement per notification: these are most of the events
+      case 'files':
+        // one statement per notification batch, whatever its size
         await tx.query(
-          `WITH j AS (SELECT 1 FROM jobs WHERE job_id = $1 AND last_offset < $3 AND status = 'STAGING'),
-                f AS (UPDATE files SET ready = $4 = 'READY', error = $4 = 'ERROR', readytime = to_timestamp($5 / 1000.0), error_text = $6
-                      WHERE job_id = $1 AND name = $2 AND NOT ready AND NOT error AND EXISTS (SELECT 1 FROM j) RETURNING 1)
-           UPDATE jobs SET last_offset = $3,
-             ready_files = ready_files + CASE WHEN $4 = 'READY' THEN (SELECT count(*) FROM f) ELSE 0 END,
-             error_files = error_files + CASE WHEN $4 = 'ERROR' THEN (SELECT count(*) FROM f) ELSE 0 END
-           WHERE job_id = $1 AND last_offset < $3`,
-          [c.jobId, c.name, offset, c.outcome, c.at, c.error ?? null]);
+          `WITH j AS (SELECT 1 FROM jobs WHERE job_id = $1 AND last_offset < $2 AND status = 'STAGING'),
+                input AS (SELECT * FROM unnest($3::text[], $4::boolean[], $5::text[]) AS t(name, ok, err)),
+                f AS (UPDATE files SET ready = i.ok, error = NOT i.ok, readytime = to_timestamp($6 / 1000.0), error_text = i.err
+                      FROM input i WHERE files.job_id = $1 AND files.name = i.name AND NOT files.ready AND NOT files.error
+                      AND EXISTS (SELECT 1 FROM j) RETURNING files.ready)
+           UPDATE jobs SET last_offset = $2,
+             ready_files = ready_files + (SELECT count(*) FROM f WHERE ready),
+             error_files = error_files + (SELECT count(*) FROM f WHERE NOT ready)
+           WHERE job_id = $1 AND last_offset < $2`,
+          [c.jobId, offset, c.files.map((f) => f.name), c.files.map((f) => f.ready), c.files.map((f) => f.error), c.at]);
         break;
       case 'jobCancelled': {
         // the seed removes a cancelled job; the row stays as a hidden tombstone so its id is not reused

@@ -11,9 +11,12 @@ describe('tape fold', () => {
     expect(fold(ev('TapeJobRequested', { jobId: 7, files: ['a'], obs: null, notifyUrl: 'u' }))).toEqual([{ op: 'jobRequested', jobId: 7, notifyUrl: 'u', created: meta.occurredAt }]);
     expect(fold(ev('TapeJobCreated', { jobId: 7, files: ['a', 'b'], notifyUrl: 'u', deadline: 9 }))).toEqual([{ op: 'jobCreated', jobId: 7, files: ['a', 'b'], deadline: 9 }]);
   });
-  it('notifications mark one file ready or errored at the event time', () => {
-    expect(fold(ev('TapeFileStaged', { jobId: 7, file: 'a' }))).toEqual([{ op: 'file', jobId: 7, name: 'a', outcome: 'READY', at: meta.occurredAt }]);
-    expect(fold(ev('TapeFileStageFailed', { jobId: 7, file: 'a', error: 'x' }))).toEqual([{ op: 'file', jobId: 7, name: 'a', outcome: 'ERROR', at: meta.occurredAt, error: 'x' }]);
+  it('a notification batch marks each file once, first outcome winning, at the event time', () => {
+    const body = { jobId: 7, staged: ['a', 'b', 'a'], failed: [{ file: 'b', error: 'x' }, { file: 'c', error: 'y' }], firstNotifiedAt: 1 };
+    expect(fold(ev('TapeFilesStaged', body))).toEqual([{
+      op: 'files', jobId: 7, at: meta.occurredAt,
+      files: [{ name: 'a', ready: true, error: null }, { name: 'b', ready: true, error: null }, { name: 'c', ready: false, error: 'y' }],
+    }]);
   });
   it('completion takes the counts from the event', () => {
     const body = { jobId: 7, returnCode: 10, totalFiles: 3, readyFiles: 1, errorFiles: 0, comment: 't', notifyUrl: 'u' };

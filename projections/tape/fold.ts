@@ -7,9 +7,17 @@ export type RowChange =
   | { op: 'jobCreated'; jobId: number; files: string[]; deadline: number }
   | { op: 'jobSet'; jobId: number; set: { submitted?: boolean; callback_status?: string; callback_attempts?: number; callback_error?: string | null } }
   | { op: 'jobFinished'; jobId: number; status: 'COMPLETED' | 'FAILED'; at: number; returnCode: number; comment: string; counts?: { ready: number; error: number } }
-  | { op: 'file'; jobId: number; name: string; outcome: 'READY' | 'ERROR'; at: number; error?: string }
+  | { op: 'files'; jobId: number; at: number; files: { name: string; ready: boolean; error: string | null }[] }
   | { op: 'jobCancelled'; jobId: number }
   | { op: 'heartbeat'; at: number; notificationsConsumed: number; cache: string | null };
+
+/** Each file once, first outcome wins (staged before failed), as the processor counts them. */
+function firstOutcomes(staged: string[], failed: { file: string; error: string }[]) {
+  const out = new Map<string, { name: string; ready: boolean; error: string | null }>();
+  for (const name of staged) if (!out.has(name)) out.set(name, { name, ready: true, error: null });
+  for (const f of failed) if (!out.has(f.file)) out.set(f.file, { name: f.file, ready: false, error: f.error });
+  return [...out.values()];
+}
 
 export function fold(event: DecodedEvent): RowChange[] {
   const v = event.value as any;
@@ -19,8 +27,7 @@ export function fold(event: DecodedEvent): RowChange[] {
     case 'TapeJobCreated': return [{ op: 'jobCreated', jobId: v.jobId, files: v.files, deadline: v.deadline }];
     case 'TapeJobCreationFailed': return [{ op: 'jobFinished', jobId: v.jobId, status: 'FAILED', at, returnCode: v.returnCode, comment: v.comment }];
     case 'TapeJobStageSubmitted': return [{ op: 'jobSet', jobId: v.jobId, set: { submitted: true } }];
-    case 'TapeFileStaged': return [{ op: 'file', jobId: v.jobId, name: v.file, outcome: 'READY', at }];
-    case 'TapeFileStageFailed': return [{ op: 'file', jobId: v.jobId, name: v.file, outcome: 'ERROR', at, error: v.error }];
+    case 'TapeFilesStaged': return [{ op: 'files', jobId: v.jobId, at, files: firstOutcomes(v.staged, v.failed) }];
     case 'TapeJobCompleted':
       return [{ op: 'jobFinished', jobId: v.jobId, status: 'COMPLETED', at, returnCode: v.returnCode, comment: v.comment, counts: { ready: v.readyFiles, error: v.errorFiles } }];
     case 'TapeJobCancelled': return [{ op: 'jobCancelled', jobId: v.jobId }];

@@ -42,8 +42,7 @@ export interface EventMap {
   TapeCallbackDelivered: tape.TapeCallbackDelivered;
   TapeCallbackFailed: tape.TapeCallbackFailed;
   TapeCallbackRerunRequested: tape.TapeCallbackRerunRequested;
-  TapeFileStaged: tape.TapeFileStaged;
-  TapeFileStageFailed: tape.TapeFileStageFailed;
+  TapeFilesStaged: tape.TapeFilesStaged;
   TapeJobCancelled: tape.TapeJobCancelled;
   TapeJobCancelRequested: tape.TapeJobCancelRequested;
   TapeJobCompleted: tape.TapeJobCompleted;
@@ -85,8 +84,7 @@ export const EVENT_TOPIC = {
   TapeCallbackDelivered: 'dbb.tape.jobs',
   TapeCallbackFailed: 'dbb.tape.jobs',
   TapeCallbackRerunRequested: 'dbb.tape.jobs',
-  TapeFileStaged: 'dbb.tape.jobs',
-  TapeFileStageFailed: 'dbb.tape.jobs',
+  TapeFilesStaged: 'dbb.tape.jobs',
   TapeJobCancelled: 'dbb.tape.jobs',
   TapeJobCancelRequested: 'dbb.tape.jobs',
   TapeJobCompleted: 'dbb.tape.jobs',

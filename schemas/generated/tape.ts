@@ -26,19 +26,21 @@ export interface TapeCallbackRerunRequested {
   jobId: number;
 }
 
-/** The tape library reported one file of the job on disk cache (from producers/tape-notifications). Key: job id. */
-export interface TapeFileStaged {
-  meta: Meta;
-  jobId: number;
-  file: string;
-}
-
-/** The tape library reported that staging one file of the job failed. Key: job id. */
-export interface TapeFileStageFailed {
-  meta: Meta;
-  jobId: number;
+export interface TapeFileFailure {
   file: string;
   error: string;
+}
+
+/** The tape library reported files of the job on disk cache, or failed to stage them: the notifications of one adapter batch for one job (producers/tape-notifications). Batched because per-file events of one job serialize on one partition. Key: job id. */
+export interface TapeFilesStaged {
+  meta: Meta;
+  jobId: number;
+  /** files now on disk cache, in notification order */
+  staged: Array<string>;
+  /** files the library failed to stage */
+  failed: Array<TapeFileFailure>;
+  /** Kafka timestamp of the first notification in the batch */
+  firstNotifiedAt: number;
 }
 
 /** The job was cancelled (cancelbatchstage called when it was in flight) and removed; late notifications are ignored. Key: job id. */
@@ -122,8 +124,7 @@ export type TapeEvent =
   | { name: 'TapeCallbackDelivered'; value: TapeCallbackDelivered }
   | { name: 'TapeCallbackFailed'; value: TapeCallbackFailed }
   | { name: 'TapeCallbackRerunRequested'; value: TapeCallbackRerunRequested }
-  | { name: 'TapeFileStaged'; value: TapeFileStaged }
-  | { name: 'TapeFileStageFailed'; value: TapeFileStageFailed }
+  | { name: 'TapeFilesStaged'; value: TapeFilesStaged }
   | { name: 'TapeJobCancelled'; value: TapeJobCancelled }
   | { name: 'TapeJobCancelRequested'; value: TapeJobCancelRequested }
   | { name: 'TapeJobCompleted'; value: TapeJobCompleted }

@@ -41,7 +41,7 @@ export class TapeLibrary {
   private connecting: Promise<void> | null = null;
   private flushing: Promise<void> | null = null;
   private closed = false;
-  readonly lastFlush: { at: number } = { at: 0 };
+  readonly lastFlush: { at: number; first: number } = { at: 0, first: 0 };
 
   constructor(readonly opts: TapeLibraryOptions) {
     for (const p of opts.online ?? []) this.online.add(p);
@@ -114,6 +114,7 @@ export class TapeLibrary {
       }
       this.stats.published += batch.length;
       this.lastFlush.at = Date.now();
+      this.lastFlush.first ||= this.lastFlush.at;
     }
   }
 
