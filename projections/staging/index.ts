@@ -39,6 +39,40 @@ export async function applyChange(tx: pg.PoolClient, c: RowChange): Promise<void
   }
 }
 
+/** The same changes as applyChange one by one, in three multi-row statements: creations, then the
+ *  first completion per request (a later one would find it no longer QUEUED), then log lines. */
+export async function applyChanges(tx: pg.PoolClient, changes: RowChange[]): Promise<void> {
+  const ups = changes.flatMap((c) => (c.type === 'upsertRequest' ? [c.row] : []));
+  const seen = new Set<string>();
+  const dones = changes.flatMap((c) => (c.type === 'completeRequest' && !seen.has(c.row.requestId) && seen.add(c.row.requestId) ? [c.row] : []));
+  const logs = changes.flatMap((c) => (c.type === 'appendLog' ? [c.row] : []));
+  if (ups.length) {
+    await tx.query(
+      `INSERT INTO staging_requests (request_id, method, username, local_path_on_storage, relative_path, status, actor, requested_at, last_offset)
+       SELECT r, m, u, l, p, 'QUEUED', a, t, o FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::bigint[]) AS x(r, m, u, l, p, a, t, o)
+       ON CONFLICT (request_id) DO NOTHING`,
+      [ups.map((r) => r.requestId), ups.map((r) => r.method), ups.map((r) => r.username), ups.map((r) => r.localPathOnStorage),
+        ups.map((r) => r.relativePath), ups.map((r) => r.actor), ups.map((r) => ts(r.requestedAt)), ups.map((r) => r.offset)]);
+  }
+  if (dones.length) {
+    await tx.query(
+      `UPDATE staging_requests s SET status = x.st, skipped = x.sk, reconciled = x.rc, source_path = x.sp, destination = x.de, size_bytes = x.sz,
+         error_code = x.ec, error_reason = x.er, started_at = x.sa, finished_at = x.fa, last_offset = x.o
+       FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::bigint[])
+         AS x(r, st, sk, rc, sp, de, sz, ec, er, sa, fa, o)
+       WHERE s.request_id = x.r AND s.status = 'QUEUED' AND s.last_offset < x.o`,
+      [dones.map((r) => r.requestId), dones.map((r) => r.status), dones.map((r) => r.skipped), dones.map((r) => r.reconciled), dones.map((r) => r.sourcePath),
+        dones.map((r) => r.destination), dones.map((r) => r.sizeBytes), dones.map((r) => r.errorCode), dones.map((r) => r.errorReason),
+        dones.map((r) => ts(r.startedAt)), dones.map((r) => ts(r.finishedAt)), dones.map((r) => r.offset)]);
+  }
+  if (logs.length) {
+    await tx.query(
+      `INSERT INTO staging_log (event_id, at, level, request_id, event, message)
+       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) ON CONFLICT (event_id) DO NOTHING`,
+      [logs.map((r) => r.eventId), logs.map((r) => ts(r.at)), logs.map((r) => r.level), logs.map((r) => r.requestId), logs.map((r) => r.event), logs.map((r) => r.message)]);
+  }
+}
+
 export function createStagingProjection(deps: DomainDeps): ConsumerSpec {
   void deps;
   return {
@@ -48,6 +82,9 @@ export function createStagingProjection(deps: DomainDeps): ConsumerSpec {
     migrationsDir: join(dirname(fileURLToPath(import.meta.url)), 'migrations'),
     async handle(event, ctx) {
       for (const change of fold(event)) await applyChange(ctx.tx, change);
+    },
+    async handleBatch(events, ctx) {
+      await applyChanges(ctx.tx, events.flatMap((e) => fold(e)));
     },
   };
 }
