@@ -69,7 +69,7 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
     if (mv.status !== 0) throw new Error(`mv failed: ${mv.stderr}`);
     const mvS = (performance.now() - t0) / 1000;
 
-    const cfg = validateIngestConfig({ finder: { source: join(work, 'buffer'), storage: join(work, 'storage'), search: { method: 'watch', interval: 200, stableMs: 0 } } }).finder as FinderConfig;
+    const cfg = validateIngestConfig({ finder: { source: join(work, 'buffer'), storage: join(work, 'storage'), search: { method: 'watch', interval: 200, stableMs: 0 }, concurrency: 128 } }).finder as FinderConfig;
     await makeFiles(cfg.source, n);
     await mkdir(cfg.storage, { recursive: true });
     const finder = await createFinder({ appender: platform.appender, log }, cfg);
@@ -102,8 +102,8 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
       },
       notes: [
         `${n} files of ~40 bytes in 100 directories, all present before the finder starts (stableMs 0, watch mode)`,
-        'finder: walk + sha256 + journal intent + FileDiscovered + link/unlink into storage + FileMoved, 32 files in flight',
-        'end to end: until the Registry plugin has registered every file (FileMoved → IngestQueued → attempt → IngestAttempted); with projection: until projection_ingest shows SUCCESS for all',
+        'finder: walk + sha256 + journal intent + FileDiscovered + link/unlink into storage + FileMoved, 128 files in flight',
+        'end to end: until the Registry plugin has registered every file (FileMoved → IngestQueued + attempt → IngestAttempted); with projection: until projection_ingest shows SUCCESS for all',
         'mv baseline: one `mv -t` process renaming every file (no checksum, no events); goal ≥ 1,000 files/s end to end',
       ],
     };

@@ -61,9 +61,9 @@ describe('ingest: a crash during an attempt', () => {
     expect(await finder.scanOnce()).toMatchObject({ taken: 1 });
     const id = fileIdOf('exp42.dat', createHash('sha256').update(content).digest('hex'));
 
-    // the tool is running (slow) and the file is PENDING
+    // the tool is running (slow); PENDING and the outcome commit together, so the file still shows UNTRIED
     await eventually(async () => expect(await starts(id)).toHaveLength(1), { timeoutMs: 90_000 });
-    await eventually(async () => expect((await get(`/api/v1/ingest/files/${id}`)).json().status).toBe('PENDING'), { timeoutMs: 30_000 });
+    await eventually(async () => expect((await get(`/api/v1/ingest/files/${id}`)).json().status).toBe('UNTRIED'), { timeoutMs: 30_000 });
 
     child.child.kill('SIGKILL');
     await child.exited;
@@ -74,6 +74,7 @@ describe('ingest: a crash during an attempt', () => {
     await stack.startConsumers((deps) => [createIngestProcessor(deps)]);
     await eventually(async () => expect((await get(`/api/v1/ingest/files/${id}`)).json().status).toBe('UNKNOWN'), { timeoutMs: 180_000, intervalMs: 500 });
     const history = (await get(`/api/v1/ingest/files/${id}/events`)).json().events;
+    expect(history.map((e: any) => e.status).filter(Boolean)).toEqual(['UNTRIED', 'PENDING', 'UNKNOWN']);
     expect(history.find((e: any) => e.event === 'IngestAttempted')).toMatchObject({ status: 'UNKNOWN', attempt: 1, plugin: 'Command', error: expect.stringMatching(/unknown/) });
     expect(await starts(id), 'the interrupted attempt is not silently repeated').toHaveLength(1);
     expect((await get('/api/v1/ingest/counts')).json()).toMatchObject({ UNKNOWN: 1 });

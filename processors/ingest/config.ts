@@ -29,7 +29,7 @@ export const FinderSection = Type.Object({
     exclude: Type.Array(Type.String(), { default: [], description: 'regular expressions on the relative path; dot-files are always skipped' }),
   }, { additionalProperties: false, default: {} }),
   journal: Type.Optional(Type.String({ description: 'crash journal directory; default <storage>/.dbb-finder' })),
-  concurrency: Type.Integer({ minimum: 1, default: 32, description: 'files handled at once' }),
+  concurrency: Type.Integer({ minimum: 1, default: 64, description: 'files handled at once (hides the event round trips)' }),
 }, { additionalProperties: false });
 
 export const IngesterSection = Type.Object({

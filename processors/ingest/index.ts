@@ -1,8 +1,9 @@
-// processor.ingest: consumes dbb.ingest.files, queues moved files and reruns (IngestQueued = PENDING),
-// runs each queued attempt once through ctx.runEffect and appends IngestAttempted. Wiring only.
+// processor.ingest: consumes dbb.ingest.files; for a moved file or a rerun it appends IngestQueued
+// (PENDING), runs the attempt once through ctx.runEffect and appends IngestAttempted. Its own outputs
+// are evolved into the state as they are emitted and skipped when they come back. Wiring only.
 import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
-import type { ConsumerSpec, DomainDeps, HandlerContext } from '../../platform/types.ts';
+import type { BodyOf, ConsumerSpec, DomainDeps, HandlerContext } from '../../platform/types.ts';
 import { loadIngestConfig, ingesterOf, type IngestConfig } from './config.ts';
 import { createPlugin, Limiter, type IngestPlugin } from './plugins/index.ts';
 import { attemptOutcome, decide, evolve, initialState, type FileState, type IngestEffect } from './rules.ts';
@@ -38,7 +39,7 @@ export function createIngestProcessor(deps: DomainDeps, opts: { config?: IngestC
     const outcome = await ctx.runEffect(effect.effectId, () => runIngest(effect, effects()));
     const result = outcome.status === 'DONE' ? outcome.result : await reconcileIngest(effect, effects());
     if (outcome.status === 'UNKNOWN') ctx.log.warn({ fileId: effect.fileId, attempt: effect.attempt, status: result.status }, 'ingest attempt interrupted by a crash; reconciled');
-    await ctx.emit('IngestAttempted', effect.fileId, attemptOutcome(effect, result));
+    return attemptOutcome(effect, result);
   }
 
   return {
@@ -48,18 +49,23 @@ export function createIngestProcessor(deps: DomainDeps, opts: { config?: IngestC
     migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
     async handle(event, ctx) {
       if (!isIngestEvent(event)) return;
+      // status-less finder events and our own outputs (already evolved when emitted) need no state read
+      if (event.name === 'FileDiscovered' || event.name === 'DuplicateFound' || event.name === 'IngestQueued' || event.name === 'IngestAttempted') return;
       const input = { name: event.name, value: event.value } as IngestEvent;
-      if (input.name === 'FileDiscovered' || input.name === 'DuplicateFound') return; // no status, no decision: skip the state read
       const fileId = input.value.fileId;
-      const state = await loadState(ctx, fileId);
-      const outputs = decide(input, state, { now: event.meta.occurredAt, eventId: event.meta.eventId, plugin: ingester.plugin.name });
+      const before = await loadState(ctx, fileId);
+      const outputs = decide(input, before, { now: event.meta.occurredAt, eventId: event.meta.eventId, plugin: ingester.plugin.name });
+      let state = evolve(before, input);
+      const emit = async <N extends 'IngestQueued' | 'IngestAttempted'>(name: N, body: BodyOf<N>) => {
+        const meta = await ctx.emit(name, fileId, body);
+        state = evolve(state, { name, value: { ...body, meta } } as unknown as IngestEvent);
+      };
       for (const o of outputs) {
-        if (o.kind === 'emit') await ctx.emit(o.event.name, fileId, o.event.body as never);
-        else if (o.kind === 'effect') await attempt(o.effect, ctx);
+        if (o.kind === 'emit') await emit(o.event.name, o.event.body);
+        else if (o.kind === 'effect') await emit('IngestAttempted', await attempt(o.effect, ctx));
         else if (o.reason !== 'no-decision') ctx.log.debug({ fileId, event: event.name, reason: o.reason }, 'ignored');
       }
-      const next = evolve(state, input);
-      if (next !== state) await saveState(ctx, fileId, next);
+      if (state !== before) await saveState(ctx, fileId, state);
     },
   };
 }

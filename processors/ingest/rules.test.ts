@@ -12,9 +12,12 @@ const conflict: IngestEvent = { name: 'FileConflictFound', value: { meta, fileId
 const fold = (...events: IngestEvent[]) => events.reduce<FileState>(evolve, initialState());
 
 describe('ingest rules', () => {
-  it('queues attempt 1 for a moved file (UNTRIED → PENDING)', () => {
+  it('queues attempt 1 for a moved file and asks for its ingest effect (UNTRIED → PENDING)', () => {
     const out = decide(moved, initialState(), ctx);
-    expect(out).toEqual([{ kind: 'emit', event: { name: 'IngestQueued', body: expect.objectContaining({ fileId: 'f1', attempt: 1, plugin: 'Registry', storagePath: '/sto/a/b.fits' }) } }]);
+    expect(out).toEqual([
+      { kind: 'emit', event: { name: 'IngestQueued', body: expect.objectContaining({ fileId: 'f1', attempt: 1, plugin: 'Registry', storagePath: '/sto/a/b.fits' }) } },
+      { kind: 'effect', effect: expect.objectContaining({ kind: 'ingest', effectId: 'ingest:f1:1', attempt: 1, storagePath: '/sto/a/b.fits' }) },
+    ]);
     expect(fold(moved).status).toBe('UNTRIED');
   });
 
@@ -22,17 +25,18 @@ describe('ingest rules', () => {
     expect(decide(moved, fold(moved), ctx)).toEqual([{ kind: 'ignore', reason: 'known-file' }]);
   });
 
-  it('asks for the ingest effect when its attempt is queued, once', () => {
-    const state = fold(moved);
-    const out = decide(queued(1), state, ctx);
-    expect(out).toEqual([{ kind: 'effect', effect: expect.objectContaining({ kind: 'ingest', effectId: 'ingest:f1:1', attempt: 1 }) }]);
-    expect(decide(queued(1), fold(moved, queued(1)), ctx)).toEqual([{ kind: 'ignore', reason: 'stale-attempt' }]);
+  it('ignores its own outputs when they come back on the topic', () => {
+    expect(decide(queued(1), fold(moved, queued(1)), ctx)).toEqual([{ kind: 'ignore', reason: 'own-output' }]);
+    expect(decide(attempted('SUCCESS'), fold(moved, queued(1), attempted('SUCCESS')), ctx)).toEqual([{ kind: 'ignore', reason: 'own-output' }]);
   });
 
   it('reruns a FAILURE as attempt 2 and ignores a rerun while one is pending', () => {
     const failed = fold(moved, queued(1), attempted('FAILURE'));
     expect(failed.status).toBe('FAILURE');
-    expect(decide(rerun, failed, ctx)).toEqual([{ kind: 'emit', event: { name: 'IngestQueued', body: expect.objectContaining({ attempt: 2 }) } }]);
+    expect(decide(rerun, failed, ctx)).toEqual([
+      { kind: 'emit', event: { name: 'IngestQueued', body: expect.objectContaining({ attempt: 2 }) } },
+      { kind: 'effect', effect: expect.objectContaining({ effectId: 'ingest:f1:2', attempt: 2 }) },
+    ]);
     expect(decide(rerun, fold(moved, queued(1)), ctx)).toEqual([{ kind: 'ignore', reason: 'already-queued' }]);
     expect(decide(rerun, initialState(), ctx)).toEqual([{ kind: 'ignore', reason: 'unknown-file' }]);
   });

@@ -1,6 +1,8 @@
 // Pure ingest rules: which file gets an ingest attempt and when (seed "Manage file ingestion").
-// Input: every event on dbb.ingest.files for one file id. Outputs: IngestQueued (PENDING), an
-// `ingest` effect for a queued attempt, or IngestAttempted FAILURE when a rerun cannot be honoured.
+// Input: every event on dbb.ingest.files for one file id. A moved file or a rerun gives IngestQueued
+// (PENDING) plus the `ingest` effect for that attempt, in one decision; a rerun that cannot be honoured
+// gives IngestAttempted FAILURE. The processor's own outputs are evolved when emitted, so on the topic
+// they are ignored.
 import { InvalidEventError } from '../../platform/errors.ts';
 import type { BodyOf } from '../../platform/types.ts';
 import { canMove, statusOf, type IngestEvent, type IngestStatus } from './status.ts';
@@ -38,7 +40,7 @@ export interface IngestEffect {
   checksum: string;
 }
 
-export type IgnoreReason = 'known-file' | 'unknown-file' | 'already-queued' | 'stale-attempt' | 'no-decision';
+export type IgnoreReason = 'known-file' | 'unknown-file' | 'already-queued' | 'own-output' | 'no-decision';
 
 export type Output =
   | { kind: 'emit'; event: { name: 'IngestQueued'; body: BodyOf<'IngestQueued'> } | { name: 'IngestAttempted'; body: BodyOf<'IngestAttempted'> } }
@@ -67,13 +69,15 @@ export function decide(input: IngestEvent, state: FileState, ctx: RuleContext): 
   switch (input.name) {
     case 'FileMoved': return onMoved(input, state, ctx);
     case 'IngestRerunRequested': return onRerun(input.value, state, ctx);
-    case 'IngestQueued': return onQueued(input.value, state);
+    case 'IngestQueued':
+      return ignore('own-output');
     case 'FileDiscovered':
     case 'DuplicateFound':
     case 'FileConflictFound':
     case 'FileBackfilled':
-    case 'IngestAttempted':
       return ignore('no-decision');
+    case 'IngestAttempted':
+      return ignore('own-output');
     default: {
       const never: never = input;
       throw new InvalidEventError(`unexpected event ${(never as { name: string }).name}`);
@@ -81,11 +85,19 @@ export function decide(input: IngestEvent, state: FileState, ctx: RuleContext): 
   }
 }
 
+/** Queue the next attempt and run it: IngestQueued first, then the effect whose outcome becomes IngestAttempted. */
 function queue(state: Extract<FileState, { fileId: string }>, storagePath: string, ctx: RuleContext): Output[] {
+  const attempt = state.attempt + 1;
   const body: BodyOf<'IngestQueued'> = {
-    fileId: state.fileId, attempt: state.attempt + 1, plugin: ctx.plugin, storagePath, relPath: state.relPath, checksum: state.checksum,
+    fileId: state.fileId, attempt, plugin: ctx.plugin, storagePath, relPath: state.relPath, checksum: state.checksum,
   };
-  return [{ kind: 'emit', event: { name: 'IngestQueued', body } }];
+  return [
+    { kind: 'emit', event: { name: 'IngestQueued', body } },
+    {
+      kind: 'effect',
+      effect: { kind: 'ingest', effectId: ingestEffectId(state.fileId, attempt), fileId: state.fileId, attempt, plugin: ctx.plugin, storagePath, relPath: state.relPath, checksum: state.checksum },
+    },
+  ];
 }
 
 /** decide runs before evolve: a FileMoved for a new file finds NONE and queues attempt 1. */
@@ -108,18 +120,6 @@ function onRerun(v: BodyOf<'IngestRerunRequested'>, state: FileState, ctx: RuleC
     return [{ kind: 'emit', event: { name: 'IngestAttempted', body } }];
   }
   return queue(rerun, rerun.storagePath, ctx);
-}
-
-function onQueued(v: BodyOf<'IngestQueued'>, state: FileState): Output[] {
-  if (state.status === 'NONE') return ignore('unknown-file');
-  if (!canMove(state.status, 'PENDING') || v.attempt !== state.attempt + 1) return ignore('stale-attempt');
-  return [{
-    kind: 'effect',
-    effect: {
-      kind: 'ingest', effectId: ingestEffectId(v.fileId, v.attempt), fileId: v.fileId, attempt: v.attempt,
-      plugin: v.plugin, storagePath: v.storagePath, relPath: v.relPath, checksum: v.checksum,
-    },
-  }];
 }
 
 /** The IngestAttempted body for an attempt's result (UNKNOWN when the ingester died mid-attempt). */
