@@ -195,6 +195,13 @@ async function ensureJupyter(client: JupyterClient, e: StageEffect, deps: Effect
   throw new StagingRefusal('JUPYTER_UNAVAILABLE', `Jupyter server of ${e.username} did not start within ${deps.cfg.jupyterStartTimeoutMs} ms`);
 }
 
+/** Up to this size a Jupyter file is compared byte for byte (the contents API has no ranges, so the
+ *  whole file is downloaded); above it an equal size counts as identical. */
+export const JUPYTER_COMPARE_MAX = 64 * 1024 * 1024; // bytes
+
+const sameRemote = (client: JupyterClient, path: string[], src: OpenedSource) =>
+  src.stat.size > JUPYTER_COMPARE_MAX ? Promise.resolve(true) : client.sameContent(path, src.file, src.stat.size);
+
 /** jupyter_copy: upload through the Jupyter Server contents API in chunks to a temp name, then rename. */
 export async function jupyterCopy(e: StageEffect, deps: EffectDeps): Promise<EffectResult> {
   return run(deps, () => withSource(deps.cfg, e, async (src) => {
@@ -208,7 +215,7 @@ export async function jupyterCopy(e: StageEffect, deps: EffectDeps): Promise<Eff
     const identical = async () => {
       const m = await client.stat(final);
       if (!m) return false;
-      if (m.type === 'file' && m.size === src.stat.size && (await client.sameContent(final, src.file, src.stat.size))) return true;
+      if (m.type === 'file' && m.size === src.stat.size && (await sameRemote(client, final, src))) return true;
       throw new StagingRefusal('DESTINATION_CONFLICT', `A different file already exists at ${final.join('/')} in the Jupyter server`);
     };
     if (await identical()) return { ...done, skipped: true };
@@ -241,7 +248,7 @@ export async function reconcile(e: StageEffect, deps: EffectDeps): Promise<Effec
       await ensureJupyter(client, e, deps);
       await client.remove([...e.dest.slice(0, -1), jupyterTempName(e.requestId)]);
       const m = await client.stat(e.dest);
-      if (m?.type === 'file' && m.size === src.stat.size && (await client.sameContent(e.dest, src.file, src.stat.size))) {
+      if (m?.type === 'file' && m.size === src.stat.size && (await sameRemote(client, e.dest, src))) {
         return { sourcePath: src.path, destination: e.dest.join('/'), sizeBytes: src.stat.size, skipped: false };
       }
       throw interrupted();
