@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { fold } from './fold.ts';
-import { applyChanges } from './apply.ts';
+import { applyBatch, applyChanges } from './apply.ts';
 
 export const NAME = 'projection.gw';
 
@@ -17,5 +17,6 @@ export function createGwProjection(deps: DomainDeps): ConsumerSpec {
     topics: [TOPIC.GW_DATASTORE],
     migrationsDir: join(dirname(fileURLToPath(import.meta.url)), 'migrations'),
     handle: (event, ctx) => applyChanges(ctx.tx, event.offset, event.meta.occurredAt, fold(event)),
+    handleBatch: (events, ctx) => applyBatch(ctx.tx, events.map((e) => ({ offset: e.offset, occurredAt: e.meta.occurredAt, changes: fold(e) }))),
   };
 }
