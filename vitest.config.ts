@@ -16,7 +16,6 @@ export default defineConfig({
           maxWorkers: 3,
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          teardownTimeout: 60_000,
         },
       },
     ],

@@ -16,6 +16,7 @@ import { replayProjection } from '../platform/replay.ts';
 import { consumerLag, listTopics, tailTopic } from './inspect.ts';
 import { checkSchemas } from './schemas.ts';
 import { registerDomainCommands } from './domains.ts';
+import { startDevSimulators } from './dev.ts';
 
 const program = new Command('dbb').description('Data Backbone: event-sourced streaming backbone').showHelpAfterError();
 
@@ -59,12 +60,14 @@ program.command('up').description('bring up Kafka, the registry, Postgres schema
   .option('--no-stack-stop', 'leave Kafka and the registry running on exit')
   .action(async (opts: { stackStop: boolean }) => {
     const { env, token } = devProfile(await prepare(process.env));
-    const sys = await startSystem(env, log(), { gateway: true, consumers: (all) => all });
+    const sims = await startDevSimulators(env, (m) => console.error(`[dev] ${m}`));
+    const sys = await startSystem(env, log(), { gateway: true, consumers: (all) => all, services: true });
     console.log(`\nData Backbone is up.\n  gateway   ${sys.url}\n  API docs  ${sys.url}/docs\n  database  ${safeUrl(sys.config.databaseUrl)}\n  kafka     ${sys.config.kafkaBrokers.join(',')}\n  registry  ${sys.config.registryUrl}`);
     if (token) console.log(`  dev token ${token}  (operator; also in ${join(stateDir(), 'dev-token')}; seed routes open without a token)`);
     console.log('Ctrl-C stops what this command started.');
     onSignals(async () => {
       await sys.close();
+      await sims.stop();
       if (opts.stackStop) await stopStack({ stateDir: stateDir(), log: (m) => console.error(`[stack] ${m}`) });
     });
   });
@@ -79,7 +82,7 @@ program.command('run').description('run one part alone: gateway | processor <dom
       return chosen;
     };
     const parts = part === 'gateway' ? { gateway: true, consumers: () => [] }
-      : part === 'workers' ? { gateway: false, consumers: (all: ReturnType<typeof allConsumers>) => all }
+      : part === 'workers' ? { gateway: false, consumers: (all: ReturnType<typeof allConsumers>) => all, services: true }
       : part === 'processor' || part === 'projection' ? { gateway: false, consumers: pick(part) }
       : null;
     if (!parts) throw new Error(`unknown part ${part}: gateway | processor <domain> | projection <domain> | workers`);

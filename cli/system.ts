@@ -4,14 +4,14 @@ import type { Logger } from 'pino';
 import { loadConfig, type Config, type Env } from '../platform/config.ts';
 import { startPlatform, type Platform } from '../platform/runtime.ts';
 import { startReplyListener, type ReplyListener } from '../platform/request-reply.ts';
-import { createProcessors } from '../processors/index.ts';
+import { createProcessors, createServices } from '../processors/index.ts';
 import { createProjections } from '../projections/index.ts';
 import { buildApp } from '../gateway/app.ts';
 import { createAuth } from '../gateway/plugins/auth.ts';
 import type { App } from '../gateway/types.ts';
 import type { ConsumerSpec } from '../platform/types.ts';
 
-export interface SystemParts { gateway: boolean; consumers: (all: ConsumerSpec[]) => ConsumerSpec[] }
+export interface SystemParts { gateway: boolean; consumers: (all: ConsumerSpec[]) => ConsumerSpec[]; services?: boolean }
 
 export interface RunningSystem { config: Config; platform: Platform; app: App | null; replies: ReplyListener | null; url: string | null; close(): Promise<void> }
 
@@ -26,10 +26,17 @@ export async function startSystem(env: Env, log: Logger, parts: SystemParts): Pr
     await platform.startConsumer(spec);
     log.info({ consumer: spec.name }, 'consumer started');
   }
+  const closers: (() => Promise<void>)[] = [];
+  if (parts.services) {
+    for (const svc of createServices()) {
+      const running = await svc.start(platform);
+      closers.push(() => running.stop());
+      log.info({ service: svc.name }, 'service started');
+    }
+  }
   let app: App | null = null;
   let replies: ReplyListener | null = null;
   let url: string | null = null;
-  const closers: (() => Promise<void>)[] = [];
   if (parts.gateway) {
     replies = await startReplyListener({ config, kafka: platform.kafka, serde: platform.serde, appender: platform.appender, log });
     const admin = platform.kafka.admin();

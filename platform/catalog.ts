@@ -13,6 +13,7 @@ export interface CatalogEntry {
   domain: string;
   topic: string; // base topic, e.g. dbb.gw.datastore (a namespace prefix is added at run time)
   schema: AvroRecord; // self-contained (common records inlined)
+  partitions?: number; // the schema's optional "partitions" attribute: partition count of its topic
   file: string;
 }
 
@@ -22,6 +23,7 @@ export interface AvroRecord {
   namespace?: string;
   doc?: string;
   topic?: string;
+  partitions?: number;
   fields: { name: string; type: unknown; default?: unknown; doc?: string }[];
 }
 
@@ -46,6 +48,12 @@ export class Catalog {
 
   topics(): string[] {
     return [...new Set([...this.byName.values()].map((e) => e.topic))].sort();
+  }
+
+  /** Partition count of a topic: the largest "partitions" attribute among its events, if any. */
+  partitionsOf(topic: string): number | undefined {
+    const ps = this.eventsOn(topic).map((e) => e.partitions).filter((p): p is number => p !== undefined);
+    return ps.length ? Math.max(...ps) : undefined;
   }
 
   eventsOn(topic: string): CatalogEntry[] {
@@ -108,7 +116,8 @@ export function loadCatalog(dir = SCHEMAS_DIR): Catalog {
         throw new Error(`${file}: first field must be { "name": "meta", "type": "dbb.common.Meta" }`);
       }
       const schema = inlineCommon(raw, common, new Set()) as AvroRecord;
-      entries.push({ name: raw.name, fullName: `${raw.namespace}.${raw.name}`, domain, topic: raw.topic, schema, file });
+      if (raw.partitions !== undefined && !(Number.isInteger(raw.partitions) && raw.partitions >= 1)) throw new Error(`${file}: "partitions" must be a positive integer`);
+      entries.push({ name: raw.name, fullName: `${raw.namespace}.${raw.name}`, domain, topic: raw.topic, schema, file, partitions: raw.partitions });
     }
   }
   return new Catalog(entries);

@@ -136,7 +136,9 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
           await db.query(`DELETE FROM ${q}.effects WHERE effect_id = $1`, [effectId]);
           throw err;
         }
-        await tx.query(`UPDATE ${q}.effects SET state = 'DONE', result = $2, done_at = now() WHERE effect_id = $1`, [effectId, JSON.stringify(result ?? null)]);
+        // DONE is committed on its own too: the effect happened whether or not this batch commits, so a
+        // retried batch gets the result back instead of UNKNOWN
+        await db.query(`UPDATE ${q}.effects SET state = 'DONE', result = $2, done_at = now() WHERE effect_id = $1`, [effectId, JSON.stringify(result ?? null)]);
         return { status: 'DONE', result };
       },
     };
@@ -235,6 +237,8 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
         if (!isRunning() || isStale() || stopping) return;
         const chunk = pending.slice(0, config.batchMaxRecords);
         pending = pending.slice(chunk.length);
+        // long handlers (external commands, big copies) must not cost the partition: heartbeat meanwhile
+        const beat = setInterval(() => { heartbeat().catch(() => {}); }, Math.max(500, Math.floor(config.sessionTimeoutMs / 5)));
         try {
           await pRetry(async () => {
             try {
@@ -261,6 +265,8 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
             return;
           }
           throw err;
+        } finally {
+          clearInterval(beat);
         }
         const last = chunk[chunk.length - 1].offset;
         stored = BigInt(last) + 1n;

@@ -3,6 +3,7 @@ import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
 import type { Logger } from 'pino';
 import { ns, type Config } from './config.ts';
 import type { Catalog } from './catalog.ts';
+import pRetry from 'p-retry';
 
 export const DLQ_SUFFIX = '.dlq';
 export const DEFAULT_PARTITIONS = 3;
@@ -23,27 +24,31 @@ export function createKafka(config: Pick<Config, 'kafkaBrokers'>, log: Logger, c
   });
 }
 
-/** Creates missing topics (each catalog topic and its .dlq); existing topics are left as they are. */
-export async function ensureTopics(admin: Admin, config: Pick<Config, 'namespace'>, topics: string[], partitions = DEFAULT_PARTITIONS): Promise<string[]> {
+/** Creates missing topics (each base topic and its .dlq); existing topics are left as they are. */
+export async function ensureTopics(admin: Admin, config: Pick<Config, 'namespace'>, topics: { topic: string; partitions?: number }[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const wanted: ITopicConfig[] = [];
-  for (const base of topics) {
+  for (const { topic: base, partitions } of topics) {
     for (const name of [ns(config, base), ns(config, base + DLQ_SUFFIX)]) {
-      if (!existing.has(name)) wanted.push({ topic: name, numPartitions: partitions, replicationFactor: 1 });
+      if (!existing.has(name)) wanted.push({ topic: name, numPartitions: partitions ?? DEFAULT_PARTITIONS, replicationFactor: 1 });
     }
   }
   if (wanted.length) await admin.createTopics({ topics: wanted, waitForLeaders: true });
   return wanted.map((t) => t.topic);
 }
 
+/** Creates the catalog's topics; retried, since a broker busy creating other stacks' topics answers with retriable errors. */
 export async function ensureCatalogTopics(kafka: Kafka, config: Pick<Config, 'namespace'>, catalog: Catalog, extra: string[] = []) {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await ensureTopics(admin, config, [...catalog.topics(), ...extra]);
-  } finally {
-    await admin.disconnect();
-  }
+  const topics = [...catalog.topics().map((t) => ({ topic: t, partitions: catalog.partitionsOf(t) })), ...extra.map((t) => ({ topic: t }))];
+  return pRetry(async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      return await ensureTopics(admin, config, topics);
+    } finally {
+      await admin.disconnect();
+    }
+  }, { retries: 8, minTimeout: 200, maxTimeout: 3000, shouldRetry: ({ error }) => (error as { retriable?: boolean }).retriable !== false });
 }
 
 /** Strips the namespace prefix: t1.dbb.gw.datastore → dbb.gw.datastore. */
