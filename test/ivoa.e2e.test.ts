@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startTestStack, eventually, type TestStack } from './support/stack.ts';
 import { createIvoaProjection } from '../projections/ivoa/index.ts';
 import { getCounts } from '../projections/ivoa/queries.ts';
+import { ivoaStats } from '../projections/ivoa/stats.ts';
 import { loadDidDump } from '../producers/did-feeder/index.ts';
 import { replayProjection } from '../platform/replay.ts';
 import { ns } from '../platform/config.ts';
@@ -44,6 +45,15 @@ afterAll(async () => {
 });
 
 describe('ObsCore projection', () => {
+  it('stats report rows, DIDs, replicas and no lag behind the log once caught up', async () => {
+    const replicas = dids.reduce((n, d) => n + d.replicas.length, 0);
+    await eventually(async () => {
+      const s = await ivoaStats({ db: stack.db, kafka: stack.platform.kafka, config: stack.config });
+      expect(s).toMatchObject({ rows: N, dids: N, replicas, deletedDids: 0, lag: 0 });
+      expect(s.partitions.reduce((n, p) => n + p.end, 0)).toBe(N + 1 + replicas);
+    }, { timeoutMs: 60_000 });
+  });
+
   it('dead-letters a DID with invalid coordinates, with the reason', async () => {
     const consumer = stack.platform.kafka.consumer({ groupId: `${stack.config.namespace}ivoa-dlq-check` });
     await consumer.connect();
