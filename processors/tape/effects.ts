@@ -22,7 +22,7 @@ export async function lookupFiles(obs: Record<string, unknown>, deps: Pick<Effec
   for (let attempt = 0; attempt < 3; attempt++) {
     if (attempt) await (deps.sleep ?? defaultSleep)(200 * 2 ** attempt);
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
       if (res.status >= 500) { last = `HTTP ${res.status}`; continue; }
       if (!res.ok) return { ok: false, error: `data-files service answered HTTP ${res.status}` };
       const body = (await res.json()) as unknown;

@@ -12,7 +12,8 @@ const toJob = (r: any): Job => ({
 });
 
 export async function loadJob(tx: Tx, jobId: number): Promise<TapeState> {
-  const { rows } = await tx.query('SELECT * FROM jobs WHERE job_id = $1', [jobId]);
+  // FOR UPDATE: the tick may complete a job from another partition's transaction
+  const { rows } = await tx.query('SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE', [jobId]);
   return rows[0] ? toJob(rows[0]) : { status: 'NONE' };
 }
 
@@ -46,7 +47,8 @@ export async function markFiles(tx: Tx, jobId: number, files: { file: string; to
 /** The job and the status of each named file (null: not in the job), in one statement. */
 export async function loadJobFiles(tx: Tx, jobId: number, names: string[]): Promise<{ job: TapeState; files: Map<string, FileStatus | null> }> {
   const { rows } = await tx.query(
-    `SELECT (SELECT row_to_json(j) FROM jobs j WHERE job_id = $1) AS job,
+    `WITH j AS (SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE)
+     SELECT (SELECT row_to_json(j) FROM j) AS job,
             (SELECT json_object_agg(file, status) FROM job_files WHERE job_id = $1 AND file = ANY($2::text[])) AS files`,
     [jobId, names]);
   const found = (rows[0].files ?? {}) as Record<string, FileStatus>;

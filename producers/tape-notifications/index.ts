@@ -54,7 +54,7 @@ async function ensureNotificationTopics(kafka: Kafka, config: Config, base: stri
     const admin = kafka.admin();
     try {
       await admin.connect();
-      await ensureTopics(admin, config, [base]);
+      await ensureTopics(admin, config, [{ topic: base }]);
       return;
     } catch (err) {
       if (attempt >= 5) throw err;
