@@ -26,3 +26,13 @@ describe('parseDumpLine', () => {
     expect(() => parseDumpLine('{"op":"replica","scope":"s","name":"n","rse":"R","url":"u","site":"X","lat":"north","lon":1}')).toThrow(/"lat"/);
   });
 });
+
+describe('the sample dump in test/fixtures/ivoa', () => {
+  it('parses every line into the events it names', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../../test/fixtures/ivoa/sample-dump.jsonl', import.meta.url), 'utf8');
+    const names = text.split('\n').flatMap((l) => parseDumpLine(l)).map((e) => e.name);
+    expect(names).toEqual(['DidRegistered', 'ReplicaAdded', 'ReplicaAdded', 'DidRegistered', 'ReplicaAdded', 'ReplicaAdded', 'DidMetadataUpdated',
+      'DidRegistered', 'ReplicaRemoved', 'DidRegistered', 'DidDeleted']);
+  });
+});
