@@ -6,7 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { loadConfig, ConfigError, CORE_KEYS, type Env } from '../platform/config.ts';
+import { loadConfig, ConfigError, CORE_KEYS, type Env, type KeySpec } from '../platform/config.ts';
+import { GW_KEYS } from '../processors/gw/config.ts';
+import { STAGING_KEYS } from '../processors/staging/config.ts';
+import { TAPE_KEYS } from '../processors/tape/config.ts';
+import { IVOA_KEYS } from '../projections/ivoa/config.ts';
+import { ENV_OVERRIDES as INGEST_ENV } from '../processors/ingest/config.ts';
+
+const CONFIG_SECTIONS = { core: CORE_KEYS, gw: GW_KEYS, staging: STAGING_KEYS, tape: TAPE_KEYS, ivoa: IVOA_KEYS };
 import { createLogger, safeUrl } from '../platform/log.ts';
 import { ensureDatabase, ensureStack, stackStatus, stopStack } from '../infra/stack.ts';
 import { hashToken } from '../gateway/plugins/auth.ts';
@@ -153,8 +160,16 @@ schemas.command('check').description('check every schema against the registry (B
   });
 
 program.command('config').description('every configuration key with its env var and default')
-  .action(() => {
-    for (const k of Object.values(CORE_KEYS)) console.log(`${k.env.padEnd(24)} ${k.secret ? '(secret) ' : ''}${k.doc}${k.default !== undefined && !k.secret ? ` [default ${JSON.stringify(k.default)}]` : ''}`);
+  .option('--markdown', 'as a Markdown table')
+  .action((o: { markdown?: boolean }) => {
+    for (const [section, keys] of Object.entries(CONFIG_SECTIONS)) {
+      console.log(o.markdown ? `\n| ${section} variable | meaning | default |\n| --- | --- | --- |` : `\n${section}`);
+      for (const k of Object.values(keys) as KeySpec[]) {
+        const dflt = k.secret || k.default === undefined ? (k.default === undefined ? 'required' : '(secret)') : JSON.stringify(k.default);
+        console.log(o.markdown ? `| \`${k.env}\` | ${k.doc.replace(/\|/g, '\\|')} | ${dflt} |` : `  ${k.env.padEnd(32)} ${k.doc} [${dflt}]`);
+      }
+    }
+    if (!o.markdown) console.log(`\ningest: INGEST_CONFIG (YAML file) and overrides ${Object.keys(INGEST_ENV).join(', ')}`);
   });
 
 registerDomainCommands(program);

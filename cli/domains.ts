@@ -1,6 +1,79 @@
-// Domain commands of `dbb` (gw stream, ingest finder|rerun|backfill, ivoa load|stats, rerun tape).
+// Domain commands of `dbb`: gw stream, ingest finder|rerun|backfill, ivoa load|stats, rerun tape.
+// Each calls a function its domain exports; nothing domain-specific is decided here.
 import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../platform/config.ts';
+import { createLogger } from '../platform/log.ts';
+import { startPlatform, type Platform } from '../platform/runtime.ts';
+import { streamFile } from '../producers/gw-streamer/index.ts';
+import { registerIngestCommands } from '../processors/ingest/cli.ts';
+import { loadDidDump } from '../producers/did-feeder/index.ts';
+import { ivoaStats, formatStats } from '../projections/ivoa/stats.ts';
+import { rerunFailedTapeCallbacks } from '../processors/tape/rerun.ts';
+
+const openPlatform = (source: string): Promise<Platform> =>
+  startPlatform(loadConfig(process.env), { log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }), source, relay: false });
+
+async function withPlatform<T>(source: string, fn: (p: Platform) => Promise<T>): Promise<T> {
+  const p = await openPlatform(source);
+  try { return await fn(p); } finally { await p.close(); }
+}
+
+const devToken = () => {
+  try { return readFileSync(join(process.env.DBB_STATE_DIR || join(process.cwd(), '.dbb'), 'dev-token'), 'utf8').trim(); } catch { return undefined; }
+};
 
 export function registerDomainCommands(program: Command): void {
-  void program;
+  const gw = program.command('gw').description('GW data buffer');
+  gw.command('stream').description('replay a GWOSC strain file (HDF5 or text) to /streamdata in chunks')
+    .argument('<file>')
+    .option('--url <url>', 'gateway base URL', process.env.DBB_URL ?? 'http://127.0.0.1:8080')
+    .option('--rate <chunks/s>', 'chunks per second (0 = as fast as answered)', '1')
+    .option('--chunk <samples>', 'samples per chunk', '16384')
+    .option('--token <token>', 'bearer token (default: DBB_TOKEN, else the dev token)')
+    .option('--datastore <id>', 'datastore id (default: the seed route)')
+    .option('--binary', 'send application/octet-stream')
+    .option('--concurrency <n>', 'chunks in flight', '1')
+    .action(async (file: string, o: Record<string, string | boolean | undefined>) => {
+      const summary = await streamFile(file, {
+        url: String(o.url), rate: Number(o.rate), chunkSamples: Number(o.chunk), token: (o.token as string) ?? process.env.DBB_TOKEN ?? devToken(),
+        datastore: o.datastore as string | undefined, binary: Boolean(o.binary), concurrency: Number(o.concurrency),
+        onChunk: (i, a) => console.log(JSON.stringify({ chunk: i, resp: a.resp, ...a.body })),
+      });
+      console.log(JSON.stringify(summary));
+      if (summary.frozen) process.exitCode = 2;
+    });
+
+  registerIngestCommands(program.command('ingest').description('file finder and ingester'), openPlatform);
+
+  const ivoa = program.command('ivoa').description('IVOA publishing (ObsCore, TAP, SCS, DataLink)');
+  ivoa.command('load').description('append the DIDs and replicas of a JSON-lines dump as events')
+    .argument('<file>')
+    .action(async (file: string) => withPlatform('dbb-ivoa-load', async (p) => {
+      const bar = new cliProgress.SingleBar({ format: 'load [{bar}] {value} events' }, cliProgress.Presets.shades_classic);
+      bar.start(0, 0);
+      const res = await loadDidDump(p.appender, file, { onProgress: (n) => { bar.setTotal(n); bar.update(n); } });
+      bar.stop();
+      console.log(`${res.lines} lines → ${res.events} events${res.badLines.length ? `; ${res.badLines.length} bad lines (first: line ${res.badLines[0].line}: ${res.badLines[0].error})` : ''}`);
+      if (res.badLines.length) process.exitCode = 1;
+    }));
+  ivoa.command('stats').description('ObsCore rows, DIDs, replicas and lag behind the log')
+    .action(async () => withPlatform('dbb-ivoa-stats', async (p) => {
+      console.log(formatStats(await ivoaStats({ db: p.db, kafka: p.kafka, config: p.config })));
+    }));
+
+  program.command('rerun').description('rerun failed work of a domain')
+    .argument('<domain>', 'tape (ingest: use `dbb ingest rerun`)')
+    .option('--callbacks-failed', 'tape: resend the callbacks whose delivery failed')
+    .option('--job <id...>', 'tape: only these job ids')
+    .action(async (domain: string, o: { callbacksFailed?: boolean; job?: string[] }) => {
+      if (domain !== 'tape' || !o.callbacksFailed) throw new Error('supported: dbb rerun tape --callbacks-failed [--job ID...]; for ingest use dbb ingest rerun');
+      await withPlatform('dbb-rerun', async (p) => {
+        const ids = await rerunFailedTapeCallbacks({ db: p.db, appender: p.appender }, { actor: 'cli', jobIds: o.job?.map(Number) });
+        await p.producer.flush();
+        console.log(ids.length ? `resending callbacks of jobs ${ids.join(', ')}` : 'no failed callbacks');
+      });
+    });
 }
