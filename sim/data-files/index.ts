@@ -10,12 +10,15 @@ export interface DataFilesSim {
   stop(): Promise<void>;
 }
 
-export async function startDataFilesSim(opts: { observations?: Record<number, string[]>; port?: number; host?: string } = {}): Promise<DataFilesSim> {
+/** `synthesize`: answer any obs id not in `observations` with that many made-up files (dev profile). */
+export async function startDataFilesSim(opts: { observations?: Record<number, string[]>; synthesize?: number; port?: number; host?: string } = {}): Promise<DataFilesSim> {
   const observations = new Map(Object.entries(opts.observations ?? {}).map(([k, v]) => [Number(k), v]));
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://sim');
     const obsId = Number(url.searchParams.get('obs_id') ?? url.searchParams.get('obsid'));
-    const files = url.pathname === '/metadata/data_files' ? observations.get(obsId) : undefined;
+    const made = opts.synthesize && Number.isSafeInteger(obsId) && obsId > 0
+      ? Array.from({ length: opts.synthesize }, (_, i) => `/mwa/${obsId}/${obsId}_ch${String(i + 1).padStart(3, '0')}.fits`) : undefined;
+    const files = url.pathname === '/metadata/data_files' ? observations.get(obsId) ?? made : undefined;
     if (!files) {
       res.writeHead(404, { 'content-type': 'application/json' });
       return res.end(JSON.stringify({ error: `no observation ${obsId}` }));
