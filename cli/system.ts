@@ -10,6 +10,8 @@ import { buildApp } from '../gateway/app.ts';
 import { createAuth } from '../gateway/plugins/auth.ts';
 import type { App } from '../gateway/types.ts';
 import type { ConsumerSpec } from '../platform/types.ts';
+import { metrics } from '../platform/metrics.ts';
+import { consumerLag } from './inspect.ts';
 
 export interface SystemParts { gateway: boolean; consumers: (all: ConsumerSpec[]) => ConsumerSpec[]; services?: boolean }
 
@@ -49,6 +51,11 @@ export async function startSystem(env: Env, log: Logger, parts: SystemParts): Pr
       },
     });
     closers.push(() => admin.disconnect());
+    const lagTimer = setInterval(() => {
+      consumerLag(config).then((ls) => { for (const l of ls) metrics.consumerLag.set({ group: l.group }, l.lag); }).catch(() => {});
+    }, 15_000);
+    lagTimer.unref();
+    closers.push(async () => clearInterval(lagTimer));
     url = await app.listen({ host: config.host, port: config.port });
   }
   return {
