@@ -102,10 +102,11 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
     });
     const hardS = await seconds(() => pool(nLinks, clients, (i) => post(url, token, 'symlink_copy', 'linker', 'big.bin', `h/${i}.bin`)));
     const softS = await seconds(() => pool(nLinks, clients, (i) => post(url, token, 'local_symlink', 'linker', 'big.bin', `s/${i}.bin`)));
-    const { rows: [lat] } = await platform.db.query(
-      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - requested_at) * 1000) AS wait_ms,
+    const { rows: lat } = await platform.db.query(
+      `SELECT method, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - requested_at) * 1000) AS wait_ms,
               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at) * 1000) AS effect_ms
-       FROM projection_staging.staging_requests WHERE username = 'linker'`);
+       FROM projection_staging.staging_requests WHERE username = 'linker' GROUP BY method`);
+    const latOf = (m: string) => lat.find((r) => r.method === m) ?? { wait_ms: NaN, effect_ms: NaN };
 
     // interleaved, best of 2, destinations removed between runs so every run writes all bytes
     const cpS: number[] = []; const effectS: number[] = []; const e2eS: number[] = [];
@@ -131,8 +132,10 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
       hard_link_requests_per_s: nLinks / hardS,
       symlink_requests_per_s: nLinks / softS,
       direct_link_plus_symlink_pairs_per_s: nLinks / directS,
-      link_request_median_wait_before_effect_ms: Number(lat.wait_ms),
-      link_request_median_effect_ms: Number(lat.effect_ms),
+      hard_link_median_wait_before_effect_ms: Number(latOf('symlink_copy').wait_ms),
+      hard_link_median_effect_ms: Number(latOf('symlink_copy').effect_ms),
+      symlink_median_wait_before_effect_ms: Number(latOf('local_symlink').wait_ms),
+      symlink_median_effect_ms: Number(latOf('local_symlink').effect_ms),
     };
     return {
       name: 'staging',
