@@ -34,7 +34,9 @@ const log = () => createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
 async function prepare(env: Env): Promise<Env> {
   const config = loadConfig(env);
   const info = await ensureStack({ stateDir: config.stateDir, log: (m) => console.error(`[stack] ${m}`), databaseUrl: config.databaseUrl });
-  await ensureDatabase(config.databaseUrl);
+  await ensureDatabase(config.databaseUrl).catch((err) => {
+    throw new Error(`Postgres is not reachable at ${safeUrl(config.databaseUrl)} (${(err as Error).message}); start it or set DATABASE_URL`);
+  });
   return { ...env, KAFKA_BROKERS: env.KAFKA_BROKERS || info.brokers.join(','), SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL || info.registryUrl };
 }
 
