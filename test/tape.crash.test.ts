@@ -1,6 +1,7 @@
 // Crash recovery: the tape processor runs in a child process and is SIGKILLed mid-job, while the
-// library keeps publishing notifications; after a restart the job completes with exactly one
-// successful callback and every file counted once.
+// library keeps publishing notifications (after a restart the job completes with exactly one
+// successful callback, every file counted once), and mid-callback (the UNKNOWN delivery is resent
+// with the same Idempotency-Key and reported).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eventually } from './support/stack.ts';
 import { spawnConsumers, type ConsumerProcess } from './support/consumer-process.ts';
@@ -49,4 +50,24 @@ it('completes a job after the processor is killed mid-job, with exactly one succ
   const { rows } = await h.stack.db.query(`SELECT status, count(*)::int AS n FROM processor_tape.job_files WHERE job_id = 301 GROUP BY status`);
   expect(rows).toEqual([{ status: 'READY', n: N }]);
   expect(h.library.stats.batchstageCalls).toBeGreaterThanOrEqual(1);
+});
+
+it('resends a callback whose delivery was cut by a crash, with the same Idempotency-Key, and reports it', async () => {
+  h.receiver.hang = 1;
+  const res = await h.stack.app.inject({ method: 'POST', url: '/staging', headers: h.stack.auth('producer'), payload: { job_id: 302, files: files('cut', 2), notify_url: h.receiver.url } });
+  expect(res.statusCode).toBe(202);
+  const tries = () => h.receiver.received.filter((r) => r.body?.job_id === 302);
+  await eventually(() => expect(tries()).toHaveLength(1), { timeoutMs: 60_000 });
+  child!.child.kill('SIGKILL');
+  await child!.exited;
+
+  child = await spawn();
+  await eventually(async () => {
+    const st = (await h.stack.app.inject({ method: 'GET', url: '/api/v1/tape/jobs/302', headers: h.stack.auth('reader') })).json();
+    expect(st.callback.status).toBe('DELIVERED');
+  }, { timeoutMs: 90_000 });
+  const all = tries();
+  expect(all.map((r) => r.status)).toEqual([0, 200]);
+  expect(all[1].headers['idempotency-key']).toBe(all[0].headers['idempotency-key']);
+  expect(all[1].body).toEqual(all[0].body);
 });

@@ -17,17 +17,19 @@ export interface Received { headers: IncomingHttpHeaders; body: any; status: num
 export interface CallbackReceiver {
   url: string;
   received: Received[];
-  /** POSTs answered 2xx */
+  /** POSTs answered 2xx (status 0: held, never answered) */
   delivered(): Received[];
   failFirst: number;
   failAlways: boolean;
+  /** requests to hold without ever answering (a receiver hanging mid-delivery) */
+  hang: number;
   stop(): Promise<void>;
 }
 
 export async function startCallbackReceiver(): Promise<CallbackReceiver> {
   const r: CallbackReceiver = {
-    url: '', received: [], failFirst: 0, failAlways: false,
-    delivered: () => r.received.filter((x) => x.status < 300),
+    url: '', received: [], failFirst: 0, failAlways: false, hang: 0,
+    delivered: () => r.received.filter((x) => x.status >= 200 && x.status < 300),
     stop: async () => { server.closeAllConnections(); await new Promise<void>((ok) => server.close(() => ok())); },
   };
   const server = createServer(async (req, res) => {
@@ -35,6 +37,11 @@ export async function startCallbackReceiver(): Promise<CallbackReceiver> {
     for await (const c of req) chunks.push(c as Buffer);
     let body: any = null;
     try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { /* recorded as null */ }
+    if (r.hang > 0) {
+      r.hang--;
+      r.received.push({ headers: req.headers, body, status: 0, path: req.url ?? '' });
+      return;
+    }
     const fail = r.failAlways || r.failFirst > 0;
     if (r.failFirst > 0) r.failFirst--;
     const status = fail ? 500 : 200;
