@@ -4,10 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestStack, eventually, type TestStack } from './support/stack.ts';
+import { eventually, type TestStack } from './support/stack.ts';
 import { spawnConsumers, type ConsumerProcess } from './support/consumer-process.ts';
 import { createStagingProjection } from '../projections/staging/index.ts';
-import { makeSite, stage, type Site } from './staging/fixture.ts';
+import { makeSite, startStagingStack, stage, type Site } from './staging/fixture.ts';
 import { makeSparseFile } from './staging/sparse.ts';
 
 const SIZE = 2 * 1024 ** 3;
@@ -19,7 +19,7 @@ beforeAll(async () => {
   site = makeSite({ STAGING_REPLY_TIMEOUT_MS: '170000' });
   mkdirSync(join(site.root, 'big'));
   makeSparseFile(join(site.root, 'big', 'huge.bin'), SIZE);
-  stack = await startTestStack({ consumers: (deps) => [createStagingProjection(deps)], env: site.env });
+  stack = await startStagingStack({ consumers: (deps) => [createStagingProjection(deps)], env: site.env });
 });
 
 afterAll(async () => {

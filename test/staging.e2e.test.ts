@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, statSync, lstatSync, readlinkSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startTestStack, eventually, type TestStack } from './support/stack.ts';
+import { eventually, type TestStack } from './support/stack.ts';
 import { createStagingProcessor } from '../processors/staging/index.ts';
 import { createStagingProjection } from '../projections/staging/index.ts';
-import { makeSite, stage, type Site } from './staging/fixture.ts';
+import { makeSite, startStagingStack, stage, type Site } from './staging/fixture.ts';
 import { startJupyter, readContents, type JupyterServer } from './staging/jupyter.ts';
 import { replayProjection } from '../platform/replay.ts';
 import { dumpStagingProjection } from '../projections/staging/queries.ts';
@@ -19,7 +19,7 @@ let jupyter: JupyterServer;
 beforeAll(async () => {
   site = makeSite();
   jupyter = await startJupyter(join(site.dir, 'jupyter-root'));
-  stack = await startTestStack({
+  stack = await startStagingStack({
     consumers: (deps) => [createStagingProcessor(deps), createStagingProjection(deps)],
     env: { ...site.env, STAGING_JUPYTER_URL_TEMPLATE: jupyter.url, STAGING_JUPYTER_TOKEN: jupyter.token, STAGING_JUPYTER_CHUNK_BYTES: String(64 * 1024) },
   });

@@ -3,10 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestStack, type TestStack } from './support/stack.ts';
+import type { TestStack } from './support/stack.ts';
 import { createStagingProcessor } from '../processors/staging/index.ts';
 import { createStagingProjection } from '../projections/staging/index.ts';
-import { makeSite, snapshot, stage, type Site } from './staging/fixture.ts';
+import { makeSite, startStagingStack, snapshot, stage, type Site } from './staging/fixture.ts';
 
 interface Case { name: string; method: string; username: string; src: string; dst: string; code: string }
 const corpus = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'staging', 'escape-corpus.json'), 'utf8')) as { cases: Case[] };
@@ -27,7 +27,7 @@ beforeAll(async () => {
   writeFileSync(join(site.outside, 'target.txt'), 'do not overwrite\n');
   symlinkSync(join(site.outside, 'target.txt'), join(site.area('mallory'), 'evil_file'));
   symlinkSync(site.outside, join(site.users, 'eve'));
-  stack = await startTestStack({ consumers: (deps) => [createStagingProcessor(deps), createStagingProjection(deps)], env: site.env });
+  stack = await startStagingStack({ consumers: (deps) => [createStagingProcessor(deps), createStagingProjection(deps)], env: site.env });
 });
 
 afterAll(async () => {

@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startTestStack, type TestStack } from './support/stack.ts';
+import type { TestStack } from './support/stack.ts';
 import { createStagingProcessor } from '../processors/staging/index.ts';
 import { createStagingProjection } from '../projections/staging/index.ts';
-import { makeSite, stage, type Site } from './staging/fixture.ts';
+import { makeSite, startStagingStack, stage, type Site } from './staging/fixture.ts';
 import { freePort, killPidFile, readContents, startCommand } from './staging/jupyter.ts';
 
 let site: Site;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   pidFile = join(site.dir, 'jupyter.pid');
-  stack = await startTestStack({
+  stack = await startStagingStack({
     consumers: (deps) => [createStagingProcessor(deps), createStagingProjection(deps)],
     env: {
       ...site.env, STAGING_JUPYTER_URL_TEMPLATE: url, STAGING_JUPYTER_TOKEN: token,

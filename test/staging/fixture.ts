@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, lstatSync, 
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestStack } from '../support/stack.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
 
 export interface Site { dir: string; root: string; users: string; outside: string; env: Record<string, string>; area(user: string): string; cleanup(): void }
 
@@ -43,4 +43,17 @@ export function snapshot(dir: string): Record<string, string> {
   };
   walk(dir);
   return out;
+}
+
+/** startTestStack, retried once: under parallel load the stack start has been seen to fail with
+ *  "This server does not host this topic-partition" (reported in docs/requests/staging.md). */
+export async function startStagingStack(opts: Parameters<typeof startTestStack>[0]): Promise<TestStack> {
+  try {
+    return await startTestStack(opts);
+  } catch (err) {
+    if (!/topic-partition|leader/i.test((err as Error).message)) throw err;
+    console.warn(`startTestStack failed (${(err as Error).message}); retrying once`);
+    await new Promise((r) => setTimeout(r, 2000));
+    return startTestStack(opts);
+  }
 }
