@@ -94,4 +94,23 @@ describe('staging effects', () => {
     await localCopy(eff(), deps);
     expect(await reconcile(eff(), deps)).toMatchObject({ ok: true, reconciled: true, destination: dest() });
   });
+
+  it('reconciles links: a finished link is success, a missing one INTERRUPTED', async () => {
+    await hardLink(eff({ kind: 'symlink_copy' }), deps);
+    expect(await reconcile(eff({ kind: 'symlink_copy' }), deps)).toMatchObject({ ok: true, reconciled: true });
+    expect(await reconcile(eff({ kind: 'local_symlink', dest: ['proj', 'none.dat'] }), deps)).toMatchObject({ ok: false, code: 'INTERRUPTED' });
+    await localSymlink(eff({ kind: 'local_symlink', dest: ['soft.dat'] }), deps);
+    expect(await reconcile(eff({ kind: 'local_symlink', dest: ['soft.dat'] }), deps)).toMatchObject({ ok: true, reconciled: true });
+  });
+
+  it('never writes through a planted symlink at the final name', async () => {
+    mkdirSync(join(dir, 'users', 'alice', 'staging', 'proj'), { recursive: true });
+    writeFileSync(join(dir, 'victim'), 'keep');
+    symlinkSync(join(dir, 'victim'), dest());
+    for (const kind of ['local_copy', 'symlink_copy', 'local_symlink'] as const) {
+      const fn = { local_copy: localCopy, symlink_copy: hardLink, local_symlink: localSymlink }[kind];
+      expect(await fn(eff({ kind, requestId: `p-${kind}` }), deps)).toMatchObject({ ok: false, code: 'DESTINATION_CONFLICT' });
+    }
+    expect(readFileSync(join(dir, 'victim'), 'utf8')).toBe('keep');
+  });
 });
