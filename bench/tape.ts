@@ -20,6 +20,7 @@ import { createTapeProcessor } from '../processors/tape/index.ts';
 import { createTapeProjection } from '../projections/tape/index.ts';
 import { startTapeNotifications } from '../producers/tape-notifications/index.ts';
 import { startTapeLibrarySim, TapeLibrary } from '../sim/tape-library/index.ts';
+import { metrics as platformMetrics } from '../platform/metrics.ts';
 
 export interface BenchResult { name: string; metrics: Record<string, number>; ratios: Record<string, number>; notes?: string[] }
 
@@ -124,6 +125,12 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
       await c.query('COMMIT');
     } finally { c.release(); }
 
+    const handler = async (consumer: string) => {
+      const v = (await platformMetrics.handlerSeconds.get()).values.filter((x) => x.labels.consumer === consumer);
+      return { ms: (v.find((x) => x.metricName?.endsWith('_sum'))?.value ?? 0) * 1000, n: v.find((x) => x.metricName?.endsWith('_count'))?.value ?? 0 };
+    };
+    const proc = await handler('processor.tape');
+    const proj = await handler('projection.tape');
     const processorS = Math.max(lastCounted - firstCounted, 1) / 1000;
     const metrics = {
       files: n,
@@ -136,6 +143,10 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
       last_published_to_adapter_done_ms: adapter.stats.lastAppendedAt - lastPublished,
       adapter_done_to_last_counted_ms: lastCounted - adapter.stats.lastAppendedAt,
       first_to_last_published_ms: lastPublished - library.lastFlush.first,
+      processor_handler_ms_total: proc.ms,
+      processor_events_handled: proc.n,
+      projection_handler_ms_total: proj.ms,
+      adapter_events_appended: adapter.stats.appended,
       baseline_raw_consume_per_s: n / (Math.max(rawDone - started.at, 1) / 1000),
       baseline_pg_update_per_s: n / (Math.max(pgMs, 1) / 1000),
     };
