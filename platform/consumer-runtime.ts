@@ -225,8 +225,10 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
       if (!batch.messages.length || reached.has(tp)) return;
       let stored = await pRetry(() => readStored(topic, partition), { retries: 1e9, maxTimeout: 5000, shouldRetry: ({ error }) => isTransient(error) && !stopping });
       const first = BigInt(batch.firstOffset() ?? batch.messages[0].offset);
-      if (first > stored && seekedTo.get(tp) !== stored) {
-        // Kafka's position is ahead of what Postgres holds (new schema, replay swap): go back to the stored offset
+      if (first < stored || (first > stored && seekedTo.get(tp) !== stored)) {
+        // Kafka's position differs from what Postgres holds: behind it (Kafka offsets are never committed, so every
+        // start or reassignment fetches from 0, and a partition bigger than one fetch would be re-fetched forever) or
+        // ahead of it (new schema, replay swap): go to the stored offset
         seekedTo.set(tp, stored);
         consumer.seek({ topic, partition, offset: String(stored) });
         return;
