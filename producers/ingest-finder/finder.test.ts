@@ -117,4 +117,22 @@ describe('ingest finder (real files, recording appender)', () => {
     expect(await readFile(dest, 'utf8')).toBe('CCC');
     expect(await readdir(join(cfg.storage, '.dbb-finder', 'pending'))).toEqual([]);
   });
+
+  it('in watch mode takes a new file at once, also in a directory created after the start', async () => {
+    const cfg = await dirs({ search: { method: 'watch', interval: 600_000, stableMs: 0 } });
+    const { appender, events } = recorder();
+    const finder = await createFinder({ appender, log }, cfg);
+    finder.start();
+    try {
+      const until = async (n: number) => { for (let i = 0; i < 400 && events.filter((e) => e.name === 'FileMoved').length < n; i++) await new Promise((r) => setTimeout(r, 25)); };
+      await new Promise((r) => setTimeout(r, 100)); // first (empty) scan done, watchers set
+      await put(join(cfg.source, 'w1.fits'), 'W1');
+      await until(1);
+      await put(join(cfg.source, 'new-dir/w2.fits'), 'W2');
+      await until(2);
+      expect(events.filter((e) => e.name === 'FileMoved').map((e) => e.body.relPath).sort()).toEqual(['new-dir/w2.fits', 'w1.fits']);
+    } finally {
+      await finder.stop();
+    }
+  });
 });

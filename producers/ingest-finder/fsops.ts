@@ -9,10 +9,12 @@ export interface Candidate { rel: string; path: string; size: number; mtimeMs: n
 
 export const toRel = (root: string, path: string) => relative(root, path).split(sep).join('/');
 
-/** Regular files under `root`; dot-files and dot-directories (temp files of writers, our journal) are skipped. */
-export async function walk(root: string, exclude: RegExp[] = []): Promise<Candidate[]> {
+/** Regular files under `root`; dot-files and dot-directories (temp files of writers, our journal) are
+ *  skipped. `dirs` collects the directories visited (the finder watches each of them). */
+export async function walk(root: string, exclude: RegExp[] = [], dirs?: Set<string>): Promise<Candidate[]> {
   const out: Candidate[] = [];
   async function visit(dir: string) {
+    dirs?.add(dir);
     let entries;
     try { entries = await readdir(dir, { withFileTypes: true }); } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;

@@ -163,7 +163,9 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
 
   let nextDue = Infinity;
   async function scanOnce(): Promise<ScanReport> {
-    const all = await walk(source, exclude);
+    const dirs = new Set<string>();
+    const all = await walk(source, exclude, dirs);
+    if (watching) syncWatchers(dirs);
     const t = now();
     const fresh = all.filter((c) => !inflight.has(c.rel) && seen.get(c.rel) !== `${c.size}:${c.mtimeMs}`);
     openSet = cfg.search.complete === 'closed' && fresh.length ? await openFiles() : null;
@@ -187,7 +189,23 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<unknown> | null = null;
-  let watcher: FSWatcher | null = null;
+  // one non-recursive watcher (an inotify watch) per directory: Node 20's recursive mode on Linux
+  // emulates recursion in JS with a watcher per file, far too heavy for a buffer of many files
+  let watching = false;
+  const watchers = new Map<string, FSWatcher>();
+  function syncWatchers(dirs: Set<string>) {
+    for (const [dir, w] of watchers) if (!dirs.has(dir)) { w.close(); watchers.delete(dir); }
+    for (const dir of dirs) {
+      if (watchers.has(dir)) continue;
+      try {
+        const w = watch(dir, () => schedule(20));
+        w.on('error', () => { w.close(); watchers.delete(dir); });
+        watchers.set(dir, w);
+      } catch (err) {
+        log.warn({ err, dir }, 'finder: cannot watch directory; the periodic scan covers it');
+      }
+    }
+  }
   const schedule = (ms: number) => {
     if (stopped) return;
     if (timer) clearTimeout(timer);
@@ -210,17 +228,13 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
-      watcher?.close();
+      watching = false;
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
       await running;
     },
     start() {
-      if (cfg.search.method === 'watch') {
-        try {
-          watcher = watch(source, { recursive: true }, () => schedule(20));
-        } catch (err) {
-          log.warn({ err }, 'finder: fs.watch unavailable; scanning instead');
-        }
-      }
+      watching = cfg.search.method === 'watch';
       schedule(0);
     },
   };
