@@ -58,8 +58,12 @@ describe('tape resilience', () => {
     } finally {
       h.receiver.failAlways = false;
     }
-    expect(await rerunFailedTapeCallbacks({ db: h.stack.db, appender: h.stack.appender })).toEqual([204]);
+    expect((await h.stack.app.inject({ method: 'POST', url: '/api/v1/tape/callbacks/rerun', headers: h.stack.auth('producer') })).statusCode).toBe(403);
+    const rerun = await h.stack.app.inject({ method: 'POST', url: '/api/v1/tape/callbacks/rerun', headers: h.stack.auth('operator') });
+    expect(rerun.statusCode).toBe(202);
+    expect(rerun.json()).toEqual({ job_ids: [204] });
     await eventually(async () => expect((await get('/api/v1/tape/jobs/204')).json().callback.status).toBe('DELIVERED'));
+    expect(await rerunFailedTapeCallbacks({ db: h.stack.db, appender: h.stack.appender })).toEqual([]);
     const tries = callbacksOf(204);
     expect(tries.map((r) => r.status)).toEqual([500, 500, 500, 200]);
     expect(new Set(tries.map((r) => r.headers['idempotency-key'])).size).toBe(1);
