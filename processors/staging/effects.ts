@@ -145,7 +145,7 @@ export async function hardLink(e: StageEffect, deps: EffectDeps): Promise<Effect
       throw new StagingRefusal('SOURCE_CHANGED', `${src.path} was replaced while it was being linked`);
     }
     // The link shares the inode: read-only for the user means read-only for the source too.
-    await src.file.chmod(src.stat.mode & 0o7555);
+    if (src.stat.mode & 0o222) await src.file.chmod(src.stat.mode & 0o7555);
     return { ...done, skipped: false };
   })));
 }
