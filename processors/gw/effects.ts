@@ -57,12 +57,12 @@ export interface StoredChunk { bytes: number; path: string; reconciled: boolean 
 /** Writes the chunk file unless it is already there (a redelivery after a crash). Synchronous on
  *  purpose: a chunk file is a few hundred KB into the page cache (well under a millisecond), while five
  *  awaited threadpool hops (stat, open, write, close, rename) each wait for a busy event loop. */
-export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps): Promise<StoredChunk> {
+export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps, formatted?: Promise<Buffer | null>): Promise<StoredChunk> {
   const p = datastorePaths(deps.root, effect.datastoreId);
   const path = join(p.data, effect.fileName);
   const existing = sizeOfSync(path);
   if (existing !== null) return { bytes: existing, path, reconciled: true };
-  const body = Buffer.from(chunkJson(effect.samples, effect.t0, effect.dt, deps.format));
+  const body = (await formatted) ?? Buffer.from(chunkJson(effect.samples, effect.t0, effect.dt, deps.format));
   const tmp = join(p.tmp, `${effect.fileName}.${process.pid}.tmp`);
   let fd: number;
   try {

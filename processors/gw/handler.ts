@@ -6,6 +6,7 @@ import { InvalidEventError } from '../../platform/errors.ts';
 import type { BatchContext, DecodedEvent, HandlerContext } from '../../platform/types.ts';
 import type { GwConfig } from './config.ts';
 import { archiveBatch, findArchivedBatch, storeChunk, type EffectDeps } from './effects.ts';
+import type { FormatPool } from './format-pool.ts';
 import { decide, evolve, initialState, type GwEffect, type GwInput, type GwState, type Output, type RuleContext } from './rules.ts';
 
 type Tx = HandlerContext['tx'];
@@ -43,13 +44,13 @@ function toInput(event: DecodedEvent): RequestInput | null {
 }
 
 /** Carries out one effect and returns its result as the next input for the rules. */
-async function runGwEffect(effect: GwEffect, effectId: string, ctx: HandlerContext, fx: EffectDeps): Promise<GwInput> {
+async function runGwEffect(effect: GwEffect, effectId: string, ctx: HandlerContext, fx: EffectDeps, formatted?: Promise<Buffer | null>): Promise<GwInput> {
   if (effect.kind === 'storeChunk') {
     // Not through ctx.runEffect: its STARTED mark is a synchronous commit per chunk (a third of the
     // processor's time per chunk), and it would tell nothing the disk does not. The file name is
     // deterministic and the rename atomic, so "did it happen?" is a stat: storeChunk checks first and
     // reports a file it finds (after a crash) as reconciled instead of writing it again.
-    const done = await storeChunk(effect, fx);
+    const done = await storeChunk(effect, fx, formatted);
     if (done.reconciled) ctx.log.warn({ effectId, file: effect.fileName }, 'chunk file already written (redelivery after a crash); reporting it');
     return { name: 'ChunkWritten', effect, bytes: done.bytes, reconciled: done.reconciled };
   }
@@ -64,11 +65,11 @@ async function runGwEffect(effect: GwEffect, effectId: string, ctx: HandlerConte
 
 /** Decides, acts and emits for one request; returns the datastore's new state. decide() validates the
  *  input before any output, so an InvalidEventError leaves no effect behind. */
-async function apply(event: DecodedEvent, input: RequestInput, state: GwState, ctx: HandlerContext, gw: GwConfig, fx: EffectDeps): Promise<GwState> {
+async function apply(event: DecodedEvent, input: RequestInput, state: GwState, ctx: HandlerContext, gw: GwConfig, fx: EffectDeps, formatted?: Promise<Buffer | null>): Promise<GwState> {
   const rctx: RuleContext = { now: event.meta.occurredAt, maxSize: gw.maxSize };
   const queue: Output[] = decide(input, state, rctx);
   try {
-    return await carryOut(queue, event, state, ctx, rctx, fx);
+    return await carryOut(queue, event, state, ctx, rctx, fx, formatted);
   } catch (err) {
     // past the first decide an InvalidEventError is a bug, not a bad input: never dead-letter half-done work
     if (err instanceof InvalidEventError) throw new Error(`gw rules broke after acting on ${event.name}: ${err.message}`, { cause: err });
@@ -76,7 +77,7 @@ async function apply(event: DecodedEvent, input: RequestInput, state: GwState, c
   }
 }
 
-async function carryOut(queue: Output[], event: DecodedEvent, state: GwState, ctx: HandlerContext, rctx: RuleContext, fx: EffectDeps): Promise<GwState> {
+async function carryOut(queue: Output[], event: DecodedEvent, state: GwState, ctx: HandlerContext, rctx: RuleContext, fx: EffectDeps, formatted?: Promise<Buffer | null>): Promise<GwState> {
   const id = event.key;
   let effects = 0;
   while (queue.length) {
@@ -86,7 +87,7 @@ async function carryOut(queue: Output[], event: DecodedEvent, state: GwState, ct
       state = evolve(state, out.event);
       await ctx.emit(out.event.name, id, out.event.value as never);
     } else {
-      const result = await runGwEffect(out.effect, `gw.${out.effect.kind}.${event.meta.eventId}.${effects++}`, ctx, fx);
+      const result = await runGwEffect(out.effect, `gw.${out.effect.kind}.${event.meta.eventId}.${effects++}`, ctx, fx, formatted);
       queue = [...decide(result, state, rctx), ...queue];
     }
   }
@@ -105,7 +106,21 @@ export async function handleGwRequest(event: DecodedEvent, ctx: HandlerContext, 
   await saveStates(ctx.tx, states);
 }
 
-export async function handleGwBatch(events: DecodedEvent[], bctx: BatchContext, gw: GwConfig, fx: EffectDeps) {
+/** Starts formatting every chunk the batch will likely store (datastore OPERATIONAL at the start), all
+ *  at once on the pool; the rules still decide each one in order, and a refused chunk's text is dropped. */
+function preformat(inputs: { event: DecodedEvent; input: RequestInput }[], states: Map<string, GwState>, pool: FormatPool | undefined, fx: EffectDeps) {
+  const out = new Map<string, Promise<Buffer | null>>();
+  if (!pool) return out;
+  for (const { event, input } of inputs) {
+    if (input.name !== 'GwChunkReceived' || states.get(input.value.datastoreId)?.status !== 'OPERATIONAL') continue;
+    const v = input.value;
+    if (v.h.length === 0 || v.h.length % 8 !== 0 || v.h.length / 8 !== v.nSamples) continue;
+    out.set(event.meta.eventId, pool.format(v.h, v.t0, v.dt, fx.format ?? 'json').catch(() => null));
+  }
+  return out;
+}
+
+export async function handleGwBatch(events: DecodedEvent[], bctx: BatchContext, gw: GwConfig, fx: EffectDeps, pool?: FormatPool) {
   const invalid: { event: DecodedEvent; error: Error }[] = [];
   const inputs: { event: DecodedEvent; input: RequestInput }[] = [];
   for (const event of events) {
@@ -118,10 +133,11 @@ export async function handleGwBatch(events: DecodedEvent[], bctx: BatchContext, 
     }
   }
   const states = await loadStates(bctx.tx, [...new Set(inputs.map((i) => i.input.value.datastoreId))]);
+  const formatted = preformat(inputs, states, pool, fx);
   for (const { event, input } of inputs) {
     const id = input.value.datastoreId;
     try {
-      states.set(id, await apply(event, input, states.get(id)!, bctx.forEvent(event), gw, fx));
+      states.set(id, await apply(event, input, states.get(id)!, bctx.forEvent(event), gw, fx, formatted.get(event.meta.eventId)));
     } catch (err) {
       if (!(err instanceof InvalidEventError)) throw err;
       invalid.push({ event, error: err });

@@ -6,18 +6,20 @@ import { TOPIC } from '../../schemas/generated/index.ts';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { loadGwConfig } from './config.ts';
 import { handleGwBatch, handleGwRequest } from './handler.ts';
+import { FormatPool } from './format-pool.ts';
 
 export const NAME = 'processor.gw';
 
 export function createGwProcessor(deps: DomainDeps): ConsumerSpec {
   const gw = loadGwConfig(deps.config, deps.env);
   const fx = { root: gw.dataDir, fsync: gw.fsync, format: gw.fileFormat };
+  const pool = gw.formatWorkers > 0 ? new FormatPool(gw.formatWorkers) : undefined;
   return {
     name: NAME,
     kind: 'processor',
     topics: [TOPIC.GW_REQUESTS],
     migrationsDir: join(dirname(fileURLToPath(import.meta.url)), 'migrations'),
     handle: (event, ctx) => handleGwRequest(event, ctx, gw, fx),
-    handleBatch: (events, ctx) => handleGwBatch(events, ctx, gw, fx),
+    handleBatch: (events, ctx) => handleGwBatch(events, ctx, gw, fx, pool),
   };
 }
