@@ -60,9 +60,9 @@ export async function openFiles(): Promise<Set<string> | null> {
   return open;
 }
 
-export async function exists(path: string): Promise<{ size: number; ino: number; mtimeMs: number } | null> {
+export async function exists(path: string): Promise<{ size: number; ino: number; mtimeMs: number; isFile: boolean } | null> {
   const st = await lstat(path).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null; throw err; });
-  return st ? { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs } : null;
+  return st ? { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs, isFile: st.isFile() } : null;
 }
 
 export class DestinationExists extends Error {

@@ -87,6 +87,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
       const src = await exists(i.src);
       if (dest && src && dest.ino === src.ino) { await unlink(i.src); return i; } // crashed between link and unlink
       if (dest) {
+        if (!dest.isFile) return { ...i, action: 'conflict', existingChecksum: '(not a regular file)' };
         if (dest.size === i.size && (await sha256File(i.dest)) === i.checksum) {
           if (src && src.size === i.size && (await sha256File(i.src)) === i.checksum) await unlink(i.src);
           return i;
@@ -129,7 +130,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
     let action: Action = 'move';
     let existingChecksum: string | null = null;
     if (there) {
-      existingChecksum = await sha256File(dest, there.size);
+      existingChecksum = there.isFile ? await sha256File(dest, there.size) : '(not a regular file)';
       action = existingChecksum === checksum ? (cfg.actions.alternative === 'Delete' ? 'delete' : 'keep') : 'conflict';
     }
     const intent: Intent = {

@@ -30,10 +30,12 @@ export function createRegistryPlugin(rawConfig: unknown, defaults: { databaseUrl
   const table = `"${cfg.schema}"."${cfg.table}"`;
   let ready: Promise<void> | null = null;
   const ensureTable = () => (ready ??= (async () => {
-    await pool.query(`CREATE SCHEMA IF NOT EXISTS "${cfg.schema}"`).catch(() => {});
+    // IF NOT EXISTS still races between processes (unique violation on the catalog): the loser just goes on
+    const racing = (err: { code?: string }) => { if (err.code !== '23505' && err.code !== '42P06' && err.code !== '42P07') throw err; };
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS "${cfg.schema}"`).catch(racing);
     await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (
       file_id text PRIMARY KEY, dataset_type text NOT NULL, data_id jsonb NOT NULL, path text NOT NULL,
-      checksum text NOT NULL, ingested_at timestamptz NOT NULL DEFAULT now(), UNIQUE (dataset_type, data_id))`);
+      checksum text NOT NULL, ingested_at timestamptz NOT NULL DEFAULT now(), UNIQUE (dataset_type, data_id))`).catch(racing);
   })().catch((err) => { ready = null; throw err; }));
 
   async function dataIdOf(file: IngestFile): Promise<Record<string, FitsValue> | string> {
