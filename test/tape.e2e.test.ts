@@ -70,6 +70,7 @@ describe('tape staging jobs', () => {
     const none = await post({ job_id: 106, notify_url: h.receiver.url });
     expect(none.statusCode).toBe(400);
     expect(none.json().code).toBe('DBB_TAPE_NO_FILES');
+    expect((await post({ job_id: 106, obs: { mwa: true }, notify_url: h.receiver.url })).json().code).toBe('DBB_TAPE_NO_OBS_ID');
     expect((await get('/staging?job_id=106')).statusCode).toBe(404);
     expect((await h.stack.app.inject({ method: 'POST', url: '/staging', payload: { job_id: 107, files: ['x'], notify_url: h.receiver.url } })).statusCode).toBe(401);
   });

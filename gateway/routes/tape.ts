@@ -14,7 +14,10 @@ const JobId = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const NewJob = Type.Object({
   job_id: JobId,
   files: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }))),
-  obs: Type.Optional(Type.Object({ obs_id: Type.Integer({ minimum: 0 }) }, { additionalProperties: true, description: 'observation whose files are looked up in the data-files service; other keys are passed as query parameters' })),
+  obs: Type.Optional(Type.Object({
+    obs_id: Type.Optional(Type.Integer({ minimum: 0 })),
+    obsid: Type.Optional(Type.Integer({ minimum: 0 })),
+  }, { additionalProperties: true, description: 'observation (obs_id, or obsid) whose files are looked up in the data-files service; every key is passed on as a query parameter' })),
   notify_url: Type.String({ pattern: '^https?://', maxLength: 2048 }),
 });
 const JobQuery = Type.Object({ job_id: JobId });
@@ -52,6 +55,7 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
   }, async (req, reply) => {
     const { job_id: jobId, files, obs, notify_url: notifyUrl } = req.body;
     if (!files && !obs) throw new BadRequestError('DBB_TAPE_NO_FILES', 'give either "files" (a list of paths) or "obs" (an observation)');
+    if (!files && obs && obs.obs_id === undefined && obs.obsid === undefined) throw new BadRequestError('DBB_TAPE_NO_OBS_ID', '"obs" needs an "obs_id"');
     if (files && files.length > cfg.maxFiles) throw new BadRequestError('DBB_TAPE_TOO_MANY_FILES', `a job holds at most ${cfg.maxFiles} files (got ${files.length})`);
     if (await jobIdTaken(deps.db, jobId)) throw new BadRequestError('DBB_TAPE_JOB_EXISTS', `staging job ${jobId} already exists`, { status: 403 });
     await deps.appender.append('TapeJobRequested', jobKey(jobId), {
