@@ -15,7 +15,7 @@ export async function coneSearch(db: Db, ra: number, dec: number, sr: number, li
   const { rows } = await db.query(
     `SELECT ${SELECT_COLS}, degrees(public.spoint(radians(o.s_ra), radians(o.s_dec)) <-> public.spoint(radians($1), radians($2))) AS _r
        FROM projection_ivoa.obscore o
-      WHERE public.spoint(radians(o.s_ra), radians(o.s_dec)) @ public.scircle(public.spoint(radians($1), radians($2)), radians($3))
+      WHERE public.spoint(radians(o.s_ra), radians(o.s_dec)) OPERATOR(public.<@) public.scircle(public.spoint(radians($1), radians($2)), radians($3))
       ORDER BY _r, o.rucio_did_scope, o.rucio_did_name
       LIMIT $4`,
     [ra, dec, sr, limit],
