@@ -5,6 +5,7 @@ import { stagingRoutes } from './staging.ts';
 import { ivoaRoutes } from './ivoa.ts';
 import { gwRoutes } from './gw.ts';
 import { ingestRoutes } from './ingest.ts';
+import { consoleRoutes } from './console.ts';
 
 export const DOMAIN_ROUTES: { name: string; plugin: RoutePlugin }[] = [
   { name: 'tape', plugin: tapeRoutes },
@@ -12,4 +13,5 @@ export const DOMAIN_ROUTES: { name: string; plugin: RoutePlugin }[] = [
   { name: 'ivoa', plugin: ivoaRoutes },
   { name: 'gw', plugin: gwRoutes },
   { name: 'ingest', plugin: ingestRoutes },
+  { name: 'console', plugin: consoleRoutes },
 ];

@@ -1,0 +1,58 @@
+// Ingest: files per status, the failures with their error, and "rerun selected" (operator).
+import { useState } from 'react';
+import { api, atLeast, type Who } from '../api.ts';
+import { Err, fmtTime, usePoll } from '../hooks.tsx';
+
+interface File { fileId: string; relPath: string | null; status: string | null; statusAt: string | null; attempts: number; plugin: string | null; lastError: string | null }
+
+export function IngestPage({ who }: { who: Who }) {
+  const { data: counts, error: e1, reload: r1 } = usePoll(() => api<Record<string, number>>('/api/v1/ingest/counts'), 3000);
+  const { data: failed, error: e2, reload: r2 } = usePoll(() => api<{ files: File[] }>('/api/v1/ingest/files?status=FAILURE&limit=500'), 3000);
+  const [sel, setSel] = useState<Set<string>>(new Set());
+  const [msg, setMsg] = useState<string | null>(null);
+  const files = failed?.files ?? [];
+  const toggle = (id: string) => setSel((s) => { const n = new Set(s); if (n.has(id)) n.delete(id); else n.add(id); return n; });
+  async function rerun() {
+    try {
+      const r = await api('/api/v1/ingest/rerun', { method: 'POST', json: { status: 'FAILURE', files: [...sel], reason: `rerun from the console by ${who.name}` } });
+      setMsg(`Rerun requested for ${r.count} file(s)`); setSel(new Set());
+    } catch (err) { setMsg((err as Error).message); }
+    void r1(); void r2();
+  }
+  const canRerun = atLeast(who, 'operator');
+  return (
+    <div>
+      <section aria-labelledby="counts-h">
+        <h2 id="counts-h">Files per status</h2>
+        <Err text={e1} />
+        <ul className="counts">
+          {Object.entries(counts ?? {}).map(([s, n]) => <li key={s}><span className={`status ${s}`}>{s}</span> <b>{n}</b></li>)}
+          {counts && !Object.keys(counts).length && <li className="hint">no files yet</li>}
+        </ul>
+      </section>
+      <section aria-labelledby="fail-h">
+        <h2 id="fail-h">Failures</h2>
+        <Err text={e2} />
+        {canRerun && (
+          <div className="row">
+            <button type="button" onClick={() => setSel(new Set(files.map((f) => f.fileId)))} disabled={!files.length}>Select all</button>
+            <button type="button" onClick={rerun} disabled={!sel.size}>Rerun selected ({sel.size})</button>
+          </div>
+        )}
+        {msg && <p role="status">{msg}</p>}
+        <table>
+          <thead><tr>{canRerun && <th><span className="sr">select</span></th>}<th>file</th><th>attempts</th><th>plugin</th><th>failed at</th><th>error</th></tr></thead>
+          <tbody>
+            {files.map((f) => (
+              <tr key={f.fileId}>
+                {canRerun && <td><input type="checkbox" aria-label={`select ${f.relPath ?? f.fileId}`} checked={sel.has(f.fileId)} onChange={() => toggle(f.fileId)} /></td>}
+                <td><code>{f.relPath ?? f.fileId}</code></td><td>{f.attempts}</td><td>{f.plugin ?? ''}</td><td>{fmtTime(f.statusAt)}</td><td className="error">{f.lastError ?? ''}</td>
+              </tr>
+            ))}
+            {!files.length && <tr><td colSpan={6} className="hint">no failures</td></tr>}
+          </tbody>
+        </table>
+      </section>
+    </div>
+  );
+}
