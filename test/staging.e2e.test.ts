@@ -111,6 +111,23 @@ describe('staging end to end', () => {
     await eventually(async () => expect(await statusOf(res.json().request_id)).toMatchObject({ status: 'FAILURE', error_code: 'SOURCE_NOT_FOUND' }));
   });
 
+  it('an operator reruns a failed request once its source exists; a rerun of a success is refused', async () => {
+    const res = await stage(stack, 'local_copy', 'rita', { local_path_on_storage: 'obs/late.dat', relative_path: 'late.dat' });
+    expect(res.statusCode).toBe(400);
+    const id = res.json().request_id;
+    await eventually(async () => expect(await statusOf(id)).toMatchObject({ status: 'FAILURE', attempts: 1 }));
+    writeFileSync(join(site.root, 'obs', 'late.dat'), 'late\n');
+    const rerun = await stack.app.inject({ method: 'POST', url: `/api/v1/staging/requests/${id}/rerun`, headers: stack.auth('operator'), payload: { reason: 'source arrived' } });
+    expect(rerun.statusCode, rerun.body).toBe(200);
+    expect(rerun.json()).toMatchObject({ status: 'success', request_id: id });
+    expect(readFileSync(join(site.area('rita'), 'late.dat'), 'utf8')).toBe('late\n');
+    await eventually(async () => expect(await statusOf(id)).toMatchObject({ status: 'SUCCESS', attempts: 2, error_code: null }));
+    const again = await stack.app.inject({ method: 'POST', url: `/api/v1/staging/requests/${id}/rerun`, headers: stack.auth('operator'), payload: {} });
+    expect(again.statusCode).toBe(409);
+    const asProducer = await stack.app.inject({ method: 'POST', url: `/api/v1/staging/requests/${id}/rerun`, headers: stack.auth('producer'), payload: {} });
+    expect(asProducer.statusCode).toBe(403);
+  });
+
   it('a method not allowed names the allowed ones and appends nothing', async () => {
     const res = await stage(stack, 'rucio_copy', 'alice', { local_path_on_storage: 'obs/f.dat', relative_path: 'x' });
     expect(res.statusCode).toBe(400);
@@ -159,7 +176,7 @@ describe('staging end to end', () => {
       const d = await dumpStagingProjection(stack.db);
       expect(d.requests.length).toBeGreaterThan(5);
       expect(d.requests.filter((r: any) => r.status === 'QUEUED')).toEqual([]);
-      expect(d.log.length).toBe(2 * d.requests.length);
+      expect(d.log.length).toBe(d.requests.reduce((n: number, r: any) => n + 2 * r.attempts, 0)); // request/rerun + outcome each
       return d;
     });
     const result = await replayProjection(stack.platform, createStagingProjection(stack.platform.domainDeps));

@@ -1,6 +1,6 @@
 // Staging routes: the seed's POST /stage_data (request/reply on StagingRequested → FileStaged |
 // StagingFailed, or the file itself for direct_download) and GET /logs, plus /api/v1/staging/...
-// for request status, listing, ranged download and a live SSE stream of staging events.
+// for request status, listing, rerun of a failed request, ranged download and a live SSE stream.
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { Type } from '@sinclair/typebox';
@@ -28,7 +28,7 @@ const StageQuery = Type.Object({
 const Success = Type.Object({ status: Type.Literal('success'), message: Type.String(), request_id: Type.String(), status_url: Type.String() });
 const Record_ = Type.Object({
   id: Type.String(), method: Type.String(), username: Type.String(), local_path_on_storage: Type.String(), relative_path: Type.String(),
-  status: Type.String(), skipped: Type.Boolean(), reconciled: Type.Boolean(), source_path: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(), attempts: Type.Integer(), skipped: Type.Boolean(), reconciled: Type.Boolean(), source_path: Type.Union([Type.String(), Type.Null()]),
   destination: Type.Union([Type.String(), Type.Null()]), size_bytes: Type.Union([Type.Number(), Type.Null()]),
   error_code: Type.Union([Type.String(), Type.Null()]), error_reason: Type.Union([Type.String(), Type.Null()]),
   actor: Type.Union([Type.String(), Type.Null()]), requested_at: Type.String(), started_at: Type.Union([Type.String(), Type.Null()]),
@@ -165,6 +165,35 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
       response: { 200: Type.Object({ requests: Type.Array(Record_) }) },
     },
   }, async (req) => ({ requests: await listStagingRequests(deps.db, req.query) }));
+
+  app.post('/api/v1/staging/requests/:id/rerun', {
+    preHandler: deps.auth.require('operator'),
+    schema: {
+      summary: 'Run a FAILURE request again (e.g. after INTERRUPTED) and answer with its new outcome',
+      params: IdParams,
+      body: Type.Optional(Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) })),
+      response: {
+        200: Type.Object({
+          status: Type.Union([Type.Literal('success'), Type.Literal('failure')]), message: Type.String(), request_id: Type.String(), status_url: Type.String(),
+          error_code: Type.Union([Type.String(), Type.Null()]),
+        }),
+      },
+    },
+  }, async (req) => {
+    const rec = await getStagingRequest(deps.db, req.params.id);
+    if (!rec) throw new BadRequestError('DBB_STAGING_NOT_FOUND', `no staging request ${req.params.id}`, { status: 404 });
+    if (rec.status !== 'FAILURE') throw new BadRequestError('DBB_STAGING_NOT_FAILED', `request ${rec.id} has status ${rec.status}; only FAILURE requests can be rerun`, { status: 409 });
+    const outcome = await deps.replies.request('StagingRerunRequested', rec.id, { requestId: rec.id, reason: req.body?.reason ?? '' }, {
+      actor: actorOf(req), replies: ['FileStaged', 'StagingFailed'], timeoutMs: cfg.replyTimeoutMs,
+    });
+    const base = { request_id: rec.id, status_url: statusUrl(rec.id) };
+    if (is(outcome, 'FileStaged')) {
+      const message = outcome.value.skipped ? `Data already available at ${outcome.value.destination}` : `Data staged for user ${rec.username} with method ${rec.method}`;
+      return { status: 'success' as const, message, error_code: null, ...base };
+    }
+    const v = outcome.value as { code: string; reason: string };
+    return { status: 'failure' as const, message: v.reason, error_code: v.code, ...base };
+  });
 
   app.get('/api/v1/staging/requests/:id/download', {
     preHandler: deps.auth.require('reader'),

@@ -1,4 +1,4 @@
-// Wiring of the staging processor: consumes dbb.staging.requests, runs each StagingRequested's
+// Wiring of the staging processor: consumes dbb.staging.requests, runs each StagingRequested's (or rerun's)
 // effect through ctx.runEffect (reconciling an UNKNOWN outcome) and emits FileStaged/StagingFailed.
 // Rules live in rules.ts, side effects in effects.ts; nothing here decides anything.
 import { dirname, join } from 'node:path';
@@ -9,7 +9,7 @@ import { is, type ConsumerSpec, type DecodedEvent, type DomainDeps, type Handler
 import { TOPIC } from '../../schemas/generated/index.ts';
 import { loadStagingConfig, type StagingConfig } from './config.ts';
 import { EFFECTS, reconcile, type EffectDeps, type EffectResult } from './effects.ts';
-import { decide, evolve, initialState, type Output, type RuleContext, type StagingInput, type StagingState } from './rules.ts';
+import { decide, evolve, initialState, type Output, type RuleContext, type StagingEvent, type StagingInput, type StagingState } from './rules.ts';
 
 export const NAME = 'processor.staging';
 /** Requests handled at once within one sub-batch. */
@@ -38,12 +38,20 @@ export function createStagingProcessor(deps: DomainDeps, opts: { cfg?: StagingCo
 
   /** Handles one request against `states` (loaded for the batch, saved by the caller). */
   async function handleOne(event: DecodedEvent, ctx: HandlerContext, states: States): Promise<void> {
-    if (!is(event, 'StagingRequested')) return; // our own outcomes share the topic
+    let input: StagingInput;
+    let applied: StagingEvent;
+    if (is(event, 'StagingRequested')) {
+      input = { type: 'StagingRequested', value: event.value };
+      applied = { name: 'StagingRequested', value: event.value };
+    } else if (is(event, 'StagingRerunRequested')) {
+      input = { type: 'StagingRerunRequested', value: event.value };
+      applied = { name: 'StagingRerunRequested', value: event.value };
+    } else return; // our own outcomes share the topic
     const v = event.value;
     const rctx: RuleContext = { now: event.meta.occurredAt, allowedMethods: cfg.allowedMethods, storageRoot: cfg.storageRoot };
     let state = states.get(v.requestId) ?? initialState();
-    const queue: Output[] = decide({ type: 'StagingRequested', value: v }, state, rctx);
-    if (queue[0]?.kind !== 'ignore') state = evolve(state, { name: 'StagingRequested', value: v });
+    const queue: Output[] = decide(input, state, rctx);
+    if (queue[0]?.kind !== 'ignore') state = evolve(state, applied);
     while (queue.length) {
       const out = queue.shift()!;
       if (out.kind === 'ignore') {
@@ -53,13 +61,13 @@ export function createStagingProcessor(deps: DomainDeps, opts: { cfg?: StagingCo
         state = evolve(state, out.event);
       } else {
         const outcome = await ctx.runEffect<EffectResult>(out.effectId, () => EFFECTS[out.effect.kind](out.effect, effectDeps));
-        let input: StagingInput;
-        if (outcome.status === 'DONE') input = { type: 'EffectCompleted', effect: out.effect, result: outcome.result };
+        let result: StagingInput;
+        if (outcome.status === 'DONE') result = { type: 'EffectCompleted', effect: out.effect, result: outcome.result };
         else {
           ctx.log.warn({ requestId: v.requestId, effectId: out.effectId }, 'staging effect outcome unknown after a crash; reconciling');
-          input = { type: 'EffectReconciled', effect: out.effect, result: await reconcile(out.effect, effectDeps) };
+          result = { type: 'EffectReconciled', effect: out.effect, result: await reconcile(out.effect, effectDeps) };
         }
-        queue.push(...decide(input, state, rctx));
+        queue.push(...decide(result, state, rctx));
       }
     }
     states.set(v.requestId, state);
@@ -73,7 +81,7 @@ export function createStagingProcessor(deps: DomainDeps, opts: { cfg?: StagingCo
     async handle(event, ctx) {
       const invalid = invalidReason(event);
       if (invalid) throw invalid;
-      if (!is(event, 'StagingRequested')) return;
+      if (!isInput(event)) return;
       const states = await loadStates(ctx.tx, [event.key]);
       await handleOne(event, ctx, states);
       await saveStates(ctx.tx, states);
@@ -88,7 +96,7 @@ export function createStagingProcessor(deps: DomainDeps, opts: { cfg?: StagingCo
         if (error) invalid.push({ event: e, error });
         else byKey.set(e.key, [...(byKey.get(e.key) ?? []), e]);
       }
-      const groups = [...byKey.values()].filter((g) => g.some((e) => is(e, 'StagingRequested')));
+      const groups = [...byKey.values()].filter((g) => g.some(isInput));
       if (!groups.length) return { invalid };
       const states = await loadStates(ctx.tx, groups.map((g) => g[0]!.key));
       let next = 0;
@@ -101,8 +109,10 @@ export function createStagingProcessor(deps: DomainDeps, opts: { cfg?: StagingCo
   };
 }
 
+const isInput = (e: DecodedEvent) => is(e, 'StagingRequested') || is(e, 'StagingRerunRequested');
+
 function invalidReason(event: DecodedEvent): InvalidEventError | null {
-  if (!is(event, 'StagingRequested')) return null;
-  const v = event.value;
-  return !v.requestId || v.requestId !== event.key ? new InvalidEventError(`StagingRequested key ${event.key} != requestId ${v.requestId}`) : null;
+  if (!isInput(event)) return null;
+  const v = event.value as { requestId: string };
+  return !v.requestId || v.requestId !== event.key ? new InvalidEventError(`${event.name} key ${event.key} != requestId ${v.requestId}`) : null;
 }

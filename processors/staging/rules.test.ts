@@ -9,7 +9,9 @@ const request = (over: Partial<StagingRequested> = {}): StagingRequested => ({
   meta, requestId: 'r1', method: 'local_copy', username: 'alice', localPathOnStorage: '/mnt/a/obs/f.fits', relativePath: 'proj/f.fits', ...over,
 });
 const effect: StageEffect = { kind: 'local_copy', requestId: 'r1', username: 'alice', source: ['obs', 'f.fits'], dest: ['proj', 'f.fits'] };
-const queued: StagingState = { status: 'QUEUED', requestId: 'r1', method: 'local_copy' };
+const body = { requestId: 'r1', method: 'local_copy', username: 'alice', localPathOnStorage: '/mnt/a/obs/f.fits', relativePath: 'proj/f.fits' };
+const queued: StagingState = { status: 'QUEUED', request: body, attempt: 1 };
+const failedState: StagingState = { status: 'FAILURE', request: body, attempt: 1, code: 'INTERRUPTED' };
 
 describe('staging rules', () => {
   it('given a new request, when decided, then one effect with an id derived from the request', () => {
@@ -58,7 +60,7 @@ describe('staging rules', () => {
   });
 
   it('ignores a result for a request that is no longer queued', () => {
-    const out = decide({ type: 'EffectCompleted', effect, result: { ok: false, code: 'X', reason: 'x', startedAt: 1, finishedAt: 1 } }, { status: 'SUCCESS', requestId: 'r1', skipped: false }, ctx);
+    const out = decide({ type: 'EffectCompleted', effect, result: { ok: false, code: 'X', reason: 'x', startedAt: 1, finishedAt: 1 } }, { status: 'SUCCESS', request: body, attempt: 1, skipped: false }, ctx);
     expect(out).toEqual([{ kind: 'ignore', reason: 'NOT_QUEUED' }]);
   });
 
@@ -67,13 +69,30 @@ describe('staging rules', () => {
       { name: 'StagingRequested', value: request() },
       { name: 'FileStaged', value: { requestId: 'r1', method: 'local_copy', username: 'alice', sourcePath: 's', destination: 'd', sizeBytes: 1, skipped: false, reconciled: false, startedAt: 1, finishedAt: 2 } },
       { name: 'StagingFailed', value: { requestId: 'r1', method: 'local_copy', username: 'alice', code: 'X', reason: 'x', startedAt: null, finishedAt: null } },
+      { name: 'StagingRerunRequested', value: { requestId: 'r1', reason: 'retry' } },
     ];
-    const states: StagingState[] = [initialState(), queued, { status: 'SUCCESS', requestId: 'r1', skipped: false }, { status: 'FAILURE', requestId: 'r1', code: 'X' }];
+    const states: StagingState[] = [initialState(), queued, { status: 'SUCCESS', request: body, attempt: 1, skipped: false }, { status: 'FAILURE', request: body, attempt: 1, code: 'X' }];
     for (const s of states) {
       for (const e of events) {
         const next = evolve(s, e);
         expect(next.status).toBe(TRANSITIONS[s.status][e.name] ?? s.status);
       }
     }
+  });
+
+  it('keeps the request body (not its meta) in the state', () => {
+    expect(evolve(initialState(), { name: 'StagingRequested', value: request() })).toEqual(queued);
+  });
+
+  it('reruns a failed request as a new attempt with its own effect id', () => {
+    const rerun = { meta, requestId: 'r1', reason: 'after crash' };
+    expect(decide({ type: 'StagingRerunRequested', value: rerun }, failedState, ctx)).toEqual([{ kind: 'effect', effect, effectId: 'staging:r1:2' }]);
+    expect(evolve(failedState, { name: 'StagingRerunRequested', value: rerun })).toEqual({ status: 'QUEUED', request: body, attempt: 2 });
+  });
+
+  it('ignores a rerun of a request that did not fail', () => {
+    const rerun = { meta, requestId: 'r1', reason: '' };
+    expect(decide({ type: 'StagingRerunRequested', value: rerun }, queued, ctx)).toEqual([{ kind: 'ignore', reason: 'NOT_FAILED' }]);
+    expect(decide({ type: 'StagingRerunRequested', value: rerun }, initialState(), ctx)).toEqual([{ kind: 'ignore', reason: 'NOT_FAILED' }]);
   });
 });

@@ -1,42 +1,50 @@
-// Pure staging rules: a StagingRequested becomes one staging effect (or a StagingFailed refusal),
-// and the effect's result (or its reconciliation after a crash) becomes FileStaged / StagingFailed.
-// No I/O, no clock: ctx.now is the input's occurredAt.
-import type { FileStaged, StagingFailed, StagingRequested } from '../../schemas/generated/staging.ts';
+// Pure staging rules: a StagingRequested (or a rerun of a failed one) becomes one staging effect
+// (or a StagingFailed refusal), and the effect's result (or its reconciliation after a crash)
+// becomes FileStaged / StagingFailed. No I/O, no clock: ctx.now is the input's occurredAt.
+import type { FileStaged, StagingFailed, StagingRequested, StagingRerunRequested } from '../../schemas/generated/staging.ts';
 import { isMethod, type Method } from './config.ts';
 import type { EffectResult, StageEffect } from './effects.ts';
 import { checkRelativePath, checkSourcePath, checkUsername } from './paths.ts';
 
 export type StagingStatus = 'NONE' | 'QUEUED' | 'SUCCESS' | 'FAILURE';
+/** What a request asked for, kept in the state so a rerun can repeat it. */
+export type RequestBody = Omit<StagingRequested, 'meta'>;
 export type StagingState =
   | { status: 'NONE' }
-  | { status: 'QUEUED'; requestId: string; method: string }
-  | { status: 'SUCCESS'; requestId: string; skipped: boolean }
-  | { status: 'FAILURE'; requestId: string; code: string };
+  | { status: 'QUEUED'; request: RequestBody; attempt: number }
+  | { status: 'SUCCESS'; request: RequestBody; attempt: number; skipped: boolean }
+  | { status: 'FAILURE'; request: RequestBody; attempt: number; code: string };
 
 export const initialState = (): StagingState => ({ status: 'NONE' });
 
 export type StagingEvent =
   | { name: 'StagingRequested'; value: Omit<StagingRequested, 'meta'> }
   | { name: 'FileStaged'; value: Omit<FileStaged, 'meta'> }
-  | { name: 'StagingFailed'; value: Omit<StagingFailed, 'meta'> };
+  | { name: 'StagingFailed'; value: Omit<StagingFailed, 'meta'> }
+  | { name: 'StagingRerunRequested'; value: Omit<StagingRerunRequested, 'meta'> };
 
 /** Legal transitions: which event moves a request from which status to which. */
 export const TRANSITIONS: Record<StagingStatus, Partial<Record<StagingEvent['name'], StagingStatus>>> = {
   NONE: { StagingRequested: 'QUEUED' },
   QUEUED: { FileStaged: 'SUCCESS', StagingFailed: 'FAILURE' },
   SUCCESS: {},
-  FAILURE: {},
+  FAILURE: { StagingRerunRequested: 'QUEUED' },
 };
 
 export function evolve(state: StagingState, event: StagingEvent): StagingState {
   const next = TRANSITIONS[state.status][event.name];
   if (!next) return state; // a late or duplicate event changes nothing
   switch (event.name) {
-    case 'StagingRequested': return { status: 'QUEUED', requestId: event.value.requestId, method: event.value.method };
-    case 'FileStaged': return { status: 'SUCCESS', requestId: event.value.requestId, skipped: event.value.skipped };
-    case 'StagingFailed': return { status: 'FAILURE', requestId: event.value.requestId, code: event.value.code };
+    case 'StagingRequested': {
+      const { requestId, method, username, localPathOnStorage, relativePath } = event.value; // no meta in the state
+      return { status: 'QUEUED', request: { requestId, method, username, localPathOnStorage, relativePath }, attempt: 1 };
+    }
+    case 'FileStaged': return { status: 'SUCCESS', request: (state as Settled).request, attempt: (state as Settled).attempt, skipped: event.value.skipped };
+    case 'StagingFailed': return { status: 'FAILURE', request: (state as Settled).request, attempt: (state as Settled).attempt, code: event.value.code };
+    case 'StagingRerunRequested': return { status: 'QUEUED', request: (state as Settled).request, attempt: (state as Settled).attempt + 1 };
   }
 }
+type Settled = Exclude<StagingState, { status: 'NONE' }>;
 
 export interface RuleContext {
   now: number;
@@ -46,16 +54,18 @@ export interface RuleContext {
 
 export type StagingInput =
   | { type: 'StagingRequested'; value: StagingRequested }
+  | { type: 'StagingRerunRequested'; value: StagingRerunRequested }
   | { type: 'EffectCompleted'; effect: StageEffect; result: EffectResult }
   | { type: 'EffectReconciled'; effect: StageEffect; result: EffectResult };
 
-export type IgnoreReason = 'ALREADY_HANDLED' | 'NOT_QUEUED';
+export type IgnoreReason = 'ALREADY_HANDLED' | 'NOT_QUEUED' | 'NOT_FAILED';
 export type Output =
   | { kind: 'emit'; event: StagingEvent }
   | { kind: 'effect'; effect: StageEffect; effectId: string }
   | { kind: 'ignore'; reason: IgnoreReason };
 
-export const effectIdOf = (requestId: string) => `staging:${requestId}`;
+/** Attempt 1 keeps the plain id; a rerun's attempt n gets its own effect (the old one stays recorded). */
+export const effectIdOf = (requestId: string, attempt = 1) => (attempt === 1 ? `staging:${requestId}` : `staging:${requestId}:${attempt}`);
 
 /** Client-caused refusal codes: the seed answers these with 400 (everything else is a 500). */
 export const CLIENT_CODES = new Set([
@@ -70,6 +80,16 @@ function failed(v: { requestId: string; method: string; username: string }, code
 
 function onRequested(v: StagingRequested, state: StagingState, ctx: RuleContext): Output[] {
   if (state.status !== 'NONE') return [{ kind: 'ignore', reason: 'ALREADY_HANDLED' }];
+  return stage(v, 1, ctx);
+}
+
+function onRerun(v: StagingRerunRequested, state: StagingState, ctx: RuleContext): Output[] {
+  if (state.status !== 'FAILURE' || !state.request) return [{ kind: 'ignore', reason: 'NOT_FAILED' }];
+  return stage(state.request, state.attempt + 1, ctx);
+}
+
+/** Checks a request again (the site's config may have changed) and plans its effect. */
+function stage(v: RequestBody, attempt: number, ctx: RuleContext): Output[] {
   if (!isMethod(v.method) || !ctx.allowedMethods.includes(v.method)) {
     return [failed(v, 'METHOD_NOT_ALLOWED', `Invalid staging method: ${v.method}; allowed: ${ctx.allowedMethods.join(', ')}`)];
   }
@@ -84,7 +104,7 @@ function onRequested(v: StagingRequested, state: StagingState, ctx: RuleContext)
     dest = d.components;
   }
   const effect: StageEffect = { kind: v.method, requestId: v.requestId, username: v.username, source: source.components, dest };
-  return [{ kind: 'effect', effect, effectId: effectIdOf(v.requestId) }];
+  return [{ kind: 'effect', effect, effectId: effectIdOf(v.requestId, attempt) }];
 }
 
 function onResult(effect: StageEffect, result: EffectResult, state: StagingState): Output[] {
@@ -106,6 +126,7 @@ function onResult(effect: StageEffect, result: EffectResult, state: StagingState
 export function decide(input: StagingInput, state: StagingState, ctx: RuleContext): Output[] {
   switch (input.type) {
     case 'StagingRequested': return onRequested(input.value, state, ctx);
+    case 'StagingRerunRequested': return onRerun(input.value, state, ctx);
     case 'EffectCompleted': return onResult(input.effect, input.result, state);
     case 'EffectReconciled': return onResult(input.effect, { ...input.result, ...(input.result.ok ? { reconciled: true } : {}) }, state);
     default: {

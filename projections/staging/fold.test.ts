@@ -26,4 +26,10 @@ describe('staging fold', () => {
   it('ignores other events', () => {
     expect(fold({ ...requested, name: 'SampleRecorded' })).toEqual([]);
   });
+
+  it('requeues on a rerun, guarded by offset', () => {
+    const [c, l] = fold({ name: 'StagingRerunRequested', meta: meta('e4'), offset: '9', value: { requestId: 'r1', reason: 'after crash' } });
+    expect(c).toEqual({ type: 'rerunRequest', row: { requestId: 'r1', offset: '9' } });
+    expect((l as any).row.message).toBe('Rerun of request r1 requested: after crash');
+  });
 });

@@ -1,6 +1,7 @@
 // Pure fold of staging events into row changes: the creating StagingRequested upserts a request row,
-// an outcome completes it only while it is QUEUED and only from a later offset (duplicates and
-// replays change nothing); every event also appends one line to the log view (seed: /logs).
+// an outcome completes it only while it is QUEUED, a rerun requeues it only while it is FAILURE, each
+// only from a later offset (duplicates and replays change nothing); every event also appends one
+// line to the log view (seed: /logs).
 
 export interface FoldInput {
   name: string;
@@ -23,9 +24,10 @@ export interface LogRow { eventId: string; at: number; level: 'INFO' | 'ERROR'; 
 export type RowChange =
   | { type: 'upsertRequest'; row: RequestRow }
   | { type: 'completeRequest'; row: Completion }
+  | { type: 'rerunRequest'; row: { requestId: string; offset: string } }
   | { type: 'appendLog'; row: LogRow };
 
-export const HANDLED = ['StagingRequested', 'FileStaged', 'StagingFailed'] as const;
+export const HANDLED = ['StagingRequested', 'FileStaged', 'StagingFailed', 'StagingRerunRequested'] as const;
 
 export function fold(e: FoldInput): RowChange[] {
   const v = e.value;
@@ -49,6 +51,11 @@ export function fold(e: FoldInput): RowChange[] {
       return [
         { type: 'completeRequest', row: { requestId: v.requestId, status: 'FAILURE', skipped: false, reconciled: false, sourcePath: null, destination: null, sizeBytes: null, errorCode: v.code, errorReason: v.reason, startedAt: v.startedAt, finishedAt: v.finishedAt, offset: e.offset } },
         log('ERROR', `Staging failed for user ${v.username} with method ${v.method} (request ${v.requestId}): ${v.code}: ${v.reason}`),
+      ];
+    case 'StagingRerunRequested':
+      return [
+        { type: 'rerunRequest', row: { requestId: v.requestId, offset: e.offset } },
+        log('INFO', `Rerun of request ${v.requestId} requested${v.reason ? `: ${v.reason}` : ''}`),
       ];
     default:
       return [];

@@ -29,6 +29,14 @@ export async function applyChange(tx: pg.PoolClient, c: RowChange): Promise<void
         [r.requestId, r.status, r.skipped, r.reconciled, r.sourcePath, r.destination, r.sizeBytes, r.errorCode, r.errorReason, ts(r.startedAt), ts(r.finishedAt), r.offset]);
       return;
     }
+    case 'rerunRequest': {
+      await tx.query(
+        `UPDATE staging_requests SET status = 'QUEUED', attempts = attempts + 1, skipped = false, reconciled = false, destination = NULL,
+           size_bytes = NULL, source_path = NULL, error_code = NULL, error_reason = NULL, started_at = NULL, finished_at = NULL, last_offset = $2
+         WHERE request_id = $1 AND status = 'FAILURE' AND last_offset < $2`,
+        [c.row.requestId, c.row.offset]);
+      return;
+    }
     case 'appendLog': {
       const r = c.row;
       await tx.query(
@@ -42,6 +50,10 @@ export async function applyChange(tx: pg.PoolClient, c: RowChange): Promise<void
 /** The same changes as applyChange one by one, in three multi-row statements: creations, then the
  *  first completion per request (a later one would find it no longer QUEUED), then log lines. */
 export async function applyChanges(tx: pg.PoolClient, changes: RowChange[]): Promise<void> {
+  if (changes.some((c) => c.type === 'rerunRequest')) { // a request may settle twice: keep the order
+    for (const c of changes) await applyChange(tx, c);
+    return;
+  }
   const ups = changes.flatMap((c) => (c.type === 'upsertRequest' ? [c.row] : []));
   const seen = new Set<string>();
   const dones = changes.flatMap((c) => (c.type === 'completeRequest' && !seen.has(c.row.requestId) && seen.add(c.row.requestId) ? [c.row] : []));

@@ -11,6 +11,7 @@ export interface StagingRequestRecord {
   local_path_on_storage: string;
   relative_path: string;
   status: 'QUEUED' | 'SUCCESS' | 'FAILURE';
+  attempts: number;
   skipped: boolean;
   reconciled: boolean;
   source_path: string | null;
@@ -25,7 +26,7 @@ export interface StagingRequestRecord {
   duration_ms: number | null;
 }
 
-const COLUMNS = `request_id AS id, method, username, local_path_on_storage, relative_path, status, skipped, reconciled, source_path,
+const COLUMNS = `request_id AS id, method, username, local_path_on_storage, relative_path, status, attempts, skipped, reconciled, source_path,
   destination, size_bytes::float8 AS size_bytes, error_code, error_reason, actor, requested_at, started_at, finished_at,
   (extract(epoch FROM finished_at - started_at) * 1000)::float8 AS duration_ms`;
 

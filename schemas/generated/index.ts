@@ -7,12 +7,14 @@ import type * as ingest from './ingest.ts';
 import type * as ivoa from './ivoa.ts';
 import type * as staging from './staging.ts';
 import type * as tape from './tape.ts';
+import type * as torture from './torture.ts';
 export type * as example from './example.ts';
 export type * as gw from './gw.ts';
 export type * as ingest from './ingest.ts';
 export type * as ivoa from './ivoa.ts';
 export type * as staging from './staging.ts';
 export type * as tape from './tape.ts';
+export type * as torture from './torture.ts';
 
 /** Every event type by its short name. */
 export interface EventMap {
@@ -39,6 +41,7 @@ export interface EventMap {
   SampleRecorded: example.SampleRecorded;
   StagingFailed: staging.StagingFailed;
   StagingRequested: staging.StagingRequested;
+  StagingRerunRequested: staging.StagingRerunRequested;
   TapeCallbackDelivered: tape.TapeCallbackDelivered;
   TapeCallbackFailed: tape.TapeCallbackFailed;
   TapeCallbackRerunRequested: tape.TapeCallbackRerunRequested;
@@ -51,6 +54,8 @@ export interface EventMap {
   TapeJobRequested: tape.TapeJobRequested;
   TapeJobStageSubmitted: tape.TapeJobStageSubmitted;
   TapeJobTimeoutChecked: tape.TapeJobTimeoutChecked;
+  TortureEffectDone: torture.TortureEffectDone;
+  TortureRecorded: torture.TortureRecorded;
   TrainDeferred: gw.TrainDeferred;
   TrainRequested: gw.TrainRequested;
 }
@@ -81,6 +86,7 @@ export const EVENT_TOPIC = {
   SampleRecorded: 'dbb.example.samples',
   StagingFailed: 'dbb.staging.requests',
   StagingRequested: 'dbb.staging.requests',
+  StagingRerunRequested: 'dbb.staging.requests',
   TapeCallbackDelivered: 'dbb.tape.jobs',
   TapeCallbackFailed: 'dbb.tape.jobs',
   TapeCallbackRerunRequested: 'dbb.tape.jobs',
@@ -93,6 +99,8 @@ export const EVENT_TOPIC = {
   TapeJobRequested: 'dbb.tape.jobs',
   TapeJobStageSubmitted: 'dbb.tape.jobs',
   TapeJobTimeoutChecked: 'dbb.tape.jobs',
+  TortureEffectDone: 'dbb.torture.outcomes',
+  TortureRecorded: 'dbb.torture.events',
   TrainDeferred: 'dbb.gw.datastore',
   TrainRequested: 'dbb.gw.requests',
 } as const;
@@ -106,4 +114,6 @@ export const TOPIC = {
   IVOA_DIDS: 'dbb.ivoa.dids',
   STAGING_REQUESTS: 'dbb.staging.requests',
   TAPE_JOBS: 'dbb.tape.jobs',
+  TORTURE_EVENTS: 'dbb.torture.events',
+  TORTURE_OUTCOMES: 'dbb.torture.outcomes',
 } as const;

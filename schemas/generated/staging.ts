@@ -48,7 +48,17 @@ export interface StagingRequested {
   relativePath: string;
 }
 
+/** An operator asked to run a FAILURE staging request again (e.g. after INTERRUPTED); the processor repeats its effect under a new attempt. */
+export interface StagingRerunRequested {
+  meta: Meta;
+  /** the failed staging request */
+  requestId: string;
+  /** why it is rerun (for the log) */
+  reason: string;
+}
+
 export type StagingEvent =
   | { name: 'FileStaged'; value: FileStaged }
   | { name: 'StagingFailed'; value: StagingFailed }
-  | { name: 'StagingRequested'; value: StagingRequested };
+  | { name: 'StagingRequested'; value: StagingRequested }
+  | { name: 'StagingRerunRequested'; value: StagingRerunRequested };
