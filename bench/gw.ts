@@ -1,6 +1,7 @@
 // Benchmark: 16,384-sample float64 chunks through POST /streamdata over real HTTP with several concurrent
 // clients (gateway → Kafka → gw processor → JSON file → outcome → reply), beside the same work done straight
 // to disk in the same run. Run: npx tsx bench/gw.ts [--chunks 600] [--clients 4] [--json]
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,7 +74,17 @@ async function throughBackbone(url: string, token: string, chunks: Float64Array[
   return (performance.now() - started) / 1000;
 }
 
-export async function run(opts: { chunks?: number; clients?: number; json?: boolean; format?: ChunkFormat; datastores?: number } = {}): Promise<BenchResult> {
+/** `dbb run processor gw` as a child process with the bench's env; resolves once it runs. */
+async function spawnProcessor(env: Env): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/dbb.ts', 'run', 'processor', 'gw'], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('running processor')) resolve(); });
+    child.on('exit', (code) => reject(new Error(`processor exited with ${code}`)));
+  });
+  return child;
+}
+
+export async function run(opts: { chunks?: number; clients?: number; json?: boolean; format?: ChunkFormat; datastores?: number; split?: boolean } = {}): Promise<BenchResult> {
   const nChunks = opts.chunks ?? 600;
   const clients = opts.clients ?? 8;
   const format = opts.format ?? 'json';
@@ -105,18 +116,23 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
   const platform = await startPlatform(config, { env, log, source: 'bench' });
   const replies = await startReplyListener({ config, kafka: platform.kafka, serde: platform.serde, appender: platform.appender, log });
   const app = await buildApp({ config, env, db: platform.db, appender: platform.appender, replies, auth: createAuth(config), log });
+  let child: ChildProcess | undefined;
   try {
-    await platform.startConsumer(createGwProcessor(platform.domainDeps));
+    if (opts.split) child = await spawnProcessor(env);
+    else await platform.startConsumer(createGwProcessor(platform.domainDeps));
     await platform.startConsumer(createGwProjection(platform.domainDeps));
     const url = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
     const chunks = makeChunks(nChunks);
     const mb = (nChunks * SAMPLES * 8) / 1e6; // strain bytes, MB
 
     await throughBackbone(url, token, chunks.slice(0, 20), clients, true, ['warmup']);
+    // CPU time of this process per phase: less sensitive than wall time to a machine shared with others
+    // (it leaves out the broker's and Postgres's CPU)
+    const cpu = async <T>(fn: () => Promise<T>): Promise<[T, number]> => { const c = process.cpuUsage(); const r = await fn(); const d = process.cpuUsage(c); return [r, (d.user + d.system) / 1000]; };
     const rawS = await diskBaseline(join(work, 'raw'), chunks, clients, null);
     const preS = await diskBaseline(join(work, 'pre'), chunks, clients, format === 'json' ? 'preformatted' : format);
-    const jsonDiskS = await diskBaseline(join(work, 'json'), chunks, clients, format);
-    const binS = await throughBackbone(url, token, chunks, clients, true, stores);
+    const [jsonDiskS, jsonDiskCpu] = await cpu(() => diskBaseline(join(work, 'json'), chunks, clients, format));
+    const [binS, binCpu] = await cpu(() => throughBackbone(url, token, chunks, clients, true, stores));
     const jsonChunks = chunks.slice(0, Math.ceil(nChunks / 4));
     const jsonS = opts.json === false ? NaN : await throughBackbone(url, token, jsonChunks, clients, false, stores.map((s) => `${s}j`));
     const jsonMb = (jsonChunks.length * SAMPLES * 8) / 1e6;
@@ -129,6 +145,8 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
       'disk_raw_MB_per_s': mb / rawS,
       'disk_same_files_preformatted_MB_per_s': mb / preS,
       'disk_json_files_MB_per_s': mb / jsonDiskS,
+      'octet_cpu_ms_per_chunk': binCpu / nChunks,
+      'disk_json_files_cpu_ms_per_chunk': jsonDiskCpu / nChunks,
     };
     return {
       name: 'gw',
@@ -138,13 +156,15 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
         'octet_vs_disk_same_files_preformatted': metrics.octet_MB_per_s / metrics.disk_same_files_preformatted_MB_per_s,
         'octet_vs_disk_json_files': metrics.octet_MB_per_s / metrics.disk_json_files_MB_per_s,
         'json_body_vs_disk_json_files': metrics.json_body_MB_per_s / metrics.disk_json_files_MB_per_s,
+        'cpu_per_chunk_disk_json_files_vs_octet': metrics.disk_json_files_cpu_ms_per_chunk / metrics.octet_cpu_ms_per_chunk,
       },
       notes: [
-        `${nChunks} chunks × ${SAMPLES} float64 (${(SAMPLES * 8) / 1024} KiB of strain each), ${clients} concurrent HTTP clients over ${stores.length} datastore(s), file format ${format}; MB = 10^6 bytes of strain`,
+        `${nChunks} chunks × ${SAMPLES} float64 (${(SAMPLES * 8) / 1024} KiB of strain each), ${clients} concurrent HTTP clients over ${stores.length} datastore(s), file format ${format}, processor ${opts.split ? 'in its own process' : 'in the gateway process'}; MB = 10^6 bytes of strain`,
         'disk_raw: the float64 bytes as files (temp+rename, same clients); disk_same_files_preformatted: the processor\'s file bytes, already formatted, written straight to disk; disk_json_files: format + write, no backbone',
       ],
     };
   } finally {
+    child?.kill('SIGTERM');
     await app.close().catch(() => {});
     await replies.stop().catch(() => {});
     await platform.close().catch(() => {});
@@ -162,7 +182,7 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const arg = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : undefined; };
   const fmt = process.argv.includes('--b64') ? 'json-b64' : 'json';
-  run({ chunks: arg('chunks'), clients: arg('clients'), datastores: arg('datastores'), format: fmt, json: !process.argv.includes('--no-json') })
+  run({ chunks: arg('chunks'), clients: arg('clients'), datastores: arg('datastores'), format: fmt, json: !process.argv.includes('--no-json'), split: process.argv.includes('--split') })
     .then((r) => { console.log(JSON.stringify(r)); process.exit(0); })
     .catch((err) => { console.error(err); process.exit(1); });
 }

@@ -153,6 +153,12 @@ describe('octet-stream chunks and per-datastore routes', () => {
   });
 });
 
+it('documents the gw routes in the OpenAPI spec', async () => {
+  const spec = (await stack.app.inject({ method: 'GET', url: '/docs/json' })).json();
+  expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/streamdata', '/train', '/cleanbuf', '/stats', '/dumpbuf', '/desc', '/dspage', '/dumpflog', '/api/v1/gw/datastores/{id}/streamdata']));
+  expect(Object.keys(spec.paths['/streamdata'].post.requestBody.content)).toEqual(['application/json', 'application/octet-stream']);
+});
+
 describe('bad input', () => {
   it('is refused as problem+json 4xx with nothing appended', async () => {
     const before = await requestOffsets();
