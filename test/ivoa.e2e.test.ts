@@ -118,6 +118,11 @@ describe('Simple Cone Search through the gateway', () => {
     expect(out).toMatchObject({ ok: false, kind: 'DALQueryError', error: expect.stringMatching(/SR=-1 is outside/) });
   });
 
+  it('answers under the seed\'s DaCHS cone path too', async () => {
+    const out = await pyvo(token, 'scs', `${base}/rucio/rucio/cone/scs.xml`, '15', '0', '1');
+    expect(out.rows.map((r: { id: string }) => r.id.slice(r.id.indexOf('?') + 1).split(':').slice(1).join(':')).sort()).toEqual(bruteCone(dids, 15, 0, 1));
+  });
+
   it('admits token-less IVOA clients through the opened ivoa-seed group, but refuses a bad token', async () => {
     expect((await stack.app.inject({ method: 'GET', url: '/scs?RA=1&DEC=1&SR=1' })).statusCode).toBe(200);
     expect((await stack.app.inject({ method: 'GET', url: '/scs?RA=1&DEC=1&SR=1', headers: { authorization: 'Bearer nope' } })).statusCode).toBe(401);
@@ -155,6 +160,11 @@ describe('DataLink through the gateway', () => {
     const missing = await stack.app.inject({ method: 'GET', url: '/datalink', headers: stack.auth('reader') });
     expect(missing.statusCode).toBe(400);
     expect(missing.body).toContain('UsageFault');
+  });
+
+  it('answers under the seed\'s rucio-datalink path /links too', async () => {
+    const out = await pyvo(token, 'datalink', `${base}/links`, pubDid(multi));
+    expect(out.links.map((l: { access_url: string }) => l.access_url)).toEqual(byDistance(SITES.UKSRC.lat, SITES.UKSRC.lon));
   });
 
   it('drops a removed replica', async () => {

@@ -52,6 +52,11 @@ describe('TAP through the gateway (DaCHS)', () => {
     }
   });
 
+  it('answers under the seed\'s DaCHS path /__system__/tap/run too', async () => {
+    const out = await pyvo('', 'tap-sync', `${base}/__system__/tap/run`, cone(15, 0, 1, 10));
+    expect(names(out)).toEqual(bruteCone(dids, 15, 0, 1));
+  });
+
   it('an async job completes and gives the same rows', async () => {
     const out = await pyvo('', 'tap-async', `${base}/tap`, cone(15, 0, 1.5));
     expect(out).toMatchObject({ ok: true });

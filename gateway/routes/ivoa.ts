@@ -1,6 +1,6 @@
-// ivoa routes: Simple Cone Search (/scs), DataLink (/datalink, replicas nearest the caller first),
-// TAP (/tap/*, proxied to DaCHS), and /api/v1/ivoa/stats. SCS and DataLink answer VOTables, also for
-// bad input (an error document, never a 500 or problem+json), as the IVOA specs expect.
+// ivoa routes: Simple Cone Search (/scs), DataLink (/datalink, replicas nearest the caller first), TAP
+// (/tap/*, proxied to DaCHS), the same under the seed's paths, and /api/v1/ivoa/stats. SCS and DataLink
+// answer VOTables, also for bad input (an error document, never a 500 or problem+json), as the IVOA specs expect.
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayDeps, RoutePlugin } from '../types.ts';
@@ -11,6 +11,10 @@ import { errorDocument, resultsTable, VOTABLE_TYPE, type VoField } from '../../p
 import { greatCircleKm, spolyToDali } from '../../projections/ivoa/geo.ts';
 
 const GROUP = 'ivoa-seed';
+/** The seed's paths (DaCHS TAP, DaCHS cone search, rucio-datalink), kept for its existing clients. */
+const SEED_TAP = '/__system__/tap/run';
+const SEED_SCS = '/rucio/rucio/cone/scs.xml';
+const SEED_DATALINK = '/links';
 // Query parameters may repeat (clients merge their own into a base URL): take them as strings or lists.
 const StrOrList = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]));
 const Str = StrOrList;
@@ -109,12 +113,13 @@ async function datalink(req: FastifyRequest<{ Querystring: Record<string, string
 const rawBody = (b: unknown): Uint8Array | string | undefined =>
   (Buffer.isBuffer(b) ? new Uint8Array(b) : typeof b === 'string' ? b : undefined);
 
-/** Forwards /tap[/...] to DaCHS and rewrites its own URLs (capabilities, job locations) to the gateway's. */
+/** Forwards /tap[/...] (and the seed's DaCHS path /__system__/tap/run[/...]) to DaCHS and rewrites its own
+ *  URLs (capabilities, job locations, result links) to the gateway's. */
 async function tapProxy(req: FastifyRequest, reply: FastifyReply, cfg: IvoaConfig) {
   const upstream = cfg.tapUrl.replace(/\/$/, '');
-  const rest = req.url.slice('/tap'.length);
-  const target = upstream + rest;
-  const ours = `${req.protocol}://${req.headers.host ?? 'localhost'}/tap`;
+  const origin = new URL(upstream).origin;
+  const target = req.url.startsWith(SEED_TAP) ? origin + req.url : upstream + req.url.slice('/tap'.length);
+  const gateway = `${req.protocol}://${req.headers.host ?? 'localhost'}`;
   const headers: Record<string, string> = { accept: String(req.headers.accept ?? '*/*') };
   if (req.headers['content-type']) headers['content-type'] = String(req.headers['content-type']);
   let res: Response;
@@ -130,7 +135,7 @@ async function tapProxy(req: FastifyRequest, reply: FastifyReply, cfg: IvoaConfi
     req.log.error({ err, target }, 'TAP server unreachable');
     return votable(reply, errorDocument(`the TAP service is unavailable: ${(err as Error).message}`), 503);
   }
-  const rewrite = (s: string) => s.split(upstream).join(ours);
+  const rewrite = (s: string) => s.split(upstream).join(`${gateway}/tap`).split(origin + SEED_TAP).join(gateway + SEED_TAP);
   reply.code(res.status);
   const type = res.headers.get('content-type');
   if (type) reply.type(type);
@@ -145,28 +150,29 @@ export const ivoaRoutes: RoutePlugin = async (app, deps) => {
   const cfg = loadIvoaConfig(deps.env);
   const read = deps.auth.require('reader', GROUP);
 
-  app.get('/scs', {
+  const scsRoute = {
     schema: {
       summary: 'IVOA Simple Cone Search 1.03 over the ObsCore table (VOTable; errors as an SCS error document)',
       querystring: Type.Object({ RA: Str, DEC: Str, SR: Str, VERB: Str }, { additionalProperties: true }),
     },
     preHandler: read,
-  }, (req, reply) => scs(req as never, reply, deps, cfg));
-
-  app.get('/datalink', {
+  };
+  const datalinkRoute = {
     schema: {
       summary: 'IVOA DataLink: every replica of a DID, nearest to the caller site (site name, or lat/lon, or the configured default) first',
       querystring: Type.Object({ ID: StrOrList, site: Str, lat: Str, lon: Str, RESPONSEFORMAT: Str }, { additionalProperties: true }),
     },
     preHandler: read,
-  }, (req, reply) => datalink(req as never, reply, deps, cfg));
+  };
+  for (const url of ['/scs', SEED_SCS]) app.get(url, scsRoute, (req, reply) => scs(req as never, reply, deps, cfg));
+  for (const url of ['/datalink', SEED_DATALINK]) app.get(url, datalinkRoute, (req, reply) => datalink(req as never, reply, deps, cfg));
 
   // TAP clients POST forms (sync/async queries, job phase changes): pass the raw body through.
   for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data']) {
     if (!app.hasContentTypeParser(type)) app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   }
   const tapSchema = { summary: 'IVOA TAP 1.1 (sync, async, tables, capabilities, TAP_SCHEMA) served by DaCHS through the gateway', querystring: Type.Object({}, { additionalProperties: true }) };
-  for (const url of ['/tap', '/tap/*']) {
+  for (const url of ['/tap', '/tap/*', SEED_TAP, `${SEED_TAP}/*`]) {
     app.route({ method: ['GET', 'POST', 'DELETE'], url, schema: tapSchema, preHandler: read, handler: (req, reply) => tapProxy(req, reply, cfg) });
   }
 
