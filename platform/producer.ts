@@ -43,8 +43,7 @@ export class BatchingProducer {
   private kick() {
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (this.sending || this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
+    const batch = this.pending.splice(0, this.opts.maxBatch ?? 1000); // capped: what piled up during a send can exceed the broker's batch size limit
     this.sending = this.flushBatch(batch).finally(() => {
       this.sending = null;
       if (this.pending.length) this.kick();
