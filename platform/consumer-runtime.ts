@@ -20,6 +20,9 @@ export interface RuntimeDeps {
   config: Config;
   kafka: Kafka;
   db: Db;
+  /** A separate small pool for effect marks, which are written while a batch holds a `db` connection
+   *  (one pool for both could deadlock when every connection is held by a batch waiting in runEffect). */
+  marksDb?: Db;
   serde: Serde;
   log: Logger;
 }
@@ -54,6 +57,7 @@ export const groupIdOf = (config: Pick<Config, 'namespace'>, spec: Pick<Consumer
 
 export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts: RunOptions = {}): Promise<RunningConsumer> {
   const { config, kafka, db, serde } = deps;
+  const marks = deps.marksDb ?? db;
   const schema = opts.schema ?? schemaOf(spec.name);
   const groupId = opts.kafkaGroupId ?? groupIdOf(config, spec);
   const offsetsGroup = opts.offsetsGroup ?? groupIdOf(config, spec);
@@ -128,17 +132,17 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
         if (rows[0]?.state === 'DONE') return { status: 'DONE', result: rows[0].result as T };
         if (rows[0]?.state === 'STARTED') return { status: 'UNKNOWN' };
         // STARTED is committed on its own connection before the effect runs: a crash after this line leaves the mark
-        await db.query(`INSERT INTO ${q}.effects (effect_id, state) VALUES ($1, 'STARTED')`, [effectId]);
+        await marks.query(`INSERT INTO ${q}.effects (effect_id, state) VALUES ($1, 'STARTED')`, [effectId]);
         let result: T;
         try {
           result = await fn();
         } catch (err) {
-          await db.query(`DELETE FROM ${q}.effects WHERE effect_id = $1`, [effectId]);
+          await marks.query(`DELETE FROM ${q}.effects WHERE effect_id = $1`, [effectId]);
           throw err;
         }
         // DONE is committed on its own too: the effect happened whether or not this batch commits, so a
         // retried batch gets the result back instead of UNKNOWN
-        await db.query(`UPDATE ${q}.effects SET state = 'DONE', result = $2, done_at = now() WHERE effect_id = $1`, [effectId, JSON.stringify(result ?? null)]);
+        await marks.query(`UPDATE ${q}.effects SET state = 'DONE', result = $2, done_at = now() WHERE effect_id = $1`, [effectId, JSON.stringify(result ?? null)]);
         return { status: 'DONE', result };
       },
     };
@@ -216,7 +220,10 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
   await consumer.run({
-    autoCommit: false,
+    // Postgres holds the offsets that count; Kafka gets the resolved ones (only after each Postgres
+    // commit) so lag tools see progress and a restart fetches near the stored offset
+    autoCommit: true,
+    autoCommitInterval: 1000,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
     eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
@@ -226,9 +233,9 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
       let stored = await pRetry(() => readStored(topic, partition), { retries: 1e9, maxTimeout: 5000, shouldRetry: ({ error }) => isTransient(error) && !stopping });
       const first = BigInt(batch.firstOffset() ?? batch.messages[0].offset);
       if (first < stored || (first > stored && seekedTo.get(tp) !== stored)) {
-        // Kafka's position differs from what Postgres holds: behind it (Kafka offsets are never committed, so every
-        // start or reassignment fetches from 0, and a partition bigger than one fetch would be re-fetched forever) or
-        // ahead of it (new schema, replay swap): go to the stored offset
+        // Kafka's position differs from what Postgres holds: behind it (Kafka's committed offsets trail Postgres, and
+        // skipping instead would re-fetch the same batch forever on a partition bigger than one fetch) or ahead of it
+        // (new schema, replay swap): go to the stored offset
         seekedTo.set(tp, stored);
         consumer.seek({ topic, partition, offset: String(stored) });
         return;

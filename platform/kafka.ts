@@ -44,11 +44,15 @@ export async function ensureCatalogTopics(kafka: Kafka, config: Pick<Config, 'na
     const admin = kafka.admin();
     await admin.connect();
     try {
-      return await ensureTopics(admin, config, topics);
+      const created = await ensureTopics(admin, config, topics);
+      // a loaded controller can answer for a new topic's metadata a while after createTopics returns;
+      // clients that subscribe before then fail with "does not host this topic-partition"
+      if (created.length) await admin.fetchTopicMetadata({ topics: created });
+      return created;
     } finally {
       await admin.disconnect();
     }
-  }, { retries: 8, minTimeout: 200, maxTimeout: 3000, shouldRetry: ({ error }) => (error as { retriable?: boolean }).retriable !== false });
+  }, { retries: 12, minTimeout: 200, maxTimeout: 3000, shouldRetry: ({ error }) => (error as { retriable?: boolean }).retriable !== false });
 }
 
 /** Strips the namespace prefix: t1.dbb.gw.datastore → dbb.gw.datastore. */

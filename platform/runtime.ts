@@ -33,7 +33,8 @@ export async function startPlatform(config: Config, opts: { env?: Env; log: Logg
   const { log } = opts;
   const catalog = loadCatalog();
   const kafka = createKafka(config, log, opts.source);
-  const db = createPool(config.databaseUrl);
+  const db = createPool(config.databaseUrl, 20);
+  const marksDb = createPool(config.databaseUrl, 4);
   const serde = new Serde(catalog, config);
   await serde.registerAll();
   await migratePlatform(config.databaseUrl, log);
@@ -49,7 +50,7 @@ export async function startPlatform(config: Config, opts: { env?: Env; log: Logg
     config, env, log, catalog, kafka, db, serde, producer, appender, relay, consumers,
     domainDeps: { config, env, log },
     async startConsumer(spec, runOpts) {
-      const c = await startConsumer(spec, { config, kafka, db, serde, log }, runOpts);
+      const c = await startConsumer(spec, { config, kafka, db, marksDb, serde, log }, runOpts);
       consumers.push(c);
       return c;
     },
@@ -58,6 +59,7 @@ export async function startPlatform(config: Config, opts: { env?: Env; log: Logg
       await relay?.stop();
       await producer.disconnect();
       await db.end();
+      await marksDb.end();
     },
   };
   return platform;
