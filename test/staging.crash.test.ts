@@ -1,6 +1,7 @@
 // The processor runs in a child process and is SIGKILLed during a large copy: no partial file ever
 // appears under the final name, and after a restart the request ends SUCCESS or FAILURE (reconciled
-// from the destination), never stuck; the seed client's synchronous POST gets its answer too.
+// from the destination), never stuck; the seed client's synchronous POST gets its answer too, and a
+// rerun finishes an interrupted copy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,6 +69,11 @@ describe('staging processor killed mid-copy', () => {
       expect(res.statusCode).toBe(500);
       expect(res.json().code).toBe('DBB_STAGING_INTERRUPTED');
       expect(existsSync(final)).toBe(false);
+      expect(readdirSync(dir).filter((n) => n.endsWith('.part'))).toEqual([]);
+      // an operator finishes it: the rerun copies again as attempt 2
+      const rerun = await stack.app.inject({ method: 'POST', url: `/api/v1/staging/requests/${id.id}/rerun`, headers: stack.auth('operator'), payload: { reason: 'after crash' } });
+      expect(rerun.json()).toMatchObject({ status: 'success' });
+      expect(statSync(final).size).toBe(SIZE);
     }
     expect(readdirSync(dir).filter((n) => n.endsWith('.part'))).toEqual([]);
   }, 240_000);
