@@ -11,6 +11,7 @@ import { createIvoaProjection } from '../projections/ivoa/index.ts';
 import { getCounts } from '../projections/ivoa/queries.ts';
 import { loadDidDump } from '../producers/did-feeder/index.ts';
 import { OBSCORE_COLUMNS } from '../projections/ivoa/obscore.ts';
+import { replayProjection } from '../platform/replay.ts';
 import { DACHS_TAP_URL, dachsInstalled, ensureDachs, pointTapAt, setup as setupDachs, tapConfigured } from '../infra/tap/dachs.ts';
 import { bruteCone, dumpLine, makeDids, pyvo, writeDump } from './ivoa/support.ts';
 
@@ -99,5 +100,13 @@ describe('TAP through the gateway (DaCHS)', () => {
       const out = await pyvo('', 'tap-sync', `${base}/tap`, cone(250, -60, 0.01));
       expect(names(out)).toEqual([d.name]);
     }, { timeoutMs: 60_000, intervalMs: 1000 });
+  });
+
+  it('still answers after the projection is replayed into a new schema', async () => {
+    const before = await pyvo('', 'tap-sync', `${base}/tap`, cone(15, 0, 1.5));
+    await replayProjection(stack.platform, createIvoaProjection(stack.platform.domainDeps));
+    const after = await pyvo('', 'tap-sync', `${base}/tap`, cone(15, 0, 1.5));
+    expect(after).toMatchObject({ ok: true });
+    expect(names(after)).toEqual(names(before));
   });
 });
