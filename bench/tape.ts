@@ -52,7 +52,7 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const notifyUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/cb`;
 
-  const library = new TapeLibrary({ kafkaBrokers: info.brokers, stageDelayMs: 0, maxBatch: 5000 });
+  const library = new TapeLibrary({ kafkaBrokers: info.brokers, stageDelayMs: 0, maxBatch: 1000 });
   const node = await startTapeLibrarySim({ kafkaBrokers: info.brokers, library });
   const token = `bench-${id}`;
   const env: Env = {

@@ -47,8 +47,9 @@ it('completes a job after the processor is killed mid-job, with exactly one succ
   }, { timeoutMs: 90_000 });
   expect(h.receiver.received).toHaveLength(1);
   expect(h.receiver.delivered()[0].body).toEqual({ job_id: 301, return_code: 0, total_files: N, ready_files: N, error_files: 0, comment: `all ${N} files staged` });
-  const { rows } = await h.stack.db.query(`SELECT status, count(*)::int AS n FROM processor_tape.job_files WHERE job_id = 301 GROUP BY status`);
-  expect(rows).toEqual([{ status: 'READY', n: N }]);
+  const { rows: [state] } = await h.stack.db.query('SELECT ready, error, file_state FROM processor_tape.jobs WHERE job_id = 301');
+  expect(state).toMatchObject({ ready: N, error: 0 });
+  expect([...state.file_state]).toEqual(Array(N).fill(1)); // every file READY once
   expect(h.library.stats.batchstageCalls).toBeGreaterThanOrEqual(1);
 });
 

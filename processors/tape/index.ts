@@ -12,7 +12,7 @@ import {
   acceptedFiles, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, evolve, isAccepted, jobKey,
   type Job, type Output, type RuleContext, type TapeEffect, type TapeInput, type TapeState,
 } from './rules.ts';
-import { jobFiles, loadJob, loadJobFiles, markFiles, overdueJobs, saveJob } from './store.ts';
+import { forgetPositions, jobFiles, loadJob, loadJobFiles, markFiles, overdueJobs, saveJob } from './store.ts';
 
 export const NAME = 'processor.tape';
 
@@ -56,13 +56,14 @@ async function handleTape(event: DecodedEvent, ctx: HandlerContext, cfg: TapeCon
   }
   if (input.name === 'TapeFilesStaged') {
     const v = input.value;
-    const { job, files } = await loadJobFiles(ctx.tx, v.jobId, [...v.staged, ...v.failed.map((f) => f.file)]);
-    const outputs = decide(input, { job, files }, rc);
-    if (!isAccepted(outputs)) { await run.apply(outputs, job); return; }
-    const a = acceptedFiles(v, files);
-    await markFiles(ctx.tx, v.jobId, [...a.staged.map((file) => ({ file, to: 'READY' as const })), ...a.failed.map(({ file }) => ({ file, to: 'ERROR' as const }))]);
-    // the state moves by the accepted files only, as markFiles wrote them
-    await run.apply(outputs, evolve(job, { name: input.name, value: { ...v, staged: a.staged, failed: a.failed } }));
+    const jf = await loadJobFiles(ctx.tx, v.jobId, [...v.staged, ...v.failed.map((f) => f.file)]);
+    const outputs = decide(input, { job: jf.job, files: jf.files }, rc);
+    if (!isAccepted(outputs)) { await run.apply(outputs, jf.job); return; }
+    const a = acceptedFiles(v, jf.files);
+    // the state moves by the accepted files only
+    const job = evolve(jf.job, { name: input.name, value: { ...v, staged: a.staged, failed: a.failed } }) as Job;
+    await markFiles(ctx.tx, jf, job, [...a.staged.map((file) => ({ file, to: 'READY' as const })), ...a.failed.map(({ file }) => ({ file, to: 'ERROR' as const }))]);
+    await run.apply(outputs, job);
     return;
   }
   const job = await loadJob(ctx.tx, input.value.jobId);
@@ -85,6 +86,7 @@ class Run {
         const meta = await this.ctx.emit(o.name, o.key, o.body as any);
         state = evolve(state, { name: o.name, value: { meta, ...(o.body as any) } });
         await saveJob(this.ctx.tx, state as Job, o.name === 'TapeJobCreated' ? (o.body as { files: string[] }).files : undefined);
+        if (state.status !== 'STAGING') forgetPositions((state as Job).jobId);
       } else {
         state = await this.apply(await this.effect(o.effect, state as Job), state);
       }

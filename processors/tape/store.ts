@@ -1,5 +1,5 @@
 // Processor state of tape jobs in processor_tape (the handler's batch transaction, search_path set).
-// A notification batch costs two statements (loadJobFiles, markFiles), whatever its size.
+// A notification batch costs two statements (read and write the job row), whatever its size.
 import type pg from 'pg';
 import type { FileStatus, Job, TapeState } from './rules.ts';
 
@@ -19,43 +19,54 @@ export async function loadJob(tx: Tx, jobId: number): Promise<TapeState> {
 
 export async function saveJob(tx: Tx, job: Job, files?: string[]): Promise<void> {
   await tx.query(
-    `INSERT INTO jobs (job_id, status, notify_url, total, ready, error, deadline, submitted, return_code, comment, callback, delivery_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    `INSERT INTO jobs (job_id, status, notify_url, total, ready, error, deadline, submitted, return_code, comment, callback, delivery_id, file_state)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      ON CONFLICT (job_id) DO UPDATE SET status = $2, ready = $5, error = $6, submitted = $8, return_code = $9, comment = $10, callback = $11, delivery_id = $12`,
-    [job.jobId, job.status, job.notifyUrl, job.total, job.ready, job.error, job.deadline, job.submitted, job.returnCode, job.comment, job.callback, job.deliveryId]);
+    [job.jobId, job.status, job.notifyUrl, job.total, job.ready, job.error, job.deadline, job.submitted, job.returnCode, job.comment, job.callback, job.deliveryId,
+      Buffer.alloc(files?.length ?? 0)]);
   if (files?.length) {
-    await tx.query(`INSERT INTO job_files (job_id, file) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [job.jobId, files]);
+    await tx.query(`INSERT INTO job_files (job_id, file, idx) SELECT $1, f, i - 1 FROM unnest($2::text[]) WITH ORDINALITY AS t(f, i) ON CONFLICT DO NOTHING`, [job.jobId, files]);
   }
 }
 
-/** One statement per notification batch: reads the job and the files' status as they were before, and,
- *  when the job is STAGING, moves the given PENDING files to READY/ERROR and bumps the job's counters.
- *  `files` must hold each file once and only files rules.acceptedFiles would take (first outcome wins),
- *  so the write and the decision agree. */
-export async function markFiles(tx: Tx, jobId: number, files: { file: string; to: Exclude<FileStatus, 'PENDING'> }[]): Promise<void> {
-  if (!files.length) return;
-  await tx.query(
-    `WITH input AS (SELECT * FROM unnest($2::text[], $3::text[]) AS t(file, to_status)),
-          upd AS (UPDATE job_files f SET status = i.to_status FROM input i
-                  WHERE f.job_id = $1 AND f.file = i.file AND f.status = 'PENDING' RETURNING f.status)
-     UPDATE jobs SET ready = ready + (SELECT count(*) FROM upd WHERE status = 'READY'),
-                     error = error + (SELECT count(*) FROM upd WHERE status = 'ERROR')
-     WHERE job_id = $1 AND status = 'STAGING'`,
-    [jobId, files.map((f) => f.file), files.map((f) => f.to)]);
+const CODE: Record<FileStatus, number> = { PENDING: 0, READY: 1, ERROR: 2 };
+const STATUS: FileStatus[] = ['PENDING', 'READY', 'ERROR'];
+
+/** file → position in the job's file list. A job's file list never changes once created (and ids are
+ *  never reused), so this cache cannot go stale; it is dropped when the job leaves STAGING. */
+const positions = new Map<number, Map<string, number>>();
+
+async function positionsOf(tx: Tx, jobId: number): Promise<Map<string, number>> {
+  let m = positions.get(jobId);
+  if (!m) {
+    const { rows } = await tx.query('SELECT file, idx FROM job_files WHERE job_id = $1', [jobId]);
+    m = new Map(rows.map((r) => [r.file as string, r.idx as number]));
+    positions.set(jobId, m);
+  }
+  return m;
 }
 
-/** The job and the status of each named file (null: not in the job), in one statement. */
-export async function loadJobFiles(tx: Tx, jobId: number, names: string[]): Promise<{ job: TapeState; files: Map<string, FileStatus | null> }> {
-  const { rows } = await tx.query(
-    `WITH j AS (SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE)
-     SELECT (SELECT row_to_json(j) FROM j) AS job,
-            (SELECT json_object_agg(file, status) FROM job_files WHERE job_id = $1 AND file = ANY($2::text[])) AS files`,
-    [jobId, names]);
-  const found = (rows[0].files ?? {}) as Record<string, FileStatus>;
-  return {
-    job: rows[0].job ? toJob(rows[0].job) : { status: 'NONE' },
-    files: new Map(names.map((n) => [n, found[n] ?? null])),
-  };
+export const forgetPositions = (jobId: number) => positions.delete(jobId);
+
+export interface JobFiles { job: TapeState; files: Map<string, FileStatus | null>; state: Buffer; positions: Map<string, number> }
+
+/** The job (locked: the tick may complete it from another partition's transaction) and the status of each named file (null: not in the job). */
+export async function loadJobFiles(tx: Tx, jobId: number, names: string[]): Promise<JobFiles> {
+  const { rows } = await tx.query('SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE', [jobId]);
+  if (!rows[0]) return { job: { status: 'NONE' }, files: new Map(names.map((n) => [n, null])), state: Buffer.alloc(0), positions: new Map() };
+  const state = rows[0].file_state as Buffer;
+  const pos = await positionsOf(tx, jobId);
+  const files = new Map<string, FileStatus | null>();
+  for (const n of names) { const i = pos.get(n); files.set(n, i === undefined ? null : STATUS[state[i]]); }
+  return { job: toJob(rows[0]), files, state, positions: pos };
+}
+
+/** Writes the accepted files (rules.acceptedFiles: each once, PENDING before) and the job's counters in one statement. */
+export async function markFiles(tx: Tx, jf: JobFiles, job: Job, marks: { file: string; to: Exclude<FileStatus, 'PENDING'> }[]): Promise<void> {
+  if (!marks.length) return;
+  const state = Buffer.from(jf.state);
+  for (const m of marks) state[jf.positions.get(m.file)!] = CODE[m.to];
+  await tx.query('UPDATE jobs SET ready = $2, error = $3, file_state = $4 WHERE job_id = $1', [job.jobId, job.ready, job.error, state]);
 }
 
 export async function jobFiles(tx: Tx, jobId: number): Promise<string[]> {
