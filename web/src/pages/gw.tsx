@@ -58,7 +58,7 @@ function Datastore({ id, who }: { id: string; who: Who }) {
     <section aria-labelledby="ds-h" data-testid="datastore">
       <h2 id="ds-h">Datastore <code>{id}</code>: <span className={`status ${desc?.dstatus ?? ''}`} data-testid="dstatus">{desc?.dstatus ?? '…'}</span></h2>
       <p>Files: <b data-testid="n_itm">{stats?.n_itm ?? '…'}</b> · bytes: <b data-testid="buff_size">{stats?.buff_size ?? '…'}</b>
-        {stats ? ` (${fmtBytes(stats.buff_size)})` : ''} · frozen by: {desc?.user || '–'} · last archive: <code>{desc?.last_archive ?? '–'}</code></p>
+        {stats ? ` (${fmtBytes(stats.buff_size)})` : ''}{desc?.dstatus === 'FROZEN' ? ` · frozen by: ${desc.user || '–'}` : ''} · last archive: <code>{desc?.last_archive ?? '–'}</code></p>
       {atLeast(who, 'operator') && (
         <div className="row">
           <button type="button" onClick={() => setAsk('train')} disabled={desc?.dstatus === 'FROZEN'}>Freeze (train)</button>

@@ -6,6 +6,8 @@ import { streamEvents, type StreamEvent, type Who } from '../api.ts';
 const MAX = 2000; // events kept in the view
 const DOMAINS = ['gw', 'staging', 'tape', 'ingest', 'ivoa'];
 const LEVELS = { ALL: 0, INFO: 1, WARN: 2, ERROR: 3 } as const;
+/** Periodic housekeeping events (the tape processor's timeout tick): hidden unless asked for, so they do not drown the log. */
+const TICK = /TimeoutChecked$/;
 
 function summary(e: StreamEvent): string {
   const b = e.body;
@@ -23,12 +25,16 @@ export function LogPage(_props: { who: Who }) {
   const [domain, setDomain] = useState('');
   const [user, setUser] = useState('');
   const [cid, setCid] = useState(initialCid);
+  const [ticks, setTicks] = useState(false);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
+  const ticksRef = useRef(ticks);
+  ticksRef.current = ticks;
 
   useEffect(() => {
     const ctl = new AbortController();
     void streamEvents('', ctl.signal, (e) => {
+      if (!ticksRef.current && TICK.test(e.event)) return;
       if (pausedRef.current) setHeld((h) => [e, ...h].slice(0, MAX));
       else setEvents((list) => [e, ...list].slice(0, MAX));
     }, setState);
@@ -57,6 +63,7 @@ export function LogPage(_props: { who: Who }) {
         <label>User<input name="user" value={user} onChange={(e) => setUser(e.target.value)} /></label>
         <label>Correlation id<input name="correlationId" value={cid} onChange={(e) => setCid(e.target.value.trim())} size={38} /></label>
         {cid && <button type="button" onClick={() => setCid('')}>Stop following</button>}
+        <label className="check"><input type="checkbox" checked={ticks} onChange={(e) => setTicks(e.target.checked)} /> housekeeping ticks</label>
         <button type="button" onClick={toggle} aria-pressed={paused}>{paused ? `Resume (${held.length} new)` : 'Pause'}</button>
         <button type="button" onClick={() => { setEvents([]); setHeld([]); }}>Clear</button>
         <span className={`conn ${state === 'open' ? 'up' : 'down'}`} role="status" data-testid="stream-state">{state === 'open' ? 'live' : state}</span>
@@ -64,8 +71,8 @@ export function LogPage(_props: { who: Who }) {
       <p className="hint">{shown.length} of {events.length} events shown{cid ? ` · following ${cid}` : ''}</p>
       <div className="logview" role="log" aria-live="off" tabIndex={0} data-testid="log">
         <table className="fixed">
-          <colgroup><col style={{ width: '7rem' }} /><col style={{ width: '4.5rem' }} /><col style={{ width: '5rem' }} /><col style={{ width: '12rem' }} /><col style={{ width: '8rem' }} /><col style={{ width: '6.5rem' }} /><col /></colgroup>
-          <thead><tr><th>time</th><th>level</th><th>domain</th><th>event</th><th>user</th><th>correlation</th><th>details</th></tr></thead>
+          <colgroup><col style={{ width: '7rem' }} /><col style={{ width: '4.5rem' }} /><col style={{ width: '5rem' }} /><col style={{ width: '15rem' }} /><col style={{ width: '8rem' }} /><col style={{ width: '7rem' }} /><col /></colgroup>
+          <thead><tr><th>time</th><th>level</th><th>domain</th><th>event</th><th>user</th><th>corr. id</th><th>details</th></tr></thead>
           <tbody>
             {shown.map((e) => (
               <tr key={e.eventId} className={`lvl-${e.level}`} data-event={e.event} data-cid={e.correlationId}>
