@@ -1,6 +1,7 @@
 // DID feeder (`dbb ivoa load FILE`): streams a JSON-lines dump of DIDs and replicas into
 // dbb.ivoa.dids. Appends are issued with a bounded window so the batching producer sends big batches;
-// bad lines are counted and reported (with line numbers), never half-sent.
+// bad lines are counted and reported (with line numbers), never half-sent. Per-DID order holds because
+// the appender encodes and queues synchronously in call order and the producer sends one batch at a time.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Appender } from '../../platform/types.ts';
