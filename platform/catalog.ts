@@ -14,6 +14,7 @@ export interface CatalogEntry {
   topic: string; // base topic, e.g. dbb.gw.datastore (a namespace prefix is added at run time)
   schema: AvroRecord; // self-contained (common records inlined)
   partitions?: number; // the schema's optional "partitions" attribute: partition count of its topic
+  topicConfig?: Record<string, string>; // the schema's optional "topicConfig" attribute, e.g. {"retention.ms": "604800000"}
   file: string;
 }
 
@@ -24,6 +25,7 @@ export interface AvroRecord {
   doc?: string;
   topic?: string;
   partitions?: number;
+  topicConfig?: Record<string, string>;
   fields: { name: string; type: unknown; default?: unknown; doc?: string }[];
 }
 
@@ -54,6 +56,11 @@ export class Catalog {
   partitionsOf(topic: string): number | undefined {
     const ps = this.eventsOn(topic).map((e) => e.partitions).filter((p): p is number => p !== undefined);
     return ps.length ? Math.max(...ps) : undefined;
+  }
+
+  /** Topic configs: retention.ms=-1 (the log is the truth) unless an event of the topic says otherwise. */
+  topicConfigOf(topic: string): Record<string, string> {
+    return Object.assign({ 'retention.ms': '-1' }, ...this.eventsOn(topic).map((e) => e.topicConfig ?? {}));
   }
 
   eventsOn(topic: string): CatalogEntry[] {
@@ -117,7 +124,10 @@ export function loadCatalog(dir = SCHEMAS_DIR): Catalog {
       }
       const schema = inlineCommon(raw, common, new Set()) as AvroRecord;
       if (raw.partitions !== undefined && !(Number.isInteger(raw.partitions) && raw.partitions >= 1)) throw new Error(`${file}: "partitions" must be a positive integer`);
-      entries.push({ name: raw.name, fullName: `${raw.namespace}.${raw.name}`, domain, topic: raw.topic, schema, file, partitions: raw.partitions });
+      if (raw.topicConfig !== undefined && (typeof raw.topicConfig !== 'object' || Object.values(raw.topicConfig).some((v) => typeof v !== 'string'))) {
+        throw new Error(`${file}: "topicConfig" must be an object of string values (Kafka topic configs)`);
+      }
+      entries.push({ name: raw.name, fullName: `${raw.namespace}.${raw.name}`, domain, topic: raw.topic, schema, file, partitions: raw.partitions, topicConfig: raw.topicConfig });
     }
   }
   return new Catalog(entries);

@@ -10,7 +10,7 @@ import { migrateConsumerSchema, quoteIdent, schemaOf, withTx, type Db, type Tx }
 import { enqueue } from './outbox.ts';
 import type { Serde } from './registry.ts';
 import { baseTopic, DLQ_SUFFIX } from './kafka.ts';
-import { makeMeta, type RawRecord } from './producer.ts';
+import { eventHeaders, makeMeta, type RawRecord } from './producer.ts';
 import { derivedId } from './ids.ts';
 import { InvalidEventError, isTransient } from './errors.ts';
 import { metrics } from './metrics.ts';
@@ -124,10 +124,11 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
           eventId: derivedId(event.meta.eventId, spec.name, name, key, n++),
           ...o,
         });
-        out.push({ topic: ns(config, entry.topic), key, value: serde.encode(name, { meta, ...body }) });
+        out.push({ topic: ns(config, entry.topic), key, value: serde.encode(name, { meta, ...body }), headers: eventHeaders(entry.name, meta) });
         return meta;
       },
-      async runEffect<T>(effectId: string, fn: () => Promise<T>): Promise<EffectOutcome<T>> {
+      async runEffect<T>(effectId: string, fn: () => Promise<T>, o: { idempotent?: boolean } = {}): Promise<EffectOutcome<T>> {
+        if (o.idempotent) return { status: 'DONE', result: await fn() };
         const { rows } = await tx.query(`SELECT state, result FROM ${q}.effects WHERE effect_id = $1`, [effectId]);
         if (rows[0]?.state === 'DONE') return { status: 'DONE', result: rows[0].result as T };
         if (rows[0]?.state === 'STARTED') return { status: 'UNKNOWN' };

@@ -25,12 +25,13 @@ export function createKafka(config: Pick<Config, 'kafkaBrokers'>, log: Logger, c
 }
 
 /** Creates missing topics (each base topic and its .dlq); existing topics are left as they are. */
-export async function ensureTopics(admin: Admin, config: Pick<Config, 'namespace'>, topics: { topic: string; partitions?: number }[]): Promise<string[]> {
+export async function ensureTopics(admin: Admin, config: Pick<Config, 'namespace'>, topics: { topic: string; partitions?: number; configs?: Record<string, string> }[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const wanted: ITopicConfig[] = [];
-  for (const { topic: base, partitions } of topics) {
+  for (const { topic: base, partitions, configs } of topics) {
     for (const name of [ns(config, base), ns(config, base + DLQ_SUFFIX)]) {
-      if (!existing.has(name)) wanted.push({ topic: name, numPartitions: partitions ?? DEFAULT_PARTITIONS, replicationFactor: 1 });
+      const configEntries = Object.entries(name.endsWith(DLQ_SUFFIX) ? { 'retention.ms': '-1' } : configs ?? {}).map(([n, value]) => ({ name: n, value }));
+      if (!existing.has(name)) wanted.push({ topic: name, numPartitions: partitions ?? DEFAULT_PARTITIONS, replicationFactor: 1, configEntries });
     }
   }
   if (wanted.length) await admin.createTopics({ topics: wanted, waitForLeaders: true });
@@ -39,7 +40,7 @@ export async function ensureTopics(admin: Admin, config: Pick<Config, 'namespace
 
 /** Creates the catalog's topics; retried, since a broker busy creating other stacks' topics answers with retriable errors. */
 export async function ensureCatalogTopics(kafka: Kafka, config: Pick<Config, 'namespace'>, catalog: Catalog, extra: string[] = []) {
-  const topics = [...catalog.topics().map((t) => ({ topic: t, partitions: catalog.partitionsOf(t) })), ...extra.map((t) => ({ topic: t }))];
+  const topics = [...catalog.topics().map((t) => ({ topic: t, partitions: catalog.partitionsOf(t), configs: catalog.topicConfigOf(t) })), ...extra.map((t) => ({ topic: t }))];
   return pRetry(async () => {
     const admin = kafka.admin();
     await admin.connect();

@@ -18,7 +18,9 @@ export class BatchingProducer {
   private sending: Promise<void> | null = null;
   private connected: Promise<void> | null = null;
 
-  constructor(kafka: Kafka, private readonly opts: { lingerMs?: number; maxBatch?: number } = {}) {
+  private pendingBytes = 0;
+
+  constructor(kafka: Kafka, private readonly opts: { lingerMs?: number; maxBatch?: number; maxBatchBytes?: number } = {}) {
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   }
 
@@ -31,7 +33,9 @@ export class BatchingProducer {
   send(record: RawRecord): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ record, resolve, reject });
-      if (this.pending.length >= (this.opts.maxBatch ?? 1000)) this.kick();
+      this.pendingBytes += record.value?.length ?? 0;
+      // a batch stays well under the broker's message.max.bytes (10 MiB here) even with large records
+      if (this.pending.length >= (this.opts.maxBatch ?? 1000) || this.pendingBytes >= (this.opts.maxBatchBytes ?? 4 << 20)) this.kick();
       else this.timer ??= setTimeout(() => this.kick(), this.opts.lingerMs ?? 2);
     });
   }
@@ -79,6 +83,9 @@ export class BatchingProducer {
   }
 }
 
+/** Headers on every event record, so readers can route or skip a record without decoding it. */
+export const eventHeaders = (name: string, meta: Meta): IHeaders => ({ 'dbb-event': name, 'dbb-correlation-id': meta.correlationId });
+
 export function makeMeta(source: string, opts: AppendOptions = {}): Meta {
   const eventId = opts.eventId ?? newId();
   return {
@@ -98,7 +105,7 @@ export function createAppender(deps: { producer: BatchingProducer; serde: Serde;
       const entry = deps.serde.catalog.get(name);
       const meta = makeMeta(deps.source, opts);
       const value = deps.serde.encode(name, { meta, ...body });
-      await deps.producer.send({ topic: ns(deps.config, entry.topic), key, value });
+      await deps.producer.send({ topic: ns(deps.config, entry.topic), key, value, headers: eventHeaders(entry.name, meta) });
       return meta;
     },
   };

@@ -36,6 +36,10 @@ export async function startReplyListener(deps: { config: Config; kafka: Kafka; s
     partitionsConsumedConcurrently: 4,
     eachMessage: async ({ topic, partition, message }) => {
       if (!waiters.size && !subscribers.size) return;
+      // records carry their correlation id in a header: skip (large) records nobody waits for without decoding
+      const cid = message.headers?.['dbb-correlation-id']?.toString();
+      const base = baseTopic(config, topic);
+      if (cid !== undefined && !waiters.has(cid) && ![...subscribers].some((s) => s.topics.has(base))) return;
       let event: DecodedEvent;
       try {
         const d = await serde.decode(message.value);

@@ -55,7 +55,11 @@ export interface HandlerContext {
   /** Runs a side effect at most once per effectId. The STARTED mark is committed before `fn` runs;
    *  DONE is written in the batch transaction. If a previous run crashed between the two, `fn` is
    *  not run again and the outcome is UNKNOWN: the handler must reconcile (check, then report). */
-  runEffect<T>(effectId: string, fn: () => Promise<T>): Promise<EffectOutcome<T>>;
+  runEffect<T>(effectId: string, fn: () => Promise<T>, opts?: {
+    /** The effect is safe to repeat and checks its own outcome (deterministic name + temp/rename + stat):
+     *  no ledger marks, `fn` runs every time the event is handled. */
+    idempotent?: boolean;
+  }): Promise<EffectOutcome<T>>;
   log: Logger;
 }
 
