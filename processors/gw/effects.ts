@@ -1,7 +1,7 @@
 // The gw processor's filesystem effects: write a chunk as a JSON file into the datastore's buffer
 // directory (temp then rename), and move the stored batch into an archive directory. Each one checks
 // before it acts, so running it again after a crash finds the work done instead of repeating it.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename, stat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArchiveBatchEffect, StoreChunkEffect } from './rules.ts';
@@ -62,7 +62,8 @@ export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps, for
   const path = join(p.data, effect.fileName);
   const existing = sizeOfSync(path);
   if (existing !== null) return { bytes: existing, path, reconciled: true };
-  const body = (await formatted) ?? Buffer.from(chunkJson(effect.samples, effect.t0, effect.dt, deps.format));
+  // JSON of numbers (or base64) is ASCII: a string's length is its byte count, and writeSync takes it as is
+  const body: Buffer | string = (await formatted) ?? chunkJson(effect.samples, effect.t0, effect.dt, deps.format);
   const tmp = join(p.tmp, `${effect.fileName}.${process.pid}.tmp`);
   let fd: number;
   try {
@@ -77,13 +78,13 @@ export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps, for
     fd = openSync(tmp, 'w');
   }
   try {
-    writeSync(fd, body);
+    writeFileSync(fd, body);
     if (deps.fsync) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, path);
-  return { bytes: body.length, path, reconciled: false };
+  return { bytes: Buffer.byteLength(body), path, reconciled: false };
 }
 
 function sizeOfSync(path: string): number | null {
