@@ -3,7 +3,7 @@
 // (FITS header data ids), and the gateway shows the status, the full history and the counts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { access, mkdtemp, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestStack, eventually, type TestStack } from './support/stack.ts';

@@ -68,7 +68,7 @@ export function decide(input: IngestEvent, state: FileState, ctx: RuleContext): 
   if (!input.value.fileId) throw new InvalidEventError(`${input.name} without fileId`);
   switch (input.name) {
     case 'FileMoved': return onMoved(input, state, ctx);
-    case 'IngestRerunRequested': return onRerun(input.value, state, ctx);
+    case 'IngestRerunRequested': return onRerun(state, ctx);
     case 'IngestQueued':
       return ignore('own-output');
     case 'FileDiscovered':
@@ -108,7 +108,7 @@ function onMoved(input: Extract<IngestEvent, { name: 'FileMoved' }>, state: File
   return queue(untried, input.value.storagePath, ctx);
 }
 
-function onRerun(v: BodyOf<'IngestRerunRequested'>, state: FileState, ctx: RuleContext): Output[] {
+function onRerun(state: FileState, ctx: RuleContext): Output[] {
   if (state.status === 'NONE') return ignore('unknown-file');
   if (!canMove(state.status, 'RERUN')) return ignore('already-queued');
   const rerun = { ...state, status: 'RERUN' as const };
