@@ -45,16 +45,9 @@ export async function walkDirs(base: FileHandle, components: string[], opts: { c
   try {
     for (const c of components) {
       shown = `${shown}/${c}`;
-      if (opts.create) {
-        try {
-          await fsp.mkdir(fdPath(dir, c), opts.mode ?? 0o755);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw refusal(err, shown);
-        }
-      }
       let next: FileHandle;
       try {
-        next = await fsp.open(fdPath(dir, c), DIR_FLAGS);
+        next = await openDirOrCreate(dir, c, opts.create, opts.mode ?? 0o755);
       } catch (err) {
         // O_DIRECTORY|O_NOFOLLOW on a symlink gives ENOTDIR, not ELOOP: tell the two apart
         const isLink = await fsp.lstat(fdPath(dir, c)).then((st) => st.isSymbolicLink(), () => false);
@@ -68,6 +61,22 @@ export async function walkDirs(base: FileHandle, components: string[], opts: { c
     await dir.close().catch(() => {});
     throw err;
   }
+}
+
+/** Opens `name` in `dir` as a directory without following links; creates it first only when it is
+ *  missing (the common case, an existing directory, costs one open). */
+async function openDirOrCreate(dir: FileHandle, name: string, create: boolean, mode: number): Promise<FileHandle> {
+  try {
+    return await fsp.open(fdPath(dir, name), DIR_FLAGS);
+  } catch (err) {
+    if (!create || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  try {
+    await fsp.mkdir(fdPath(dir, name), mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // created meanwhile: open it below
+  }
+  return fsp.open(fdPath(dir, name), DIR_FLAGS);
 }
 
 export interface OpenedSource {
