@@ -137,9 +137,9 @@ export async function ensureDachs(): Promise<void> {
 /** True when DaCHS answers and TAP_SCHEMA knows rucio.obscore. */
 export async function tapConfigured(): Promise<boolean> {
   if (!(await dachsUp(1000))) return false;
-  const q = new URLSearchParams({ REQUEST: 'doQuery', LANG: 'ADQL', QUERY: "SELECT table_name FROM TAP_SCHEMA.tables WHERE table_name = 'rucio.obscore'" });
+  const q = new URLSearchParams({ REQUEST: 'doQuery', LANG: 'ADQL', QUERY: "SELECT table_name FROM TAP_SCHEMA.tables WHERE table_name = 'rucio.obscore'", RESPONSEFORMAT: 'text/csv' });
   const r = await fetch(`${DACHS_TAP_URL}/sync?${q}`, { signal: AbortSignal.timeout(10_000) }).catch(() => null);
-  return !!r && r.ok && (await r.text()).includes('<TD>rucio.obscore</TD>');
+  return !!r && r.ok && /^rucio\.obscore\s*$/m.test(await r.text());
 }
 
 export async function setup(databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/dbb') {
@@ -154,7 +154,11 @@ export async function setup(databaseUrl = process.env.DATABASE_URL ?? 'postgres:
   await grantTapReader(databaseUrl);
   await configureGavoDb(databaseUrl);
   mkdirSync(RD_DIR, { recursive: true });
-  writeFileSync(`${RD_DIR}/q.rd`, resourceDescriptor());
+  const rd = resourceDescriptor();
+  const rdFile = `${RD_DIR}/q.rd`;
+  // Quick when nothing changed: the same RD already imported and the server answering.
+  if (existsSync(rdFile) && readFileSync(rdFile, 'utf8') === rd && await tapConfigured()) return;
+  writeFileSync(rdFile, rd);
   execFileSync('chown', ['-R', 'dachsroot:gavo', RD_DIR]);
   // -m: metadata only (TAP_SCHEMA, privileges); the table itself is managed outside DaCHS.
   dachs(['imp', '-m', 'rucio/q']);
