@@ -157,6 +157,8 @@ describe('DataLink through the gateway', () => {
     const unknown = await pyvo(token, 'datalink', `${base}/datalink`, 'ivo://dbb.local/rucio?testing:nope.fits');
     // pyvo surfaces the error row either as a link with error_message or as a DALQueryError carrying it.
     expect(JSON.stringify(unknown)).toMatch(/NotFoundFault: ivo:\/\/dbb.local\/rucio\?testing:nope.fits/);
+    const links = await stack.app.inject({ method: 'GET', url: `/datalink?ID=${encodeURIComponent(pubDid(multi))}` });
+    expect(links.headers['content-type']).toMatch(/^application\/x-votable\+xml;content=datalink/);
     const missing = await stack.app.inject({ method: 'GET', url: '/datalink', headers: stack.auth('reader') });
     expect(missing.statusCode).toBe(400);
     expect(missing.body).toContain('UsageFault');

@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayDeps, RoutePlugin } from '../types.ts';
 import { loadIvoaConfig, type IvoaConfig } from '../../projections/ivoa/config.ts';
 import { coneSearch, getCounts, getDidReplicas, getSite } from '../../projections/ivoa/queries.ts';
-import { OBSCORE_COLUMNS, parsePublisherDid } from '../../projections/ivoa/obscore.ts';
+import { DATALINK_FORMAT, OBSCORE_COLUMNS, parsePublisherDid } from '../../projections/ivoa/obscore.ts';
 import { errorDocument, resultsTable, VOTABLE_TYPE, type VoField } from '../../projections/ivoa/votable.ts';
 import { greatCircleKm, spolyToDali } from '../../projections/ivoa/geo.ts';
 
@@ -107,7 +107,8 @@ async function datalink(req: FastifyRequest<{ Querystring: Record<string, string
         found.accessEstsize === null ? null : found.accessEstsize * 1024]);
     }
   }
-  return votable(reply, resultsTable(DATALINK_FIELDS, rows));
+  // DataLink 1.1 §3.3: the links response is labelled with the datalink content parameter.
+  return reply.type(`${DATALINK_FORMAT}; charset=utf-8`).send(resultsTable(DATALINK_FIELDS, rows));
 }
 
 const rawBody = (b: unknown): Uint8Array | string | undefined =>
