@@ -71,7 +71,7 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
   const platform = await startPlatform(config, { env, log, source: 'bench' });
   const replies = await startReplyListener({ config, kafka: platform.kafka, serde: platform.serde, appender: platform.appender, log });
   const app = await buildApp({ config, env, db: platform.db, appender: platform.appender, replies, auth: createAuth(config), log });
-  const adapter = await startTapeNotifications({ config, env, kafka: platform.kafka, db: platform.db, producer: platform.producer, appender: platform.appender, log });
+  const adapter = await startTapeNotifications({ config, env, kafka: platform.kafka, producer: platform.producer, appender: platform.appender, log });
   try {
     await platform.startConsumer(createTapeProcessor(platform.domainDeps));
     await platform.startConsumer(createTapeProjection(platform.domainDeps));

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { ns, type Config, type Env } from '../../platform/config.ts';
 import { DLQ_SUFFIX, ensureTopics } from '../../platform/kafka.ts';
 import { derivedId } from '../../platform/ids.ts';
-import type { Db } from '../../platform/db.ts';
+import { createPool, type Db } from '../../platform/db.ts';
 import type { BatchingProducer, RawRecord } from '../../platform/producer.ts';
 import type { Appender } from '../../platform/types.ts';
 import { loadTapeConfig } from '../../processors/tape/config.ts';
@@ -21,8 +21,9 @@ export interface TapeNotificationsDeps {
   config: Config;
   env: Env;
   kafka: Kafka;
-  /** reads processor_tape.job_files to map a file to its jobs */
-  db: Db;
+  /** reads processor_tape.job_files to map a file to its jobs; default: a small pool of its own, so the
+   *  lookup never waits behind the consumers' batch transactions for a connection */
+  db?: Db;
   producer: BatchingProducer;
   appender: Appender;
   log: Logger;
@@ -72,6 +73,7 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
   const topic = ns(deps.config, cfg.notificationsTopic);
   const scout = opts.scout ?? createScout({ ...cfg, scoutAttempts: Math.min(cfg.scoutAttempts, cfg.scoutUrls.length), scoutTimeoutMs: Math.min(cfg.scoutTimeoutMs, 2_000) });
   const stats = { consumed: 0, appended: 0, deadLettered: 0, ignored: 0, ticks: 0, lastAppendedAt: 0 };
+  const db = deps.db ?? createPool(deps.config.databaseUrl, 3);
 
   await ensureNotificationTopics(deps.kafka, deps.config, cfg.notificationsTopic, log);
 
@@ -84,7 +86,7 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
     const parsed = messages.map((m) => { try { return parseNotification(m.value); } catch (err) { return err as Error; } });
     const names = [...new Set(parsed.flatMap((p) => (p instanceof Error ? [] : [p.filename])))];
     const { rows } = names.length
-      ? await deps.db.query(
+      ? await db.query(
         `SELECT f.file, f.job_id, j.status FROM processor_tape.job_files f JOIN processor_tape.jobs j USING (job_id)
          WHERE f.file = ANY($1::text[]) ORDER BY f.job_id`, [names])
       : { rows: [] as any[] };
@@ -163,6 +165,7 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
       if (timer) clearInterval(timer);
       await ticking;
       await consumer.disconnect();
+      if (!deps.db) await db.end();
     },
   };
 }

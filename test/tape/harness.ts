@@ -104,7 +104,7 @@ export async function startTapeHarness(opts: {
     consumers: (deps) => [...(opts.processor === false ? [] : [createTapeProcessor(deps)]), createTapeProjection(deps)],
   }));
   const p = stack.platform;
-  const adapter = await withRetries(() => startTapeNotifications({ config: p.config, env: p.env, kafka: p.kafka, db: p.db, producer: p.producer, appender: p.appender, log: p.log }));
+  const adapter = await withRetries(() => startTapeNotifications({ config: p.config, env: p.env, kafka: p.kafka, producer: p.producer, appender: p.appender, log: p.log }));
   return {
     stack, nodes, library, dataFiles, adapter, receiver,
     async stop() {
