@@ -1,0 +1,359 @@
+// Fault suite, the gateway under attack: generated requests per route from the gateway's own OpenAPI
+// (fast-check; schema-shaped and broken inputs, every auth state) must never get a 5xx of our own
+// making, and every 4xx must be problem+json; an auth matrix over every mutating route (no, wrong,
+// malformed and weaker-role tokens → 401/403; seed groups open only when configured); and the
+// gateway's whole debug log of the run must not hold a token, a password or the Jupyter token.
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../gateway/app.ts';
+import { createAuth } from '../../gateway/plugins/auth.ts';
+import type { App } from '../../gateway/types.ts';
+import { REDACT_PATHS } from '../../platform/log.ts';
+import { createProjections } from '../../projections/index.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+import { figure, FULL, printFigures, scaled, startConsumersRetrying } from './support.ts';
+
+const CASES = Number(process.env.TORTURE_CASES ?? scaled(30, 1000)); // per operation
+const SEED = Number(process.env.TORTURE_SEED ?? Math.floor(Math.random() * 2 ** 31)); // printed: TORTURE_SEED=<n> replays the cases
+const TEST_FUZZ = 'API fuzz (OpenAPI-generated)';
+const TEST_AUTH = 'auth matrix';
+const SECRETS = {
+  TAPE_CALLBACK_PASSWORD: `tape-cb-${randomBytes(8).toString('hex')}`,
+  STAGING_JUPYTER_TOKEN: `jupyter-${randomBytes(8).toString('hex')}`,
+};
+/** Streams (SSE) never end: fuzzed only up to the auth check. */
+const STREAMS = new Set(['/api/v1/staging/events', '/api/v1/events/stream']);
+/** TAP paths are proxied to DaCHS: its answers (any status, its own bodies) pass through unchanged. */
+const PROXIED = (path: string) => /(^|\/)tap(\/|$)/.test(path);
+/** IVOA standards (SCS, DataLink, TAP) answer errors as VOTable documents, not problem+json, by design. */
+const VOTABLE = (type: string) => /votable|text\/xml|application\/xml/.test(type);
+/** 5xx that report an upstream that is not there in this stack (no processors, Scout, DaCHS), not a fault of ours. */
+const UPSTREAM_CODES = new Set(['DBB_REPLY_TIMEOUT']);
+/**
+ * Findings of this suite that are reported to their owners and not fixed yet: counted and printed as
+ * figures, not failed on (TORTURE_STRICT=1 fails on them too). Each names the report entry.
+ */
+const STRICT = process.env.TORTURE_STRICT === '1';
+const KNOWN: { id: string; what: string; matches: (o: { op: string; status: number; body: string; c: Case }) => boolean }[] = [
+  { id: 'F1', what: 'a NUL character in a query/path/body string reaches Postgres (22021) → 500', matches: (o) => o.status === 500 && (/%00/.test(o.c.url) || /\\u0000/.test(String(o.c.payload ?? ''))) },
+  { id: 'F2', what: 'router errors (param > maxParamLength → 414, bad URL → 400) bypass the error handler: plain JSON, not problem+json', matches: (o) => /FST_ERR_MAX_PARAM_LENGTH|FST_ERR_BAD_URL/.test(o.body) },
+  { id: 'F3', what: 'GET /api/v1/ops/dlq/last with a .dlq topic that does not exist → 500 (console WIP)', matches: (o) => o.op === 'GET /api/v1/ops/dlq/last' && o.status === 500 },
+];
+const knownOf = (o: { op: string; status: number; body: string; c: Case }) => KNOWN.find((k) => k.matches(o));
+
+let stack: TestStack;
+let app: App;
+let logFile: string;
+let spec: any;
+
+beforeAll(async () => {
+  stack = await startTestStack({ env: { ...SECRETS, DBB_REPLY_TIMEOUT_MS: '300', STAGING_REPLY_TIMEOUT_MS: '300' } });
+  await startConsumersRetrying(stack, (deps) => createProjections(deps));
+  // the gateway under test logs at debug into a file: the whole run's log is searched for secrets
+  logFile = join(tmpdir(), `dbb-torture-gateway-${stack.id}.log`);
+  const log = pino({ name: 'torture-gateway', level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ dest: logFile, sync: true }));
+  app = await buildApp({ config: { ...stack.config, logLevel: 'debug' }, env: stack.env, db: stack.db, appender: stack.appender, replies: stack.replies, auth: createAuth(stack.config), log });
+  spec = app.swagger();
+}, 300_000);
+
+afterAll(async () => {
+  await app?.close();
+  await stack?.stop();
+  if (logFile) rmSync(logFile, { force: true });
+  printFigures('torture: api');
+}, 120_000);
+
+interface Op { method: string; path: string; params: any[]; body?: { type: string; schema: any }[] }
+
+function operations(): Op[] {
+  const ops: Op[] = [];
+  for (const [path, methods] of Object.entries<any>(spec.paths)) {
+    for (const [method, op] of Object.entries<any>(methods)) {
+      const body = op.requestBody ? Object.entries<any>(op.requestBody.content).map(([type, c]) => ({ type, schema: c.schema })) : undefined;
+      ops.push({ method: method.toUpperCase(), path, params: op.parameters ?? [], body });
+    }
+  }
+  return ops;
+}
+
+// ------------------------------------------------------------- JSON schema → fast-check arbitrary
+
+const nasty = fc.constantFrom('', ' ', '../../etc/passwd', '/etc/shadow', '..', '%2e%2e%2f', '\u0000', 'a\nb', '${jndi:x}', "' OR 1=1 --", '<script>', 'NaN', 'Infinity', '-1', '1e309', '☃', 'x'.repeat(5000));
+
+function arb(s: any, depth = 0, strict = false): fc.Arbitrary<unknown> {
+  if (!s || depth > 5) return strict ? fc.constant({}) : fc.jsonValue({ maxDepth: 2 });
+  const alts = s.anyOf ?? s.oneOf;
+  if (alts) return fc.oneof(...alts.map((x: any) => arb(x, depth + 1, strict)));
+  const bad = (a: fc.Arbitrary<unknown>) => (strict ? a : fc.oneof(a, nasty));
+  if (s.const !== undefined) return fc.constant(s.const);
+  if (s.enum) return fc.constantFrom(...s.enum);
+  switch (s.type) {
+    case 'string': {
+      if (s.pattern) {
+        try { return bad(fc.stringMatching(new RegExp(s.pattern)).map((x) => x.slice(0, s.maxLength ?? 200))); } catch { /* fall through */ }
+      }
+      if (s.format === 'date-time') return bad(fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4e12) }).map((d) => d.toISOString()));
+      return bad(fc.string({ minLength: Math.max(s.minLength ?? 0, strict ? 1 : 0), maxLength: Math.min(s.maxLength ?? 40, 60) }).filter((x) => !strict || /^[\w.-]+$/.test(x)));
+    }
+    case 'integer': { const i = fc.integer({ min: Math.max(s.minimum ?? -1e9, -Number.MAX_SAFE_INTEGER), max: Math.min(s.maximum ?? 1e9, Number.MAX_SAFE_INTEGER) }); return strict ? i : fc.oneof(i, fc.constantFrom(-1, 0, 2 ** 53, 1.5)); }
+    case 'number': { const d = fc.double({ min: s.minimum ?? -1e12, max: s.maximum ?? 1e12, noNaN: true, noDefaultInfinity: true }); return strict ? d : fc.oneof(d, fc.constantFrom(0, -0, 1e308)); }
+    case 'boolean': return fc.boolean();
+    case 'null': return fc.constant(null);
+    case 'array': return fc.array(arb(s.items, depth + 1, strict), { minLength: s.minItems ?? 0, maxLength: Math.max(s.minItems ?? 0, Math.min(s.maxItems ?? 4, 4)) });
+    case 'object': {
+      const props = Object.fromEntries(Object.entries<any>(s.properties ?? {}).map(([k, v]) => [k, arb(v, depth + 1, strict)]));
+      return fc.record(props, { requiredKeys: (s.required ?? []).filter((k: string) => k in props) });
+    }
+    default: return strict ? fc.constant('x') : fc.jsonValue({ maxDepth: 2 });
+  }
+}
+
+/** A value shaped by the schema most of the time, anything at all otherwise. */
+const fuzzed = (s: any) => fc.oneof({ weight: 3, arbitrary: arb(s) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) }, { weight: 1, arbitrary: nasty });
+
+interface Case { method: string; url: string; headers: Record<string, string>; payload?: string | Buffer }
+
+/** Requests for one operation; `strict` = only schema-shaped values (to find one that passes validation). */
+function caseArb(op: Op, strict = false): fc.Arbitrary<Case> {
+  const pathParams = op.params.filter((p) => p.in === 'path');
+  const queryParams = op.params.filter((p) => p.in === 'query');
+  const value = (schema: any) => (strict ? arb(schema, 0, true) : fuzzed(schema));
+  const auth = strict ? fc.constant('operator') : fc.constantFrom('operator', 'operator', 'operator', 'producer', 'reader', 'none', 'wrong', 'malformed');
+  const path = fc.record(Object.fromEntries(pathParams.map((p) => [p.name, value(p.schema)])));
+  const required: string[] = strict ? queryParams.filter((p) => p.required).map((p) => p.name) : [];
+  const query = fc.record<Record<string, unknown>>(Object.fromEntries(queryParams.map((p) => [p.name, value(p.schema)])), { requiredKeys: required as never[] });
+  const extraQuery = strict ? fc.constant(undefined) : fc.option(fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 20 }), { maxKeys: 2 }), { nil: undefined });
+  const jsonBody = op.body?.find((b) => b.type === 'application/json');
+  const body: fc.Arbitrary<{ type?: string; payload?: string | Buffer }> = strict
+    ? (jsonBody ? arb(jsonBody.schema, 0, true).map((v) => ({ type: 'application/json', payload: JSON.stringify(v ?? {}) })) : fc.constant({}))
+    : fc.oneof(
+    { weight: 4, arbitrary: jsonBody ? fuzzed(jsonBody.schema).map((v) => ({ type: 'application/json', payload: JSON.stringify(v ?? null) })) : fc.constant({}) },
+    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => ({ type: 'application/json', payload: JSON.stringify(v) })) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 200 }).map((s) => ({ type: 'application/json', payload: s })) },
+    { weight: 1, arbitrary: fc.uint8Array({ maxLength: 256 }).map((b) => ({ type: 'application/octet-stream', payload: Buffer.from(b) })) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 100 }).map((s) => ({ type: fc.sample(fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/json; charset=latin1'), 1)[0], payload: s })) },
+    { weight: 1, arbitrary: fc.constant({}) },
+  );
+  return fc.record({ auth, path, query, extraQuery, body }).map(({ auth: a, path: pv, query: qv, extraQuery: eq, body: b }) => {
+    let url = op.path;
+    for (const p of pathParams) {
+      const raw = (pv as Record<string, unknown>)[p.name];
+      const v = typeof raw === 'string' ? raw : JSON.stringify(raw) ?? '';
+      url = url.replace(`{${p.name}}`, p.name === '*' ? v.split('/').map(encodeURIComponent).join('/') : encodeURIComponent(v));
+    }
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries({ ...(qv as object), ...(eq ?? {}) })) qs.append(k, typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+    const headers: Record<string, string> = {};
+    if (a === 'wrong') headers.authorization = `Bearer wrong-${randomBytes(4).toString('hex')}`;
+    else if (a === 'malformed') headers.authorization = fc.sample(fc.constantFrom('Bearer', 'Basic dXNlcjpwYXNz', 'bearer  ', `Token ${stack.tokens.operator}`, 'Bearer a b'), 1)[0];
+    else if (a !== 'none') headers.authorization = `Bearer ${stack.tokens[a as 'reader']}`;
+    const withBody = op.method !== 'GET' && op.method !== 'HEAD';
+    if (withBody && b.type) headers['content-type'] = b.type;
+    return { method: op.method, url: qs.size ? `${url}?${qs}` : url, headers, payload: withBody ? b.payload : undefined };
+  });
+}
+
+interface Outcome { op: string; c: Case; status: number; type: string; body: string }
+
+async function send(c: Case): Promise<{ status: number; type: string; body: string }> {
+  const res = await app.inject({ method: c.method as 'GET', url: c.url, headers: c.headers, payload: c.payload });
+  return { status: res.statusCode, type: String(res.headers['content-type'] ?? ''), body: res.body };
+}
+
+function problemOk(r: { status: number; type: string; body: string }): boolean {
+  if (!/application\/problem\+json/.test(r.type)) return false;
+  try {
+    const p = JSON.parse(r.body);
+    return typeof p.type === 'string' && typeof p.title === 'string' && p.status === r.status && typeof p.code === 'string';
+  } catch { return false; }
+}
+
+const code = (r: { body: string }) => { try { return JSON.parse(r.body).code as string; } catch { return undefined; } };
+
+describe('gateway under attack', () => {
+  it(`${CASES} generated requests per OpenAPI operation: no 5xx of our own, every 4xx is problem+json`, async () => {
+    const ops = operations();
+    const statuses = new Map<string, number>();
+    const serverErrors: Outcome[] = [];
+    const notProblem: Outcome[] = [];
+    const knownHits = new Map<string, number>();
+    let total = 0;
+    let upstream = 0;
+    for (const [n, op] of ops.entries()) {
+      const cases = fc.sample(caseArb(op), { numRuns: CASES, seed: SEED + n });
+      let i = 0;
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (i < cases.length) {
+          const c = cases[i++];
+          if (STREAMS.has(op.path) && c.headers.authorization && /^Bearer \S+$/.test(c.headers.authorization) && !c.headers.authorization.includes('wrong-')) continue;
+          const r = await send(c);
+          total++;
+          const cls = `${Math.floor(r.status / 100)}xx`;
+          statuses.set(cls, (statuses.get(cls) ?? 0) + 1);
+          const o = { op: `${op.method} ${op.path}`, c, ...r };
+          const known = knownOf(o);
+          if (r.status >= 500) {
+            if ((r.status === 504 && UPSTREAM_CODES.has(code(r) ?? '')) || ((PROXIED(op.path) || VOTABLE(r.type)) && code(r) !== 'DBB_INTERNAL') || ((r.status === 502 || r.status === 503) && problemOk(r) && code(r) !== 'DBB_INTERNAL')) upstream++;
+            else if (known && !STRICT) knownHits.set(known.id, (knownHits.get(known.id) ?? 0) + 1);
+            else serverErrors.push(o);
+          } else if (r.status >= 400 && !PROXIED(op.path) && !VOTABLE(r.type) && !problemOk(r)) {
+            if (known && !STRICT) knownHits.set(known.id, (knownHits.get(known.id) ?? 0) + 1);
+            else notProblem.push(o);
+          }
+        }
+      }));
+    }
+    const logText = readFileSync(logFile, 'utf8').split('\n');
+    const errOf = (o: Outcome) => { try { const id = JSON.parse(o.body).requestId; return id ? (logText.find((l) => l.includes(id) && l.includes('"err"')) ?? '').slice(0, 900) : ''; } catch { return ''; } };
+    const show = (xs: Outcome[]) => xs.filter((o, i) => xs.findIndex((x) => x.op === o.op) >= i - 2).slice(0, 12).map((o) => `${o.op} → ${o.status} ${o.type}\n  ${o.c.method} ${o.c.url.slice(0, 300)} ${JSON.stringify(o.c.headers)} ${String(o.c.payload ?? '').slice(0, 300)}\n  ${o.body.slice(0, 400)}\n  ${errOf(o)}`).join('\n');
+    if (serverErrors.length) console.log(`5xx:\n${show(serverErrors)}`);
+    if (notProblem.length) console.log(`4xx not problem+json:\n${show(notProblem)}`);
+    const byOp = (xs: Outcome[]) => [...new Set(xs.map((o) => o.op))].join('; ');
+    figure(TEST_FUZZ, 'operations x cases (seed)', `${ops.length} x ${CASES} (${total} sent, TORTURE_SEED=${SEED})`, FULL ? '>= 1000 per route' : 'a few dozen per route');
+    figure(TEST_FUZZ, 'responses by class', [...statuses].sort().map(([k, v]) => `${k} ${v}`).join(', '));
+    figure(TEST_FUZZ, '5xx of our own (500 / unexplained)', `${serverErrors.length}${serverErrors.length ? ` (${byOp(serverErrors)})` : ''}`, '0');
+    figure(TEST_FUZZ, '5xx reporting an absent upstream (reply timeout, DaCHS, Scout)', upstream, 'any');
+    figure(TEST_FUZZ, '4xx not problem+json with type/title/status/code', `${notProblem.length}${notProblem.length ? ` (${byOp(notProblem)})` : ''}`, '0');
+    for (const k of KNOWN) figure(TEST_FUZZ, `known finding ${k.id} (reported): ${k.what}`, knownHits.get(k.id) ?? 0, '0 once fixed');
+    expect(serverErrors.map((o) => `${o.op} ${o.status}`)).toEqual([]);
+    expect(notProblem.map((o) => `${o.op} ${o.status}`)).toEqual([]);
+  }, FULL ? 3_600_000 : 300_000);
+
+  it('refuses every mutating route without a token, with a wrong or malformed one, and with a weaker role', async () => {
+    const mutating = operations().filter((o) => o.method !== 'GET');
+    // routes fastify knows but the OpenAPI hides must be covered too
+    const hidden = routesFromTree(app.printRoutes({ commonPrefix: false })).filter((r) => r.methods.some((m) => !['GET', 'HEAD'].includes(m)))
+      .filter((r) => !mutating.some((o) => toFastify(o.path).replace(/\//g, '') === r.path.replace(/\//g, '')));
+    // queries sent as POST (tape /filestatus; TAP forms and job deletes through the DaCHS proxy): reader is enough
+    const readByPost = (op: Op) => op.path === '/filestatus' || /(^|\/)tap(\/|$)/.test(op.path);
+    const rows: { op: string; none: number; wrong: number; malformed: number; reader: number; needs: string }[] = [];
+    const failures: string[] = [];
+    let bodyBeforeAuth = 0;
+    for (const op of mutating) {
+      const name = `${op.method} ${op.path}`;
+      // a request that passes validation (found with the operator token), so the guard is what answers
+      let valid: Case | null = null;
+      for (const probe of fc.sample(caseArb(op, true), 200)) {
+        const r = await send(probe);
+        // refused before the guard: validation, parsing, routing (a domain 400/404 comes from the handler, after the guard)
+        const refusedInput = [405, 413, 414, 415].includes(r.status) || (r.status === 400 && ['DBB_VALIDATION', 'DBB_MALFORMED_JSON', 'DBB_BAD_URL', undefined].includes(code(r)))
+          || (r.status === 404 && code(r) === 'DBB_NOT_FOUND');
+        if (!refusedInput) { valid = probe; break; }
+      }
+      const base = valid ?? { method: op.method, url: op.path.replace(/\{[^}]+\}/g, 'x'), headers: { 'content-type': 'application/json' }, payload: '{}' };
+      const as = async (authorization?: string) => {
+        const h = { ...base.headers };
+        delete h.authorization;
+        if (authorization) h.authorization = authorization;
+        return send({ ...base, headers: h });
+      };
+      const none = await as();
+      const wrong = await as(`Bearer not-a-token-${randomBytes(6).toString('hex')}`);
+      const malformed = await as(`Basic ${Buffer.from(`x:${stack.tokens.operator}`).toString('base64')}`);
+      const roles = { reader: await as(`Bearer ${stack.tokens.reader}`), producer: await as(`Bearer ${stack.tokens.producer}`) };
+      const needs = roles.reader.status === 403 && code(roles.reader) === 'DBB_AUTH_FORBIDDEN' ? (roles.producer.status === 403 && code(roles.producer) === 'DBB_AUTH_FORBIDDEN' ? 'operator' : 'producer') : 'reader';
+      rows.push({ op: name, none: none.status, wrong: wrong.status, malformed: malformed.status, reader: roles.reader.status, needs });
+      if (!valid) { bodyBeforeAuth++; continue; }
+      if (!(none.status === 401 && code(none) === 'DBB_AUTH_REQUIRED' && problemOk(none))) failures.push(`${name}: no token → ${none.status} ${code(none)}`);
+      if (!(wrong.status === 401 && code(wrong) === 'DBB_AUTH_INVALID')) failures.push(`${name}: wrong token → ${wrong.status} ${code(wrong)}`);
+      if (malformed.status !== 401) failures.push(`${name}: Basic header → ${malformed.status} ${code(malformed)}`);
+      if (!readByPost(op) && needs === 'reader') failures.push(`${name}: a reader token is let through (${roles.reader.status})`);
+    }
+    // validation runs before the guard on most routes: an unauthenticated caller with a bad body gets 400, not 401
+    let validatedFirst = 0;
+    for (const op of mutating.filter((o) => o.body)) {
+      const r = await send({ method: op.method, url: op.path.replace(/\{[^}]+\}/g, 'x'), headers: { 'content-type': 'application/json' }, payload: '{"unexpected": [1, 2, 3]}' });
+      if (r.status === 400) validatedFirst++;
+    }
+    console.log(rows.map((r) => `${r.op.padEnd(48)} none ${r.none} wrong ${r.wrong} basic ${r.malformed} reader ${r.reader} needs ${r.needs}`).join('\n'));
+    figure(TEST_AUTH, 'mutating operations (OpenAPI) / hidden mutating routes', `${mutating.length} / ${hidden.length}`, `any / 0`);
+    figure(TEST_AUTH, 'refused as required (401 none, 401 wrong, 401 Basic, 403 weaker role)', `${rows.length - bodyBeforeAuth - new Set(failures.map((f) => f.split(':')[0])).size} of ${rows.length - bodyBeforeAuth}`, 'all');
+    figure(TEST_AUTH, 'operations with no valid request found (guard not reached)', bodyBeforeAuth);
+    figure(TEST_AUTH, 'body routes answering 400 (validation) before 401 without a token', `${validatedFirst} of ${mutating.filter((o) => o.body).length}`, 'finding: auth after validation');
+    if (failures.length) console.log(failures.join('\n'));
+    expect(hidden.map((h) => h.path)).toEqual([]);
+    expect(failures).toEqual([]);
+  }, 300_000);
+
+  it('opens seed route groups without a token only when configured, and still refuses a wrong token there', async () => {
+    const groups = ['gw-seed', 'staging-seed', 'tape-seed', 'ivoa-seed'];
+    const open = await buildApp({ config: { ...stack.config, anonymousRoutes: groups }, env: stack.env, db: stack.db, appender: stack.appender, replies: stack.replies, auth: createAuth({ ...stack.config, anonymousRoutes: groups }), log: pino({ level: 'silent' }) });
+    try {
+      const probes = [
+        { method: 'GET', url: '/stats', group: 'gw-seed' }, { method: 'GET', url: '/get_joblist', group: 'tape-seed' },
+        { method: 'GET', url: '/logs', group: 'staging-seed' }, { method: 'GET', url: '/api/v1/ivoa/stats', group: 'ivoa-seed' },
+      ];
+      let opened = 0;
+      let closedByDefault = 0;
+      let wrongRefused = 0;
+      for (const p of probes) {
+        const anon = await open.inject({ method: p.method as 'GET', url: p.url });
+        const dflt = await app.inject({ method: p.method as 'GET', url: p.url });
+        const wrong = await open.inject({ method: p.method as 'GET', url: p.url, headers: { authorization: 'Bearer wrong' } });
+        if (anon.statusCode < 400) opened++;
+        if (dflt.statusCode === 401) closedByDefault++;
+        if (wrong.statusCode === 401) wrongRefused++;
+      }
+      const v1 = await open.inject({ method: 'GET', url: '/api/v1/gw/datastores' });
+      figure(TEST_AUTH, 'seed groups: open when configured / closed by default / wrong token refused', `${opened} / ${closedByDefault} / ${wrongRefused} of ${probes.length}`, `${probes.length} / ${probes.length} / ${probes.length}`);
+      figure(TEST_AUTH, '/api/v1 route with every seed group open, no token', v1.statusCode, '401');
+      expect({ opened, closedByDefault, wrongRefused }).toEqual({ opened: probes.length, closedByDefault: probes.length, wrongRefused: probes.length });
+      expect(v1.statusCode).toBe(401);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('writes no token, password or Jupyter token into the gateway log of the whole run (debug level)', async () => {
+    // requests that carry every secret where a careless log would pick it up
+    const carriers: Case[] = [
+      { method: 'POST', url: `/stage_data?method=jupyter_copy&username=alice&jupyter_token=${SECRETS.STAGING_JUPYTER_TOKEN}`, headers: { authorization: `Bearer ${stack.tokens.producer}`, 'content-type': 'application/json' }, payload: JSON.stringify({ local_path_on_storage: 'a/b', relative_path: 'c' }) },
+      { method: 'POST', url: '/train', headers: { authorization: `Bearer ${stack.tokens.producer}`, 'content-type': 'application/json' }, payload: JSON.stringify({ user: 'alice', token: stack.tokens.operator }) },
+      { method: 'POST', url: '/train', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ user: 'alice', token: stack.tokens.operator }) },
+      { method: 'POST', url: '/staging', headers: { authorization: `Bearer ${stack.tokens.producer}`, 'content-type': 'application/json' }, payload: JSON.stringify({ job_id: 77, files: ['x'], notify_url: `http://u:${SECRETS.TAPE_CALLBACK_PASSWORD}@127.0.0.1:9/cb` }) },
+      { method: 'GET', url: '/api/v1/whoami', headers: { authorization: `Bearer ${stack.tokens.reader}`, cookie: `session=${stack.tokens.operator}` } },
+      { method: 'POST', url: '/api/v1/events/SampleRecorded', headers: { authorization: `Bearer ${stack.tokens.producer}`, 'content-type': 'application/json' }, payload: '{"key":' },
+    ];
+    for (const c of carriers) await send(c);
+    const text = readFileSync(logFile, 'utf8');
+    const lines = text.split('\n').filter(Boolean).length;
+    const dbPassword = new URL(stack.config.databaseUrl).password;
+    const secrets: Record<string, string> = {
+      'reader token': stack.tokens.reader, 'producer token': stack.tokens.producer, 'operator token': stack.tokens.operator,
+      TAPE_CALLBACK_PASSWORD: SECRETS.TAPE_CALLBACK_PASSWORD, STAGING_JUPYTER_TOKEN: SECRETS.STAGING_JUPYTER_TOKEN,
+      ...(dbPassword ? { 'DATABASE_URL password': decodeURIComponent(dbPassword) } : {}),
+    };
+    const all = text.split('\n');
+    const found = Object.entries(secrets).filter(([, v]) => text.includes(v)).map(([k]) => k);
+    // F4 (reported): fastify's "incoming request" line logs req.url with its query string, so the seed's ?jupyter_token= lands in the log
+    const knownLeak = (k: string) => !STRICT && k === 'STAGING_JUPYTER_TOKEN' && all.filter((l) => l.includes(secrets[k])).every((l) => /"url":"\/stage_data\?[^"]*jupyter_token=/.test(l));
+    for (const k of found) console.log(`${k} in the gateway log: ${all.find((l) => l.includes(secrets[k]))!.replaceAll(secrets[k], '<SECRET>').slice(0, 600)}`);
+    figure(TEST_AUTH, 'gateway debug log lines searched / secrets found', `${lines} / ${found.length ? found.join(', ') : 0}`, '> 0 / 0');
+    figure(TEST_AUTH, 'known finding F4 (reported): ?jupyter_token= of /stage_data logged in the request URL', found.includes('STAGING_JUPYTER_TOKEN') ? 'leaks' : 'clean', 'clean once fixed');
+    expect(lines).toBeGreaterThan(100);
+    expect(found.filter((k) => !knownLeak(k))).toEqual([]);
+  });
+});
+
+/** fastify's printRoutes tree → full paths with their methods. */
+function routesFromTree(tree: string): { path: string; methods: string[] }[] {
+  const out: { path: string; methods: string[] }[] = [];
+  const stack: string[] = [];
+  for (const line of tree.split('\n')) {
+    const m = /^([│ ├└─]*)(\S.*?) \(([A-Z, ]+)\)$/.exec(line) ?? /^([│ ├└─]*)(\S.*)$/.exec(line);
+    if (!m) continue;
+    const depth = Math.floor(m[1].length / 4);
+    stack.length = depth;
+    const path = (stack[depth - 1] ?? '') + m[2];
+    stack[depth] = path;
+    if (m[3]) out.push({ path: path.replace(/^\/\//, '/'), methods: m[3].split(',').map((s) => s.trim()) });
+  }
+  return out;
+}
+
+const toFastify = (openapiPath: string) => openapiPath.replace(/\{\*\}/g, '*').replace(/\{([^}]+)\}/g, ':$1');
