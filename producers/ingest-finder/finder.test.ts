@@ -135,4 +135,26 @@ describe('ingest finder (real files, recording appender)', () => {
       await finder.stop();
     }
   });
+
+  it('retries a file whose outcome event could not be appended (broker down) on the next scan, though it left the source', async () => {
+    const cfg = await dirs();
+    await put(join(cfg.source, 'r.fits'), 'RRR');
+    const { appender, events } = recorder();
+    let failOnce = true;
+    const flaky: Appender = {
+      async append(name, key, body, opts) {
+        if (name === 'FileMoved' && failOnce) { failOnce = false; throw new Error('broker down'); }
+        return appender.append(name, key, body, opts);
+      },
+    };
+    const finder = await createFinder({ appender: flaky, log }, cfg);
+    await finder.scanOnce();
+    expect(events.map((e) => e.name)).toEqual(['FileDiscovered']);
+    expect(await gone(join(cfg.source, 'r.fits'))).toBe(true);
+    await finder.scanOnce();
+    expect(events.map((e) => e.name)).toEqual(['FileDiscovered', 'FileDiscovered', 'FileMoved']);
+    expect(events[0].eventId).toBe(events[1].eventId);
+    expect(await readFile(join(cfg.storage, 'r.fits'), 'utf8')).toBe('RRR');
+    expect(await readdir(join(cfg.storage, '.dbb-finder', 'pending'))).toEqual([]);
+  });
 });

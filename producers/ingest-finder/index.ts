@@ -113,12 +113,20 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
     return i;
   }
 
-  async function complete(i: Intent, fresh = false) {
+  /** Acts, then appends the outcome once FileDiscovered is acknowledged (the producer keeps their order on the
+   *  file's partition, so the move need not wait for the first acknowledgement), then clears the intent. */
+  async function complete(i: Intent, discovered: Promise<void>, fresh = false) {
+    discovered.catch(() => {}); // awaited below; avoids an unhandled rejection while acting
     const done = await act(i, fresh);
     if (done.action !== i.action) await journal.write(done); // a move that turned into a conflict
+    await discovered;
     await emitOutcome(done);
     await journal.done(i.fileId);
   }
+
+  /** Intents whose handling failed after the journal write (e.g. broker down): retried on the next scans,
+   *  since the file may already have left the source. */
+  const retry = new Set<string>();
 
   async function handle(c: Candidate): Promise<void> {
     const checksum = await sha256File(c.path, c.size);
@@ -138,19 +146,30 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
       discoveredId: randomUUID(), outcomeId: randomUUID(), discoveredAt: now(),
     };
     await journal.write(intent);
-    await emitDiscovered(intent);
-    await complete(intent, true);
+    try {
+      await complete(intent, emitDiscovered(intent), true);
+    } catch (err) {
+      retry.add(fileId);
+      throw err;
+    }
   }
 
-  async function recover() {
-    const intents = await journal.list();
-    if (intents.length) log.warn({ count: intents.length }, 'finder: reconciling files interrupted by a crash');
+  /** Re-drives journal intents (all of them at start, after a crash; the failed ones later): the state on
+   *  disk decides what is left to do, and events go out again with their original ids (duplicates are dropped). */
+  async function recover(only?: Set<string>) {
+    const intents = (await journal.list()).filter((i) => !only || only.has(i.fileId));
+    if (intents.length && !only) log.warn({ count: intents.length }, 'finder: reconciling files interrupted by a crash');
     for (const i of intents) {
+      if (inflight.has(i.rel)) continue;
+      inflight.add(i.rel);
       try {
-        await emitDiscovered(i); // same eventId: consumers drop it if it was delivered before
-        await complete(i);
+        await complete(i, emitDiscovered(i));
+        retry.delete(i.fileId);
       } catch (err) {
-        log.error({ err, file: i.rel }, 'finder: could not reconcile an interrupted file; it stays in the journal');
+        retry.add(i.fileId);
+        log.error({ err, file: i.rel }, 'finder: could not complete an interrupted file; it stays in the journal and is retried');
+      } finally {
+        inflight.delete(i.rel);
       }
     }
   }
@@ -164,6 +183,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
 
   let nextDue = Infinity;
   async function scanOnce(): Promise<ScanReport> {
+    if (retry.size) await recover(new Set(retry));
     const dirs = new Set<string>();
     const all = await walk(source, exclude, dirs);
     if (watching) syncWatchers(dirs);
