@@ -91,6 +91,9 @@ async function sendFile(reply: FastifyReply, cfg: StagingConfig, localPath: stri
 
 export const stagingRoutes: RoutePlugin = async (app, deps) => {
   const cfg = loadStagingConfig(deps.env);
+  // open SSE responses, ended when the app closes (they would otherwise hold the server open)
+  const streams = new Set<import('node:http').ServerResponse>();
+  app.addHook('onClose', async () => { for (const r of streams) r.end(); });
 
   app.post('/stage_data', {
     preHandler: deps.auth.require('producer', 'staging-seed'),
@@ -213,6 +216,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
   }, async (req, reply) => {
     reply.hijack();
     const res = reply.raw;
+    streams.add(res);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(': connected\n\n');
     const stop = deps.replies.subscribe([TOPIC.STAGING_REQUESTS], (event) => {
@@ -220,6 +224,6 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
       res.write(`id: ${event.meta.eventId}\nevent: ${event.name}\ndata: ${JSON.stringify(data)}\n\n`);
     });
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-    req.raw.on('close', () => { clearInterval(ping); stop(); });
+    req.raw.on('close', () => { clearInterval(ping); stop(); streams.delete(res); });
   });
 };
