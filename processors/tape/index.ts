@@ -1,18 +1,14 @@
 // Wiring of the tape processor (processor.tape): consumes dbb.tape.jobs, keeps job state in
 // processor_tape, runs the effects (data-files lookup, batchstage, cancel, callback) and appends the
-// outcome events. Rules live in rules.ts, effects in effects.ts, SQL in store.ts.
+// outcome events. Handling in handler.ts, rules in rules.ts, effects in effects.ts, SQL in store.ts.
 import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import { ns } from '../../platform/config.ts';
-import type { ConsumerSpec, DecodedEvent, DomainDeps, HandlerContext } from '../../platform/types.ts';
+import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { loadTapeConfig, type TapeConfig } from './config.ts';
 import { createScoutClient, type ScoutClient } from './scout.ts';
-import * as fx from './effects.ts';
-import {
-  acceptedFiles, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, evolve, isAccepted, jobKey,
-  type Job, type Output, type RuleContext, type TapeEffect, type TapeInput, type TapeState,
-} from './rules.ts';
-import { forgetPositions, jobFiles, loadJob, loadJobFiles, markFiles, overdueJobs, saveJob } from './store.ts';
+import type { EffectDeps } from './effects.ts';
+import { handleTape } from './handler.ts';
 
 export const NAME = 'processor.tape';
 
@@ -27,7 +23,7 @@ export function createScout(cfg: TapeConfig): ScoutClient {
 
 export function createTapeProcessor(deps: DomainDeps, overrides: TapeProcessorOverrides = {}): ConsumerSpec {
   const cfg = loadTapeConfig(deps.env);
-  const effectDeps: fx.EffectDeps = {
+  const effectDeps: EffectDeps = {
     scout: overrides.scout ?? createScout(cfg),
     dataFilesUrl: cfg.dataFilesUrl,
     notificationsTopic: ns(deps.config, cfg.notificationsTopic),
@@ -41,96 +37,4 @@ export function createTapeProcessor(deps: DomainDeps, overrides: TapeProcessorOv
     migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
     handle: (event, ctx) => handleTape(event, ctx, cfg, effectDeps),
   };
-}
-
-async function handleTape(event: DecodedEvent, ctx: HandlerContext, cfg: TapeConfig, deps: fx.EffectDeps) {
-  const input = event as unknown as TapeInput;
-  const rc: RuleContext = { now: event.meta.occurredAt, eventId: event.meta.eventId, jobTimeoutMs: cfg.jobTimeoutS * 1000, maxFiles: cfg.maxFiles };
-  const run = new Run(input, event, ctx, rc, cfg, deps);
-  if (input.name === 'TapeJobTimeoutChecked') {
-    for (const jobId of await overdueJobs(ctx.tx, rc.now)) {
-      const job = await loadJob(ctx.tx, jobId);
-      await run.apply(decide(input, { job }, rc), job);
-    }
-    return;
-  }
-  if (input.name === 'TapeFilesStaged') {
-    const v = input.value;
-    const jf = await loadJobFiles(ctx.tx, v.jobId, [...v.staged, ...v.failed.map((f) => f.file)]);
-    const outputs = decide(input, { job: jf.job, files: jf.files }, rc);
-    if (!isAccepted(outputs)) { await run.apply(outputs, jf.job); return; }
-    const a = acceptedFiles(v, jf.files);
-    // the state moves by the accepted files only
-    const job = evolve(jf.job, { name: input.name, value: { ...v, staged: a.staged, failed: a.failed } }) as Job;
-    await markFiles(ctx.tx, jf, job, [...a.staged.map((file) => ({ file, to: 'READY' as const })), ...a.failed.map(({ file }) => ({ file, to: 'ERROR' as const }))]);
-    await run.apply(outputs, job);
-    return;
-  }
-  const job = await loadJob(ctx.tx, input.value.jobId);
-  const outputs = decide(input, { job }, rc);
-  await run.apply(outputs, job);
-}
-
-/** Applies one input's outputs: emitted events evolve and persist the state, effects run and feed their follow-up outputs. */
-class Run {
-  constructor(
-    private input: TapeInput, private event: DecodedEvent, private ctx: HandlerContext, private rc: RuleContext,
-    private cfg: TapeConfig, private deps: fx.EffectDeps,
-  ) {}
-
-  async apply(outputs: Output[], state: TapeState): Promise<TapeState> {
-    for (const o of outputs) {
-      if (o.kind === 'ignore') {
-        this.ctx.log.debug({ event: this.input.name, reason: o.reason }, 'tape input ignored');
-      } else if (o.kind === 'emit') {
-        const meta = await this.ctx.emit(o.name, o.key, o.body as any);
-        state = evolve(state, { name: o.name, value: { meta, ...(o.body as any) } });
-        await saveJob(this.ctx.tx, state as Job, o.name === 'TapeJobCreated' ? (o.body as { files: string[] }).files : undefined);
-        if (state.status !== 'STAGING') forgetPositions((state as Job).jobId);
-      } else {
-        state = await this.apply(await this.effect(o.effect, state as Job), state);
-      }
-    }
-    return state;
-  }
-
-  private async effect(e: TapeEffect, job: Job): Promise<Output[]> {
-    const { ctx, deps } = this;
-    switch (e.kind) {
-      case 'lookupFiles': {
-        if (this.input.name !== 'TapeJobRequested') return [];
-        // a read: safe to repeat after a crash, so it needs no effect ledger
-        return afterLookup(this.input.value, await fx.lookupFiles(e.obs, deps), this.rc);
-      }
-      case 'batchStage': {
-        const key = jobKey(e.jobId);
-        const o = await ctx.runEffect(`tape.batchstage:${e.jobId}`, () => fx.batchStage(key, e.files, deps));
-        let result = o.status === 'DONE' ? o.result : null;
-        if (!result) {
-          // crashed mid-call: batchstage is idempotent on the job key, so resubmitting reconciles
-          ctx.log.warn({ jobId: e.jobId }, 'batchstage outcome unknown after a crash; resubmitting');
-          result = await fx.batchStage(key, e.files, deps, true);
-        }
-        return afterBatchStage(job, result, this.cfg.failedBatchstageCode);
-      }
-      case 'cancelStage': {
-        const files = await jobFiles(ctx.tx, e.jobId);
-        const key = jobKey(e.jobId);
-        const o = await ctx.runEffect(`tape.cancel:${e.jobId}`, () => fx.cancelStage(key, files, deps));
-        const result = o.status === 'DONE' ? o.result : await fx.cancelStage(key, files, deps);
-        if (!result.ok) ctx.log.warn({ jobId: e.jobId, error: result.error }, 'cancelbatchstage failed; job cancelled here anyway');
-        return afterCancel(job);
-      }
-      case 'deliverCallback': {
-        const o = await ctx.runEffect(`tape.callback:${e.deliveryId}:${this.event.meta.eventId}`, () => fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, deps));
-        let result = o.status === 'DONE' ? o.result : null;
-        if (!result) {
-          // crashed mid-delivery: resend with the same Idempotency-Key so the receiver drops a duplicate
-          ctx.log.warn({ jobId: e.jobId, deliveryId: e.deliveryId }, 'callback outcome unknown after a crash; resending with the same Idempotency-Key');
-          result = await fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, deps);
-        }
-        return afterCallback(job, result);
-      }
-    }
-  }
 }
