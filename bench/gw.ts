@@ -74,6 +74,20 @@ async function throughBackbone(url: string, token: string, chunks: Float64Array[
   return (performance.now() - started) / 1000;
 }
 
+/** The HTTP clients in a child process (this file with --client), so their CPU is neither counted
+ *  against the backbone nor taken from its event loop. Resolves with the child's wall time, s. */
+function clientsInChild(url: string, token: string, from: number, n: number, clients: number, binary: boolean, datastores: string[]): Promise<number> {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--client', JSON.stringify({ url, token, from, n, clients, binary, datastores })];
+  const child = spawn(process.execPath, args, { env: process.env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  return new Promise((resolve, reject) => child.on('exit', (code) => {
+    const line = out.trim().split('\n').pop() ?? '';
+    if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line).seconds);
+    else reject(new Error(`bench client exited with ${code}: ${out.slice(-500)}`));
+  }));
+}
+
 /** `dbb run processor gw` as a child process with the bench's env; resolves once it runs. */
 async function spawnProcessor(env: Env): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'cli/dbb.ts', 'run', 'processor', 'gw'], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -132,9 +146,9 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
     const rawS = await diskBaseline(join(work, 'raw'), chunks, clients, null);
     const preS = await diskBaseline(join(work, 'pre'), chunks, clients, format === 'json' ? 'preformatted' : format);
     const [jsonDiskS, jsonDiskCpu] = await cpu(() => diskBaseline(join(work, 'json'), chunks, clients, format));
-    const [binS, binCpu] = await cpu(() => throughBackbone(url, token, chunks, clients, true, stores));
+    const [binS, binCpu] = await cpu(() => clientsInChild(url, token, 0, nChunks, clients, true, stores));
     const jsonChunks = chunks.slice(0, Math.ceil(nChunks / 4));
-    const jsonS = opts.json === false ? NaN : await throughBackbone(url, token, jsonChunks, clients, false, stores.map((s) => `${s}j`));
+    const jsonS = opts.json === false ? NaN : await clientsInChild(url, token, 0, jsonChunks.length, clients, false, stores.map((s) => `${s}j`));
     const jsonMb = (jsonChunks.length * SAMPLES * 8) / 1e6;
 
     const metrics = {
@@ -159,7 +173,7 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
         'cpu_per_chunk_disk_json_files_vs_octet': metrics.disk_json_files_cpu_ms_per_chunk / metrics.octet_cpu_ms_per_chunk,
       },
       notes: [
-        `${nChunks} chunks × ${SAMPLES} float64 (${(SAMPLES * 8) / 1024} KiB of strain each), ${clients} concurrent HTTP clients over ${stores.length} datastore(s), file format ${format}, processor ${opts.split ? 'in its own process' : 'in the gateway process'}; MB = 10^6 bytes of strain`,
+        `${nChunks} chunks × ${SAMPLES} float64 (${(SAMPLES * 8) / 1024} KiB of strain each), ${clients} concurrent HTTP clients over ${stores.length} datastore(s), file format ${format}, processor ${opts.split ? 'in its own process' : 'in the gateway process'}, HTTP clients in a child process; cpu = this process (gateway + processor + projection), not the broker's or Postgres's; MB = 10^6 bytes of strain`,
         'disk_raw: the float64 bytes as files (temp+rename, same clients); disk_same_files_preformatted: the processor\'s file bytes, already formatted, written straight to disk; disk_json_files: format + write, no backbone',
       ],
     };
@@ -179,7 +193,13 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--client') {
+  const o = JSON.parse(process.argv[3]) as { url: string; token: string; from: number; n: number; clients: number; binary: boolean; datastores: string[] };
+  const chunks = makeChunks(o.from + o.n).slice(o.from);
+  throughBackbone(o.url, o.token, chunks, o.clients, o.binary, o.datastores)
+    .then((seconds) => { console.log(JSON.stringify({ seconds })); process.exit(0); })
+    .catch((err) => { console.error(err); process.exit(1); });
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const arg = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : undefined; };
   const fmt = process.argv.includes('--b64') ? 'json-b64' : 'json';
   run({ chunks: arg('chunks'), clients: arg('clients'), datastores: arg('datastores'), format: fmt, json: !process.argv.includes('--no-json'), split: process.argv.includes('--split') })
