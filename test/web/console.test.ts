@@ -205,7 +205,7 @@ describe('web console', () => {
     await page.close();
   });
 
-  it('searches ObsCore by cone, plots the results and lists a row\'s DataLink replicas; ops and ingest views render', async () => {
+  it('searches ObsCore by cone, plots the results and lists a row\'s DataLink replicas; ops shows lag and the last dead letters', async () => {
     const dids = makeDids(40);
     const lines = [...dids.map(dumpLine), JSON.stringify({ scope: 'testing', name: 'bad-dec.fits', metadata: { s_ra: 10, s_dec: 95 } })];
     await loadDidDump(h.stack.appender, writeDump(dir, lines));
@@ -233,9 +233,31 @@ describe('web console', () => {
     await dlqRow.locator('ul.letters pre').first().waitFor({ timeout: WAIT });
     await shot(page, 'ops');
 
-    await page.goto(`${base}/#/ingest`);
-    await page.getByText('no failures').waitFor({ timeout: WAIT });
+    await page.close();
+  });
+
+  it('lists ingest failures with their error and reruns the selected ones', async () => {
+    // two files moved into storage whose ingest attempt failed (the events the finder and processor append)
+    for (const [i, name] of ['a.fits', 'b.fits'].entries()) {
+      const fileId = `00000000-0000-4000-8000-00000000000${i + 1}`;
+      const paths = { relPath: `night1/${name}`, storagePath: `/repo/night1/${name}`, checksum: 'a'.repeat(64) };
+      await h.stack.appender.append('FileMoved', fileId, { fileId, ...paths, sourcePath: `/buffer/night1/${name}`, size: 10 }, { actor: 'test' });
+      await h.stack.appender.append('IngestQueued', fileId, { fileId, attempt: 1, plugin: 'butler', ...paths }, { actor: 'test' });
+      await h.stack.appender.append('IngestAttempted', fileId, { fileId, attempt: 1, plugin: 'butler', status: 'FAILURE', durationMs: 12, error: `butler refused night1/${name}: no dataset type`, details: null }, { actor: 'test' });
+    }
+    const page = await login('operator', '#/ingest');
+    await page.getByText('butler refused night1/a.fits: no dataset type').waitFor({ timeout: WAIT });
+    await page.getByText('butler refused night1/b.fits: no dataset type').waitFor({ timeout: WAIT });
+    await page.locator('.counts li', { hasText: 'FAILURE' }).filter({ hasText: /FAILURE\s*2/ }).waitFor({ timeout: WAIT });
+    await page.getByRole('checkbox', { name: 'select night1/a.fits' }).check();
+    await page.getByRole('button', { name: 'Rerun selected (1)' }).waitFor();
     await shot(page, 'ingest');
+    // all selected: the API's file filter is ignored today (docs/requests/web.md), so a partial selection is not asserted
+    await page.getByRole('button', { name: 'Select all' }).click();
+    await page.getByRole('button', { name: 'Rerun selected (2)' }).click();
+    await page.getByText('Rerun requested for 2 file(s)').waitFor({ timeout: WAIT });
+    await page.getByText('no failures').waitFor({ timeout: WAIT });
+    await page.locator('.counts li', { hasText: 'RERUN' }).filter({ hasText: /RERUN\s*2/ }).waitFor({ timeout: WAIT });
     await page.close();
   });
 
@@ -257,6 +279,14 @@ describe('web console', () => {
     expect(await page.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
     await page.goto(`${base}/#/ops`);
     await page.getByText('The ops views need the operator role.').waitFor();
+    const fileId = '00000000-0000-4000-8000-000000000003';
+    await h.stack.appender.append('FileConflictFound', fileId, {
+      fileId, relPath: 'night1/c.fits', sourcePath: '/buffer/night1/c.fits', storagePath: '/repo/night1/c.fits', size: 10,
+      checksum: 'a'.repeat(64), existingChecksum: 'b'.repeat(64), reason: 'a different night1/c.fits is already in storage',
+    }, { actor: 'test' });
+    await page.goto(`${base}/#/ingest`);
+    await page.getByText('a different night1/c.fits is already in storage').waitFor({ timeout: WAIT });
+    expect(await page.getByRole('button', { name: /Rerun/ }).count() + await page.getByRole('checkbox').count()).toBe(0);
 
     // the tab's own token, used by hand from the page
     const statuses = await page.evaluate(async (ds) => {
@@ -268,11 +298,12 @@ describe('web console', () => {
         stage: await call('/stage_data?method=local_copy&username=eve', 'POST', { data: { local_path_on_storage: 'test/File1.txt', relative_path: 'f.txt' } }),
         cancel: await call('/staging?job_id=7001', 'DELETE'),
         lag: await call('/api/v1/ops/lag', 'GET'),
+        rerun: await call('/api/v1/ingest/rerun', 'POST', { status: 'FAILURE' }),
         noToken: await fetch('/api/v1/events/stream').then((r) => r.status),
         tokenInQuery: await fetch(`/api/v1/events/stream?access_token=${token}`).then((r) => r.status),
       };
     }, DS);
-    expect(statuses).toEqual({ cleanbuf: 403, testFile: 403, stage: 403, cancel: 403, lag: 403, noToken: 401, tokenInQuery: 401 });
+    expect(statuses).toEqual({ cleanbuf: 403, testFile: 403, stage: 403, cancel: 403, lag: 403, rerun: 403, noToken: 401, tokenInQuery: 401 });
     expect(existsSync(join(dir, 'storage/forged.txt'))).toBe(false);
     expect(page.url()).not.toContain(h.stack.tokens.reader);
     await page.close();

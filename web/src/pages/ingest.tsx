@@ -15,7 +15,9 @@ export function IngestPage({ who }: { who: Who }) {
   async function rerun() {
     try {
       const r = await api('/api/v1/ingest/rerun', { method: 'POST', json: { status: 'FAILURE', files: [...sel], reason: `rerun from the console by ${who.name}` } });
-      setMsg(`Rerun requested for ${r.count} file(s)`); setSel(new Set());
+      // the API answers with the files it actually selected: say so when that is not the selection
+      setMsg(r.count === sel.size ? `Rerun requested for ${r.count} file(s)` : `Rerun requested for ${r.count} file(s), but ${sel.size} were selected: the API chose ${r.fileIds.length ? r.fileIds.join(', ') : 'none'}`);
+      setSel(new Set());
     } catch (err) { setMsg((err as Error).message); }
     void r1(); void r2();
   }
