@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BadRequestError } from '../../platform/errors.ts';
 import { loadGwConfig, DATASTORE_ID_PATTERN } from '../../processors/gw/config.ts';
 import { getDatastore, getHistory, listBufferFiles, listDatastores, type DatastoreView, type HistoryEntry } from '../../projections/gw/queries.ts';
-import type { DecodedEvent } from '../../platform/types.ts';
+import { is } from '../../platform/types.ts';
 import { actorOf, type App, type GatewayDeps, type RoutePlugin } from '../types.ts';
 
 const TAGS = ['gw'];
@@ -131,11 +131,11 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
   async function streamdata(req: FastifyRequest): Promise<Static<typeof StreamReply>> {
     const id = idOf(req);
     const c = req.gwChunk!;
-    const reply: DecodedEvent = await deps.replies.request('GwChunkReceived', id, { datastoreId: id, h: c.h, t0: c.t0, dt: c.dt, nSamples: c.nSamples }, {
+    const reply = await deps.replies.request('GwChunkReceived', id, { datastoreId: id, h: c.h, t0: c.t0, dt: c.dt, nSamples: c.nSamples }, {
       actor: actorOf(req), replies: ['GwChunkStored', 'GwChunkFailed'],
     });
-    if (reply.name === 'GwChunkStored') {
-      const v = reply.value as import('../../schemas/generated/gw.ts').GwChunkStored;
+    if (is(reply, 'GwChunkStored')) {
+      const v = reply.value;
       return { resp: 'CREATED', body: { fname: v.fileName, bytes: v.bytes, n_samples: v.nSamples, t0: v.t0, dt: v.dt, n_itm: v.nItm, buff_size: v.buffSize, datastore: id } };
     }
     return { resp: 'FROZEN', body: { dstatus: 'FROZEN', msg: 'the datastore is frozen: the chunk was not stored', datastore: id } };
@@ -150,8 +150,8 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
     const reply = await deps.replies.request('TrainRequested', id, { datastoreId: id, user, tokenOwner: who.name }, {
       actor: actorOf(req) ?? who.name, replies: ['BufferFrozen', 'TrainDeferred'],
     });
-    if (reply.name === 'BufferFrozen') {
-      const v = reply.value as import('../../schemas/generated/gw.ts').BufferFrozen;
+    if (is(reply, 'BufferFrozen')) {
+      const v = reply.value;
       return { resp: 'FROZEN', n_f: v.n_f, bt_wrt: v.bt_wrt };
     }
     return { resp: 'WAITING' };
@@ -164,7 +164,8 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
     const reply = await deps.replies.request('BufferFlushRequested', id, { datastoreId: id, msg: msg.slice(0, 2000) }, {
       actor: actorOf(req), replies: ['BufferFlushed'],
     });
-    const v = reply.value as import('../../schemas/generated/gw.ts').BufferFlushed;
+    if (!is(reply, 'BufferFlushed')) throw new Error(`unexpected reply ${reply.name}`);
+    const v = reply.value;
     return { msg: `datastore ${id} flushed: ${v.n_f} files archived in ${v.archivePath}`, archive: v.archivePath, n_f: v.n_f, bt_wrt: v.bt_wrt };
   }
 
