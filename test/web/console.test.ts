@@ -87,6 +87,28 @@ describe('web console', () => {
     const missing = await fetch(`${base}/no-such-page`);
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toContain('problem+json');
+    const openapi = await (await fetch(`${base}/docs/json`)).json();
+    expect(Object.keys(openapi.paths)).toEqual(expect.arrayContaining(['/api/v1/events/stream', '/api/v1/ops/lag', '/api/v1/console/test-files']));
+  });
+
+  it('streams live events of the chosen domain with bytes summarised, and refuses unknown topics', async () => {
+    expect((await api('GET', '/api/v1/events/stream?topic=dbb.nope', 'reader')).statusCode).toBe(400);
+    const ctl = new AbortController();
+    const res = await fetch(`${base}/api/v1/events/stream?domain=gw`, { headers: h.stack.auth('reader'), signal: ctl.signal });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    expect((await api('POST', '/api/v1/gw/datastores/stream-check/streamdata', 'producer', chunk(0))).json().resp).toBe('CREATED');
+    let buf = '';
+    while (!/\ndata: .*\n/.test(buf)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+    }
+    ctl.abort();
+    const data = JSON.parse(/\ndata: (.*)\n/.exec(buf)![1]);
+    expect(data).toMatchObject({ domain: 'gw', key: 'stream-check', actor: 'test-producer' });
+    expect(['GwChunkReceived', 'GwChunkStored']).toContain(data.event);
+    if (data.event === 'GwChunkReceived') expect(data.body.h).toBe(`<${N * 8} bytes>`);
   });
 
   it('creates a test file, stages it, shows it succeed and in the live log, follows its correlation id', async () => {
