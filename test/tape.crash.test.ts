@@ -12,7 +12,8 @@ let child: ConsumerProcess | null = null;
 const N = 60;
 
 beforeAll(async () => {
-  h = await startTapeHarness({ processor: false, library: { stageDelayMs: 200, stageIntervalMs: 40 } });
+  // files named *hold* stay on tape until released, so the job is certainly in flight when it is killed
+  h = await startTapeHarness({ processor: false, library: { stageDelayMs: 50, stageIntervalMs: 20, holdFile: (p) => p.includes('/hold/') } });
 });
 afterAll(async () => {
   child?.child.kill('SIGKILL');
@@ -27,7 +28,8 @@ const spawn = async () => {
 
 it('completes a job after the processor is killed mid-job, with exactly one successful callback', async () => {
   child = await spawn();
-  const res = await h.stack.app.inject({ method: 'POST', url: '/staging', headers: h.stack.auth('producer'), payload: { job_id: 301, files: files('crash', N), notify_url: h.receiver.url } });
+  const list = [...files('crash', N - 10), ...files('hold', 10)];
+  const res = await h.stack.app.inject({ method: 'POST', url: '/staging', headers: h.stack.auth('producer'), payload: { job_id: 301, files: list, notify_url: h.receiver.url } });
   expect(res.statusCode).toBe(202);
 
   await eventually(async () => {
@@ -41,6 +43,7 @@ it('completes a job after the processor is killed mid-job, with exactly one succ
   expect(h.receiver.received).toEqual([]);
 
   child = await spawn();
+  h.library.releaseHeld();
   await eventually(async () => {
     const st = (await h.stack.app.inject({ method: 'GET', url: '/api/v1/tape/jobs/301', headers: h.stack.auth('reader') })).json();
     expect(st).toMatchObject({ completed: true, readyFiles: N, errorFiles: 0, returnCode: 0, callback: { status: 'DELIVERED' } });

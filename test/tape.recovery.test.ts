@@ -1,5 +1,6 @@
-// Timeouts and rebuilds: a job whose files never arrive times out with return code 10 (the adapter's
-// tick drives the deadline check), and replaying the tape projection from offset 0 gives the live tables.
+// Timeouts and rebuilds: a job whose files never arrive times out with return code 10 (the test sends
+// the adapter's tick itself, once the deadline has passed), and replaying the tape projection from
+// offset 0 gives the live tables.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eventually } from './support/stack.ts';
 import { files, startTapeHarness, type TapeHarness } from './tape/harness.ts';
@@ -11,7 +12,7 @@ import { TOPIC } from '../schemas/generated/index.ts';
 let h: TapeHarness;
 
 beforeAll(async () => {
-  h = await startTapeHarness({ library: { stageDelayMs: 20, neverStage: (p) => p.includes('/lost/') }, env: { TAPE_JOB_TIMEOUT_S: '3' } });
+  h = await startTapeHarness({ library: { stageDelayMs: 20, neverStage: (p) => p.includes('/lost/') }, env: { TAPE_JOB_TIMEOUT_S: '2' }, ticker: false });
 });
 afterAll(async () => { await h?.stop(); });
 
@@ -21,6 +22,14 @@ const callbacksOf = (jobId: number) => h.receiver.received.filter((r) => r.body?
 
 it('times out a job whose files never arrive with return code 10', async () => {
   await post({ job_id: 401, files: [...files('ontime', 1), ...files('lost', 1)], notify_url: h.receiver.url });
+  const { rows: [job] } = await eventually(async () => {
+    const r = await h.stack.db.query('SELECT ready, deadline FROM processor_tape.jobs WHERE job_id = 401');
+    expect(r.rows[0]?.ready).toBe(1);
+    return r;
+  }, { timeoutMs: 60_000 });
+  await eventually(() => expect(Date.now()).toBeGreaterThan(Number(job.deadline)), { timeoutMs: 10_000 });
+  expect(callbacksOf(401)).toEqual([]); // no tick yet, so no timeout
+  await h.adapter.tick();
   const [cb] = await eventually(() => { const c = callbacksOf(401); expect(c).toHaveLength(1); return c; }, { timeoutMs: 60_000 });
   expect(cb.body).toEqual({ job_id: 401, return_code: 10, total_files: 2, ready_files: 1, error_files: 0, comment: 'timed out: 1 of 2 files not staged' });
   await eventually(async () => expect((await get('/staging?job_id=401')).json()).toMatchObject({ completed: true, ready_files: 1 }));

@@ -21,6 +21,8 @@ export interface TapeLibraryOptions {
   neverStage?: (path: string) => boolean;
   /** files that always fail (deterministic failures for tests) */
   failFile?: (path: string) => boolean;
+  /** files kept on tape until releaseHeld() is called (tests that need a job to stay in flight) */
+  holdFile?: (path: string) => boolean;
   /** files already on disk cache */
   online?: string[];
   /** messages per Kafka send */
@@ -37,6 +39,7 @@ export class TapeLibrary {
   /** batchstage key → pending timers by path */
   private readonly requests = new Map<string, Map<string, NodeJS.Timeout>>();
   private readonly queue: { topic: string; path: string; error: boolean }[] = [];
+  private held: { key: string; path: string; topic: string }[] = [];
   private producer: Producer | null = null;
   private connecting: Promise<void> | null = null;
   private flushing: Promise<void> | null = null;
@@ -59,12 +62,22 @@ export class TapeLibrary {
     for (const path of paths) {
       if (pending.has(path)) continue;
       if (this.opts.neverStage?.(path)) { pending.set(path, null as unknown as NodeJS.Timeout); continue; }
+      if (this.opts.holdFile?.(path)) { pending.set(path, null as unknown as NodeJS.Timeout); this.held.push({ key, path, topic }); continue; }
       const due = delay + interval * i++;
       if (due === 0) { pending.set(path, null as unknown as NodeJS.Timeout); now.push(path); continue; }
       pending.set(path, setTimeout(() => this.finish(key, path, topic), due));
     }
     if (now.length) setImmediate(() => { for (const p of now) this.finish(key, p, topic); });
   }
+
+  /** Stages every held file now (unless its request was cancelled meanwhile). */
+  releaseHeld() {
+    const held = this.held;
+    this.held = [];
+    for (const h of held) if (!this.cancelled.has(`${h.key}\u0000${h.path}`)) this.finish(h.key, h.path, h.topic);
+  }
+
+  private readonly cancelled = new Set<string>();
 
   cancel(paths: string[], key: string) {
     this.stats.cancelCalls++;
@@ -73,6 +86,7 @@ export class TapeLibrary {
     for (const p of paths.length ? paths : [...pending.keys()]) {
       const t = pending.get(p);
       if (t) clearTimeout(t);
+      this.cancelled.add(`${key}\u0000${p}`);
       pending.set(p, null as unknown as NodeJS.Timeout); // stays known: a repeated batchstage does not restart it
     }
   }

@@ -83,6 +83,8 @@ export async function startTapeHarness(opts: {
   nodes?: number; library?: Partial<TapeLibraryOptions>; env?: Env; observations?: Record<number, string[]>;
   /** false: run no processor here (the test runs it in a child process) */
   processor?: boolean;
+  /** false: no periodic tick; the test calls adapter.tick() */
+  ticker?: boolean;
 } = {}): Promise<TapeHarness> {
   const { brokers } = inject('stack');
   const library = new TapeLibrary({ kafkaBrokers: brokers, stageDelayMs: 20, ...opts.library });
@@ -97,6 +99,7 @@ export async function startTapeHarness(opts: {
     TAPE_CALLBACK_BACKOFF_MS: '100',
     TAPE_SCOUT_BACKOFF_MS: '50',
     TAPE_TICK_MS: '300',
+    DBB_REPLY_TIMEOUT_MS: '30000', // DELETE /staging waits for TapeJobCancelled; the shared CI machine can be slow
     ...opts.env,
   };
   const stack = await withRetries(() => startTestStack({
@@ -104,7 +107,7 @@ export async function startTapeHarness(opts: {
     consumers: (deps) => [...(opts.processor === false ? [] : [createTapeProcessor(deps)]), createTapeProjection(deps)],
   }));
   const p = stack.platform;
-  const adapter = await withRetries(() => startTapeNotifications({ config: p.config, env: p.env, kafka: p.kafka, producer: p.producer, appender: p.appender, log: p.log }));
+  const adapter = await withRetries(() => startTapeNotifications({ config: p.config, env: p.env, kafka: p.kafka, producer: p.producer, appender: p.appender, log: p.log }, { ticker: opts.ticker }));
   return {
     stack, nodes, library, dataFiles, adapter, receiver,
     async stop() {
