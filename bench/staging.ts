@@ -54,7 +54,7 @@ const { parentPort, workerData: w } = require('node:worker_threads');
   const one = async (i) => {
     const res = await fetch(w.url + '/stage_data?method=' + w.method + '&username=' + w.username, {
       method: 'POST', headers: { authorization: 'Bearer ' + w.token, 'content-type': 'application/json' },
-      body: JSON.stringify({ local_path_on_storage: w.src, relative_path: w.prefix + i + '.bin' }),
+      body: JSON.stringify({ local_path_on_storage: w.src.replace('{i}', String(i)), relative_path: w.prefix + i + '.bin' }),
     });
     const body = await res.text();
     if (res.status !== 200) throw new Error(w.method + ' ' + i + ': ' + res.status + ' ' + body);
@@ -123,13 +123,17 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
     await writeSmall(join(root, 'small.dat'));
     await post(url, token, 'local_copy', 'warm', 'small.dat', 'w.dat');
 
-    // link requests first (before GBs of dirty pages slow every fsync), end to end vs the same syscalls made directly
+    // link requests first (before GBs of dirty pages slow every fsync), end to end vs the same syscalls
+    // made directly; one small source per request, as staging distinct files (links to a single inode
+    // serialize on that inode in the kernel)
+    await mkdir(join(root, 'many'));
+    for (let i = 0; i < nLinks; i++) await writeSmall(join(root, 'many', `f${i}.dat`));
     const directS = await seconds(async () => {
       await mkdir(join(work, 'direct'));
-      await pool(nLinks, clients, async (i) => { await link(src, join(work, 'direct', `h${i}`)); await symlink(src, join(work, 'direct', `s${i}`)); });
+      await pool(nLinks, clients, async (i) => { await link(join(root, 'many', `f${i}.dat`), join(work, 'direct', `h${i}`)); await symlink(join(root, 'many', `f${i}.dat`), join(work, 'direct', `s${i}`)); });
     });
-    const hardS = await linkRequests({ url, token, method: 'symlink_copy', username: 'linker', src: 'big.bin', prefix: 'h/', n: nLinks, clients });
-    const softS = await linkRequests({ url, token, method: 'local_symlink', username: 'linker', src: 'big.bin', prefix: 's/', n: nLinks, clients });
+    const hardS = await linkRequests({ url, token, method: 'symlink_copy', username: 'linker', src: 'many/f{i}.dat', prefix: 'h/', n: nLinks, clients });
+    const softS = await linkRequests({ url, token, method: 'local_symlink', username: 'linker', src: 'many/f{i}.dat', prefix: 's/', n: nLinks, clients });
     const { rows: lat } = await platform.db.query(
       `SELECT method, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_at - requested_at) * 1000) AS wait_ms,
               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at) * 1000) AS effect_ms
@@ -177,7 +181,7 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
       notes: [
         `${(size / 1024 ** 3).toFixed(2)} GiB non-sparse source in page cache; cp and local_copy interleaved, best of 2; GB = 10^9 bytes`,
         `local_copy = fs.copyFile (copy_file_range) to a temp name + size check + chmod 0444 + link to the final name; e2e adds HTTP + Kafka + processor + reply`,
-        `${nLinks} hard link and ${nLinks} symlink requests over HTTP with ${clients} concurrent clients in a worker thread (each: StagingRequested → processor → FileStaged → reply)`,
+        `${nLinks} hard link and ${nLinks} symlink requests (one small source file each) over HTTP with ${clients} concurrent clients in a worker thread (each: StagingRequested → processor → FileStaged → reply)`,
         'goals: local_copy ≥ 90 % of cp; link requests ≥ 500/s',
       ],
     };
