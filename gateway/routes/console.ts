@@ -147,11 +147,14 @@ async function replayProgress(deps: Parameters<RoutePlugin>[1]) {
       let done = 0;
       let total = 0;
       const ends = new Map<string, Map<number, number>>();
+      // total: every partition of the replayed topics (a partition not assigned yet counts as 0 done)
       for (const o of offs.rows) {
-        if (!ends.has(o.topic)) ends.set(o.topic, new Map((await admin.fetchTopicOffsets(o.topic)).map((p) => [p.partition, Number(p.high)])));
-        const end = ends.get(o.topic)!.get(o.partition) ?? 0;
-        done += Math.min(Number(o.next_offset), end);
-        total += end;
+        if (!ends.has(o.topic)) {
+          const highs = new Map((await admin.fetchTopicOffsets(o.topic)).map((p) => [p.partition, Number(p.high)]));
+          ends.set(o.topic, highs);
+          for (const h of highs.values()) total += h;
+        }
+        done += Math.min(Number(o.next_offset), ends.get(o.topic)!.get(o.partition) ?? 0);
       }
       out.push({ projection: nspname.replace(/__shadow$/, '').replace(/^projection_/, ''), schema: nspname, done, total });
     }

@@ -167,6 +167,9 @@ describe('web console', () => {
     await log.locator('tbody tr').first().waitFor({ state: 'detached', timeout: WAIT });
     await log.locator('select[name=domain]').selectOption('');
     await log.locator('select[name=level]').selectOption('ALL');
+    await log.locator('input[name=user]').fill('bob');
+    await eventually(async () => expect(await log.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.children[4].textContent))).toEqual(['bob', 'bob']));
+    await log.locator('input[name=user]').fill('');
     await shot(log, 'log');
     await page.close();
     await log.close();
@@ -256,6 +259,26 @@ describe('web console', () => {
     await shot(page, 'ops');
 
     await page.close();
+  });
+
+  it('reports a replay in progress from its shadow schema against the log end', async () => {
+    const topic = `${h.stack.config.namespace}dbb.staging.requests`;
+    const admin = h.stack.platform.kafka.admin();
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+    const end = offsets.reduce((n, p) => n + Number(p.high), 0);
+    const busiest = offsets.reduce((a, b) => (Number(b.high) > Number(a.high) ? b : a));
+    expect(Number(busiest.high)).toBeGreaterThanOrEqual(1);
+    await h.stack.db.query('CREATE SCHEMA projection_staging__shadow');
+    try {
+      await h.stack.db.query('CREATE TABLE projection_staging__shadow.consumer_offsets (group_id text, topic text, partition int, next_offset bigint)');
+      await h.stack.db.query('INSERT INTO projection_staging__shadow.consumer_offsets VALUES ($1, $2, $3, 1)', [`${h.stack.config.namespace}dbb.projection.staging`, topic, busiest.partition]);
+      const res = await api('GET', '/api/v1/ops/replays', 'operator');
+      expect(res.json().replays).toEqual([{ projection: 'staging', schema: 'projection_staging__shadow', done: 1, total: end }]);
+    } finally {
+      await h.stack.db.query('DROP SCHEMA projection_staging__shadow CASCADE');
+    }
+    expect((await api('GET', '/api/v1/ops/replays', 'operator')).json()).toEqual({ replays: [] });
   });
 
   it('lists ingest failures with their error and reruns the selected ones', async () => {
