@@ -72,6 +72,7 @@ export async function startReplyListener(deps: { config: Config; kafka: Kafka; s
         waiters.set(correlationId, [...(waiters.get(correlationId) ?? []), waiter]);
         timer = setTimeout(() => reject(new ReplyTimeoutError(correlationId, timeoutMs)), timeoutMs);
       });
+      reply.catch(() => {}); // awaited below; a timeout that fires while append is still running must not be an unhandled rejection
       try {
         await deps.appender.append(name, key, body, { ...opts, correlationId, eventId: opts.eventId ?? correlationId });
         return await reply;
