@@ -7,11 +7,9 @@ import { mkdtemp, mkdir, open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { ensureStack } from '../infra/stack.ts';
-import { loadConfig, type Env } from '../platform/config.ts';
+import type { Env } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
-import { startPlatform } from '../platform/runtime.ts';
+import { startBenchStack, type BenchResult } from './support/stack.ts';
 import { startReplyListener } from '../platform/request-reply.ts';
 import { createAuth, hashToken } from '../gateway/plugins/auth.ts';
 import { buildApp } from '../gateway/app.ts';
@@ -20,14 +18,6 @@ import { createGwProjection } from '../projections/gw/index.ts';
 import { chunkJson, type ChunkFormat } from '../processors/gw/effects.ts';
 import { sendChunk } from '../producers/gw-streamer/stream.ts';
 
-export interface BenchResult {
-  name: string;
-  /** measured values, units in the key */
-  metrics: Record<string, number>;
-  /** value / same-run baseline */
-  ratios: Record<string, number>;
-  notes?: string[];
-}
 
 const SAMPLES = 16_384;
 const DT = 1 / 4096;
@@ -103,31 +93,18 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
   const clients = opts.clients ?? 8;
   const format = opts.format ?? 'json';
   const stores = Array.from({ length: opts.datastores ?? 1 }, (_, i) => `bench${i}`);
-  const stateDir = process.env.DBB_STATE_DIR ?? join(process.cwd(), '.dbb');
-  const info = await ensureStack({ stateDir, databaseUrl: process.env.DATABASE_URL });
-  const id = randomBytes(3).toString('hex');
-  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const admin = new pg.Client({ connectionString: baseUrl.replace(/\/[^/]*$/, '/postgres') });
-  await admin.connect();
-  const dbName = `dbb_bench_gw_${id}`;
-  await admin.query(`CREATE DATABASE "${dbName}"`);
   const work = await mkdtemp(join(tmpdir(), 'gw-bench-'));
-  const token = `bench-${id}`;
-  const env: Env = {
-    ...process.env,
-    DBB_NAMESPACE: `bgw${id}.`,
-    DATABASE_URL: baseUrl.replace(/\/[^/]*$/, `/${dbName}`),
-    KAFKA_BROKERS: info.brokers.join(','),
-    SCHEMA_REGISTRY_URL: info.registryUrl,
-    DBB_TOKENS: `bench:producer:${hashToken(token)}`,
-    LOG_LEVEL: 'warn',
-    GW_DATA_DIR: join(work, 'buffer'),
-    GW_MAX_SIZE: String(2 ** 50),
-    GW_FILE_FORMAT: format,
-  };
-  const config = loadConfig(env);
+  const token = `bench-${randomBytes(6).toString('hex')}`;
+  const bench = await startBenchStack('gw', {
+    env: {
+      DBB_TOKENS: `bench:producer:${hashToken(token)}`,
+      GW_DATA_DIR: join(work, 'buffer'),
+      GW_MAX_SIZE: String(2 ** 50),
+      GW_FILE_FORMAT: format,
+    },
+  });
+  const { env, config, platform } = bench;
   const log = createLogger({ level: 'warn', name: 'bench-gw' });
-  const platform = await startPlatform(config, { env, log, source: 'bench' });
   const replies = await startReplyListener({ config, kafka: platform.kafka, serde: platform.serde, appender: platform.appender, log });
   const app = await buildApp({ config, env, db: platform.db, appender: platform.appender, replies, auth: createAuth(config), log });
   let child: ChildProcess | undefined;
@@ -181,14 +158,7 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
     child?.kill('SIGTERM');
     await app.close().catch(() => {});
     await replies.stop().catch(() => {});
-    await platform.close().catch(() => {});
-    const kadmin = platform.kafka.admin();
-    await kadmin.connect().then(async () => {
-      const mine = (await kadmin.listTopics()).filter((t) => t.startsWith(config.namespace));
-      if (mine.length) await kadmin.deleteTopics({ topics: mine, timeout: 10_000 });
-    }).catch(() => {}).finally(() => kadmin.disconnect().catch(() => {}));
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => {});
-    await admin.end();
+    await bench.stop();
     await rm(work, { recursive: true, force: true });
   }
 }
