@@ -89,6 +89,27 @@ describe('gw processor handler', () => {
     }
   });
 
+  it('an archive whose outcome is UNKNOWN after a crash is found on disk and reported, not moved again', async () => {
+    const db = fakeDb();
+    const fx = { root, fsync: false };
+    const t1 = db.begin();
+    await handleGwRequest(chunkEvent('ds1', [1]), t1.ctx(), gw, fx);
+    t1.commit();
+    const meta = { eventId: 'f1a50000-0000-5000-8000-000000000000', occurredAt: Date.UTC(2026, 11, 1, 18, 7), correlationId: 'c', causationId: null, actor: null, source: 't' };
+    const flush = { name: 'BufferFlushRequested', key: 'ds1', topic: 'dbb.gw.requests', partition: 0, offset: '99', meta, value: { meta, datastoreId: 'ds1', msg: 'm' } } as DecodedEvent;
+    const crashed = db.begin();
+    await handleGwRequest(flush, crashed.ctx(), gw, fx); // archive moved, then the process died before commit
+    const again = db.begin();
+    const ctx = again.ctx();
+    let ran = false;
+    ctx.runEffect = async () => { ran = true; return { status: 'UNKNOWN' }; }; // STARTED mark left by the crash
+    await handleGwRequest(flush, ctx, gw, fx);
+    expect(ran).toBe(true);
+    expect(again.emitted).toEqual([{ name: 'BufferFlushed', body: { ...crashed.emitted[0].body, reconciled: true } }]);
+    expect(crashed.emitted[0].body).toMatchObject({ n_f: 1, archivePath: join(root, 'ds1', 'archive', '2026-12-01T18-07_0001') });
+    expect(await readdir(crashed.emitted[0].body.archivePath)).toHaveLength(1);
+  });
+
   it('the batch path dead-letters a corrupt chunk and keeps the others', async () => {
     const db = fakeDb();
     const bad = chunkEvent('a', [1, 2]);
