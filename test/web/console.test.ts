@@ -252,7 +252,7 @@ describe('web console', () => {
 
     await page.goto(`${base}/#/ops`);
     await page.locator('td', { hasText: 'dbb.ivoa.dids.dlq' }).waitFor({ timeout: WAIT });
-    await page.locator('td', { hasText: 'projection.gw' }).first().waitFor({ timeout: WAIT });
+    await page.locator('td', { hasText: 'dbb.projection.ivoa' }).first().waitFor({ timeout: WAIT });
     const dlqRow = page.locator('tr', { has: page.locator('td', { hasText: 'dbb.ivoa.dids.dlq' }) });
     await dlqRow.getByRole('button', { name: 'Show last' }).click();
     await dlqRow.locator('ul.letters pre').first().waitFor({ timeout: WAIT });

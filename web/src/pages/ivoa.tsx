@@ -85,21 +85,26 @@ export function IvoaPage(_props: { who: Who }) {
       <Err text={error} />
       {rows && (
         <div className="cols narrow-first">
-          <SkyPlot rows={shown} ra0={center.ra} dec0={center.dec} sr={center.sr} hover={hover} />
+          <figure className="skyfig">
+            <SkyPlot rows={shown} ra0={center.ra} dec0={center.dec} sr={center.sr} hover={hover} />
+            <figcaption className="hint">Cone around RA {center.ra}°, Dec {center.dec}°, radius {center.sr}° (north up, east left); the row under the pointer or focus is blue.</figcaption>
+          </figure>
           <section aria-label="Results">
             <p className="hint">{shown.length} of {rows.length} results</p>
+            <div className="scroll" tabIndex={0} aria-label="Result rows">
             <table>
               <thead><tr><th>DID</th><th>RA</th><th>Dec</th><th>type</th><th>collection</th><th>target</th><th>dist (deg)</th><th>DataLink</th></tr></thead>
               <tbody>
                 {shown.map((r) => (
                   <tr key={r.obs_publisher_did} onMouseEnter={() => setHover(r.obs_publisher_did)} onFocus={() => setHover(r.obs_publisher_did)}>
-                    <td><code>{r.rucio_did_scope}:{r.rucio_did_name}</code></td><td>{Number(r.s_ra).toFixed(4)}</td><td>{Number(r.s_dec).toFixed(4)}</td>
+                    <td className="nowrap"><code>{r.rucio_did_scope}:{r.rucio_did_name}</code></td><td>{Number(r.s_ra).toFixed(4)}</td><td>{Number(r.s_dec).toFixed(4)}</td>
                     <td>{r.dataproduct_type}</td><td>{r.obs_collection}</td><td>{r.target_name}</td><td>{Number(r._r).toFixed(3)}</td>
                     <td><Replicas did={r.obs_publisher_did} /></td>
                   </tr>
                 ))}
               </tbody>
             </table>
+            </div>
           </section>
         </div>
       )}
