@@ -32,7 +32,7 @@ function fakeDb() {
       const ctx = (): HandlerContext => ({
         tx: tx as never, log: pino({ level: 'silent' }),
         emit: async (name, _key, body) => { emitted.push({ name, body }); return {} as never; },
-        runEffect: async (_id, fn) => ({ status: 'DONE', result: await fn() }),
+        runEffect: async (_id, fn) => ({ status: 'DONE', result: await fn() }) as never,
       });
       return { ctx, tx, emitted, commit: () => { committed.clear(); rows.forEach((v, k) => committed.set(k, v)); } };
     },

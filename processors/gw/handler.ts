@@ -46,11 +46,12 @@ function toInput(event: DecodedEvent): RequestInput | null {
 /** Carries out one effect and returns its result as the next input for the rules. */
 async function runGwEffect(effect: GwEffect, effectId: string, ctx: HandlerContext, fx: EffectDeps, formatted?: Promise<Buffer | null>): Promise<GwInput> {
   if (effect.kind === 'storeChunk') {
-    // Not through ctx.runEffect: its STARTED mark is a synchronous commit per chunk (a third of the
-    // processor's time per chunk), and it would tell nothing the disk does not. The file name is
-    // deterministic and the rename atomic, so "did it happen?" is a stat: storeChunk checks first and
-    // reports a file it finds (after a crash) as reconciled instead of writing it again.
-    const done = await storeChunk(effect, fx, formatted);
+    // Idempotent by construction, so no ledger marks (they were two synchronous commits per chunk):
+    // the file name is deterministic and the rename atomic, so "did it happen?" is a stat. storeChunk
+    // checks first and reports a file it finds (a redelivery after a crash) as reconciled.
+    const out = await ctx.runEffect(effectId, () => storeChunk(effect, fx, formatted), { idempotent: true });
+    if (out.status !== 'DONE') throw new Error(`idempotent effect ${effectId} came back ${out.status}`);
+    const done = out.result;
     if (done.reconciled) ctx.log.warn({ effectId, file: effect.fileName }, 'chunk file already written (redelivery after a crash); reporting it');
     return { name: 'ChunkWritten', effect, bytes: done.bytes, reconciled: done.reconciled };
   }
