@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { TestStack } from './support/stack.ts';
 import { createStagingProcessor } from '../processors/staging/index.ts';
 import { createStagingProjection } from '../projections/staging/index.ts';
+import { TOPIC } from '../schemas/generated/index.ts';
 import { makeSite, startStagingStack, snapshot, stage, type Site } from './staging/fixture.ts';
 
 interface Case { name: string; method: string; username: string; src: string; dst: string; code: string }
@@ -35,6 +36,20 @@ afterAll(async () => {
   site?.cleanup();
 });
 
+/** Codes only the processor can see (it looks at the filesystem); every other refusal is lexical. */
+const FS_CODES = new Set(['SYMLINK_REFUSED', 'SOURCE_NOT_REGULAR', 'SOURCE_NOT_FOUND', 'DESTINATION_CONFLICT']);
+
+async function topicEnd(): Promise<number> {
+  const admin = stack.platform.kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(`${stack.config.namespace}${TOPIC.STAGING_REQUESTS}`);
+    return offsets.reduce((n, p) => n + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 const fill = (s: string) => s
   .replaceAll('{root}', site.root).replaceAll('{outside}', site.outside)
   .replaceAll('{long300}', 'x'.repeat(300)).replaceAll('{longpath}', 'abcdefgh/'.repeat(500) + 'x');
@@ -44,7 +59,10 @@ describe('staging escape corpus', () => {
 
   it.each(corpus.cases)('refuses: $name', async (c) => {
     const before = { ...snapshot(site.dir) };
+    const endBefore = await topicEnd();
     const res = await stage(stack, c.method, c.username, { local_path_on_storage: fill(c.src), relative_path: fill(c.dst) });
+    // refused by the gateway's checks → nothing appended; refused on the filesystem → request + StagingFailed
+    if (!FS_CODES.has(c.code)) expect(await topicEnd()).toBe(endBefore);
     expect(res.statusCode, res.body).toBeGreaterThanOrEqual(400);
     expect(res.statusCode, res.body).toBeLessThan(500);
     expect(res.json().code).toBe(`DBB_STAGING_${c.code}`);
