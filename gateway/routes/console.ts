@@ -76,6 +76,7 @@ async function lastDeadLetters(config: Config, topic: string, limit: number, tim
   const groupId = ns(config, `dbb.console.dlq.${randomUUID()}`);
   const letters: { partition: number; offset: string; timestamp: string; key: string | null; headers: Record<string, string>; bytes: number }[] = [];
   try {
+    if (!(await admin.listTopics()).includes(full)) throw new BadRequestError('DBB_CONSOLE_UNKNOWN_TOPIC', `no topic ${topic}`, { status: 404 });
     const offs = await admin.fetchTopicOffsets(full);
     const want = offs.filter((o) => Number(o.high) > Number(o.low)).map((o) => ({ partition: o.partition, from: Math.max(Number(o.low), Number(o.high) - limit), high: Number(o.high) }));
     if (!want.length) return letters;

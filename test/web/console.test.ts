@@ -93,6 +93,8 @@ describe('web console', () => {
 
   it('streams live events of the chosen domain with bytes summarised, and refuses unknown topics', async () => {
     expect((await api('GET', '/api/v1/events/stream?topic=dbb.nope', 'reader')).statusCode).toBe(400);
+    const noDlq = await api('GET', '/api/v1/ops/dlq/last?topic=dbb.nope.dlq', 'operator');
+    expect([noDlq.statusCode, noDlq.headers['content-type']]).toEqual([404, expect.stringContaining('problem+json')]);
     const ctl = new AbortController();
     const res = await fetch(`${base}/api/v1/events/stream?domain=gw`, { headers: h.stack.auth('reader'), signal: ctl.signal });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
