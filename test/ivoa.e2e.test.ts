@@ -194,8 +194,11 @@ describe('updates, deletes and replay', () => {
   it('a deleted DID leaves the ObsCore table', async () => {
     const d = dids[11];
     const key = `${d.scope}:${d.name}`;
+    const before = await getCounts(stack.db);
     await stack.appender.append('DidDeleted', key, { scope: d.scope, name: d.name });
-    await eventually(async () => expect(await getCounts(stack.db)).toMatchObject({ rows: N - 1, deletedDids: 1 }), { timeoutMs: 60_000 });
+    await eventually(async () => expect(await getCounts(stack.db)).toMatchObject({ rows: N - 1, deletedDids: 1, replicas: before.replicas - d.replicas.length }), { timeoutMs: 60_000 });
+    const out = await pyvo(token, 'datalink', `${base}/datalink`, pubDid(d));
+    expect(JSON.stringify(out)).toMatch(/NotFoundFault/);
   });
 
   it('replaying the projection from offset 0 gives the same tables as live', async () => {

@@ -47,6 +47,7 @@ export async function getSite(db: Db, site: string): Promise<{ lat: number; lon:
   return rows[0] ?? null;
 }
 
+/** `replicas`: live replicas of published DIDs, i.e. what DataLink can list. */
 export interface IvoaCounts { rows: number; dids: number; deletedDids: number; replicas: number }
 
 export async function getCounts(db: Db): Promise<IvoaCounts> {
@@ -55,7 +56,8 @@ export async function getCounts(db: Db): Promise<IvoaCounts> {
             (SELECT count(DISTINCT (rucio_did_scope, rucio_did_name)) FROM projection_ivoa.obscore)::bigint AS dids,
             (SELECT count(*) FROM projection_ivoa.did_tombstones t
               WHERE NOT EXISTS (SELECT 1 FROM projection_ivoa.obscore o WHERE o.rucio_did_scope = t.scope AND o.rucio_did_name = t.name))::bigint AS deleted,
-            (SELECT count(*) FROM projection_ivoa.replicas WHERE NOT removed)::bigint AS replicas`,
+            (SELECT count(*) FROM projection_ivoa.replicas r WHERE NOT r.removed
+              AND EXISTS (SELECT 1 FROM projection_ivoa.obscore o WHERE o.rucio_did_scope = r.scope AND o.rucio_did_name = r.name))::bigint AS replicas`,
   );
   const r = rows[0];
   return { rows: Number(r.rows), dids: Number(r.dids), deletedDids: Number(r.deleted), replicas: Number(r.replicas) };
