@@ -13,13 +13,13 @@ function BytesChart({ log }: { log: Entry[] }) {
     : e.event === 'BufferFlushed' ? [{ t: Date.parse(e.occurredAt), y: 0 }] : []));
   if (pts.length < 1) return <p className="hint">No chunks stored yet.</p>;
   const W = 640, H = 180, P = 40;
-  const t0 = pts[0].t, t1 = Math.max(pts[pts.length - 1].t, t0 + 1);
+  const frozen = log.filter((e) => e.event === 'BufferFrozen').map((e) => Date.parse(e.occurredAt)).filter((t) => t >= pts[0].t);
+  const t0 = pts[0].t, t1 = Math.max(pts[pts.length - 1].t, ...frozen, t0 + 1);
   const ymax = Math.max(1, ...pts.map((p) => p.y));
   const x = (t: number) => P + ((W - 2 * P) * (t - t0)) / (t1 - t0);
   const y = (v: number) => H - P / 2 - ((H - P) * v) / ymax;
   // a step line: the buffer holds its bytes until the next chunk or flush
-  const d = pts.map((p, i) => `${i ? `H${x(p.t).toFixed(1)}V` : `M${x(p.t).toFixed(1)},`}${y(p.y).toFixed(1)}`).join(' ');
-  const frozen = log.filter((e) => e.event === 'BufferFrozen').map((e) => Date.parse(e.occurredAt));
+  const d = pts.map((p, i) => `${i ? `H${x(p.t).toFixed(1)}V` : `M${x(p.t).toFixed(1)},`}${y(p.y).toFixed(1)}`).join(' ') + ` H${x(t1).toFixed(1)}`;
   return (
     <svg viewBox={`0 0 ${W} ${H}`} className="chart" role="img" aria-label={`bytes in the buffer over time, up to ${fmtBytes(ymax)}`}>
       <line x1={P} y1={H - P / 2} x2={W - P / 2} y2={H - P / 2} className="axis" />
@@ -27,7 +27,7 @@ function BytesChart({ log }: { log: Entry[] }) {
       <text x={4} y={P / 2 + 4}>{fmtBytes(ymax)}</text><text x={4} y={H - P / 2}>0</text>
       <text x={P} y={H - 2}>{new Date(t0).toLocaleTimeString()}</text>
       <text x={W - P / 2} y={H - 2} textAnchor="end">{new Date(t1).toLocaleTimeString()}</text>
-      {frozen.map((t) => <g key={t}><line x1={x(t)} x2={x(t)} y1={P / 2} y2={H - P / 2} className="frozen" /><text x={x(t) + 3} y={P / 2 + 10}>frozen</text></g>)}
+      {frozen.map((t) => <g key={t}><line x1={x(t)} x2={x(t)} y1={P / 2} y2={H - P / 2} className="frozen" /><text x={x(t) - 3} y={P / 2 + 10} textAnchor="end">frozen</text></g>)}
       <path d={d} className="line" />
       {pts.map((p, i) => <circle key={i} cx={x(p.t)} cy={y(p.y)} r={2.5} />)}
     </svg>
