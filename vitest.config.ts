@@ -5,10 +5,11 @@ const unitGlobs = ['platform/**/*.test.ts', 'processors/**/*.test.ts', 'projecti
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: unitGlobs, environment: 'node' } },
+      { test: { name: 'unit', include: unitGlobs, environment: 'node', sequence: { groupOrder: 0 } } },
       {
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['test/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/support/global-setup.ts'],
