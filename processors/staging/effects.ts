@@ -229,6 +229,11 @@ export async function jupyterCopy(e: StageEffect, deps: EffectDeps): Promise<Eff
   }));
 }
 
+/** Methods whose effect is one check-then-act syscall that finds its own earlier outcome (an existing
+ *  link to the same inode / target counts as done), or only reads: safe to repeat after a crash, so
+ *  they skip the effect ledger. Copies and uploads keep it (UNKNOWN → reconcile). */
+export const REPEATABLE: ReadonlySet<Method> = new Set(['symlink_copy', 'local_symlink', 'direct_download']);
+
 export const EFFECTS: Record<Method, (e: StageEffect, deps: EffectDeps) => Promise<EffectResult>> = {
   local_copy: localCopy,
   symlink_copy: hardLink,

@@ -8,7 +8,7 @@ import { InvalidEventError } from '../../platform/errors.ts';
 import { is, type ConsumerSpec, type DecodedEvent, type DomainDeps, type HandlerContext } from '../../platform/types.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import { loadStagingConfig, type StagingConfig } from './config.ts';
-import { EFFECTS, reconcile, type EffectDeps, type EffectResult } from './effects.ts';
+import { EFFECTS, REPEATABLE, reconcile, type EffectDeps, type EffectResult } from './effects.ts';
 import { decide, evolve, initialState, type Output, type RuleContext, type StagingEvent, type StagingInput, type StagingState } from './rules.ts';
 
 export const NAME = 'processor.staging';
@@ -60,7 +60,7 @@ export function createStagingProcessor(deps: DomainDeps, opts: { cfg?: StagingCo
         await ctx.emit(out.event.name, v.requestId, out.event.value as never);
         state = evolve(state, out.event);
       } else {
-        const outcome = await ctx.runEffect<EffectResult>(out.effectId, () => EFFECTS[out.effect.kind](out.effect, effectDeps));
+        const outcome = await ctx.runEffect<EffectResult>(out.effectId, () => EFFECTS[out.effect.kind](out.effect, effectDeps), { idempotent: REPEATABLE.has(out.effect.kind) });
         let result: StagingInput;
         if (outcome.status === 'DONE') result = { type: 'EffectCompleted', effect: out.effect, result: outcome.result };
         else {
