@@ -1,7 +1,8 @@
 // Crash recovery: the tape processor runs in a child process and is SIGKILLed mid-job, while the
 // library keeps publishing notifications (after a restart the job completes with exactly one
-// successful callback, every file counted once), and mid-callback (the UNKNOWN delivery is resent
-// with the same Idempotency-Key and reported).
+// successful callback, every file counted once), mid-batchstage (the UNKNOWN call is resubmitted on
+// the same job key, which the library treats as the same request), and mid-callback (the UNKNOWN
+// delivery is resent with the same Idempotency-Key and reported).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eventually } from './support/stack.ts';
 import { spawnConsumers, type ConsumerProcess } from './support/consumer-process.ts';
@@ -13,7 +14,11 @@ const N = 60;
 
 beforeAll(async () => {
   // files named *hold* stay on tape until released, so the job is certainly in flight when it is killed
-  h = await startTapeHarness({ processor: false, library: { stageDelayMs: 50, stageIntervalMs: 20, holdFile: (p) => p.includes('/hold/') } });
+  h = await startTapeHarness({
+    processor: false,
+    library: { stageDelayMs: 50, stageIntervalMs: 20, holdFile: (p) => p.includes('/hold/') },
+    env: { TAPE_SCOUT_TIMEOUT_MS: '120000' }, // a swallowed batchstage keeps the processor waiting until it is killed
+  });
 });
 afterAll(async () => {
   child?.child.kill('SIGKILL');
@@ -54,6 +59,28 @@ it('completes a job after the processor is killed mid-job, with exactly one succ
   expect(state).toMatchObject({ ready: N, error: 0 });
   expect([...state.file_state]).toEqual(Array(N).fill(1)); // every file READY once
   expect(h.library.stats.batchstageCalls).toBeGreaterThanOrEqual(1);
+});
+
+it('resubmits a batchstage whose answer was lost in a crash, without staging anything twice', async () => {
+  h.nodes[0].swallowBatchstage(1);
+  const calls = h.library.stats.batchstageCalls;
+  const staged = h.library.stats.staged;
+  const list = [...files('lostanswer', 4), ...files('hold', 1).map((f) => f.replace('hold_', 'hold_b'))];
+  await h.stack.app.inject({ method: 'POST', url: '/staging', headers: h.stack.auth('producer'), payload: { job_id: 303, files: list, notify_url: h.receiver.url } });
+  await eventually(() => expect(h.library.stats.batchstageCalls).toBe(calls + 1), { timeoutMs: 60_000, intervalMs: 20 });
+  child!.child.kill('SIGKILL');
+  await child!.exited;
+  const { rows: [effect] } = await h.stack.db.query(`SELECT state FROM processor_tape.effects WHERE effect_id = 'tape.batchstage:303'`);
+  expect(effect.state).toBe('STARTED'); // the outcome is unknown
+
+  child = await spawn();
+  await eventually(() => expect(h.library.stats.batchstageCalls).toBe(calls + 2), { timeoutMs: 90_000 });
+  h.library.releaseHeld();
+  await eventually(() => expect(h.receiver.delivered().filter((r) => r.body?.job_id === 303)).toHaveLength(1), { timeoutMs: 60_000 });
+  expect(h.receiver.delivered().find((r) => r.body?.job_id === 303)!.body).toMatchObject({ return_code: 0, ready_files: 5, error_files: 0 });
+  const { rows: [job] } = await h.stack.db.query('SELECT submitted, ready FROM processor_tape.jobs WHERE job_id = 303');
+  expect(job).toEqual({ submitted: true, ready: 5 });
+  expect(h.library.stats.staged).toBe(staged + 5); // the second batchstage on key 303 staged nothing again
 });
 
 it('resends a callback whose delivery was cut by a crash, with the same Idempotency-Key, and reports it', async () => {

@@ -73,7 +73,7 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
   const topic = ns(deps.config, cfg.notificationsTopic);
   const scout = opts.scout ?? createScout({ ...cfg, scoutAttempts: Math.min(cfg.scoutAttempts, cfg.scoutUrls.length), scoutTimeoutMs: Math.min(cfg.scoutTimeoutMs, 2_000) });
   const stats = { consumed: 0, appended: 0, deadLettered: 0, ignored: 0, ticks: 0, lastAppendedAt: 0 };
-  const db = deps.db ?? createPool(deps.config.databaseUrl, 3);
+  const db = deps.db ?? createPool(deps.config.databaseUrl, 2);
 
   await ensureNotificationTopics(deps.kafka, deps.config, cfg.notificationsTopic, log);
 

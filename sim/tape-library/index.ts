@@ -162,6 +162,8 @@ export interface TapeLibrarySim {
   setFailing(failing: boolean): void;
   /** Forgets every issued token, so clients must log in again (Scout answers 401). */
   expireTokens(): void;
+  /** The next `n` batchstage calls are applied but never answered (a crash mid-call, seen from the client). */
+  swallowBatchstage(n: number): void;
   stop(): Promise<void>;
 }
 
@@ -184,6 +186,7 @@ export async function startTapeLibrarySim(opts: TapeLibraryOptions & { port?: nu
   const user = opts.user ?? 'dbb';
   const password = opts.password ?? 'dbb';
   let failing = false;
+  let swallow = 0;
 
   const server = createServer(async (req, res) => {
     try {
@@ -205,6 +208,7 @@ export async function startTapeLibrarySim(opts: TapeLibraryOptions & { port?: nu
         if (url.pathname.endsWith('/batchstage')) {
           if (typeof body.topic !== 'string' || !body.topic) return send(res, 400, { error: 'topic required' });
           library.batchStage(body.path.map(String), String(body.key), body.topic);
+          if (swallow > 0) { swallow--; return; }
         } else {
           library.cancel(body.path.map(String), String(body.key));
         }
@@ -231,6 +235,7 @@ export async function startTapeLibrarySim(opts: TapeLibraryOptions & { port?: nu
     library,
     setFailing: (f) => { failing = f; },
     expireTokens: () => library.tokens.clear(),
+    swallowBatchstage: (n) => { swallow = n; },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
