@@ -9,11 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import pg from 'pg';
-import { ensureStack } from '../infra/stack.ts';
-import { loadConfig, type Env } from '../platform/config.ts';
-import { createLogger } from '../platform/log.ts';
-import { startPlatform } from '../platform/runtime.ts';
 import { startReplyListener } from '../platform/request-reply.ts';
 import { createAuth, hashToken } from '../gateway/plugins/auth.ts';
 import { buildApp } from '../gateway/app.ts';
@@ -21,8 +16,8 @@ import { createStagingProcessor } from '../processors/staging/index.ts';
 import { createStagingProjection } from '../projections/staging/index.ts';
 import { loadStagingConfig } from '../processors/staging/config.ts';
 import { localCopy } from '../processors/staging/effects.ts';
+import { machine, numArg, startBenchStack, type BenchResult } from './support/stack.ts';
 
-export interface BenchResult { name: string; metrics: Record<string, number>; ratios: Record<string, number>; notes?: string[] }
 
 /** A non-sparse file of `bytes` (a random MiB repeated): cp and we both have to move every byte. */
 async function makeFile(path: string, bytes: number) {
@@ -82,34 +77,17 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
   const size = Math.round((opts.gib ?? 1) * 1024 ** 3);
   const nLinks = opts.links ?? 2000;
   const clients = opts.clients ?? 64;
-  const stateDir = process.env.DBB_STATE_DIR ?? join(process.cwd(), '.dbb');
-  const info = await ensureStack({ stateDir, databaseUrl: process.env.DATABASE_URL });
-  const id = randomBytes(3).toString('hex');
-  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const admin = new pg.Client({ connectionString: baseUrl.replace(/\/[^/]*$/, '/postgres') });
-  await admin.connect();
-  const dbName = `dbb_bench_staging_${id}`;
-  await admin.query(`CREATE DATABASE "${dbName}"`);
   const work = await mkdtemp(join(tmpdir(), 'staging-bench-'));
   const root = join(work, 'storage');
   const users = join(work, 'users');
   await mkdir(root, { recursive: true });
   await mkdir(users, { recursive: true });
-  const token = `bench-${id}`;
-  const env: Env = {
-    ...process.env,
-    DBB_NAMESPACE: `bst${id}.`,
-    DATABASE_URL: baseUrl.replace(/\/[^/]*$/, `/${dbName}`),
-    KAFKA_BROKERS: info.brokers.join(','),
-    SCHEMA_REGISTRY_URL: info.registryUrl,
-    DBB_TOKENS: `bench:producer:${hashToken(token)}`,
-    LOG_LEVEL: 'warn',
-    STAGING_STORAGE_ROOT: root,
-    STAGING_USER_AREA_TEMPLATE: join(users, '{username}'),
-  };
-  const config = loadConfig(env);
-  const log = createLogger({ level: 'warn', name: 'bench-staging' });
-  const platform = await startPlatform(config, { env, log, source: 'bench' });
+  const token = `bench-${randomBytes(4).toString('hex')}`;
+  const bench = await startBenchStack('staging', {
+    env: { DBB_TOKENS: `bench:producer:${hashToken(token)}`, STAGING_STORAGE_ROOT: root, STAGING_USER_AREA_TEMPLATE: join(users, '{username}') },
+  });
+  const { platform, config, env } = bench;
+  const log = platform.log;
   const replies = await startReplyListener({ config, kafka: platform.kafka, serde: platform.serde, appender: platform.appender, log });
   const app = await buildApp({ config, env, db: platform.db, appender: platform.appender, replies, auth: createAuth(config), log });
   try {
@@ -179,6 +157,7 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
         symlink_requests_vs_direct_syscalls: metrics.symlink_requests_per_s / (metrics.direct_link_plus_symlink_pairs_per_s * 2),
       },
       notes: [
+        `machine: ${JSON.stringify(machine())}`,
         `${(size / 1024 ** 3).toFixed(2)} GiB non-sparse source in page cache; cp and local_copy interleaved, best of 2; GB = 10^9 bytes`,
         `local_copy = fs.copyFile (copy_file_range) to a temp name + size check + chmod 0444 + link to the final name; e2e adds HTTP + Kafka + processor + reply`,
         `${nLinks} hard link and ${nLinks} symlink requests (one small source file each) over HTTP with ${clients} concurrent clients in a worker thread (each: StagingRequested → processor → FileStaged → reply)`,
@@ -188,14 +167,7 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
   } finally {
     await app.close().catch(() => {});
     await replies.stop().catch(() => {});
-    await platform.close().catch(() => {});
-    const kadmin = platform.kafka.admin();
-    await kadmin.connect().then(async () => {
-      const mine = (await kadmin.listTopics()).filter((t) => t.startsWith(config.namespace));
-      if (mine.length) await kadmin.deleteTopics({ topics: mine, timeout: 10_000 });
-    }).catch(() => {}).finally(() => kadmin.disconnect().catch(() => {}));
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => {});
-    await admin.end();
+    await bench.stop();
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -206,8 +178,7 @@ async function writeSmall(path: string) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const arg = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : undefined; };
-  run({ gib: arg('gib'), links: arg('links'), clients: arg('clients') })
+  run({ gib: numArg('gib'), links: numArg('links'), clients: numArg('clients') })
     .then((r) => { console.log(JSON.stringify(r, null, 2)); process.exit(0); })
     .catch((err) => { console.error(err); process.exit(1); });
 }
