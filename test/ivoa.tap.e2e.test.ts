@@ -1,7 +1,8 @@
 // TAP end to end: DaCHS (infra/tap) publishes this stack's projection_ivoa.obscore as rucio.obscore
 // through postgres_fdw, and pyvo talks to it only through the gateway's /tap proxy (sync, async,
 // tables, capabilities, TAP_SCHEMA, errors). DaCHS missing is a failure with the setup step, never a skip.
-// Only this file points DaCHS at its database, so it is the single DaCHS user in a test run.
+// DaCHS is shared by the machine: the file holds a lock in DaCHS's database while it points DaCHS at its
+// own stack database, so concurrent runs (another checkout's CI, a colleague) wait instead of colliding.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,8 @@ import { getCounts } from '../projections/ivoa/queries.ts';
 import { loadDidDump } from '../producers/did-feeder/index.ts';
 import { OBSCORE_COLUMNS } from '../projections/ivoa/obscore.ts';
 import { replayProjection } from '../platform/replay.ts';
-import { DACHS_TAP_URL, dachsInstalled, ensureDachs, pointTapAt, setup as setupDachs, tapConfigured } from '../infra/tap/dachs.ts';
+import { loadConfig } from '../platform/config.ts';
+import { DACHS_TAP_URL, dachsInstalled, ensureDachs, lockTap, pointTapAt, setup as setupDachs, tapConfigured } from '../infra/tap/dachs.ts';
 import { bruteCone, dumpLine, makeDids, pyvo, writeDump } from './ivoa/support.ts';
 
 const N = 120;
@@ -20,13 +22,18 @@ const dids = makeDids(N, 7);
 let stack: TestStack;
 let base: string;
 let dir: string;
+let tapLock: { release(): Promise<void> } | undefined;
 
 const cone = (ra: number, dec: number, r: number, top = 1000) =>
   `SELECT TOP ${top} rucio_did_name, s_ra, s_dec FROM rucio.obscore WHERE 1=CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', ${ra}, ${dec}, ${r}))`;
-const names = (out: { rows: { rucio_did_name: string }[] }) => out.rows.map((r) => r.rucio_did_name).sort();
+const names = (out: { ok: boolean; rows?: { rucio_did_name: string }[] }) => {
+  if (!out.ok || !out.rows) throw new Error(`TAP query failed: ${JSON.stringify(out)}`);
+  return out.rows.map((r) => r.rucio_did_name).sort();
+};
 
 beforeAll(async () => {
   if (!dachsInstalled()) throw new Error('DaCHS is not installed: run `sh .ci/setup.d/ivoa.sh` (installs gavodachs2-server and runs infra/tap/dachs.ts setup)');
+  tapLock = await lockTap();
   if (!(await tapConfigured())) await setupDachs();
   stack = await startTestStack({ consumers: (deps) => [createIvoaProjection(deps)], env: { DBB_ANONYMOUS_ROUTES: 'ivoa-seed', IVOA_TAP_URL: DACHS_TAP_URL } });
   base = await stack.listen();
@@ -35,10 +42,13 @@ beforeAll(async () => {
   await eventually(async () => expect(await getCounts(stack.db)).toMatchObject({ rows: N }), { timeoutMs: 90_000 });
   await pointTapAt(stack.env.DATABASE_URL!);
   await ensureDachs();
-}, 240_000);
+}, 600_000);
 
 afterAll(async () => {
   await stack?.stop();
+  // Leave DaCHS serving the default (dev) database rather than this stack's dropped one.
+  await pointTapAt(loadConfig({}).databaseUrl).catch(() => {});
+  await tapLock?.release();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

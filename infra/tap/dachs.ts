@@ -68,6 +68,15 @@ export async function grantTapReader(databaseUrl: string): Promise<void> {
   });
 }
 
+/** Holds a session lock in the gavo database until `release()`: one user of the shared DaCHS at a time
+ *  (the TAP test re-points the foreign table; two test runs on one machine would otherwise fight). */
+export async function lockTap(): Promise<{ release(): Promise<void> }> {
+  const c = new pg.Client({ connectionString: GAVO_DB });
+  await c.connect();
+  await c.query("SELECT pg_advisory_lock(hashtext('dbb-ivoa-tap'))");
+  return { async release() { await c.query("SELECT pg_advisory_unlock(hashtext('dbb-ivoa-tap'))").catch(() => {}); await c.end().catch(() => {}); } };
+}
+
 /** Points DaCHS's rucio.obscore at <databaseUrl>.projection_ivoa.obscore (postgres_fdw drops cached connections on ALTER SERVER). */
 export async function pointTapAt(databaseUrl: string): Promise<void> {
   await grantTapReader(databaseUrl);
