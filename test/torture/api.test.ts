@@ -39,12 +39,12 @@ const UPSTREAM_CODES = new Set(['DBB_REPLY_TIMEOUT']);
  * figures, not failed on (TORTURE_STRICT=1 fails on them too). Each names the report entry.
  */
 const STRICT = process.env.TORTURE_STRICT === '1';
-const KNOWN: { id: string; what: string; matches: (o: { op: string; status: number; body: string; c: Case }) => boolean }[] = [
-  { id: 'F1', what: 'a NUL character in a query/path/body string reaches Postgres (22021) → 500', matches: (o) => o.status === 500 && (/%00/.test(o.c.url) || /\\u0000/.test(String(o.c.payload ?? ''))) },
+const KNOWN: { id: string; what: string; matches: (o: { op: string; status: number; body: string; c: Case; err: string }) => boolean }[] = [
+  { id: 'F1', what: 'input that passes validation but Postgres refuses (NUL byte 22021; 1e309 / Infinity / 1.4e307 as bigint 22P02) → 500, not 400', matches: (o) => o.status === 500 && /"code":"(22021|22P02|22003)"/.test(o.err) },
   { id: 'F2', what: 'router errors (param > maxParamLength → 414, bad URL → 400) bypass the error handler: plain JSON, not problem+json', matches: (o) => /FST_ERR_MAX_PARAM_LENGTH|FST_ERR_BAD_URL/.test(o.body) },
   { id: 'F3', what: 'GET /api/v1/ops/dlq/last with a .dlq topic that does not exist → 500 (console WIP)', matches: (o) => o.op === 'GET /api/v1/ops/dlq/last' && o.status === 500 },
 ];
-const knownOf = (o: { op: string; status: number; body: string; c: Case }) => KNOWN.find((k) => k.matches(o));
+const knownOf = (o: { op: string; status: number; body: string; c: Case; err: string }) => KNOWN.find((k) => k.matches(o));
 
 let stack: TestStack;
 let app: App;
@@ -158,7 +158,7 @@ function caseArb(op: Op, strict = false): fc.Arbitrary<Case> {
   });
 }
 
-interface Outcome { op: string; c: Case; status: number; type: string; body: string }
+interface Outcome { op: string; c: Case; status: number; type: string; body: string; err: string }
 
 async function send(c: Case): Promise<{ status: number; type: string; body: string }> {
   const res = await app.inject({ method: c.method as 'GET', url: c.url, headers: c.headers, payload: c.payload });
@@ -182,6 +182,8 @@ describe('gateway under attack', () => {
     const serverErrors: Outcome[] = [];
     const notProblem: Outcome[] = [];
     const knownHits = new Map<string, number>();
+    const fiveXX: Outcome[] = [];
+    const fourXX: Outcome[] = [];
     let total = 0;
     let upstream = 0;
     for (const [n, op] of ops.entries()) {
@@ -195,22 +197,31 @@ describe('gateway under attack', () => {
           total++;
           const cls = `${Math.floor(r.status / 100)}xx`;
           statuses.set(cls, (statuses.get(cls) ?? 0) + 1);
-          const o = { op: `${op.method} ${op.path}`, c, ...r };
-          const known = knownOf(o);
-          if (r.status >= 500) {
-            if ((r.status === 504 && UPSTREAM_CODES.has(code(r) ?? '')) || ((PROXIED(op.path) || VOTABLE(r.type)) && code(r) !== 'DBB_INTERNAL') || ((r.status === 502 || r.status === 503) && problemOk(r) && code(r) !== 'DBB_INTERNAL')) upstream++;
-            else if (known && !STRICT) knownHits.set(known.id, (knownHits.get(known.id) ?? 0) + 1);
-            else serverErrors.push(o);
-          } else if (r.status >= 400 && !PROXIED(op.path) && !VOTABLE(r.type) && !problemOk(r)) {
-            if (known && !STRICT) knownHits.set(known.id, (knownHits.get(known.id) ?? 0) + 1);
-            else notProblem.push(o);
-          }
+          const o: Outcome = { op: `${op.method} ${op.path}`, c, ...r, err: '' };
+          if (r.status >= 500) fiveXX.push(o);
+          else if (r.status >= 400 && !PROXIED(op.path) && !VOTABLE(r.type) && !problemOk(r)) fourXX.push(o);
         }
       }));
     }
+    // classified after the run, with the gateway log's error for each 5xx (request id → "err" line)
     const logText = readFileSync(logFile, 'utf8').split('\n');
     const errOf = (o: Outcome) => { try { const id = JSON.parse(o.body).requestId; return id ? (logText.find((l) => l.includes(id) && l.includes('"err"')) ?? '').slice(0, 900) : ''; } catch { return ''; } };
-    const show = (xs: Outcome[]) => xs.filter((o, i) => xs.findIndex((x) => x.op === o.op) >= i - 2).slice(0, 12).map((o) => `${o.op} → ${o.status} ${o.type}\n  ${o.c.method} ${o.c.url.slice(0, 300)} ${JSON.stringify(o.c.headers)} ${String(o.c.payload ?? '').slice(0, 300)}\n  ${o.body.slice(0, 400)}\n  ${errOf(o)}`).join('\n');
+    for (const o of fiveXX) o.err = errOf(o);
+    const count = (id: string) => knownHits.set(id, (knownHits.get(id) ?? 0) + 1);
+    for (const o of fiveXX) {
+      const path = o.op.split(' ')[1];
+      const known = knownOf(o);
+      if ((o.status === 504 && UPSTREAM_CODES.has(code(o) ?? '')) || ((PROXIED(path) || VOTABLE(o.type)) && code(o) !== 'DBB_INTERNAL')
+        || ((o.status === 502 || o.status === 503) && problemOk(o) && code(o) !== 'DBB_INTERNAL')) upstream++;
+      else if (known && !STRICT) count(known.id);
+      else serverErrors.push(o);
+    }
+    for (const o of fourXX) {
+      const known = knownOf(o);
+      if (known && !STRICT) count(known.id);
+      else notProblem.push(o);
+    }
+    const show = (xs: Outcome[]) => xs.filter((o, i) => xs.findIndex((x) => x.op === o.op) >= i - 2).slice(0, 12).map((o) => `${o.op} → ${o.status} ${o.type}\n  ${o.c.method} ${o.c.url.slice(0, 300)} ${JSON.stringify(o.c.headers)} ${String(o.c.payload ?? '').slice(0, 300)}\n  ${o.body.slice(0, 400)}\n  ${o.err}`).join('\n');
     if (serverErrors.length) console.log(`5xx:\n${show(serverErrors)}`);
     if (notProblem.length) console.log(`4xx not problem+json:\n${show(notProblem)}`);
     const byOp = (xs: Outcome[]) => [...new Set(xs.map((o) => o.op))].join('; ');

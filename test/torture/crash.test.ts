@@ -52,6 +52,8 @@ it(`${N} events over 6 partitions, 3 instances, SIGKILL every +${STEP} %${FULL ?
   const monitor = stallMonitor(progress);
 
   const kills: number[] = [];
+  const timeline: { at: number; what: string }[] = [];
+  const mark = (what: string) => timeline.push({ at: Date.now(), what });
   let brokerKills = 0;
   let brokerDownMs = 0;
   for (let pct = STEP; pct < 100; pct += STEP) {
@@ -60,8 +62,10 @@ it(`${N} events over 6 partitions, 3 instances, SIGKILL every +${STEP} %${FULL ?
       const down = Date.now();
       monitor.pause();
       await broker.kill();
+      mark(`broker SIGKILL ${brokerKills + 1}`);
       await sleep(2000);
       await broker.start();
+      mark(`broker ${brokerKills + 1} back`);
       monitor.resume();
       brokerDownMs = Math.max(brokerDownMs, Date.now() - down);
       brokerKills++;
@@ -70,6 +74,7 @@ it(`${N} events over 6 partitions, 3 instances, SIGKILL every +${STEP} %${FULL ?
     const slot = kills.length % 3;
     await sleep(Math.floor(Math.random() * 300));
     await fleet.kill(slot, 'SIGKILL');
+    mark(`instance SIGKILL ${kills.length + 1}`);
     kills.push(await progress());
     console.log(`SIGKILL ${kills.length} (slot ${slot}) at ${pct} %: ${kills[kills.length - 1]} of ${2 * N} applied`);
     await fleet.spawn(slot);
@@ -84,6 +89,8 @@ it(`${N} events over 6 partitions, 3 instances, SIGKILL every +${STEP} %${FULL ?
     return p >= 2 * N && o === 0;
   }, scaled(300_000, 1_800_000), 500).catch((err) => { console.log(fleet?.allOutput().slice(-6000)); throw err; });
   const longestStall = await monitor.stop();
+  const from = monitor.longestFrom();
+  const before = timeline.filter((e) => e.at <= from + 1000).pop();
   const elapsed = Date.now() - t0;
   await sleep(1000);
 
@@ -104,6 +111,7 @@ it(`${N} events over 6 partitions, 3 instances, SIGKILL every +${STEP} %${FULL ?
   figure(TEST, 'external effects: lost, repeated (count > 1), reconciled UNKNOWN', `${effects.lost}, ${effects.duplicated}, ${effects.reconciled}`, '0, 0, any');
   figure(TEST, 'stored offsets = log end (partitions behind)', `${proj.behind.length + proc.behind.length} of ${proj.partitions + proc.partitions}`, '0');
   figure(TEST, 'longest stall (broker downtime excluded)', `${(longestStall / 1000).toFixed(1)} s`, FULL ? '< 60 s' : '< 120 s (short bound)');
+  figure(TEST, 'longest stall began', before ? `${((from - before.at) / 1000).toFixed(1)} s after ${before.what}` : `${((from - t0) / 1000).toFixed(0)} s into the run`);
   figure(TEST, 'fence-lost log lines, failed appends retried, unexpected child exits', `${fenceLost}, ${retries}, ${fleet.unexpectedExits}`);
   figure(TEST, 'DATABASE_URL password in child logs', stack.config.databaseUrl.includes(DB_PASSWORD) ? (output.includes(DB_PASSWORD) ? 'FOUND' : 'absent') : 'n/a (server checks passwords)', 'absent');
   figure(TEST, 'wall time', `${(elapsed / 1000).toFixed(0)} s`);

@@ -2,7 +2,7 @@
 // order under broker failures, the history checker (lost / duplicated / reordered), stored offsets vs
 // log end, a stall monitor, a private broker that may be SIGKILLed, and the figures table.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -169,13 +169,14 @@ export function stallMonitor(progress: () => Promise<number>, intervalMs = 250) 
   let last = -1;
   let lastMove = Date.now();
   let longest = 0;
+  let longestFrom = 0;
   let running = true;
   let paused = false;
   const loop = (async () => {
     while (running) {
       const p = await progress().catch(() => last);
       const now = Date.now();
-      if (p !== last || paused) { last = p; lastMove = now; } else longest = Math.max(longest, now - lastMove);
+      if (p !== last || paused) { last = p; lastMove = now; } else if (now - lastMove > longest) { longest = now - lastMove; longestFrom = lastMove; }
       await sleep(intervalMs);
     }
   })();
@@ -185,6 +186,8 @@ export function stallMonitor(progress: () => Promise<number>, intervalMs = 250) 
     pause() { paused = true; },
     resume() { paused = false; lastMove = Date.now(); },
     current: () => last,
+    /** When the longest stall began (epoch ms). */
+    longestFrom: () => longestFrom,
   };
 }
 
@@ -402,4 +405,34 @@ export async function startConsumersRetrying(stack: TestStack, make: Parameters<
       }
     }
   }
+}
+
+/** The pid of the process whose Postgres connection holds the outbox relay's advisory lock (among `pids`). */
+export async function relayLockHolder(db: pg.Pool, pids: number[]): Promise<number | null> {
+  const { rows } = await db.query(
+    `SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`, [0x0db0_0001]);
+  const port = rows[0]?.client_port;
+  if (!port) return null;
+  // local port → socket inode (/proc/net/tcp*) → the process holding that socket
+  const inodes = new Set<string>();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try { text = readFileSync(f, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 9 && parseInt(cols[1].split(':')[1], 16) === port) inodes.add(cols[9]);
+    }
+  }
+  for (const pid of pids) {
+    let fds: string[] = [];
+    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && inodes.has(m[1])) return pid;
+      } catch { /* fd closed meanwhile */ }
+    }
+  }
+  return null;
 }

@@ -11,8 +11,8 @@ import {
 } from './support.ts';
 
 const CYCLES = scaled(3, 50);
-const KEYS = scaled(30, 40);
-const WAVE_MS = scaled(200, 400); // ~150 events/s (short), ~100 events/s (full) while the cycles run
+const KEYS = scaled(20, 40);
+const WAVE_MS = scaled(250, 400); // ~80 events/s (short), ~100 events/s (full) while the cycles run
 const PAUSE_MS = SESSION_TIMEOUT_MS + 2500;
 const TEST = 'zombie (SIGSTOP > session timeout)';
 
@@ -55,12 +55,14 @@ it(`${CYCLES} SIGSTOP/SIGCONT cycles of ${PAUSE_MS} ms: stale batches are fenced
   }
   cycling = false;
   const produced = await producing;
+  const cycled = Date.now();
   const N = produced.length;
   await until('every event and outcome applied, outbox empty', async () => {
     const [p, o] = [await progress(), await countOf(stack.db, 'SELECT count(*)::int AS n FROM platform.outbox')];
     return p >= 2 * N && o === 0;
   }, scaled(240_000, 900_000), 500).catch((err) => { console.log(fleet?.allOutput().slice(-6000)); throw err; });
   const longestStall = await monitor.stop();
+  const caughtUp = Date.now() - cycled;
   await sleep(1000);
 
   const events = checkHistory('input events (projection)', produced, await appliedRows(stack.db));
@@ -79,6 +81,7 @@ it(`${CYCLES} SIGSTOP/SIGCONT cycles of ${PAUSE_MS} ms: stale batches are fenced
   figure(TEST, 'stored offsets = log end (partitions behind)', `${proj.behind.length + proc.behind.length} of ${proj.partitions + proc.partitions}`, '0');
   figure(TEST, 'longest stall', `${(longestStall / 1000).toFixed(1)} s`, FULL ? '< 60 s' : '< 120 s (short bound)');
   figure(TEST, 'unexpected child exits', fleet.unexpectedExits, '0');
+  figure(TEST, 'catch-up after the last cycle', `${(caughtUp / 1000).toFixed(0)} s`);
 
   for (const h of [events, outcomes]) expect(h).toMatchObject({ produced: N, applied: N, lost: 0, duplicated: 0, reordered: 0, unexpected: 0 });
   expect(effects).toMatchObject({ produced: N, applied: N, lost: 0, duplicated: 0, unexpected: 0 });
