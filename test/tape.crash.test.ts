@@ -25,10 +25,19 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const spawn = async () => {
-  const c = spawnConsumers(h.stack.env, 'processors/tape/index.ts', 'createTapeProcessor');
-  await c.ready;
-  return c;
+/** Starts the processor child; a start that fails on the shared machine (e.g. Postgres out of
+ *  connections) is retried, as a supervisor would. */
+const spawn = async (): Promise<ConsumerProcess> => {
+  for (let attempt = 1; ; attempt++) {
+    const c = spawnConsumers(h.stack.env, 'processors/tape/index.ts', 'createTapeProcessor');
+    try {
+      await c.ready;
+      return c;
+    } catch (err) {
+      if (attempt >= 4) throw err;
+      await new Promise((r) => setTimeout(r, 2000 * attempt));
+    }
+  }
 };
 
 it('completes a job after the processor is killed mid-job, with exactly one successful callback', async () => {
