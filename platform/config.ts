@@ -70,6 +70,7 @@ export const CORE_KEYS = {
   anonymousRoutes: key('DBB_ANONYMOUS_ROUTES', Type.Array(Type.String()), 'route groups open without a token (e.g. gw-seed,staging-seed,tape-seed); empty = none', []),
   logLevel: key('LOG_LEVEL', Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')]), 'pino log level', 'info'),
   batchMaxRecords: key('DBB_BATCH_MAX', Positive, 'records per consumer transaction', 500),
+  dbPoolSize: key('DBB_PG_POOL', Type.Integer({ minimum: 2 }), 'Postgres connections per process (consumer batches wait for one when all are busy)', 16),
   sessionTimeoutMs: key('DBB_SESSION_TIMEOUT_MS', Type.Integer({ minimum: 6000 }), 'consumer group session timeout, ms: how long a dead instance holds its partitions', 30_000),
   processedIdsRetentionH: key('DBB_DEDUPE_RETENTION_H', Positive, 'hours a consumer remembers processed event ids', 24 * 7),
 };

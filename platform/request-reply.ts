@@ -20,7 +20,9 @@ export async function startReplyListener(deps: { config: Config; kafka: Kafka; s
   const log = deps.log.child({ component: 'reply-listener' });
   const waiters = new Map<string, Waiter[]>();
   const subscribers = new Set<{ topics: Set<string>; fn: (e: DecodedEvent) => void }>();
-  const topics = serde.catalog.topics();
+  // topics that carry only requests (names ending in Requested/Received, e.g. the GW chunk stream) hold
+  // no replies: not reading them spares the gateway a second fetch of every large request
+  const topics = serde.catalog.topics().filter((t) => serde.catalog.eventsOn(t).some((e) => !/(Requested|Received)$/.test(e.name)));
 
   const consumer: Consumer = deps.kafka.consumer({ groupId: ns(config, `dbb.gateway.replies.${randomUUID()}`), maxWaitTimeInMs: 50, sessionTimeout: 30_000 });
   await consumer.connect();

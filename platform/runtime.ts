@@ -33,8 +33,8 @@ export async function startPlatform(config: Config, opts: { env?: Env; log: Logg
   const { log } = opts;
   const catalog = loadCatalog();
   const kafka = createKafka(config, log, opts.source);
-  const db = createPool(config.databaseUrl, 20);
-  const marksDb = createPool(config.databaseUrl, 4);
+  const db = createPool(config.databaseUrl, config.dbPoolSize);
+  const marksDb = createPool(config.databaseUrl, 2);
   const serde = new Serde(catalog, config);
   await serde.registerAll();
   await migratePlatform(config.databaseUrl, log);

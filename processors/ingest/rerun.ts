@@ -17,7 +17,7 @@ export interface RerunSelection {
 
 /** Appends one IngestRerunRequested per selected file, all under one correlation id. */
 export async function requestReruns(deps: { appender: Appender; db: Pick<pg.Pool, 'query'> }, sel: RerunSelection): Promise<{ requestId: string; fileIds: string[]; eventIds: string[] }> {
-  const fileIds = await selectForRerun(deps.db, sel);
+  const fileIds = await selectForRerun(deps.db, { statuses: sel.statuses, since: sel.since, fileIds: sel.files });
   const requestId = newId();
   const metas = await Promise.all(fileIds.map((fileId) =>
     deps.appender.append('IngestRerunRequested', fileId, { fileId, reason: sel.reason ?? null }, { correlationId: requestId, actor: sel.actor ?? null })));

@@ -60,6 +60,8 @@ export function testEnv(id: string, databaseUrl: string, extra: Env = {}): { env
     SCHEMA_REGISTRY_URL: provided.registryUrl,
     DBB_TOKENS: (Object.keys(tokens) as Role[]).map((r) => `test-${r}:${r}:${hashToken(tokens[r])}`).join(','),
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    // test files run in parallel against one Postgres (max_connections 100 here): keep each stack small
+    DBB_PG_POOL: '6',
     DBB_STATE_DIR: process.env.DBB_STATE_DIR,
     ...extra,
   };
