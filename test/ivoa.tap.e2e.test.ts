@@ -107,6 +107,10 @@ describe('TAP through the gateway (DaCHS)', () => {
     const d = dids[3];
     await stack.appender.append('DidMetadataUpdated', `${d.scope}:${d.name}`, { scope: d.scope, name: d.name, metadata: JSON.stringify({ s_ra: 250, s_dec: -60, target_name: 'moved-by-tap-test' }) });
     await eventually(async () => {
+      const { rows } = await stack.db.query('SELECT s_ra FROM projection_ivoa.obscore WHERE rucio_did_name = $1', [d.name]);
+      expect(rows[0]?.s_ra).toBe(250);
+    }, { timeoutMs: 60_000 });
+    await eventually(async () => {
       const out = await pyvo('', 'tap-sync', `${base}/tap`, cone(250, -60, 0.01));
       expect(names(out)).toEqual([d.name]);
     }, { timeoutMs: 60_000, intervalMs: 1000 });
