@@ -13,7 +13,7 @@ export async function startDevSimulators(env: Env, log: (m: string) => void): Pr
     log(`tape library simulator (Scout API) at ${sim.url}; set TAPE_SCOUT_URLS to use a real library`);
   }
   if (!env.TAPE_DATA_FILES_URL) {
-    const df = await startDataFilesSim({ port: 8092 });
+    const df = await startDataFilesSim({ port: 8092, synthesize: 24 });
     stops.push(() => df.stop());
     log(`data-files simulator at ${df.url}`);
   }
