@@ -62,6 +62,8 @@ export function testEnv(id: string, databaseUrl: string, extra: Env = {}): { env
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     // test files run in parallel against one Postgres (max_connections 100 here): keep each stack small
     DBB_PG_POOL: '6',
+    // a killed consumer's partitions move to its restarted successor after this long
+    DBB_SESSION_TIMEOUT_MS: '10000',
     DBB_STATE_DIR: process.env.DBB_STATE_DIR,
     ...extra,
   };
