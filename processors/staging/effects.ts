@@ -202,9 +202,24 @@ export const JUPYTER_COMPARE_MAX = 64 * 1024 * 1024; // bytes
 const sameRemote = (client: JupyterClient, path: string[], src: OpenedSource) =>
   src.stat.size > JUPYTER_COMPARE_MAX ? Promise.resolve(true) : client.sameContent(path, src.file, src.stat.size);
 
+/** Uploads at once per process: each holds a chunk buffer and its base64 text in memory. */
+const JUPYTER_UPLOADS = 4;
+let uploading = 0;
+const waiting: (() => void)[] = [];
+async function uploadSlot<T>(fn: () => Promise<T>): Promise<T> {
+  while (uploading >= JUPYTER_UPLOADS) await new Promise<void>((r) => waiting.push(r));
+  uploading++;
+  try {
+    return await fn();
+  } finally {
+    uploading--;
+    waiting.shift()?.();
+  }
+}
+
 /** jupyter_copy: upload through the Jupyter Server contents API in chunks to a temp name, then rename. */
 export async function jupyterCopy(e: StageEffect, deps: EffectDeps): Promise<EffectResult> {
-  return run(deps, () => withSource(deps.cfg, e, async (src) => {
+  return run(deps, () => uploadSlot(() => withSource(deps.cfg, e, async (src) => {
     const client = jupyterClient(e, deps);
     await ensureJupyter(client, e, deps);
     const dirs = e.dest.slice(0, -1);
@@ -226,7 +241,7 @@ export async function jupyterCopy(e: StageEffect, deps: EffectDeps): Promise<Eff
       if (await identical()) return { ...done, skipped: true };
     }
     return { ...done, skipped: false };
-  }));
+  })));
 }
 
 /** Methods whose effect is one check-then-act syscall that finds its own earlier outcome (an existing
