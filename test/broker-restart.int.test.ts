@@ -2,6 +2,10 @@
 // files use is never touched) is SIGKILLed while events are being appended and consumed by the sample
 // projection, then restarted; appending continues (failed appends are retried with the same eventId),
 // and once the broker is back every appended event is applied exactly once (count, sum, applied = 1).
+// Known failure until platform/producer.ts replaces its kafkajs producer after a failed send: kafkajs rolls
+// its idempotence sequence numbers back when a send fails even if the broker wrote the batch, so the next,
+// different batch reuses them and is acknowledged as a duplicate without being written (diagnose() below
+// then prints ~one batch of events ABSENT from the log and as many duplicate records).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -11,6 +15,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isAlive, portOpen } from '../infra/proc.ts';
+import { ns } from '../platform/config.ts';
+import { TOPIC } from '../schemas/generated/index.ts';
 import { libDir } from '../infra/maven.ts';
 import { createSampleProjection } from './support/sample/index.ts';
 import { eventually, startTestStack, type TestStack } from './support/stack.ts';
@@ -103,6 +109,40 @@ async function totals() {
   return { ...rows[0], sum: Number(rows[0].sum) } as { n: number; sum: number; min_applied: number; max_applied: number };
 }
 
+/** What is missing from the projection, whether the log has it, and where each partition's stored offset stands. */
+async function diagnose(n: number): Promise<string> {
+  const s = stack!;
+  const { rows } = await s.db.query('SELECT sample_id FROM projection_sample.samples');
+  const have = new Set(rows.map((r) => r.sample_id as string));
+  const missing = Array.from({ length: n }, (_, i) => `s${i}`).filter((id) => !have.has(id));
+  const topic = ns(s.config, TOPIC.EXAMPLE_SAMPLES);
+  const admin = s.platform.kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const total = ends.reduce((a, p) => a + Number(p.high), 0);
+  const inLog = new Map<string, string[]>();
+  const consumer = s.platform.kafka.consumer({ groupId: `${s.config.namespace}diagnose-${Date.now()}` });
+  let seen = 0;
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ partition, message }) => {
+    seen++;
+    const d = await s.platform.serde.decode(message.value).catch(() => null);
+    const id = d?.value.sampleId as string | undefined;
+    if (id && missing.includes(id)) inLog.set(id, [...(inLog.get(id) ?? []), `p${partition}@${message.offset}`]);
+  } });
+  await eventually(() => expect(seen).toBeGreaterThanOrEqual(total), { timeoutMs: 60_000 }).catch(() => {});
+  await consumer.disconnect();
+  const { rows: offsets } = await s.db.query('SELECT topic, partition, next_offset FROM projection_sample.consumer_offsets ORDER BY partition');
+  return [
+    `missing ${missing.length}: ${missing.slice(0, 40).join(' ')}`,
+    `in the log: ${missing.slice(0, 40).map((id) => `${id}=${inLog.get(id)?.join(',') ?? 'ABSENT'}`).join(' ')}`,
+    `log ends: ${ends.map((p) => `p${p.partition} ${p.low}..${p.high}`).join(', ')} (${seen} records read)`,
+    `stored offsets: ${offsets.map((o) => `p${o.partition} ${o.next_offset}`).join(', ')}`,
+  ].join('\n');
+}
+
 it('applies every event exactly once across a broker SIGKILL and restart mid-stream', async () => {
   const s = stack!;
   let issued = 0;
@@ -121,10 +161,10 @@ it('applies every event exactly once across a broker SIGKILL and restart mid-str
       }
     }
   };
-  // ~400 events/s, continuously, whatever the broker is doing
+  // ~200 events/s, continuously, whatever the broker is doing
   const producer = (async () => {
     while (producing) {
-      for (let j = 0; j < 20; j++, issued++) appends.push(appendOnce(issued, randomUUID()));
+      for (let j = 0; j < 10; j++, issued++) appends.push(appendOnce(issued, randomUUID()));
       await sleep(50);
     }
   })();
@@ -137,7 +177,7 @@ it('applies every event exactly once across a broker SIGKILL and restart mid-str
   await brokerUp();
   const issuedAtRestart = issued;
   // keep producing after the restart until the projection has applied events issued after it
-  await eventually(async () => expect((await totals()).n).toBeGreaterThan(issuedAtRestart + 500), { timeoutMs: 120_000, intervalMs: 100 });
+  await eventually(async () => expect((await totals()).n).toBeGreaterThan(issuedAtRestart + 200), { timeoutMs: 180_000, intervalMs: 100 });
   producing = false;
   await producer;
   await Promise.all(appends);
@@ -150,6 +190,6 @@ it('applies every event exactly once across a broker SIGKILL and restart mid-str
     const t = await totals();
     expect(t.n).toBe(n);
     return t;
-  }, { timeoutMs: 120_000, intervalMs: 200 });
+  }, { timeoutMs: 180_000, intervalMs: 200 }).catch(async (err) => { console.log(await diagnose(n)); throw err; });
   expect(final).toEqual({ n, sum: (n * (n - 1)) / 2, min_applied: 1, max_applied: 1 });
-}, 300_000);
+}, 480_000);
