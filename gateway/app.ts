@@ -39,6 +39,7 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
 
   // Ajv coerces 1e309 to Infinity, which then passes min/max checks: refuse non-finite numbers up front.
   app.addHook('preValidation', async (req, reply) => {
+    if ((req.routeOptions.config as { nonFiniteNumbers?: boolean } | undefined)?.nonFiniteNumbers) return;
     const q = req.query as Record<string, unknown> | undefined;
     for (const v of Object.values(q ?? {})) {
       if (typeof v === 'string' && /^[-+]?(inf|infinity|nan)$/i.test(v.trim())) {

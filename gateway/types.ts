@@ -44,6 +44,10 @@ export type RoutePlugin = (app: App, deps: GatewayDeps) => Promise<void>;
 
 declare module 'fastify' {
   interface FastifyRequest { principal: Principal | null }
+  interface FastifyContextConfig {
+    /** The route answers NaN/Infinity query values itself (e.g. SCS with a VOTable error); by default they are a 400. */
+    nonFiniteNumbers?: boolean;
+  }
 }
 
 /** The actor recorded on events appended for this request. */

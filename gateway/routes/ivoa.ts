@@ -156,6 +156,8 @@ export const ivoaRoutes: RoutePlugin = async (app, deps) => {
       summary: 'IVOA Simple Cone Search 1.03 over the ObsCore table (VOTable; errors as an SCS error document)',
       querystring: Type.Object({ RA: Str, DEC: Str, SR: Str, VERB: Str }, { additionalProperties: true }),
     },
+    // SCS answers a NaN/Infinity cone with its own VOTable error document
+    config: { nonFiniteNumbers: true },
     preHandler: read,
   };
   const datalinkRoute = {
