@@ -1,4 +1,4 @@
-// Domain commands of `dbb`: gw stream, ingest finder|rerun|backfill, ivoa load|stats, rerun tape.
+// Domain commands of `dbb`: gw stream, ingest finder|rerun|backfill, ivoa load|stats, rerun tape|staging.
 // Each calls a function its domain exports; nothing domain-specific is decided here.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -12,6 +12,7 @@ import { registerIngestCommands } from '../processors/ingest/cli.ts';
 import { loadDidDump } from '../producers/did-feeder/index.ts';
 import { ivoaStats, formatStats } from '../projections/ivoa/stats.ts';
 import { rerunFailedTapeCallbacks } from '../processors/tape/rerun.ts';
+import { rerunFailedStaging } from '../processors/staging/rerun.ts';
 
 const openPlatform = (source: string): Promise<Platform> =>
   startPlatform(loadConfig(process.env), { log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }), source, relay: false });
@@ -64,16 +65,27 @@ export function registerDomainCommands(program: Command): void {
       console.log(formatStats(await ivoaStats({ db: p.db, kafka: p.kafka, config: p.config })));
     }));
 
-  program.command('rerun').description('rerun failed work of a domain')
-    .argument('<domain>', 'tape (ingest: use `dbb ingest rerun`)')
+  program.command('rerun').description('rerun failed work of a domain (ingest: `dbb ingest rerun`)')
+    .argument('<domain>', 'tape | staging')
     .option('--callbacks-failed', 'tape: resend the callbacks whose delivery failed')
     .option('--job <id...>', 'tape: only these job ids')
-    .action(async (domain: string, o: { callbacksFailed?: boolean; job?: string[] }) => {
-      if (domain !== 'tape' || !o.callbacksFailed) throw new Error('supported: dbb rerun tape --callbacks-failed [--job ID...]; for ingest use dbb ingest rerun');
+    .option('--status <status>', 'staging: requests in this status (FAILURE)', 'FAILURE')
+    .option('--user <name>', 'staging: only this user\'s requests')
+    .option('--since <iso>', 'staging: only requests made since then')
+    .action(async (domain: string, o: { callbacksFailed?: boolean; job?: string[]; status: string; user?: string; since?: string }) => {
       await withPlatform('dbb-rerun', async (p) => {
-        const ids = await rerunFailedTapeCallbacks({ db: p.db, appender: p.appender }, { actor: 'cli', jobIds: o.job?.map(Number) });
+        let ids: (string | number)[];
+        if (domain === 'tape' && o.callbacksFailed) {
+          ids = await rerunFailedTapeCallbacks({ db: p.db, appender: p.appender }, { actor: 'cli', jobIds: o.job?.map(Number) });
+        } else if (domain === 'staging' && o.status === 'FAILURE') {
+          const since = o.since ? new Date(o.since) : undefined;
+          if (since && Number.isNaN(since.getTime())) throw new Error(`--since ${o.since}: not an ISO 8601 time`);
+          ids = await rerunFailedStaging({ db: p.db, appender: p.appender }, { actor: 'cli', username: o.user, since });
+        } else {
+          throw new Error('supported: dbb rerun tape --callbacks-failed [--job ID...] | dbb rerun staging --status FAILURE [--user U] [--since T]; for ingest use dbb ingest rerun');
+        }
         await p.producer.flush();
-        console.log(ids.length ? `resending callbacks of jobs ${ids.join(', ')}` : 'no failed callbacks');
+        console.log(ids.length ? `rerun requested for ${ids.length}: ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ', …' : ''}` : 'nothing to rerun');
       });
     });
 }
