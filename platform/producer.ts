@@ -12,7 +12,7 @@ export interface RawRecord { topic: string; key: string | null; value: Buffer | 
 interface Pending { record: RawRecord; resolve: () => void; reject: (err: unknown) => void }
 
 export class BatchingProducer {
-  private readonly producer: Producer;
+  private producer: Producer;
   private pending: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
   private sending: Promise<void> | null = null;
@@ -20,12 +20,17 @@ export class BatchingProducer {
 
   private pendingBytes = 0;
 
-  constructor(kafka: Kafka, private readonly opts: { lingerMs?: number; maxBatch?: number; maxBatchBytes?: number } = {}) {
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  constructor(private readonly kafka: Kafka, private readonly opts: { lingerMs?: number; maxBatch?: number; maxBatchBytes?: number } = {}) {
+    this.producer = this.newProducer();
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   }
 
   connect(): Promise<void> {
-    this.connected ??= this.producer.connect();
+    // a failed connect is not cached: the next send tries again
+    this.connected ??= this.producer.connect().catch((err) => { this.connected = null; throw err; });
     return this.connected;
   }
 
@@ -66,6 +71,13 @@ export class BatchingProducer {
       await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
       for (const p of batch) p.resolve();
     } catch (err) {
+      // kafkajs rolls its idempotence sequence numbers back after a failed send even when the broker
+      // wrote the batch; the next batch would reuse them and be acknowledged as a duplicate without
+      // being written. A fresh producer (new producer id) cannot collide with the old sequence.
+      const old = this.producer;
+      this.producer = this.newProducer();
+      this.connected = null;
+      old.disconnect().catch(() => {});
       for (const p of batch) p.reject(err);
     }
   }
