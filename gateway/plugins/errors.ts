@@ -34,8 +34,16 @@ export function sendProblem(reply: FastifyReply, p: Problem) {
   return reply.code(p.status).type('application/problem+json').send(p);
 }
 
+// Postgres refusing a value that passed the route schema (NUL byte, number out of range, bad text
+// form of a number) is the client's bad input, not our fault
+const PG_INPUT_ERRORS = new Set(['22021', '22P02', '22003', '22008', '22007', '54000']);
+
 export function toProblem(err: unknown, req: FastifyRequest): Problem {
   if (err instanceof DbbError) return problem(err.status, err.code, err.message, err.details ?? {});
+  const pgCode = (err as { code?: unknown }).code;
+  if (typeof pgCode === 'string' && PG_INPUT_ERRORS.has(pgCode) && (err as { severity?: unknown }).severity) {
+    return problem(400, 'DBB_BAD_VALUE', `a value in the request cannot be stored or compared: ${(err as Error).message}`);
+  }
   const fe = err as FastifyError & { validation?: unknown[] };
   if (fe.validation) return problem(400, 'DBB_VALIDATION', fe.message, { errors: fe.validation });
   const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
