@@ -167,11 +167,12 @@ program.command('config').description('every configuration key with its env var 
     for (const [section, keys] of Object.entries(CONFIG_SECTIONS)) {
       console.log(o.markdown ? `\n| ${section} variable | meaning | default |\n| --- | --- | --- |` : `\n${section}`);
       for (const k of Object.values(keys) as KeySpec[]) {
-        const dflt = k.secret || k.default === undefined ? (k.default === undefined ? 'required' : '(secret)') : JSON.stringify(k.default);
+        const dflt = k.secret || k.default === undefined ? (k.default === undefined ? 'required' : '(secret)') : JSON.stringify(k.default).replaceAll(process.cwd(), '.');
         console.log(o.markdown ? `| \`${k.env}\` | ${k.doc.replace(/\|/g, '\\|')} | ${dflt} |` : `  ${k.env.padEnd(32)} ${k.doc} [${dflt}]`);
       }
     }
-    if (!o.markdown) console.log(`\ningest: INGEST_CONFIG (YAML file) and overrides ${Object.keys(INGEST_ENV).join(', ')}`);
+    const ingest = `ingest: INGEST_CONFIG (YAML file, docs/ingest.md) and overrides ${Object.keys(INGEST_ENV).join(', ')}`;
+    console.log(o.markdown ? `\n${ingest.replace(/(INGEST_\w+)/g, '`$1`')}` : `\n${ingest}`);
   });
 
 registerDomainCommands(program);
