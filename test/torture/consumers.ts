@@ -82,7 +82,7 @@ export function createTortureProjection(): ConsumerSpec {
  * asked, and the effect is done only if it did not happen.
  */
 export function createTortureProcessor(deps: DomainDeps): ConsumerSpec {
-  const external = new pg.Pool({ connectionString: deps.config.databaseUrl, max: 3, idleTimeoutMillis: 5000 });
+  const external = new pg.Pool({ connectionString: deps.config.databaseUrl, max: 2, idleTimeoutMillis: 5000 });
   external.on('error', () => {});
   const perform = (id: string, e: DecodedEvent<'TortureRecorded'>) => external.query(
     `INSERT INTO ${EXTERNAL_TABLE} (effect_id, key, seq, count) VALUES ($1, $2, $3, 1)
