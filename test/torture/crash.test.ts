@@ -111,7 +111,7 @@ it(`${N} events over 6 partitions, 3 instances, SIGKILL every +${STEP} %${FULL ?
   figure(TEST, 'external effects: lost, repeated (count > 1), reconciled UNKNOWN', `${effects.lost}, ${effects.duplicated}, ${effects.reconciled}`, '0, 0, any');
   figure(TEST, 'stored offsets = log end (partitions behind)', `${proj.behind.length + proc.behind.length} of ${proj.partitions + proc.partitions}`, '0');
   figure(TEST, 'longest stall (broker downtime excluded)', `${(longestStall / 1000).toFixed(1)} s`, FULL ? '< 60 s' : '< 120 s (short bound)');
-  figure(TEST, 'longest stall began', before ? `${((from - before.at) / 1000).toFixed(1)} s after ${before.what}` : `${((from - t0) / 1000).toFixed(0)} s into the run`);
+  figure(TEST, 'longest stall began', before ? (from <= before.at ? `at ${before.what}` : `${((from - before.at) / 1000).toFixed(1)} s after ${before.what}`) : `${((from - t0) / 1000).toFixed(0)} s into the run`);
   figure(TEST, 'fence-lost log lines, failed appends retried, unexpected child exits', `${fenceLost}, ${retries}, ${fleet.unexpectedExits}`);
   figure(TEST, 'DATABASE_URL password in child logs', stack.config.databaseUrl.includes(DB_PASSWORD) ? (output.includes(DB_PASSWORD) ? 'FOUND' : 'absent') : 'n/a (server checks passwords)', 'absent');
   figure(TEST, 'wall time', `${(elapsed / 1000).toFixed(0)} s`);
