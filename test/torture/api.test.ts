@@ -16,7 +16,7 @@ import type { App } from '../../gateway/types.ts';
 import { REDACT_PATHS } from '../../platform/log.ts';
 import { createProjections } from '../../projections/index.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
-import { figure, FULL, printFigures, scaled, startConsumersRetrying } from './support.ts';
+import { figure, FULL, printFigures, scaled, startConsumersRetrying, withSecretPassword } from './support.ts';
 
 const CASES = Number(process.env.TORTURE_CASES ?? scaled(30, 1000)); // per operation
 const SEED = Number(process.env.TORTURE_SEED ?? Math.floor(Math.random() * 2 ** 31)); // printed: TORTURE_SEED=<n> replays the cases
@@ -52,6 +52,8 @@ let logFile: string;
 let spec: any;
 
 beforeAll(async () => {
+  // a password in DATABASE_URL (the local server trusts it), so the log check covers it too
+  process.env.DATABASE_URL = await withSecretPassword(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', `torture-db-${randomBytes(6).toString('hex')}`);
   stack = await startTestStack({ env: { ...SECRETS, DBB_REPLY_TIMEOUT_MS: '300', STAGING_REPLY_TIMEOUT_MS: '300' } });
   await startConsumersRetrying(stack, (deps) => createProjections(deps));
   // the gateway under test logs at debug into a file: the whole run's log is searched for secrets
