@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { BadRequestError } from '../../platform/errors.ts';
 import { loadTapeConfig } from '../../processors/tape/config.ts';
 import { createScout } from '../../processors/tape/index.ts';
+import { checkCallbackTarget, parseAllowList } from '../../processors/tape/callback-target.ts';
 import { rerunFailedTapeCallbacks } from '../../processors/tape/rerun.ts';
 import { jobKey } from '../../processors/tape/rules.ts';
 import { getJobDetail, getJobStatus, getStats, jobIdTaken, listJobs } from '../../projections/tape/queries.ts';
@@ -47,6 +48,7 @@ const notFound = (jobId: number) => new BadRequestError('DBB_TAPE_JOB_NOT_FOUND'
 export const tapeRoutes: RoutePlugin = async (app, deps) => {
   const cfg = loadTapeConfig(deps.env);
   const scout = createScout(cfg);
+  const allow = parseAllowList(cfg.callbackAllow);
   const seed = (role: 'reader' | 'producer') => deps.auth.require(role, 'tape-seed');
 
   app.post('/staging', {
@@ -57,6 +59,9 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
     if (!files && !obs) throw new BadRequestError('DBB_TAPE_NO_FILES', 'give either "files" (a list of paths) or "obs" (an observation)');
     if (!files && obs && obs.obs_id === undefined && obs.obsid === undefined) throw new BadRequestError('DBB_TAPE_NO_OBS_ID', '"obs" needs an "obs_id"');
     if (files && files.length > cfg.maxFiles) throw new BadRequestError('DBB_TAPE_TOO_MANY_FILES', `a job holds at most ${cfg.maxFiles} files (got ${files.length})`);
+    // SSRF guard (checked again at every delivery); a host that does not resolve now is let through and judged at delivery
+    const target = await checkCallbackTarget(notifyUrl, allow);
+    if (!target.ok && !target.unresolved) throw new BadRequestError('DBB_TAPE_CALLBACK_FORBIDDEN', target.reason, { details: { notify_url: notifyUrl } });
     if (await jobIdTaken(deps.db, jobId)) throw new BadRequestError('DBB_TAPE_JOB_EXISTS', `staging job ${jobId} already exists`, { status: 403 });
     await deps.appender.append('TapeJobRequested', jobKey(jobId), {
       jobId, files: files ?? null, obs: files ? null : JSON.stringify(obs), notifyUrl,

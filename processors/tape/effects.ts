@@ -1,15 +1,29 @@
 // Side effects of tape jobs, one function per effect kind, deps injected: the data-files lookup
 // (a read), batchstage / cancelbatchstage at the library (idempotent on the job key), and the
-// callback POST (at least once, same Idempotency-Key on every attempt, backoff on 5xx/timeouts).
+// callback POST (at least once, same Idempotency-Key and webhook-id on every attempt, signed per
+// Standard Webhooks, backoff on 5xx/timeouts or Retry-After, stop on 410, SSRF guard per attempt).
 import type { CallbackBody, CallbackResult, LookupResult, StageResult } from './rules.ts';
 import type { ScoutClient } from './scout.ts';
+import { createHmac } from 'node:crypto';
+import { checkCallbackTarget, parseAllowList, type AllowList, type Lookup } from './callback-target.ts';
 
 export interface EffectDeps {
   scout: ScoutClient;
   dataFilesUrl: string;
   notificationsTopic: string;
-  callback: { user: string; password: string; attempts: number; backoffMs: number; timeoutMs: number; jitter: number };
+  callback: {
+    user: string; password: string; attempts: number; backoffMs: number; timeoutMs: number; jitter: number;
+    /** Standard Webhooks secret (whsec_<base64>); empty/absent: unsigned */
+    secret?: string;
+    /** cap of an honoured Retry-After, ms (default 5 s) */
+    maxRetryAfterMs?: number;
+    /** TAPE_CALLBACK_ALLOW (absent: nothing allow-listed) */
+    allow?: AllowList;
+  };
   sleep?: (ms: number) => Promise<void>;
+  /** clock of webhook-timestamp and HTTP-date Retry-After, ms */
+  now?: () => number;
+  lookup?: Lookup;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -54,24 +68,70 @@ export async function cancelStage(jobKey: string, files: string[], deps: EffectD
   }
 }
 
-/** POSTs the job result; retries 5xx, 429, timeouts and connection errors; any other 4xx fails at once. */
-export async function deliverCallback(notifyUrl: string, deliveryId: string, body: CallbackBody, deps: Pick<EffectDeps, 'callback' | 'sleep'>): Promise<CallbackResult> {
+/** Standard Webhooks signing key from the secret: `whsec_<base64>` (or bare base64) → the key bytes; empty → null (unsigned). */
+export function signingKey(secret: string | undefined): Buffer | null {
+  if (!secret) return null;
+  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
+  return key.length ? key : null;
+}
+
+/** Standard Webhooks signature of one attempt: `v1,` + base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>")). */
+export const signature = (key: Buffer, id: string, timestampS: number, body: string) =>
+  `v1,${createHmac('sha256', key).update(`${id}.${timestampS}.${body}`).digest('base64')}`;
+
+/** Retry-After in ms: delay-seconds or an HTTP-date (relative to now); null when absent or unreadable. */
+export function retryAfterMs(header: string | null, now: number): number | null {
+  if (header === null) return null;
+  const v = header.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  // an HTTP-date names a day and month (IMF-fixdate, RFC 850 or asctime); anything else is unreadable
+  if (!/[a-z]{3}/i.test(v)) return null;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+const openAllow = parseAllowList([]);
+
+/** POSTs the job result, signed per Standard Webhooks when a secret is set (same webhook-id and
+ *  Idempotency-Key on every attempt, a fresh webhook-timestamp per attempt). Retries 5xx, 408, 429,
+ *  timeouts and connection errors with exponential backoff, or as long as a Retry-After of a 429/5xx
+ *  says (capped by maxRetryAfterMs); stops at once on 410 (error 'gone'), any other 4xx, and a target
+ *  that is (or now resolves to) a forbidden address not allow-listed. */
+export async function deliverCallback(notifyUrl: string, deliveryId: string, body: CallbackBody, deps: Pick<EffectDeps, 'callback' | 'sleep' | 'now' | 'lookup'>): Promise<CallbackResult> {
   const c = deps.callback;
+  const sleep = deps.sleep ?? defaultSleep;
+  const now = deps.now ?? Date.now;
   const auth = Buffer.from(`${c.user}:${c.password}`).toString('base64');
+  const key = signingKey(c.secret);
+  const payload = JSON.stringify(body);
   let error = '';
+  let wait: number | null = null;
   for (let attempt = 1; attempt <= c.attempts; attempt++) {
-    if (attempt > 1) await (deps.sleep ?? defaultSleep)(c.backoffMs * 2 ** (attempt - 2) * (1 + c.jitter * Math.random()));
+    if (attempt > 1) await sleep(wait ?? c.backoffMs * 2 ** (attempt - 2) * (1 + c.jitter * Math.random()));
+    wait = null;
+    // checked at every attempt: the name may resolve elsewhere than when the job was submitted
+    const target = await checkCallbackTarget(notifyUrl, c.allow ?? openAllow, deps.lookup);
+    if (!target.ok) {
+      error = target.reason;
+      if (target.unresolved) continue;
+      return { ok: false, attempts: attempt - 1, error: `forbidden: ${target.reason}` };
+    }
     try {
-      const res = await fetch(notifyUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Basic ${auth}`, 'idempotency-key': deliveryId },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(c.timeoutMs),
-      });
+      const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Basic ${auth}`, 'idempotency-key': deliveryId };
+      if (key) {
+        const ts = Math.floor(now() / 1000);
+        Object.assign(headers, { 'webhook-id': deliveryId, 'webhook-timestamp': String(ts), 'webhook-signature': signature(key, deliveryId, ts, payload) });
+      }
+      const res = await fetch(notifyUrl, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(c.timeoutMs), redirect: 'manual' });
       await res.arrayBuffer().catch(() => undefined);
       if (res.ok) return { ok: true, attempts: attempt, httpStatus: res.status };
+      if (res.status === 410) return { ok: false, attempts: attempt, error: 'gone' };
       error = `HTTP ${res.status}`;
       if (res.status < 500 && res.status !== 429 && res.status !== 408) return { ok: false, attempts: attempt, error };
+      if (res.status === 429 || res.status >= 500) {
+        const ra = retryAfterMs(res.headers.get('retry-after'), now());
+        if (ra !== null) wait = Math.min(ra, c.maxRetryAfterMs ?? 5_000);
+      }
     } catch (err) {
       error = (err as Error).message;
     }

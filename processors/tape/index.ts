@@ -9,6 +9,7 @@ import { loadTapeConfig, type TapeConfig } from './config.ts';
 import { createScoutClient, type ScoutClient } from './scout.ts';
 import type { EffectDeps } from './effects.ts';
 import { handleTape } from './handler.ts';
+import { parseAllowList } from './callback-target.ts';
 
 export const NAME = 'processor.tape';
 
@@ -27,7 +28,10 @@ export function createTapeProcessor(deps: DomainDeps, overrides: TapeProcessorOv
     scout: overrides.scout ?? createScout(cfg),
     dataFilesUrl: cfg.dataFilesUrl,
     notificationsTopic: ns(deps.config, cfg.notificationsTopic),
-    callback: { user: cfg.callbackUser, password: cfg.callbackPassword, attempts: cfg.callbackAttempts, backoffMs: cfg.callbackBackoffMs, timeoutMs: cfg.callbackTimeoutMs, jitter: cfg.retryJitter },
+    callback: {
+      user: cfg.callbackUser, password: cfg.callbackPassword, attempts: cfg.callbackAttempts, backoffMs: cfg.callbackBackoffMs, timeoutMs: cfg.callbackTimeoutMs, jitter: cfg.retryJitter,
+      secret: cfg.callbackSecret, maxRetryAfterMs: cfg.callbackMaxRetryAfterS * 1000, allow: parseAllowList(cfg.callbackAllow),
+    },
     sleep: overrides.sleep,
   };
   return {

@@ -65,6 +65,7 @@ export function testEnv(id: string, databaseUrl: string, extra: Env = {}): { env
     // a killed consumer's partitions move to its restarted successor after this long
     DBB_SESSION_TIMEOUT_MS: '10000',
     DBB_STATE_DIR: process.env.DBB_STATE_DIR,
+    TAPE_CALLBACK_ALLOW: '127.0.0.0/8,::1/128',
     ...extra,
   };
   return { env, tokens };
