@@ -7,9 +7,9 @@ describe('callback target guard', () => {
       ['127.0.0.1', 'loopback'], ['10.9.8.7', 'private'], ['172.16.0.1', 'private'], ['172.31.255.255', 'private'],
       ['192.168.1.1', 'private'], ['169.254.169.254', 'link-local'], ['0.0.0.0', 'unspecified'], ['224.0.0.1', 'multicast'],
       ['255.255.255.255', 'broadcast'], ['::1', 'loopback'], ['::', 'unspecified'], ['fd00::1', 'private'], ['fe80::1', 'link-local'],
-      ['ff02::1', 'multicast'], ['::ffff:127.0.0.1', 'loopback'], ['::ffff:10.0.0.1', 'private'],
+      ['ff02::1', 'multicast'], ['::ffff:127.0.0.1', 'loopback'], ['::ffff:10.0.0.1', 'private'], ['::ffff:7f00:1', 'loopback'], ['0:0:0:0:0:ffff:a00:1', 'private'],
     ]) expect(forbiddenKind(ip), ip).toMatch(new RegExp(`^${kind} `));
-    for (const ip of ['203.0.113.5', '172.32.0.1', '8.8.8.8', '2001:db8::1', '::ffff:203.0.113.5']) expect(forbiddenKind(ip), ip).toBeNull();
+    for (const ip of ['203.0.113.5', '172.32.0.1', '8.8.8.8', '2001:db8::1', '::ffff:203.0.113.5', '::ffff:cb00:7105', '2001:db8::ffff:7f00:1']) expect(forbiddenKind(ip), ip).toBeNull();
   });
 
   it('allow-lists CIDRs, bare addresses and host names', async () => {

@@ -34,6 +34,13 @@ function normalise(ip: string): { ip: string; type: 'ipv4' | 'ipv6' } {
   const bare = ip.replace(/^\[|\]$/g, '');
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
   if (mapped) return { ip: mapped[1], type: 'ipv4' };
+  // the WHATWG URL parser writes ::ffff:127.0.0.1 as ::ffff:7f00:1
+  const hex = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(bare);
+  if (hex && isIP(bare) === 6) {
+    const hi = parseInt(hex[1], 16);
+    const lo = parseInt(hex[2], 16);
+    return { ip: `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`, type: 'ipv4' };
+  }
   return { ip: bare, type: isIP(bare) === 6 ? 'ipv6' : 'ipv4' };
 }
 
