@@ -6,8 +6,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Logger } from 'pino';
-import { errorsPlugin, problem, sendProblem } from './plugins/errors.ts';
+import { errorsPlugin, problem, sendProblem, toProblem } from './plugins/errors.ts';
 import { registry as metricsRegistry, metrics } from '../platform/metrics.ts';
+import { serializeRequest } from '../platform/log.ts';
 import { DOMAIN_ROUTES } from './routes/index.ts';
 import { eventsRoutes } from './routes/events.ts';
 import type { App, GatewayDeps } from './types.ts';
@@ -20,9 +21,11 @@ export interface BuildOptions {
 
 export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Promise<App> {
   const app = Fastify({
-    loggerInstance: (opts.logger ?? deps.log).child({ component: 'gateway' }),
+    loggerInstance: (opts.logger ?? deps.log).child({ component: 'gateway' }, { serializers: { req: serializeRequest } }),
     bodyLimit: deps.config.bodyLimit,
     genReqId: () => crypto.randomUUID(),
+    // errors Fastify raises before routing (over-long path parameters, bad URLs) are problems too
+    frameworkErrors: (err, req, reply) => { void sendProblem(reply, toProblem(err, req)); },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -65,7 +68,7 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
   });
   app.get('/api/v1/whoami', {
     schema: { response: { 200: Type.Object({ name: Type.String(), role: Type.String() }) } },
-    preHandler: deps.auth.require('reader'),
+    onRequest: deps.auth.require('reader'),
   }, async (req) => ({ name: req.principal!.name, role: req.principal!.role }));
 
   for (const { name, plugin } of [{ name: 'events', plugin: eventsRoutes }, ...DOMAIN_ROUTES]) {

@@ -218,8 +218,11 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
     }, schema);
   }
 
-  await consumer.connect();
-  await consumer.subscribe({ topics, fromBeginning: true });
+  // right after topic creation a loaded broker may not serve the new partitions yet: retriable
+  await pRetry(async () => {
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+  }, { retries: 8, minTimeout: 200, maxTimeout: 3000, shouldRetry: ({ error }) => (error as { retriable?: boolean }).retriable !== false && !stopping });
   await consumer.run({
     // Postgres holds the offsets that count; Kafka gets the resolved ones (only after each Postgres
     // commit) so lag tools see progress and a restart fetches near the stored offset

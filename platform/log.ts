@@ -7,6 +7,22 @@ export const REDACT_PATHS = [
   'headers.authorization', 'databaseUrl', '*.databaseUrl', 'config.tokens',
 ];
 
+/** Query parameters whose values never reach a log line (e.g. the seeds' `?jupyter_token=`). */
+const SECRET_PARAM = /^(.*token|.*password|pass|secret|.*key|auth.*|signature)$/i;
+
+export function maskUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const k of [...params.keys()]) if (SECRET_PARAM.test(k)) params.set(k, '[redacted]');
+  return `${url.slice(0, q)}?${params.toString()}`;
+}
+
+/** The request serializer of the gateway's logs: the URL with secret query values masked. */
+export function serializeRequest(req: { method?: string; url?: string; host?: string; hostname?: string; ip?: string; socket?: { remoteAddress?: string } }) {
+  return { method: req.method, url: maskUrl(req.url ?? ''), host: req.host ?? req.hostname, remoteAddress: req.ip ?? req.socket?.remoteAddress };
+}
+
 export function createLogger(opts: { level?: string; name?: string } = {}): Logger {
   return pino({
     name: opts.name ?? 'dbb',

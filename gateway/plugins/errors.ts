@@ -2,7 +2,7 @@
 // stable `code` and a `type` URI built from it. Bad input is always 4xx; only our own faults are 5xx.
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { DbbError } from '../../platform/errors.ts';
+import { DbbError, isTransient } from '../../platform/errors.ts';
 
 export const PROBLEM_BASE = 'https://data-backbone.dev/problems/';
 
@@ -49,6 +49,8 @@ export function toProblem(err: unknown, req: FastifyRequest): Problem {
   const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (mapped) return problem(mapped[0], mapped[1], fe.message);
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return problem(fe.statusCode, `DBB_HTTP_${fe.statusCode}`, fe.message);
+  // the database or broker is down or overloaded: the client may retry
+  if (isTransient(err)) return problem(503, 'DBB_UNAVAILABLE', 'a backing service is unavailable; retry later', { requestId: req.id });
   if (err instanceof SyntaxError && (req.headers['content-type'] ?? '').includes('json')) return problem(400, 'DBB_MALFORMED_JSON', err.message);
   return problem(500, 'DBB_INTERNAL', 'internal error; see the gateway log for this request id', { requestId: req.id });
 }

@@ -200,7 +200,7 @@ export const consoleRoutes: RoutePlugin = async (app, deps) => {
   }
 
   app.get('/api/v1/events/stream', {
-    preHandler: reader,
+    onRequest: reader,
     schema: {
       tags: ['console'], summary: 'Live events of every domain as Server-Sent Events (send the bearer token in the Authorization header)',
       querystring: Type.Object({
@@ -230,17 +230,17 @@ export const consoleRoutes: RoutePlugin = async (app, deps) => {
   });
 
   app.get('/api/v1/ops/lag', {
-    preHandler: operator,
+    onRequest: operator,
     schema: { tags: ['console'], summary: 'Consumer lag per group (log end minus the offsets stored with each consumer\'s state)', response: { 200: Type.Object({ groups: Type.Array(Type.Object({ group: Type.String(), lag: Type.Integer() })) }) } },
   }, async () => ({ groups: await consumerLag(deps) }));
 
   app.get('/api/v1/ops/dlq', {
-    preHandler: operator,
+    onRequest: operator,
     schema: { tags: ['console'], summary: 'Dead letters per .dlq topic', response: { 200: Type.Object({ topics: Type.Array(Type.Object({ topic: Type.String(), events: Type.Integer() })) }) } },
   }, async () => ({ topics: await dlqCounts(deps.config) }));
 
   app.get('/api/v1/ops/dlq/last', {
-    preHandler: operator,
+    onRequest: operator,
     schema: {
       tags: ['console'], summary: 'The last dead letters of one .dlq topic, newest first, with their error headers',
       querystring: Type.Object({ topic: Type.String({ pattern: '^dbb\\.[a-z0-9_.-]+\\.dlq$', maxLength: 200 }), limit: Type.Integer({ minimum: 1, maximum: 100, default: 10 }) }),
@@ -248,12 +248,12 @@ export const consoleRoutes: RoutePlugin = async (app, deps) => {
   }, async (req) => ({ topic: req.query.topic, letters: await lastDeadLetters(deps.config, req.query.topic, req.query.limit) }));
 
   app.get('/api/v1/ops/replays', {
-    preHandler: operator,
+    onRequest: operator,
     schema: { tags: ['console'], summary: 'Projection replays in progress (events applied into the shadow schema / log end)', response: { 200: Type.Object({ replays: Type.Array(Type.Object({ projection: Type.String(), schema: Type.String(), done: Type.Integer(), total: Type.Integer() })) }) } },
   }, async () => ({ replays: await replayProgress(deps) }));
 
   app.post('/api/v1/console/test-files', {
-    preHandler: operator,
+    onRequest: operator,
     schema: {
       tags: ['console'], summary: 'Create a test file on the staging storage (the seed frontend\'s File Creation tool)',
       body: Type.Object({

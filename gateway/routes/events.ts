@@ -12,7 +12,7 @@ export const eventsRoutes: RoutePlugin = async (app, deps) => {
   const bodyTypes = new Map([...catalog.byName.values()].map((e) => [e.name, avro.Type.forSchema({ ...e.schema, fields: e.schema.fields.filter((f) => f.name !== 'meta') } as avro.Schema)]));
 
   app.post('/api/v1/events/:name', {
-    preHandler: deps.auth.require('producer'),
+    onRequest: deps.auth.require('producer'),
     schema: {
       summary: 'Append an event of any catalog type',
       params: Type.Object({ name: Type.String({ maxLength: 200 }) }),

@@ -204,21 +204,21 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
       // auth before the chunk checks, so a caller without a token gets 401, not a 400 about its data
       schema: streamSchema(p) as never, bodyLimit: gw.maxChunkBytes, preValidation: [m.auth.mutate, parseHook],
     }, streamdata);
-    app.post(`${m.prefix}/train`, { schema: { tags: TAGS, summary: 'Freeze the datastore once MAX_SIZE bytes are stored', ...p, body: TrainBody, response: { 200: TrainReply } }, preHandler: m.auth.mutate }, train);
-    app.post(`${m.prefix}/cleanbuf`, { schema: { tags: TAGS, summary: 'Archive the stored batch, reset the counters, unfreeze', ...p, body: CleanBody, response: { 200: CleanReply } }, preHandler: m.auth.admin, preValidation: emptyBodyIsObject }, cleanbuf);
-    app.get(`${m.prefix}/stats`, { schema: { tags: TAGS, summary: 'Files and bytes in the buffer (seed StatDesc.json)', ...p, response: { 200: StatsReply } }, preHandler: m.auth.read }, stats);
-    app.get(`${m.prefix}/dumpbuf`, { schema: { tags: TAGS, summary: 'Names of the files in the buffer', ...p, response: { 200: DumpReply } }, preHandler: m.auth.read }, dumpbuf);
-    app.get(`${m.prefix}/desc`, { schema: { tags: TAGS, summary: 'Datastore status', ...p, response: { 200: m.params ? DescV1Reply : DescReply } }, preHandler: m.auth.read },
+    app.post(`${m.prefix}/train`, { schema: { tags: TAGS, summary: 'Freeze the datastore once MAX_SIZE bytes are stored', ...p, body: TrainBody, response: { 200: TrainReply } }, onRequest: m.auth.mutate }, train);
+    app.post(`${m.prefix}/cleanbuf`, { schema: { tags: TAGS, summary: 'Archive the stored batch, reset the counters, unfreeze', ...p, body: CleanBody, response: { 200: CleanReply } }, onRequest: m.auth.admin, preValidation: emptyBodyIsObject }, cleanbuf);
+    app.get(`${m.prefix}/stats`, { schema: { tags: TAGS, summary: 'Files and bytes in the buffer (seed StatDesc.json)', ...p, response: { 200: StatsReply } }, onRequest: m.auth.read }, stats);
+    app.get(`${m.prefix}/dumpbuf`, { schema: { tags: TAGS, summary: 'Names of the files in the buffer', ...p, response: { 200: DumpReply } }, onRequest: m.auth.read }, dumpbuf);
+    app.get(`${m.prefix}/desc`, { schema: { tags: TAGS, summary: 'Datastore status', ...p, response: { 200: m.params ? DescV1Reply : DescReply } }, onRequest: m.auth.read },
       m.params ? async (req: FastifyRequest) => {
         const d = await getDatastore(deps.db, idOf(req));
         return { resp: d.dstatus, dstatus: d.dstatus, user: d.user, token: d.tokenOwner, last_archive: d.lastArchive };
       } : desc);
-    app.get(`${m.prefix}/dspage`, { schema: { tags: TAGS, summary: 'HTML status page', ...p, produces: ['text/html'] }, preHandler: m.auth.read }, dspage);
-    app.get(`${m.prefix}${m.log}`, { schema: { tags: TAGS, summary: "The datastore's event log (seed /dumpflog)", ...p, querystring: LogQuery, response: { 200: LogReply } }, preHandler: m.auth.read }, dumpflog);
+    app.get(`${m.prefix}/dspage`, { schema: { tags: TAGS, summary: 'HTML status page', ...p, produces: ['text/html'] }, onRequest: m.auth.read }, dspage);
+    app.get(`${m.prefix}${m.log}`, { schema: { tags: TAGS, summary: "The datastore's event log (seed /dumpflog)", ...p, querystring: LogQuery, response: { 200: LogReply } }, onRequest: m.auth.read }, dumpflog);
   }
 
   app.get('/api/v1/gw/datastores', {
     schema: { tags: TAGS, summary: 'Every datastore with its status and counters', response: { 200: Type.Object({ datastores: Type.Array(Type.Object({ id: Type.String(), dstatus: Status, n_itm: Type.Integer(), buff_size: Type.Integer() })) }) } },
-    preHandler: v1.read,
+    onRequest: v1.read,
   }, async () => ({ datastores: (await listDatastores(deps.db)).map((d) => ({ id: d.datastoreId, dstatus: d.dstatus, n_itm: d.n_itm, buff_size: d.buff_size })) }));
 };

@@ -28,7 +28,7 @@ const notFound = (id: string) => new BadRequestError('DBB_INGEST_FILE_NOT_FOUND'
 
 export const ingestRoutes: RoutePlugin = async (app, deps) => {
   app.get('/api/v1/ingest/files', {
-    preHandler: deps.auth.require('reader'),
+    onRequest: deps.auth.require('reader'),
     schema: {
       summary: 'Files with their current ingest status (the latest status event)',
       querystring: Type.Object({
@@ -43,7 +43,7 @@ export const ingestRoutes: RoutePlugin = async (app, deps) => {
   });
 
   app.get('/api/v1/ingest/files/:id', {
-    preHandler: deps.auth.require('reader'),
+    onRequest: deps.auth.require('reader'),
     schema: { summary: 'One file and its current status', params: IdParams, response: { 200: File } },
   }, async (req) => {
     const f = await getFile(deps.db, req.params.id);
@@ -52,7 +52,7 @@ export const ingestRoutes: RoutePlugin = async (app, deps) => {
   });
 
   app.get('/api/v1/ingest/files/:id/events', {
-    preHandler: deps.auth.require('reader'),
+    onRequest: deps.auth.require('reader'),
     schema: { summary: 'The complete event history of a file, oldest first', params: IdParams, response: { 200: Type.Object({ fileId: Type.String(), events: Type.Array(Event) }) } },
   }, async (req) => {
     const events = await fileEvents(deps.db, req.params.id);
@@ -61,12 +61,12 @@ export const ingestRoutes: RoutePlugin = async (app, deps) => {
   });
 
   app.get('/api/v1/ingest/counts', {
-    preHandler: deps.auth.require('reader'),
+    onRequest: deps.auth.require('reader'),
     schema: { summary: 'Number of files per current ingest status', response: { 200: Type.Record(Type.String(), Type.Integer()) } },
   }, async () => statusCounts(deps.db));
 
   app.post('/api/v1/ingest/rerun', {
-    preHandler: deps.auth.require('operator'),
+    onRequest: deps.auth.require('operator'),
     schema: {
       summary: 'Request another ingest attempt for files in the given status (appends IngestRerunRequested per file)',
       body: Type.Object({

@@ -158,14 +158,14 @@ export const ivoaRoutes: RoutePlugin = async (app, deps) => {
     },
     // SCS answers a NaN/Infinity cone with its own VOTable error document
     config: { nonFiniteNumbers: true },
-    preHandler: read,
+    onRequest: read,
   };
   const datalinkRoute = {
     schema: {
       summary: 'IVOA DataLink: every replica of a DID, nearest to the caller site (site name, or lat/lon, or the configured default) first',
       querystring: Type.Object({ ID: StrOrList, site: Str, lat: Str, lon: Str, RESPONSEFORMAT: Str }, { additionalProperties: true }),
     },
-    preHandler: read,
+    onRequest: read,
   };
   for (const url of ['/scs', SEED_SCS]) app.get(url, scsRoute, (req, reply) => scs(req as never, reply, deps, cfg));
   for (const url of ['/datalink', SEED_DATALINK]) app.get(url, datalinkRoute, (req, reply) => datalink(req as never, reply, deps, cfg));
@@ -176,7 +176,7 @@ export const ivoaRoutes: RoutePlugin = async (app, deps) => {
   }
   const tapSchema = { summary: 'IVOA TAP 1.1 (sync, async, tables, capabilities, TAP_SCHEMA) served by DaCHS through the gateway', querystring: Type.Object({}, { additionalProperties: true }) };
   for (const url of ['/tap', '/tap/*', SEED_TAP, `${SEED_TAP}/*`]) {
-    app.route({ method: ['GET', 'POST', 'DELETE'], url, schema: tapSchema, preHandler: read, handler: (req, reply) => tapProxy(req, reply, cfg) });
+    app.route({ method: ['GET', 'POST', 'DELETE'], url, schema: tapSchema, onRequest: read, handler: (req, reply) => tapProxy(req, reply, cfg) });
   }
 
   app.get('/api/v1/ivoa/stats', {
@@ -184,6 +184,6 @@ export const ivoaRoutes: RoutePlugin = async (app, deps) => {
       summary: 'ObsCore rows, published DIDs, deleted DIDs and live replicas',
       response: { 200: Type.Object({ rows: Type.Integer(), dids: Type.Integer(), deletedDids: Type.Integer(), replicas: Type.Integer() }) },
     },
-    preHandler: read,
+    onRequest: read,
   }, async () => getCounts(deps.db));
 };
