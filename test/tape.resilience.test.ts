@@ -1,18 +1,28 @@
 // Failure handling through the gateway on the real stack: a down Scout node, a callback receiver that
-// fails twice, a receiver that never answers 2xx (then `rerun --callbacks-failed`), and cancel mid-job
+// fails twice (signed callbacks), a receiver that never answers 2xx (scheduled rounds, then `rerun --callbacks-failed`), and cancel mid-job
 // with late notifications.
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './support/stack.ts';
 import { files, startTapeHarness, type TapeHarness } from './tape/harness.ts';
 import { rerunFailedTapeCallbacks } from '../processors/tape/rerun.ts';
 
 let h: TapeHarness;
+const SECRET = `whsec_${Buffer.from('resilience test signing key 0123').toString('base64')}`;
+
+/** Standard Webhooks check of a received callback, from the spec. */
+function verified(r: { headers: Record<string, unknown>; body: unknown }): boolean {
+  const { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': sig } = r.headers as Record<string, string>;
+  const mac = createHmac('sha256', Buffer.from(SECRET.slice('whsec_'.length), 'base64')).update(`${id}.${ts}.${JSON.stringify(r.body)}`).digest('base64');
+  return typeof sig === 'string' && sig.split(' ').includes(`v1,${mac}`);
+}
 
 beforeAll(async () => {
   h = await startTapeHarness({
     nodes: 3,
     library: { stageDelayMs: 20, neverStage: (p) => p.includes('/lost/') },
-    env: { TAPE_CALLBACK_ATTEMPTS: '3' },
+    // 3 in-batch attempts, then 2 scheduled rounds 100 ms and 200 ms later (triggered by the 300 ms tick)
+    env: { TAPE_CALLBACK_ATTEMPTS: '3', TAPE_CALLBACK_RETRY_ROUNDS: '2', TAPE_CALLBACK_RETRY_FIRST_MS: '100', TAPE_CALLBACK_SECRET: SECRET },
   });
 });
 afterAll(async () => { await h?.stop(); });
@@ -46,14 +56,17 @@ describe('tape resilience', () => {
     await post({ job_id: 203, files: files('retry', 2), notify_url: h.receiver.url });
     const tries = await eventually(() => { const t = callbacksOf(203); expect(t.map((r) => r.status)).toEqual([500, 500, 200]); return t; });
     expect(new Set(tries.map((r) => r.headers['idempotency-key'])).size).toBe(1);
+    // signed per Standard Webhooks: webhook-id is the delivery id on every try
+    expect(tries.map((r) => r.headers['webhook-id'])).toEqual(tries.map((r) => r.headers['idempotency-key']));
+    expect(tries.every(verified)).toBe(true);
     await eventually(async () => expect((await get('/api/v1/tape/jobs/203')).json().callback).toEqual({ status: 'DELIVERED', attempts: 3, error: null }));
   });
 
-  it('shows a failed delivery after N tries and resends it on rerun', async () => {
+  it('retries a failed delivery in scheduled rounds on the tick, shows it failed after them, and resends it on rerun', async () => {
     h.receiver.failAlways = true;
     try {
       await post({ job_id: 204, files: files('dead', 1), notify_url: h.receiver.url });
-      await eventually(async () => expect((await get('/api/v1/tape/jobs/204')).json().callback).toEqual({ status: 'FAILED', attempts: 3, error: 'HTTP 500' }));
+      await eventually(async () => expect((await get('/api/v1/tape/jobs/204')).json().callback).toEqual({ status: 'FAILED', attempts: 5, error: 'HTTP 500' }));
       expect((await get('/get_stats')).json().jobs.callbacks_failed).toBeGreaterThanOrEqual(1);
     } finally {
       h.receiver.failAlways = false;
@@ -65,8 +78,10 @@ describe('tape resilience', () => {
     await eventually(async () => expect((await get('/api/v1/tape/jobs/204')).json().callback.status).toBe('DELIVERED'));
     expect(await rerunFailedTapeCallbacks({ db: h.stack.db, appender: h.stack.appender })).toEqual([]);
     const tries = callbacksOf(204);
-    expect(tries.map((r) => r.status)).toEqual([500, 500, 500, 200]);
+    expect(tries.map((r) => r.status)).toEqual([500, 500, 500, 500, 500, 200]);
     expect(new Set(tries.map((r) => r.headers['idempotency-key'])).size).toBe(1);
+    expect(new Set(tries.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    expect(tries.every(verified)).toBe(true);
   });
 
   it('cancels a job in flight: cancel call, job removed, late notifications ignored, no callback', async () => {

@@ -41,7 +41,7 @@ describe('deliverCallback', () => {
     answers = [500, 500, 500, 500];
     expect(await deliverCallback(url, 'd2', body, { callback, sleep: noSleep })).toEqual({ ok: false, attempts: 4, error: 'HTTP 500' });
     answers = [404];
-    expect(await deliverCallback(url, 'd3', body, { callback, sleep: noSleep })).toEqual({ ok: false, attempts: 1, error: 'HTTP 404' });
+    expect(await deliverCallback(url, 'd3', body, { callback, sleep: noSleep })).toEqual({ ok: false, attempts: 1, error: 'HTTP 404', final: true });
     answers = [429, 200];
     expect(await deliverCallback(url, 'd4', body, { callback, sleep: noSleep })).toMatchObject({ ok: true, attempts: 2 });
   });
@@ -138,7 +138,7 @@ describe('deliverCallback: Retry-After and 410', () => {
   it('stops at once on 410 Gone with reason "gone"', async () => {
     seen.length = 0;
     answers = [503, 410, 200];
-    expect(await deliverCallback(url, 'd-gone', body, { callback, sleep: noSleep })).toEqual({ ok: false, attempts: 2, error: 'gone' });
+    expect(await deliverCallback(url, 'd-gone', body, { callback, sleep: noSleep })).toEqual({ ok: false, attempts: 2, error: 'gone', final: true });
     expect(seen).toHaveLength(2);
     answers = [];
   });

@@ -106,15 +106,17 @@ export async function deliverCallback(notifyUrl: string, deliveryId: string, bod
   const payload = JSON.stringify(body);
   let error = '';
   let wait: number | null = null;
+  let lastRetryAfter: number | undefined;
   for (let attempt = 1; attempt <= c.attempts; attempt++) {
     if (attempt > 1) await sleep(wait ?? c.backoffMs * 2 ** (attempt - 2) * (1 + c.jitter * Math.random()));
     wait = null;
+    lastRetryAfter = undefined;
     // checked at every attempt: the name may resolve elsewhere than when the job was submitted
     const target = await checkCallbackTarget(notifyUrl, c.allow ?? openAllow, deps.lookup);
     if (!target.ok) {
       error = target.reason;
       if (target.unresolved) continue;
-      return { ok: false, attempts: attempt - 1, error: `forbidden: ${target.reason}` };
+      return { ok: false, attempts: attempt - 1, error: `forbidden: ${target.reason}`, final: true };
     }
     try {
       const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Basic ${auth}`, 'idempotency-key': deliveryId };
@@ -125,16 +127,16 @@ export async function deliverCallback(notifyUrl: string, deliveryId: string, bod
       const res = await fetch(notifyUrl, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(c.timeoutMs), redirect: 'manual' });
       await res.arrayBuffer().catch(() => undefined);
       if (res.ok) return { ok: true, attempts: attempt, httpStatus: res.status };
-      if (res.status === 410) return { ok: false, attempts: attempt, error: 'gone' };
+      if (res.status === 410) return { ok: false, attempts: attempt, error: 'gone', final: true };
       error = `HTTP ${res.status}`;
-      if (res.status < 500 && res.status !== 429 && res.status !== 408) return { ok: false, attempts: attempt, error };
+      if (res.status < 500 && res.status !== 429 && res.status !== 408) return { ok: false, attempts: attempt, error, final: true };
       if (res.status === 429 || res.status >= 500) {
         const ra = retryAfterMs(res.headers.get('retry-after'), now());
-        if (ra !== null) wait = Math.min(ra, c.maxRetryAfterMs ?? 5_000);
+        if (ra !== null) { wait = Math.min(ra, c.maxRetryAfterMs ?? 5_000); lastRetryAfter = ra; }
       }
     } catch (err) {
       error = (err as Error).message;
     }
   }
-  return { ok: false, attempts: c.attempts, error };
+  return { ok: false, attempts: c.attempts, error, ...(lastRetryAfter !== undefined ? { retryAfterMs: lastRetryAfter } : {}) };
 }

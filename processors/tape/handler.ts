@@ -5,19 +5,26 @@ import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
 import type { TapeConfig } from './config.ts';
 import * as fx from './effects.ts';
 import {
-  acceptedFiles, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, evolve, isAccepted, jobKey,
-  type Job, type Output, type RuleContext, type TapeEffect, type TapeInput, type TapeState,
+  acceptedFiles, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, dueCallback, evolve, isAccepted, jobKey, rescheduled,
+  type Job, type Output, type RetryPolicy, type RuleContext, type TapeEffect, type TapeInput, type TapeState,
 } from './rules.ts';
-import { forgetPositions, jobFiles, loadJob, loadJobFiles, markFiles, overdueJobs, saveJob } from './store.ts';
+import { dueCallbacks, forgetPositions, jobFiles, loadJob, loadJobFiles, markFiles, overdueJobs, saveJob } from './store.ts';
 
-export async function handleTape(event: DecodedEvent, ctx: HandlerContext, cfg: TapeConfig, deps: fx.EffectDeps) {
+const NO_RETRY: RetryPolicy = { rounds: 0, firstDelayMs: 1, maxDelayMs: 1, windowMs: 0 };
+
+export async function handleTape(event: DecodedEvent, ctx: HandlerContext, cfg: TapeConfig, deps: fx.EffectDeps, retry: RetryPolicy = NO_RETRY) {
   const input = event as unknown as TapeInput;
   const rc: RuleContext = { now: event.meta.occurredAt, eventId: event.meta.eventId, jobTimeoutMs: cfg.jobTimeoutS * 1000, maxFiles: cfg.maxFiles };
-  const run = new Run(input, event, ctx, rc, cfg, deps);
+  const run = new Run(input, event, ctx, rc, cfg, deps, retry);
   if (input.name === 'TapeJobTimeoutChecked') {
     for (const jobId of await overdueJobs(ctx.tx, rc.now)) {
       const job = await loadJob(ctx.tx, jobId);
       await run.apply(decide(input, { job }, rc), job);
+    }
+    // due redeliveries of the long retry schedule, same delivery id (one POST each: the tick batch stays short)
+    for (const jobId of await dueCallbacks(ctx.tx, rc.now)) {
+      const job = await loadJob(ctx.tx, jobId);
+      await run.apply(dueCallback(job, rc.now), job);
     }
     return;
   }
@@ -42,13 +49,17 @@ export async function handleTape(event: DecodedEvent, ctx: HandlerContext, cfg: 
 class Run {
   constructor(
     private input: TapeInput, private event: DecodedEvent, private ctx: HandlerContext, private rc: RuleContext,
-    private cfg: TapeConfig, private deps: fx.EffectDeps,
+    private cfg: TapeConfig, private deps: fx.EffectDeps, private retry: RetryPolicy,
   ) {}
 
   async apply(outputs: Output[], state: TapeState): Promise<TapeState> {
     for (const o of outputs) {
       if (o.kind === 'ignore') {
         this.ctx.log.debug({ event: this.input.name, reason: o.reason }, 'tape input ignored');
+      } else if (o.kind === 'reschedule') {
+        this.ctx.log.warn({ jobId: o.jobId, nextAt: new Date(o.nextAt).toISOString(), round: o.rounds, attempts: o.attempts, error: o.error }, 'callback delivery failed; retrying later with the same delivery id');
+        state = rescheduled(state as Job, o);
+        await saveJob(this.ctx.tx, state as Job);
       } else if (o.kind === 'emit') {
         const meta = await this.ctx.emit(o.name, o.key, o.body as any);
         state = evolve(state, { name: o.name, value: { meta, ...(o.body as any) } });
@@ -89,14 +100,17 @@ class Run {
         return afterCancel(job);
       }
       case 'deliverCallback': {
-        const o = await ctx.runEffect(`tape.callback:${e.deliveryId}:${this.event.meta.eventId}`, () => fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, deps));
+        const cbDeps = e.scheduled ? { ...deps, callback: { ...deps.callback, attempts: 1 } } : deps;
+        const send = () => fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, cbDeps);
+        const o = await ctx.runEffect(`tape.callback:${e.deliveryId}:${this.event.meta.eventId}`, send);
         let result = o.status === 'DONE' ? o.result : null;
         if (!result) {
           // crashed mid-delivery: resend with the same Idempotency-Key so the receiver drops a duplicate
           ctx.log.warn({ jobId: e.jobId, deliveryId: e.deliveryId }, 'callback outcome unknown after a crash; resending with the same Idempotency-Key');
-          result = await fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, deps);
+          result = await send();
         }
-        return afterCallback(job, result);
+        // the schedule's clock is the wall clock when the attempt ended (the input's time may be long past)
+        return afterCallback(job, result, { now: (deps.now ?? Date.now)(), policy: this.retry });
       }
     }
   }

@@ -34,11 +34,12 @@ export function createTapeProcessor(deps: DomainDeps, overrides: TapeProcessorOv
     },
     sleep: overrides.sleep,
   };
+  const retryPolicy = { rounds: cfg.callbackRetryRounds, firstDelayMs: cfg.callbackRetryFirstMs, maxDelayMs: cfg.callbackRetryMaxMs, windowMs: cfg.callbackRetryForS * 1000 };
   return {
     name: NAME,
     kind: 'processor',
     topics: [TOPIC.TAPE_JOBS],
     migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
-    handle: (event, ctx) => handleTape(event, ctx, cfg, effectDeps),
+    handle: (event, ctx) => handleTape(event, ctx, cfg, effectDeps, retryPolicy),
   };
 }

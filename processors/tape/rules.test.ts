@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../platform/errors.ts';
 import {
-  acceptedFiles, afterBatchStage, afterCallback, afterLookup, decide, evolve, initialState, isAccepted, RC, TRANSITIONS,
+  acceptedFiles, afterBatchStage, afterCallback, afterLookup, decide, dueCallback, evolve, initialState, isAccepted, RC, rescheduled, TRANSITIONS,
+  type Reschedule,
   type Job, type RuleContext, type TapeInput, type TapeState,
 } from './rules.ts';
 
@@ -11,7 +12,8 @@ const ctx: RuleContext = { now: 1_000, eventId: meta().eventId, jobTimeoutMs: 60
 const ev = (name: string, value: Record<string, unknown>) => ({ name, value: { meta: meta(), ...value } }) as unknown as TapeInput;
 const staging = (over: Partial<Job> = {}): Job => ({
   status: 'STAGING', jobId: 7, notifyUrl: 'http://cb', total: 2, ready: 0, error: 0, deadline: 61_000, submitted: true,
-  returnCode: null, comment: '', callback: 'NONE', deliveryId: null, ...over,
+  returnCode: null, comment: '', callback: 'NONE', deliveryId: null,
+  callbackNextAt: null, callbackRounds: 0, callbackAttempts: 0, callbackSince: null, ...over,
 });
 
 describe('tape rules', () => {
@@ -101,6 +103,38 @@ describe('tape rules', () => {
     it('reports delivered or failed with the delivery id', () => {
       expect(afterCallback(done, { ok: true, attempts: 3, httpStatus: 200 })[0]).toMatchObject({ name: 'TapeCallbackDelivered', body: { deliveryId: 'd1', attempts: 3 } });
       expect(afterCallback(done, { ok: false, attempts: 5, error: 'HTTP 500' })[0]).toMatchObject({ name: 'TapeCallbackFailed', body: { error: 'HTTP 500' } });
+    });
+    it('schedules rounds with backoff (or a longer Retry-After) until rounds or window run out, then fails with every attempt counted', () => {
+      const policy = { rounds: 3, firstDelayMs: 1_000, maxDelayMs: 3_000, windowMs: 10_000 };
+      const failed = { ok: false as const, attempts: 4, error: 'HTTP 503' };
+      const [r1] = afterCallback(done, failed, { now: 100_000, policy });
+      expect(r1).toEqual({ kind: 'reschedule', jobId: 7, nextAt: 101_000, rounds: 1, attempts: 4, since: 100_000, error: 'HTTP 503' });
+      let job = rescheduled(done, r1 as Reschedule);
+      expect(dueCallback(job, 100_999)).toEqual([]);
+      expect(dueCallback(job, 101_000)).toEqual([{ kind: 'effect', effect: expect.objectContaining({ kind: 'deliverCallback', deliveryId: 'd1', scheduled: true }) }]);
+      const [r2] = afterCallback(job, { ...failed, attempts: 1 }, { now: 101_000, policy });
+      expect(r2).toMatchObject({ kind: 'reschedule', nextAt: 103_000, rounds: 2, attempts: 5, since: 100_000 });
+      job = rescheduled(job, r2 as Reschedule);
+      // a Retry-After longer than the backoff wins; past the window the delivery fails
+      expect(afterCallback(job, { ...failed, attempts: 1, retryAfterMs: 8_000 }, { now: 103_000, policy })[0]).toMatchObject({ kind: 'emit', name: 'TapeCallbackFailed', body: { attempts: 6 } });
+      const [r3] = afterCallback(job, { ...failed, attempts: 1, retryAfterMs: 3_500 }, { now: 103_000, policy });
+      expect(r3).toMatchObject({ kind: 'reschedule', nextAt: 106_500, rounds: 3, attempts: 6 });
+      job = rescheduled(job, r3 as Reschedule);
+      // the rounds are used up
+      expect(afterCallback(job, { ...failed, attempts: 1 }, { now: 106_500, policy })[0]).toMatchObject({ name: 'TapeCallbackFailed', body: { attempts: 7, error: 'HTTP 503' } });
+      // delivered in a later round: every attempt counted
+      expect(afterCallback(job, { ok: true, attempts: 1, httpStatus: 200 }, { now: 106_500, policy })[0]).toMatchObject({ name: 'TapeCallbackDelivered', body: { attempts: 7 } });
+    });
+    it('fails at once without rescheduling a final failure (410, another 4xx, a forbidden target)', () => {
+      const policy = { rounds: 3, firstDelayMs: 1_000, maxDelayMs: 3_000, windowMs: 10_000 };
+      expect(afterCallback(done, { ok: false, attempts: 1, error: 'gone', final: true }, { now: 0, policy })[0]).toMatchObject({ name: 'TapeCallbackFailed', body: { error: 'gone' } });
+    });
+    it('a delivery that ended drops its schedule; a cancelled job or a delivered callback is never due', () => {
+      const job = rescheduled(done, { kind: 'reschedule', jobId: 7, nextAt: 5, rounds: 2, attempts: 6, since: 1, error: 'x' });
+      const after = evolve(job, { name: 'TapeCallbackFailed', value: { meta: meta(), jobId: 7, deliveryId: 'd1', attempts: 6, error: 'x' } } as any) as Job;
+      expect(after).toMatchObject({ callback: 'FAILED', callbackNextAt: null, callbackRounds: 0, callbackAttempts: 0, callbackSince: null });
+      expect(dueCallback({ ...job, status: 'CANCELLED' }, 10)).toEqual([{ kind: 'ignore', reason: 'CALLBACK_DONE' }]);
+      expect(dueCallback({ ...job, callback: 'DELIVERED' }, 10)).toEqual([{ kind: 'ignore', reason: 'CALLBACK_DONE' }]);
     });
     it('resends only a failed callback on rerun, with the same delivery id', () => {
       const rerun = ev('TapeCallbackRerunRequested', { jobId: 7 });

@@ -25,6 +25,13 @@ export interface Job {
   comment: string;
   callback: CallbackStatus;
   deliveryId: string | null;
+  /** Retry schedule of a pending delivery whose in-batch attempts failed (processor state only, no event):
+   *  the next attempt is due at callbackNextAt (the tick triggers it); rounds so far, POSTs so far, and
+   *  when the first attempt of this schedule failed. Reset when the delivery ends. */
+  callbackNextAt: number | null;
+  callbackRounds: number;
+  callbackAttempts: number;
+  callbackSince: number | null;
 }
 export type TapeState = { status: 'NONE' } | Job;
 export const initialState = (): TapeState => ({ status: 'NONE' });
@@ -53,15 +60,17 @@ export type TapeEffect =
   | { kind: 'lookupFiles'; jobId: number; obs: Record<string, unknown> }
   | { kind: 'batchStage'; jobId: number; files: string[] }
   | { kind: 'cancelStage'; jobId: number }
-  | { kind: 'deliverCallback'; jobId: number; notifyUrl: string; deliveryId: string; body: CallbackBody };
+  | { kind: 'deliverCallback'; jobId: number; notifyUrl: string; deliveryId: string; body: CallbackBody; scheduled?: true };
 
 export type IgnoreReason =
   | 'DUPLICATE_JOB' | 'UNKNOWN_JOB' | 'JOB_NOT_STAGING' | 'UNKNOWN_FILE' | 'DUPLICATE_FILE'
   | 'ALREADY_SUBMITTED' | 'CALLBACK_DONE' | 'CALLBACK_NOT_FAILED' | 'ALREADY_CANCELLED' | 'OWN_OUTCOME';
 
 type Emit = { [N in EventName]: { kind: 'emit'; name: N; key: string; body: BodyOf<N> } }[EventName];
+/** A failed delivery to try again at nextAt (written to the job state; the tick triggers it). */
+export type Reschedule = { kind: 'reschedule'; jobId: number; nextAt: number; rounds: number; attempts: number; since: number; error: string };
 /** `partial`: some files of a notification batch were ignored, the others count. */
-export type Output = Emit | { kind: 'effect'; effect: TapeEffect } | { kind: 'ignore'; reason: IgnoreReason; partial?: true };
+export type Output = Emit | { kind: 'effect'; effect: TapeEffect } | { kind: 'ignore'; reason: IgnoreReason; partial?: true } | Reschedule;
 
 export interface RuleContext {
   /** occurredAt of the input event, ms. */
@@ -196,23 +205,50 @@ function onFinished(job: TapeState): Output[] {
   return [deliver(job)];
 }
 
-function deliver(job: Job): Output {
+function deliver(job: Job, scheduled = false): Output {
   return {
     kind: 'effect',
     effect: {
-      kind: 'deliverCallback', jobId: job.jobId, notifyUrl: job.notifyUrl, deliveryId: job.deliveryId!,
+      kind: 'deliverCallback', jobId: job.jobId, notifyUrl: job.notifyUrl, deliveryId: job.deliveryId!, ...(scheduled ? { scheduled: true as const } : {}),
       body: { job_id: job.jobId, return_code: job.returnCode ?? RC.CREATE_EXCEPTION, total_files: job.total, ready_files: job.ready, error_files: job.error, comment: job.comment },
     },
   };
 }
 
-export type CallbackResult = { ok: true; attempts: number; httpStatus: number } | { ok: false; attempts: number; error: string };
+/** `final`: retrying cannot help (410 Gone, another 4xx, a forbidden target); `retryAfterMs`: the receiver's last Retry-After. */
+export type CallbackResult = { ok: true; attempts: number; httpStatus: number } | { ok: false; attempts: number; error: string; final?: true; retryAfterMs?: number };
 
-export function afterCallback(job: Job, result: CallbackResult): Output[] {
+/** Long retry schedule of a delivery whose in-batch attempts failed: round n (0-based) waits
+ *  min(firstDelayMs · 2^n, maxDelayMs), or the receiver's Retry-After if longer, for at most `rounds`
+ *  rounds and while the next attempt falls within windowMs of the first failure. */
+export interface RetryPolicy { rounds: number; firstDelayMs: number; maxDelayMs: number; windowMs: number }
+
+export function afterCallback(job: Job, result: CallbackResult, schedule?: { now: number; policy: RetryPolicy }): Output[] {
   const deliveryId = job.deliveryId!;
-  if (result.ok) return [emit('TapeCallbackDelivered', job.jobId, { jobId: job.jobId, deliveryId, attempts: result.attempts, httpStatus: result.httpStatus })];
-  return [emit('TapeCallbackFailed', job.jobId, { jobId: job.jobId, deliveryId, attempts: result.attempts, error: result.error })];
+  const attempts = (job.callbackAttempts ?? 0) + result.attempts;
+  if (result.ok) return [emit('TapeCallbackDelivered', job.jobId, { jobId: job.jobId, deliveryId, attempts, httpStatus: result.httpStatus })];
+  if (schedule && !result.final) {
+    const { now, policy } = schedule;
+    const rounds = job.callbackRounds ?? 0;
+    const since = job.callbackSince ?? now;
+    if (rounds < policy.rounds) {
+      const delay = Math.max(Math.min(policy.firstDelayMs * 2 ** rounds, policy.maxDelayMs), result.retryAfterMs ?? 0);
+      const nextAt = now + delay;
+      if (nextAt <= since + policy.windowMs) return [{ kind: 'reschedule', jobId: job.jobId, nextAt, rounds: rounds + 1, attempts, since, error: result.error }];
+    }
+  }
+  return [emit('TapeCallbackFailed', job.jobId, { jobId: job.jobId, deliveryId, attempts, error: result.error })];
 }
+
+/** A pending delivery whose next scheduled attempt is due (the handler lists them on the tick). */
+export function dueCallback(job: TapeState, now: number): Output[] {
+  if (!isJob(job) || job.status === 'CANCELLED' || job.callback !== 'PENDING' || !job.deliveryId) return [ignore('CALLBACK_DONE')];
+  if (job.callbackNextAt === null || job.callbackNextAt > now) return [];
+  return [deliver(job, true)];
+}
+
+/** The job with a rescheduled delivery. */
+export const rescheduled = (job: Job, r: Reschedule): Job => ({ ...job, callbackNextAt: r.nextAt, callbackRounds: r.rounds, callbackAttempts: r.attempts, callbackSince: r.since });
 
 function onCancelRequested(job: TapeState): Output[] {
   if (!isJob(job)) return [ignore('UNKNOWN_JOB')];
@@ -244,6 +280,8 @@ function onRerun(job: TapeState): Output[] {
  *  input changes state only through the events decide emits. */
 export const isAccepted = (outputs: Output[]) => !outputs.some((o) => o.kind === 'ignore' && !o.partial);
 
+const NO_SCHEDULE = { callbackNextAt: null, callbackRounds: 0, callbackAttempts: 0, callbackSince: null } as const;
+
 type Evolving = { name: EventName; value: { meta: Meta } & Record<string, any> };
 
 export function evolve(state: TapeState, event: Evolving): TapeState {
@@ -260,9 +298,9 @@ function apply(state: TapeState, { name, value: v }: Evolving): TapeState {
   }
   switch (name) {
     case 'TapeJobCreated':
-      return { status: 'STAGING', jobId: v.jobId, notifyUrl: v.notifyUrl, total: v.files.length, ready: 0, error: 0, deadline: v.deadline, submitted: false, returnCode: null, comment: '', callback: 'NONE', deliveryId: null };
+      return { status: 'STAGING', jobId: v.jobId, notifyUrl: v.notifyUrl, total: v.files.length, ready: 0, error: 0, deadline: v.deadline, submitted: false, returnCode: null, comment: '', callback: 'NONE', deliveryId: null, ...NO_SCHEDULE };
     case 'TapeJobCreationFailed':
-      return { status: 'FAILED', jobId: v.jobId, notifyUrl: v.notifyUrl, total: 0, ready: 0, error: 0, deadline: v.meta.occurredAt, submitted: false, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId) };
+      return { status: 'FAILED', jobId: v.jobId, notifyUrl: v.notifyUrl, total: 0, ready: 0, error: 0, deadline: v.meta.occurredAt, submitted: false, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId), ...NO_SCHEDULE };
   }
   if (!isJob(state)) throw new InvalidEventError(`tape job ${v.jobId}: ${name} before the job exists`);
   switch (name) {
@@ -270,10 +308,11 @@ function apply(state: TapeState, { name, value: v }: Evolving): TapeState {
     // evolved with the accepted files only (acceptedFiles)
     case 'TapeFilesStaged': return { ...state, ready: state.ready + v.staged.length, error: state.error + v.failed.length };
     case 'TapeJobCompleted':
-      return { ...state, status: 'COMPLETED', ready: v.readyFiles, error: v.errorFiles, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId) };
+      return { ...state, status: 'COMPLETED', ready: v.readyFiles, error: v.errorFiles, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId), ...NO_SCHEDULE };
     case 'TapeJobCancelled': return { ...state, status: 'CANCELLED' };
-    case 'TapeCallbackDelivered': return { ...state, callback: 'DELIVERED' };
-    case 'TapeCallbackFailed': return { ...state, callback: 'FAILED' };
+    // a delivery that ended drops its schedule: a rerun starts a fresh one
+    case 'TapeCallbackDelivered': return { ...state, callback: 'DELIVERED', ...NO_SCHEDULE };
+    case 'TapeCallbackFailed': return { ...state, callback: 'FAILED', ...NO_SCHEDULE };
     default: return state;
   }
 }

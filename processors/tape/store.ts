@@ -8,7 +8,8 @@ type Tx = pg.PoolClient;
 const toJob = (r: any): Job => ({
   status: r.status, jobId: Number(r.job_id), notifyUrl: r.notify_url, total: r.total, ready: r.ready, error: r.error,
   deadline: Number(r.deadline), submitted: r.submitted, returnCode: r.return_code, comment: r.comment, callback: r.callback,
-  deliveryId: r.delivery_id,
+  deliveryId: r.delivery_id, callbackNextAt: r.callback_next_at === null ? null : Number(r.callback_next_at), callbackRounds: r.callback_rounds,
+  callbackAttempts: r.callback_attempts, callbackSince: r.callback_since === null ? null : Number(r.callback_since),
 });
 
 export async function loadJob(tx: Tx, jobId: number): Promise<TapeState> {
@@ -19,11 +20,13 @@ export async function loadJob(tx: Tx, jobId: number): Promise<TapeState> {
 
 export async function saveJob(tx: Tx, job: Job, files?: string[]): Promise<void> {
   await tx.query(
-    `INSERT INTO jobs (job_id, status, notify_url, total, ready, error, deadline, submitted, return_code, comment, callback, delivery_id, file_state)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-     ON CONFLICT (job_id) DO UPDATE SET status = $2, ready = $5, error = $6, submitted = $8, return_code = $9, comment = $10, callback = $11, delivery_id = $12`,
+    `INSERT INTO jobs (job_id, status, notify_url, total, ready, error, deadline, submitted, return_code, comment, callback, delivery_id, file_state,
+       callback_next_at, callback_rounds, callback_attempts, callback_since)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+     ON CONFLICT (job_id) DO UPDATE SET status = $2, ready = $5, error = $6, submitted = $8, return_code = $9, comment = $10, callback = $11, delivery_id = $12,
+       callback_next_at = $14, callback_rounds = $15, callback_attempts = $16, callback_since = $17`,
     [job.jobId, job.status, job.notifyUrl, job.total, job.ready, job.error, job.deadline, job.submitted, job.returnCode, job.comment, job.callback, job.deliveryId,
-      Buffer.alloc(files?.length ?? 0)]);
+      Buffer.alloc(files?.length ?? 0), job.callbackNextAt ?? null, job.callbackRounds ?? 0, job.callbackAttempts ?? 0, job.callbackSince ?? null]);
   if (files?.length) {
     await tx.query(`INSERT INTO job_files (job_id, file, idx) SELECT $1, f, i - 1 FROM unnest($2::text[]) WITH ORDINALITY AS t(f, i) ON CONFLICT DO NOTHING`, [job.jobId, files]);
   }
@@ -76,5 +79,11 @@ export async function jobFiles(tx: Tx, jobId: number): Promise<string[]> {
 
 export async function overdueJobs(tx: Tx, now: number): Promise<number[]> {
   const { rows } = await tx.query(`SELECT job_id FROM jobs WHERE status = 'STAGING' AND deadline <= $1 ORDER BY job_id`, [now]);
+  return rows.map((r) => Number(r.job_id));
+}
+
+/** Jobs whose scheduled callback redelivery is due (rules.dueCallback decides each). */
+export async function dueCallbacks(tx: Tx, now: number, limit = 100): Promise<number[]> {
+  const { rows } = await tx.query(`SELECT job_id FROM jobs WHERE callback = 'PENDING' AND callback_next_at <= $1 ORDER BY callback_next_at, job_id LIMIT $2`, [now, limit]);
   return rows.map((r) => Number(r.job_id));
 }
