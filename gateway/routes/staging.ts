@@ -58,6 +58,20 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
+/** Lone UTF-16 surrogates as U+FFFD (what the filesystem name holds anyway); String#toWellFormed is ES2024. */
+export const wellFormed = (s: string) => s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+
+/** Content-Disposition for any file name Linux allows (RFC 6266): an ASCII `filename` fallback with
+ *  everything outside printable ASCII (and `"` `\\`) as `_`, plus `filename*` with the UTF-8 bytes
+ *  percent-encoded. A raw non-Latin-1 or control character in a header makes Node throw
+ *  ERR_INVALID_CHAR (a 500 for e.g. an NFD name, seen in test/torture/staging-attacks.test.ts). */
+export function contentDisposition(name: string): string {
+  name = wellFormed(name); // a lone surrogate (possible in JSON) would make encodeURIComponent throw
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/gu, '_');
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+}
+
 /** Streams a source file (opened link-safely again) with Range support. */
 async function sendFile(reply: FastifyReply, cfg: StagingConfig, localPath: string, range: string | undefined, requestId: string) {
   const check = checkSourcePath(localPath, cfg.storageRoot);
@@ -73,7 +87,7 @@ async function sendFile(reply: FastifyReply, cfg: StagingConfig, localPath: stri
   const size = src.stat.size;
   const r = parseRange(range, size);
   reply.header('accept-ranges', 'bytes').header('content-type', 'application/octet-stream')
-    .header('content-disposition', `attachment; filename="${basename(src.path).replace(/["\\\r\n]/g, '_')}"`).header('x-request-id', requestId);
+    .header('content-disposition', contentDisposition(basename(src.path))).header('x-request-id', requestId);
   if (r === 'unsatisfiable') {
     await src.file.close();
     return reply.code(416).header('content-range', `bytes */${size}`).type('application/problem+json')

@@ -14,9 +14,14 @@ export function checkUsername(username: string): { ok: true } | { ok: false; cod
     : { ok: false, code: 'USERNAME_INVALID', reason: `Invalid username: ${JSON.stringify(username)} (letters, digits, _ . -, at most 64)` };
 }
 
+/** An unpaired UTF-16 surrogate: no file name can hold it (fs writes U+FFFD, the event pipeline
+ *  turned it into three U+FFFD), so the name asked for and the name touched would differ. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function components(path: string, what: string): PathCheck {
   if (path.length === 0) return { ok: false, code: 'PATH_EMPTY', reason: `${what} is empty` };
   if (path.includes('\0')) return { ok: false, code: 'PATH_NUL', reason: `${what} contains a NUL byte` };
+  if (LONE_SURROGATE.test(path)) return { ok: false, code: 'PATH_INVALID', reason: `${what} is not valid Unicode (unpaired surrogate)` };
   if (Buffer.byteLength(path) > PATH_MAX) return { ok: false, code: 'PATH_TOO_LONG', reason: `${what} is longer than ${PATH_MAX} bytes` };
   const parts = path.split('/');
   for (const c of parts) {
