@@ -29,6 +29,7 @@ export const TAPE_KEYS = {
   callbackRetryFirstMs: key('TAPE_CALLBACK_RETRY_FIRST_MS', Positive, 'wait before the first scheduled round, ms (doubles each round, up to TAPE_CALLBACK_RETRY_MAX_MS; a longer Retry-After wins)', 60_000),
   callbackRetryMaxMs: key('TAPE_CALLBACK_RETRY_MAX_MS', Positive, 'longest wait between scheduled rounds, ms', 3_600_000),
   callbackRetryForS: key('TAPE_CALLBACK_RETRY_FOR_S', Positive, 'no scheduled round later than this long after the first failure, seconds (then the delivery is marked failed)', 24 * 3600),
+  callbackRoundsPerTick: key('TAPE_CALLBACK_ROUNDS_PER_TICK', Positive, 'most scheduled callback rounds one tick sends (they run in the tick\'s batch: keep this × TAPE_CALLBACK_TIMEOUT_MS well under the 30 s consumer session); the rest wait for the next tick', 4),
   filestatusConcurrency: key('TAPE_FILESTATUS_CONCURRENCY', Positive, 'parallel Scout file lookups of POST /filestatus', 8),
   maxFiles: key('TAPE_MAX_FILES', Positive, 'most files in one job (the file list travels in one event)', 20_000),
   retryJitter: key('TAPE_RETRY_JITTER', Type.Number({ minimum: 0, maximum: 1 }), 'fraction of random jitter added to backoffs', 0.2),

@@ -167,6 +167,37 @@ describe('deliverCallback: SSRF guard at delivery', () => {
   });
 });
 
+describe('deliverCallback: connects to the checked address', () => {
+  it('sends to the address the SSRF check judged, not to a second DNS answer', async () => {
+    seen.length = 0;
+    answers = [200];
+    const port = new URL(url).port;
+    let lookups = 0;
+    // receiver.test resolves nowhere in real DNS: the POST arriving proves the connection used the checked 127.0.0.1
+    const lookup = async () => { lookups++; return [{ address: '127.0.0.1', family: 4 }]; };
+    expect(await deliverCallback(`http://receiver.test:${port}/cb`, 'd-pin', body, { callback, lookup })).toMatchObject({ ok: true, attempts: 1 });
+    expect(seen).toHaveLength(1);
+    expect(seen[0].headers.host).toBe(`receiver.test:${port}`);
+    expect(lookups).toBe(1);
+  });
+
+  it('does not follow a redirect (it could point past the guard)', async () => {
+    seen.length = 0;
+    answers = [{ status: 302, headers: { location: 'http://169.254.169.254/latest/meta-data' } }];
+    expect(await deliverCallback(url, 'd-redir', body, { callback, sleep: noSleep })).toEqual({ ok: false, attempts: 1, error: 'HTTP 302', final: true });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('times out a receiver that never answers', async () => {
+    const hang = createServer(() => { /* never answers */ });
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    try {
+      const r = await deliverCallback(`http://127.0.0.1:${(hang.address() as AddressInfo).port}/cb`, 'd-hang', body, { callback: { ...callback, attempts: 1, timeoutMs: 100 } });
+      expect(r).toMatchObject({ ok: false, attempts: 1, error: expect.stringMatching(/timed out/) });
+    } finally { hang.closeAllConnections(); hang.close(); }
+  });
+});
+
 describe('lookupFiles', () => {
   it('lists the files of an obs, and fails for an unknown obs or an unreachable service', async () => {
     expect(await lookupFiles({ obs_id: 42 }, { dataFilesUrl: dataFiles.url })).toEqual({ ok: true, files: ['a.fits', 'b.fits'] });

@@ -1,10 +1,15 @@
 // Side effects of tape jobs, one function per effect kind, deps injected: the data-files lookup
 // (a read), batchstage / cancelbatchstage at the library (idempotent on the job key), and the
 // callback POST (at least once, same Idempotency-Key and webhook-id on every attempt, signed per
-// Standard Webhooks, backoff on 5xx/timeouts or Retry-After, stop on 410, SSRF guard per attempt).
+// Standard Webhooks, backoff on 5xx/timeouts or Retry-After, stop on 410, SSRF guard per attempt with
+// the connection pinned to the checked addresses).
 import type { CallbackBody, CallbackResult, LookupResult, StageResult } from './rules.ts';
 import type { ScoutClient } from './scout.ts';
 import { createHmac } from 'node:crypto';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { isIP } from 'node:net';
 import { checkCallbackTarget, parseAllowList, type AllowList, type Lookup } from './callback-target.ts';
 
 export interface EffectDeps {
@@ -92,6 +97,33 @@ export function retryAfterMs(header: string | null, now: number): number | null 
 
 const openAllow = parseAllowList([]);
 
+/** Connects to exactly the addresses the SSRF check judged (no second DNS answer: no rebinding between check and connect). */
+const pinnedLookup = (addresses: string[]): LookupFunction => (_host, options, cb) => {
+  const all = addresses.map((address) => ({ address, family: isIP(address) }));
+  const fam = typeof options === 'object' && options ? (options as { family?: number | string }).family : undefined;
+  const wanted = fam === 4 || fam === 'IPv4' ? all.filter((a) => a.family === 4) : fam === 6 || fam === 'IPv6' ? all.filter((a) => a.family === 6) : all;
+  if (!wanted.length) { (cb as any)(Object.assign(new Error(`no checked address of family ${fam}`), { code: 'ENOTFOUND' })); return; }
+  if (typeof options === 'object' && options && (options as { all?: boolean }).all) (cb as any)(null, wanted);
+  else (cb as any)(null, wanted[0].address, wanted[0].family);
+};
+
+/** One POST with node:http(s) (fetch cannot take a lookup): the whole exchange within timeoutMs, no redirects followed. */
+function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number, lookup?: LookupFunction): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {
+      method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, ...(lookup ? { lookup } : {}),
+    }, (res) => {
+      res.resume();
+      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode ?? 0, headers: res.headers }); });
+      res.on('error', (err) => { clearTimeout(timer); reject(err); });
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`callback timed out after ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (err) => { clearTimeout(timer); reject(err); });
+    req.end(body);
+  });
+}
+
 /** POSTs the job result, signed per Standard Webhooks when a secret is set (same webhook-id and
  *  Idempotency-Key on every attempt, a fresh webhook-timestamp per attempt). Retries 5xx, 408, 429,
  *  timeouts and connection errors with exponential backoff, or as long as a Retry-After of a 429/5xx
@@ -124,14 +156,14 @@ export async function deliverCallback(notifyUrl: string, deliveryId: string, bod
         const ts = Math.floor(now() / 1000);
         Object.assign(headers, { 'webhook-id': deliveryId, 'webhook-timestamp': String(ts), 'webhook-signature': signature(key, deliveryId, ts, payload) });
       }
-      const res = await fetch(notifyUrl, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(c.timeoutMs), redirect: 'manual' });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.ok) return { ok: true, attempts: attempt, httpStatus: res.status };
+      const res = await post(notifyUrl, headers, payload, c.timeoutMs, target.addresses.length ? pinnedLookup(target.addresses) : undefined);
+      if (res.status >= 200 && res.status < 300) return { ok: true, attempts: attempt, httpStatus: res.status };
       if (res.status === 410) return { ok: false, attempts: attempt, error: 'gone', final: true };
       error = `HTTP ${res.status}`;
       if (res.status < 500 && res.status !== 429 && res.status !== 408) return { ok: false, attempts: attempt, error, final: true };
       if (res.status === 429 || res.status >= 500) {
-        const ra = retryAfterMs(res.headers.get('retry-after'), now());
+        const h = res.headers['retry-after'];
+        const ra = retryAfterMs(typeof h === 'string' ? h : null, now());
         if (ra !== null) { wait = Math.min(ra, c.maxRetryAfterMs ?? 5_000); lastRetryAfter = ra; }
       }
     } catch (err) {

@@ -22,7 +22,7 @@ export async function handleTape(event: DecodedEvent, ctx: HandlerContext, cfg: 
       await run.apply(decide(input, { job }, rc), job);
     }
     // due redeliveries of the long retry schedule, same delivery id (one POST each: the tick batch stays short)
-    for (const jobId of await dueCallbacks(ctx.tx, rc.now)) {
+    for (const jobId of await dueCallbacks(ctx.tx, rc.now, cfg.callbackRoundsPerTick)) {
       const job = await loadJob(ctx.tx, jobId);
       await run.apply(dueCallback(job, rc.now), job);
     }
