@@ -110,7 +110,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
   app.addHook('onClose', async () => { for (const r of streams) r.end(); });
 
   app.post('/stage_data', {
-    preHandler: deps.auth.require('producer', 'staging-seed'),
+    onRequest: deps.auth.require('producer', 'staging-seed'),
     schema: {
       summary: 'Stage one file into the user area (seed); direct_download answers with the file',
       querystring: StageQuery,
@@ -149,7 +149,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
   });
 
   app.get('/logs', {
-    preHandler: deps.auth.require('reader', 'staging-seed'),
+    onRequest: deps.auth.require('reader', 'staging-seed'),
     schema: { summary: 'Staging log (seed): one line per staging event, oldest first', querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }) }), response: { 200: Type.String() } },
   }, async (req, reply) => {
     const lines = await getStagingLog(deps.db, req.query.limit);
@@ -157,12 +157,12 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
   });
 
   app.get('/api/v1/staging/config', {
-    preHandler: deps.auth.require('reader', 'staging-seed'),
+    onRequest: deps.auth.require('reader', 'staging-seed'),
     schema: { summary: 'Methods allowed at this site', response: { 200: Type.Object({ allowed_methods: Type.Array(Type.String()) }) } },
   }, async () => ({ allowed_methods: cfg.allowedMethods }));
 
   app.get('/api/v1/staging/requests/:id', {
-    preHandler: deps.auth.require('reader'),
+    onRequest: deps.auth.require('reader'),
     schema: { summary: 'Status of one staging request', params: IdParams, response: { 200: Record_ } },
   }, async (req) => {
     const rec = await getStagingRequest(deps.db, req.params.id);
@@ -171,7 +171,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
   });
 
   app.get('/api/v1/staging/requests', {
-    preHandler: deps.auth.require('reader'),
+    onRequest: deps.auth.require('reader'),
     schema: {
       summary: 'Staging requests, newest first',
       querystring: Type.Object({
@@ -184,7 +184,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
   }, async (req) => ({ requests: await listStagingRequests(deps.db, req.query) }));
 
   app.post('/api/v1/staging/requests/:id/rerun', {
-    preHandler: deps.auth.require('operator'),
+    onRequest: deps.auth.require('operator'),
     schema: {
       summary: 'Run a FAILURE request again (e.g. after INTERRUPTED) and answer with its new outcome',
       params: IdParams,
@@ -213,7 +213,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
   });
 
   app.get('/api/v1/staging/requests/:id/download', {
-    preHandler: deps.auth.require('reader'),
+    onRequest: deps.auth.require('reader'),
     schema: { summary: 'The file of a successful direct_download request (Range supported)', params: IdParams },
   }, async (req, reply) => {
     const rec = await getStagingRequest(deps.db, req.params.id);
@@ -225,7 +225,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
   });
 
   app.get('/api/v1/staging/events', {
-    preHandler: deps.auth.require('reader', 'staging-seed'),
+    onRequest: deps.auth.require('reader', 'staging-seed'),
     schema: { summary: 'Live staging events as Server-Sent Events (the live log view)' },
   }, async (req, reply) => {
     reply.hijack();

@@ -53,7 +53,7 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
 
   app.post('/staging', {
     schema: { tags: ['tape'], summary: 'New staging job by file list or obs; 202, then a callback to notify_url', body: NewJob, response: { 202: Type.Object({ job_id: Type.Integer(), status_url: Type.String() }) } },
-    preHandler: seed('producer'),
+    onRequest: seed('producer'),
   }, async (req, reply) => {
     const { job_id: jobId, files, obs, notify_url: notifyUrl } = req.body;
     if (!files && !obs) throw new BadRequestError('DBB_TAPE_NO_FILES', 'give either "files" (a list of paths) or "obs" (an observation)');
@@ -71,7 +71,7 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
 
   app.get('/staging', {
     schema: { tags: ['tape'], summary: 'Status of a staging job', querystring: StatusQuery, response: { 200: JobStatus } },
-    preHandler: seed('reader'),
+    onRequest: seed('reader'),
   }, async (req) => {
     const status = await getJobStatus(deps.db, req.query.job_id, req.query.include_files ?? false);
     if (!status) throw notFound(req.query.job_id);
@@ -80,7 +80,7 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
 
   app.delete('/staging', {
     schema: { tags: ['tape'], summary: 'Cancel a staging job (Scout cancelbatchstage) and remove it', querystring: JobQuery, response: { 200: Type.Object({ job_id: Type.Integer(), cancelled: Type.Boolean() }) } },
-    preHandler: seed('producer'),
+    onRequest: seed('producer'),
   }, async (req) => {
     const jobId = req.query.job_id;
     if (!(await getJobDetail(deps.db, jobId))) throw notFound(jobId);
@@ -90,7 +90,7 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
 
   app.get('/get_joblist', {
     schema: { tags: ['tape'], summary: 'Every staging job', response: { 200: Type.Object({ jobs: Type.Array(JobStatus) }) } },
-    preHandler: seed('reader'),
+    onRequest: seed('reader'),
   }, async () => ({
     jobs: (await listJobs(deps.db)).map((j) => ({
       job_id: j.jobId, created: j.created, completed: j.completed, total_files: j.totalFiles, ready_files: j.readyFiles, error_files: j.errorFiles, files: {},
@@ -99,7 +99,7 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
 
   app.get('/get_stats', {
     schema: { tags: ['tape'], summary: 'Job and file counts, notification-consumer heartbeat, tape cache state', response: { 200: Stats } },
-    preHandler: seed('reader'),
+    onRequest: seed('reader'),
   }, async () => getStats(deps.db));
 
   app.post('/filestatus', {
@@ -108,7 +108,7 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
       body: Type.Object({ files: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 10_000 }) }),
       response: { 200: Type.Object({ files: Type.Record(Type.String(), Type.Boolean()) }) },
     },
-    preHandler: seed('reader'),
+    onRequest: seed('reader'),
   }, async (req) => {
     const names = [...new Set(req.body.files)];
     const out: Record<string, boolean> = {};
@@ -128,12 +128,12 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
 
   app.get('/api/v1/tape/jobs', {
     schema: { tags: ['tape'], summary: 'Every job with its return code and callback delivery state', response: { 200: Type.Array(Detail) } },
-    preHandler: deps.auth.require('reader'),
+    onRequest: deps.auth.require('reader'),
   }, async () => listJobs(deps.db));
 
   app.get('/api/v1/tape/jobs/:jobId', {
     schema: { tags: ['tape'], summary: 'One job with its return code and callback delivery state', params: Type.Object({ jobId: JobId }), response: { 200: Detail } },
-    preHandler: deps.auth.require('reader'),
+    onRequest: deps.auth.require('reader'),
   }, async (req) => {
     const job = await getJobDetail(deps.db, req.params.jobId);
     if (!job) throw notFound(req.params.jobId);
@@ -142,6 +142,6 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
 
   app.post('/api/v1/tape/callbacks/rerun', {
     schema: { tags: ['tape'], summary: 'Resend every failed callback (same Idempotency-Key)', response: { 202: Type.Object({ job_ids: Type.Array(Type.Integer()) }) } },
-    preHandler: deps.auth.require('operator'),
+    onRequest: deps.auth.require('operator'),
   }, async (req, reply) => reply.code(202).send({ job_ids: await rerunFailedTapeCallbacks({ db: deps.db, appender: deps.appender }, { actor: actorOf(req) }) }));
 };
