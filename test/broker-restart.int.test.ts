@@ -8,7 +8,7 @@
 // then prints ~one batch of events ABSENT from the log and as many duplicate records).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -98,6 +98,10 @@ afterAll(async () => {
   await stack?.stop();
   if (dir) {
     await killBroker().catch(() => {});
+    // a broker still starting when a hook timed out has no pid file yet: find it by its state dir
+    for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try { if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`-Ddbb.stateDir=${dir}`)) process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }, 120_000);
