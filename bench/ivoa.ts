@@ -3,12 +3,9 @@
 // Postgres; then cone searches of radius 0.1°–1° through the gateway's /scs (HTTP) beside the same SQL
 // run directly with pg, p95 of each. Run: npx tsx bench/ivoa.ts [--dids 1000000] [--cones 300] [--json]
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { ensureStack } from '../infra/stack.ts';
-import { loadConfig, type Env } from '../platform/config.ts';
+import { fileURLToPath } from 'node:url';
 import { createLogger } from '../platform/log.ts';
-import { startPlatform } from '../platform/runtime.ts';
 import { startReplyListener } from '../platform/request-reply.ts';
 import { createAuth, hashToken } from '../gateway/plugins/auth.ts';
 import { buildApp } from '../gateway/app.ts';
@@ -21,8 +18,8 @@ import { applyChanges } from '../projections/ivoa/apply.ts';
 import { loadDidDump } from '../producers/did-feeder/index.ts';
 import { parseDumpLine } from '../producers/did-feeder/parse.ts';
 import type { DecodedEvent } from '../platform/types.ts';
+import { startBenchStack, type BenchResult } from './support/stack.ts';
 
-export interface BenchResult { name: string; metrics: Record<string, number>; ratios: Record<string, number>; notes?: string[] }
 
 const SITES = [['UKSRC', 52.2, 0.12], ['CHSRC', 46.23, 6.05], ['AUSRC', -31.95, 115.86], ['CNSRC', 31.2, 121.5]] as const;
 
@@ -85,27 +82,11 @@ export async function run(opts: { dids?: number; cones?: number; batch?: number 
   const n = opts.dids ?? 100_000;
   const batch = opts.batch ?? 5000;
   const nCones = opts.cones ?? 300;
-  const info = await ensureStack({ stateDir: process.env.DBB_STATE_DIR ?? `${process.cwd()}/.dbb`, databaseUrl: process.env.DATABASE_URL });
   const id = randomBytes(3).toString('hex');
-  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const admin = new pg.Client({ connectionString: baseUrl.replace(/\/[^/]*$/, '/postgres') });
-  await admin.connect();
-  const dbName = `dbb_bench_ivoa_${id}`;
-  await admin.query(`CREATE DATABASE "${dbName}"`);
   const token = `bench-${id}`;
-  const env: Env = {
-    ...process.env,
-    DBB_NAMESPACE: `bivoa${id}.`,
-    DATABASE_URL: baseUrl.replace(/\/[^/]*$/, `/${dbName}`),
-    KAFKA_BROKERS: info.brokers.join(','),
-    SCHEMA_REGISTRY_URL: info.registryUrl,
-    DBB_TOKENS: `bench:reader:${hashToken(token)}`,
-    LOG_LEVEL: 'warn',
-    DBB_BATCH_MAX: String(batch),
-  };
-  const config = loadConfig(env);
+  const bench = await startBenchStack('ivoa', { env: { DBB_TOKENS: `bench:reader:${hashToken(token)}`, DBB_BATCH_MAX: String(batch) } });
+  const { env, config, platform } = bench;
   const log = createLogger({ level: 'warn', name: 'bench-ivoa' });
-  const platform = await startPlatform(config, { env, log, source: 'bench' });
   const replies = await startReplyListener({ config, kafka: platform.kafka, serde: platform.serde, appender: platform.appender, log });
   const app = await buildApp({ config, env, db: platform.db, appender: platform.appender, replies, auth: createAuth(config), log });
   try {
@@ -173,14 +154,7 @@ export async function run(opts: { dids?: number; cones?: number; batch?: number 
   } finally {
     await app.close().catch(() => {});
     await replies.stop().catch(() => {});
-    await platform.close().catch(() => {});
-    const kadmin = platform.kafka.admin();
-    await kadmin.connect().then(async () => {
-      const mine = (await kadmin.listTopics()).filter((t) => t.startsWith(config.namespace));
-      if (mine.length) await kadmin.deleteTopics({ topics: mine, timeout: 10_000 });
-    }).catch(() => {}).finally(() => kadmin.disconnect().catch(() => {}));
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => {});
-    await admin.end();
+    await bench.stop();
   }
 }
 
