@@ -8,11 +8,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import pg from 'pg';
 import { ensureStack } from '../infra/stack.ts';
-import { loadConfig, ns, type Env } from '../platform/config.ts';
+import { ns } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
-import { startPlatform } from '../platform/runtime.ts';
 import { startReplyListener } from '../platform/request-reply.ts';
 import { createAuth, hashToken } from '../gateway/plugins/auth.ts';
 import { buildApp } from '../gateway/app.ts';
@@ -21,8 +19,8 @@ import { createTapeProjection } from '../projections/tape/index.ts';
 import { startTapeNotifications } from '../producers/tape-notifications/index.ts';
 import { startTapeLibrarySim, TapeLibrary } from '../sim/tape-library/index.ts';
 import { metrics as platformMetrics } from '../platform/metrics.ts';
+import { startBenchStack, type BenchResult } from './support/stack.ts';
 
-export interface BenchResult { name: string; metrics: Record<string, number>; ratios: Record<string, number>; notes?: string[] }
 
 const until = async (cond: () => Promise<boolean>, timeoutMs: number, intervalMs = 20) => {
   const end = Date.now() + timeoutMs;
@@ -36,11 +34,6 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
   const n = opts.files ?? 10_000;
   const info = await ensureStack({ stateDir: process.env.DBB_STATE_DIR ?? join(process.cwd(), '.dbb'), databaseUrl: process.env.DATABASE_URL });
   const id = randomBytes(3).toString('hex');
-  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const admin = new pg.Client({ connectionString: baseUrl.replace(/\/[^/]*$/, '/postgres') });
-  await admin.connect();
-  const dbName = `dbb_bench_tape_${id}`;
-  await admin.query(`CREATE DATABASE "${dbName}"`);
 
   let callbackAt = 0;
   let callbackBody: any = null;
@@ -55,20 +48,11 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
   const library = new TapeLibrary({ kafkaBrokers: info.brokers, stageDelayMs: 0, maxBatch: 1000 });
   const node = await startTapeLibrarySim({ kafkaBrokers: info.brokers, library });
   const token = `bench-${id}`;
-  const env: Env = {
-    ...process.env,
-    DBB_NAMESPACE: `btape${id}.`,
-    DATABASE_URL: baseUrl.replace(/\/[^/]*$/, `/${dbName}`),
-    KAFKA_BROKERS: info.brokers.join(','),
-    SCHEMA_REGISTRY_URL: info.registryUrl,
-    DBB_TOKENS: `bench:producer:${hashToken(token)}`,
-    LOG_LEVEL: 'warn',
-    TAPE_SCOUT_URLS: node.url,
-    TAPE_TICK_MS: '1000',
-  };
-  const config = loadConfig(env);
+  const bench = await startBenchStack('tape', {
+    env: { DBB_TOKENS: `bench:producer:${hashToken(token)}`, TAPE_SCOUT_URLS: node.url, TAPE_TICK_MS: '1000', TAPE_CALLBACK_ALLOW: '127.0.0.0/8' },
+  });
+  const { env, config, platform } = bench;
   const log = createLogger({ level: 'warn', name: 'bench-tape' });
-  const platform = await startPlatform(config, { env, log, source: 'bench' });
   const replies = await startReplyListener({ config, kafka: platform.kafka, serde: platform.serde, appender: platform.appender, log });
   const app = await buildApp({ config, env, db: platform.db, appender: platform.appender, replies, auth: createAuth(config), log });
   const adapter = await startTapeNotifications({ config, env, kafka: platform.kafka, producer: platform.producer, appender: platform.appender, log });
@@ -170,17 +154,10 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
     await adapter.stop().catch(() => {});
     await app.close().catch(() => {});
     await replies.stop().catch(() => {});
-    await platform.close().catch(() => {});
-    const kadmin = platform.kafka.admin();
-    await kadmin.connect().then(async () => {
-      const mine = (await kadmin.listTopics()).filter((t) => t.startsWith(config.namespace));
-      if (mine.length) await kadmin.deleteTopics({ topics: mine, timeout: 10_000 });
-    }).catch(() => {}).finally(() => kadmin.disconnect().catch(() => {}));
+    await bench.stop();
     await node.stop().catch(() => {});
     await library.close();
     receiver.close();
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => {});
-    await admin.end();
   }
 }
 
