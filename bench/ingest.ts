@@ -7,17 +7,13 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { ensureStack } from '../infra/stack.ts';
-import { loadConfig, type Env } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
-import { startPlatform } from '../platform/runtime.ts';
 import { createIngestProcessor } from '../processors/ingest/index.ts';
 import { createIngestProjection } from '../projections/ingest/index.ts';
 import { validateIngestConfig, type FinderConfig } from '../processors/ingest/config.ts';
 import { createFinder } from '../producers/ingest-finder/index.ts';
+import { startBenchStack, type BenchResult } from './support/stack.ts';
 
-export interface BenchResult { name: string; metrics: Record<string, number>; ratios: Record<string, number>; notes?: string[] }
 
 async function makeFiles(dir: string, n: number) {
   for (let d = 0; d * 100 < n; d++) {
@@ -36,27 +32,10 @@ async function until(check: () => Promise<boolean>, timeoutMs: number) {
 
 export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
   const n = opts.files ?? 10_000;
-  const stateDir = process.env.DBB_STATE_DIR ?? join(process.cwd(), '.dbb');
-  const info = await ensureStack({ stateDir, databaseUrl: process.env.DATABASE_URL });
-  const id = randomBytes(3).toString('hex');
-  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const admin = new pg.Client({ connectionString: baseUrl.replace(/\/[^/]*$/, '/postgres') });
-  await admin.connect();
-  const dbName = `dbb_bench_ingest_${id}`;
-  await admin.query(`CREATE DATABASE "${dbName}"`);
+  const bench = await startBenchStack('ingest', { env: { INGEST_PLUGIN: 'Registry' } });
+  const { config, platform } = bench;
   const work = await mkdtemp(join(tmpdir(), 'ingest-bench-'));
-  const env: Env = {
-    ...process.env,
-    DBB_NAMESPACE: `bin${id}.`,
-    DATABASE_URL: baseUrl.replace(/\/[^/]*$/, `/${dbName}`),
-    KAFKA_BROKERS: info.brokers.join(','),
-    SCHEMA_REGISTRY_URL: info.registryUrl,
-    LOG_LEVEL: 'warn',
-    INGEST_PLUGIN: 'Registry',
-  };
-  const config = loadConfig(env);
   const log = createLogger({ level: 'warn', name: 'bench-ingest' });
-  const platform = await startPlatform(config, { env, log, source: 'bench' });
   try {
     await platform.startConsumer(createIngestProcessor(platform.domainDeps));
     await platform.startConsumer(createIngestProjection(platform.domainDeps));
@@ -108,14 +87,7 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
       ],
     };
   } finally {
-    await platform.close().catch(() => {});
-    const kadmin = platform.kafka.admin();
-    await kadmin.connect().then(async () => {
-      const mine = (await kadmin.listTopics()).filter((t) => t.startsWith(config.namespace));
-      if (mine.length) await kadmin.deleteTopics({ topics: mine, timeout: 10_000 });
-    }).catch(() => {}).finally(() => kadmin.disconnect().catch(() => {}));
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => {});
-    await admin.end();
+    await bench.stop();
     await rm(work, { recursive: true, force: true });
   }
 }
