@@ -7,10 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createExternalTable } from './consumers.ts';
-import {
-  appliedRows, checkHistory, countOf, effectsCheck, EVENTS_TOPIC, figure, Fleet, FULL, historyFigures, offsetsVsLogEnd, OUTCOMES_TOPIC,
-  outcomeRows, printFigures, PrivateBroker, produceInWaves, scaled, SESSION_TIMEOUT_MS, sleep, stallMonitor, torturePlatformReady, until, withSecretPassword,
-} from './support.ts';
+import { checkTortureRun, countOf, figure, Fleet, FULL, historyFigures, printFigures, PrivateBroker, produceInWaves, scaled, SESSION_TIMEOUT_MS, sleep, stallMonitor, torturePlatformReady, until, withSecretPassword } from './support.ts';
 
 const N = scaled(10_000, 100_000);
 const KEYS = scaled(100, 600);
@@ -94,11 +91,7 @@ it(`${N} events over 6 partitions, 3 instances, SIGKILL every +${STEP} %${FULL ?
   const elapsed = Date.now() - t0;
   await sleep(1000);
 
-  const events = checkHistory('input events (projection)', produced, await appliedRows(stack.db));
-  const outcomes = checkHistory('outcomes via outbox (projection)', produced, await outcomeRows(stack.db));
-  const effects = await effectsCheck(stack.db, produced);
-  const proj = await offsetsVsLogEnd(stack, 'projection_torture', [EVENTS_TOPIC, OUTCOMES_TOPIC]);
-  const proc = await offsetsVsLogEnd(stack, 'processor_torture', [EVENTS_TOPIC]);
+  const { events, outcomes, effects, proj, proc } = await checkTortureRun(stack, produced);
   const output = fleet.allOutput();
   const fenceLost = (output.match(/offset fence lost/g) ?? []).length;
 

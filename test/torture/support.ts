@@ -436,3 +436,15 @@ export async function relayLockHolder(db: pg.Pool, pids: number[]): Promise<numb
   }
   return null;
 }
+
+/** The end-of-run checks of a run of the torture projection + processor: histories of inputs, outbox
+ *  outcomes and external effects, and stored offsets against the log end of both consumers. */
+export async function checkTortureRun(stack: TestStack, produced: Produced[]) {
+  return {
+    events: checkHistory('input events (projection)', produced, await appliedRows(stack.db)),
+    outcomes: checkHistory('outcomes via outbox (projection)', produced, await outcomeRows(stack.db)),
+    effects: await effectsCheck(stack.db, produced),
+    proj: await offsetsVsLogEnd(stack, 'projection_torture', [EVENTS_TOPIC, OUTCOMES_TOPIC]),
+    proc: await offsetsVsLogEnd(stack, 'processor_torture', [EVENTS_TOPIC]),
+  };
+}

@@ -5,10 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createExternalTable } from './consumers.ts';
-import {
-  appliedRows, checkHistory, countOf, effectsCheck, EVENTS_TOPIC, figure, Fleet, FULL, historyFigures, offsetsVsLogEnd, OUTCOMES_TOPIC,
-  outcomeRows, printFigures, produceInWaves, scaled, SESSION_TIMEOUT_MS, sleep, stallMonitor, torturePlatformReady, until,
-} from './support.ts';
+import { checkTortureRun, countOf, figure, Fleet, FULL, historyFigures, printFigures, produceInWaves, scaled, SESSION_TIMEOUT_MS, sleep, stallMonitor, torturePlatformReady, until } from './support.ts';
 
 const CYCLES = scaled(3, 50);
 const KEYS = scaled(20, 40);
@@ -65,11 +62,7 @@ it(`${CYCLES} SIGSTOP/SIGCONT cycles of ${PAUSE_MS} ms: stale batches are fenced
   const caughtUp = Date.now() - cycled;
   await sleep(1000);
 
-  const events = checkHistory('input events (projection)', produced, await appliedRows(stack.db));
-  const outcomes = checkHistory('outcomes via outbox (projection)', produced, await outcomeRows(stack.db));
-  const effects = await effectsCheck(stack.db, produced);
-  const proj = await offsetsVsLogEnd(stack, 'projection_torture', [EVENTS_TOPIC, OUTCOMES_TOPIC]);
-  const proc = await offsetsVsLogEnd(stack, 'processor_torture', [EVENTS_TOPIC]);
+  const { events, outcomes, effects, proj, proc } = await checkTortureRun(stack, produced);
   const fenceLost = (fleet.allOutput().match(/offset fence lost/g) ?? []).length;
 
   figure(TEST, 'cycles x pause (session timeout)', `${CYCLES} x ${PAUSE_MS} ms (${SESSION_TIMEOUT_MS} ms)`, FULL ? '50' : '>= 3');
