@@ -43,6 +43,7 @@ export function loadStagingConfig(env: Env): StagingConfig {
   const storageRoot = resolve(raw.storageRoot || join(stateDir(env), 'staging', 'storage'));
   const userAreaTemplate = raw.userAreaTemplate || join(resolve(stateDir(env)), 'staging', 'users', '{username}');
   if (!raw.storageRoot) mkdirSync(storageRoot, { recursive: true });
+  if (!raw.userAreaTemplate) mkdirSync(userAreaParts(userAreaTemplate, 'x').base, { recursive: true });
   if (!isAbsolute(raw.storageRoot || storageRoot)) throw new ConfigError('STAGING_STORAGE_ROOT', 'must be an absolute path');
   let st;
   try { st = statSync(storageRoot); } catch { throw new ConfigError('STAGING_STORAGE_ROOT', `${storageRoot} does not exist`); }

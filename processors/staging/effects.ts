@@ -40,7 +40,17 @@ export function userAreaPath(cfg: StagingConfig, username: string): string {
 
 async function openDestDir(cfg: StagingConfig, e: StageEffect): Promise<FileHandle> {
   const { base, components } = userAreaParts(cfg.userAreaTemplate, e.username);
-  return walkDirs(await openTrustedDir(base), [...components, ...e.dest.slice(0, -1)], { create: true, label: base.replace(/\/+$/, '') });
+  let baseDir: FileHandle;
+  try {
+    baseDir = await openTrustedDir(base);
+  } catch (err) {
+    // the part of the template above {username} is the site's: its absence is a set-up problem the client is told about
+    if (err instanceof StagingRefusal && err.code === 'NOT_FOUND') {
+      throw new StagingRefusal('USER_AREA_NOT_FOUND', `user areas live under ${base}, which does not exist: create it, or set STAGING_USER_AREA_TEMPLATE`);
+    }
+    throw err;
+  }
+  return walkDirs(baseDir, [...components, ...e.dest.slice(0, -1)], { create: true, label: base.replace(/\/+$/, '') });
 }
 
 async function run(deps: EffectDeps, body: () => Promise<Done>, reconciled = false): Promise<EffectResult> {

@@ -71,7 +71,7 @@ export const effectIdOf = (requestId: string, attempt = 1) => (attempt === 1 ? `
 export const CLIENT_CODES = new Set([
   'METHOD_NOT_ALLOWED', 'USERNAME_INVALID', 'PATH_EMPTY', 'PATH_NUL', 'PATH_TOO_LONG', 'NAME_TOO_LONG', 'PATH_TRAVERSAL',
   'PATH_INVALID', 'PATH_ABSOLUTE', 'PATH_ESCAPE', 'SYMLINK_REFUSED', 'NOT_A_DIRECTORY', 'SOURCE_NOT_FOUND', 'SOURCE_NOT_REGULAR',
-  'DESTINATION_CONFLICT', 'CROSS_DEVICE',
+  'DESTINATION_CONFLICT', 'CROSS_DEVICE', 'USER_AREA_NOT_FOUND',
 ]);
 
 function failed(v: { requestId: string; method: string; username: string }, code: string, reason: string, t?: { startedAt: number; finishedAt: number }): Output {
