@@ -1,10 +1,11 @@
 // buildApp(deps): the Fastify gateway — errors, auth, OpenAPI (/docs), health, metrics, and every
 // domain's routes as an encapsulated plugin. Only the CLI calls listen(); tests use inject().
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
+import { AjvCompiler } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { OptionalKind, Type } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import { errorsPlugin, problem, sendProblem, toProblem } from './plugins/errors.ts';
 import { registry as metricsRegistry, metrics } from '../platform/metrics.ts';
@@ -12,6 +13,38 @@ import { serializeRequest } from '../platform/log.ts';
 import { DOMAIN_ROUTES } from './routes/index.ts';
 import { eventsRoutes } from './routes/events.ts';
 import type { App, GatewayDeps } from './types.ts';
+
+/** Largest body of every route but the GW chunk uploads (their own `bodyLimit`), bytes. */
+export const CONTROL_BODY_LIMIT = 1024 * 1024;
+
+const AJV_OPTIONS = { removeAdditional: false, useDefaults: true, allErrors: false } as const;
+
+/**
+ * Two Ajv instances keyed on the request part: querystring, params and headers are strings on the wire
+ * and are coerced ('1' → 1, 'a' → ['a']); a JSON body already has its types and is validated as sent
+ * (a string is never a one-item list, `"1"` never a number, null never an object).
+ */
+function partAwareValidators() {
+  const pool = AjvCompiler();
+  return {
+    buildValidator(external: Record<string, unknown>, server: { customOptions?: object; plugins?: unknown[] } = {}) {
+      const coercing = pool(external as never, { ...server, customOptions: { ...server.customOptions, ...AJV_OPTIONS, coerceTypes: 'array' } } as never);
+      const strict = pool(external as never, { ...server, customOptions: { ...server.customOptions, ...AJV_OPTIONS, coerceTypes: false } } as never);
+      return (route: { httpPart?: string; schema: object }) => (route.httpPart === 'body' ? strict : coercing)(route as never);
+    },
+  };
+}
+
+/** A JSON body schema that allows the body to be left out (TypeBox `Type.Optional(Type.Object(...))`). */
+const bodyOptional = (req: FastifyRequest) => {
+  const body = req.routeOptions.schema?.body as Record<PropertyKey, unknown> | undefined;
+  return body?.[OptionalKind] === 'Optional';
+};
+/** The route takes a JSON body (a schema, not a per-content-type map such as /streamdata's). */
+const jsonBodyRoute = (req: FastifyRequest) => {
+  const body = req.routeOptions.schema?.body as Record<string, unknown> | undefined;
+  return !!body && !('content' in body);
+};
 
 export interface BuildOptions {
   /** Readiness checks for /readyz: name → throws when the part is unreachable. */
@@ -22,11 +55,12 @@ export interface BuildOptions {
 export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Promise<App> {
   const app = Fastify({
     loggerInstance: (opts.logger ?? deps.log).child({ component: 'gateway' }, { serializers: { req: serializeRequest } }),
-    bodyLimit: deps.config.bodyLimit,
+    // control and seed routes; the GW chunk upload routes set their own, larger bodyLimit
+    bodyLimit: Math.min(deps.config.bodyLimit, CONTROL_BODY_LIMIT),
     genReqId: () => crypto.randomUUID(),
     // errors Fastify raises before routing (over-long path parameters, bad URLs) are problems too
     frameworkErrors: (err, req, reply) => { void sendProblem(reply, toProblem(err, req)); },
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+    schemaController: { compilersFactory: partAwareValidators() as never },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('principal', null);
@@ -50,6 +84,21 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
       }
     }
   });
+  // A route with a JSON body schema gets a JSON body: no body at all, or `null`, is a 400 (Fastify
+  // would validate a missing body as null, and a route's own preValidation hook could default it).
+  // Runs before every route-level hook. Only a schema marked Optional may be left out (not nulled).
+  app.addHook('preValidation', async (req, reply) => {
+    if (!jsonBodyRoute(req)) return;
+    // a raw body (a content type parsed as bytes, e.g. octet-stream in the gw scope) is no JSON object,
+    // though Ajv would take a Buffer for one
+    if (Buffer.isBuffer(req.body) || req.body instanceof Uint8Array) {
+      return sendProblem(reply, problem(415, 'DBB_UNSUPPORTED_MEDIA_TYPE', `${req.method} ${req.routeOptions.url} takes application/json`));
+    }
+    if (req.body === null || (req.body === undefined && !bodyOptional(req))) {
+      return sendProblem(reply, problem(400, 'DBB_VALIDATION', `${req.method} ${req.routeOptions.url} needs a JSON object body`));
+    }
+    if (req.body === undefined) req.body = {};
+  });
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
   });
@@ -61,7 +110,10 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
     await Promise.all(Object.entries(opts.readiness ?? {}).map(async ([name, check]) => {
       try { await check(); checks[name] = 'ok'; } catch (err) { ok = false; checks[name] = (err as Error).message; }
     }));
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+    // a domain whose optional dependency is missing leaves the gateway ready (every other domain serves)
+    const domains = deps.availability?.snapshot(DOMAIN_ROUTES.map((r) => r.name)) ?? {};
+    const status = !ok ? 'not ready' : deps.availability?.anyDown ? 'degraded' : 'ready';
+    return reply.code(ok ? 200 : 503).send({ status, checks, domains });
   });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     return reply.type(metricsRegistry.contentType).send(await metricsRegistry.metrics());
@@ -72,7 +124,13 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
   }, async (req) => ({ name: req.principal!.name, role: req.principal!.role }));
 
   for (const { name, plugin } of [{ name: 'events', plugin: eventsRoutes }, ...DOMAIN_ROUTES]) {
-    await app.register(async (scope) => plugin(scope as unknown as App, deps), { name } as never);
+    await app.register(async (scope) => {
+      scope.addHook('onRequest', async (req, reply) => {
+        const reason = deps.availability?.reasonFor((req.routeOptions.config as { requires?: string }).requires ?? name);
+        if (reason) return sendProblem(reply, problem(503, 'DBB_DOMAIN_UNAVAILABLE', reason));
+      });
+      await plugin(scope as unknown as App, deps);
+    }, { name } as never);
   }
   await app.ready();
   return app as unknown as App;

@@ -124,7 +124,7 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
   const v1 = { mutate: deps.auth.require('producer'), admin: deps.auth.require('operator'), read: deps.auth.require('reader') };
 
   if (app.hasContentTypeParser('application/octet-stream')) app.removeContentTypeParser('application/octet-stream');
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: gw.maxChunkBytes }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' /* the server's 1 MiB; the /streamdata routes set bodyLimit: gw.maxChunkBytes */ }, (_req, body, done) => done(null, body));
 
   const idOf = (req: FastifyRequest) => (req.params as { id?: string }).id ?? gw.defaultDatastore;
 
