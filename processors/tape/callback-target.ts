@@ -1,80 +1,96 @@
-// SSRF guard of callback targets: a notify_url whose host is (or resolves to) a loopback, private,
-// link-local, unspecified, multicast or broadcast address is refused unless TAPE_CALLBACK_ALLOW
-// names it (CIDRs and/or host names). Checked when a job is submitted (POST /staging) and again at
-// every delivery (DNS answers can change between the two).
+// SSRF guard of callback targets: a notify_url whose host is (or resolves to) anything but a global
+// unicast address (ipaddr.js range() 'unicast', and for IPv6 inside 2000::/3) is refused unless
+// TAPE_CALLBACK_ALLOW names it (CIDRs and/or host names). IPv6 forms that carry an IPv4 address
+// (IPv4-mapped, IPv4-translated, NAT64 64:ff9b::/96, 6to4 2002::/16) are judged by that address.
+// Checked when a job is submitted (POST /staging) and again at every delivery (DNS answers change).
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 export type Lookup = (host: string) => Promise<{ address: string; family: number }[]>;
 export const defaultLookup: Lookup = (host) => dnsLookup(host, { all: true, verbatim: true });
 
-const FORBIDDEN: [string, number, 'ipv4' | 'ipv6', string][] = [
-  ['0.0.0.0', 8, 'ipv4', 'unspecified'],
-  ['127.0.0.0', 8, 'ipv4', 'loopback'],
-  ['10.0.0.0', 8, 'ipv4', 'private'],
-  ['172.16.0.0', 12, 'ipv4', 'private'],
-  ['192.168.0.0', 16, 'ipv4', 'private'],
-  ['169.254.0.0', 16, 'ipv4', 'link-local'],
-  ['224.0.0.0', 4, 'ipv4', 'multicast'],
-  ['255.255.255.255', 32, 'ipv4', 'broadcast'],
-  ['::', 128, 'ipv6', 'unspecified'],
-  ['::1', 128, 'ipv6', 'loopback'],
-  ['fc00::', 7, 'ipv6', 'private'],
-  ['fe80::', 10, 'ipv6', 'link-local'],
-  ['ff00::', 8, 'ipv6', 'multicast'],
-];
-const ranges = FORBIDDEN.map(([net, prefix, type, kind]) => {
-  const b = new BlockList();
-  b.addSubnet(net, prefix, type);
-  return { b, type, kind, cidr: `${net}/${prefix}` };
-});
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3') as [ipaddr.IPv6, number];
+const NAT64_WELL_KNOWN = ipaddr.parseCIDR('64:ff9b::/96') as [ipaddr.IPv6, number];
 
-/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is judged as its IPv4 address. */
-function normalise(ip: string): { ip: string; type: 'ipv4' | 'ipv6' } {
-  const bare = ip.replace(/^\[|\]$/g, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
-  if (mapped) return { ip: mapped[1], type: 'ipv4' };
-  // the WHATWG URL parser writes ::ffff:127.0.0.1 as ::ffff:7f00:1
-  const hex = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(bare);
-  if (hex && isIP(bare) === 6) {
-    const hi = parseInt(hex[1], 16);
-    const lo = parseInt(hex[2], 16);
-    return { ip: `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`, type: 'ipv4' };
-  }
-  return { ip: bare, type: isIP(bare) === 6 ? 'ipv6' : 'ipv4' };
+function parse(address: string): Address | null {
+  const bare = address.replace(/^\[|\]$/g, '');
+  return ipaddr.isValid(bare) ? ipaddr.parse(bare) : null;
 }
 
-/** The forbidden range an address falls in ('private', 'loopback', ...), or null for a public address. */
+const v4 = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 255, lo >> 8, lo & 255]);
+
+/** The IPv4 address an IPv6 address stands for or tunnels to, and how; null when it carries none. */
+function embeddedIPv4(a: ipaddr.IPv6): { ip: ipaddr.IPv4; via: string; sameHost: boolean } | null {
+  const p = a.parts;
+  switch (a.range()) {
+    case 'ipv4Mapped': return { ip: v4(p[6], p[7]), via: 'IPv4-mapped', sameHost: true };
+    case 'rfc6145': return { ip: v4(p[6], p[7]), via: 'IPv4-translated', sameHost: true };
+    // 64:ff9b:1::/48 (local-use NAT64) places the address by prefix length: not decoded, refused as rfc6052
+    case 'rfc6052': return a.match(NAT64_WELL_KNOWN) ? { ip: v4(p[6], p[7]), via: 'NAT64', sameHost: false } : null;
+    case '6to4': return { ip: v4(p[1], p[2]), via: '6to4', sameHost: false };
+    default: return null;
+  }
+}
+
+/** The range name with the special-purpose block it came from: 'loopback 127.0.0.0/8'. */
+function rangeOf(ip: Address): string {
+  const name = ip.range();
+  const table = (ip as unknown as { SpecialRanges: Record<string, [Address, number] | [Address, number][]> }).SpecialRanges[name];
+  const blocks = (table && Array.isArray(table[0]) ? table : table ? [table] : []) as [Address, number][];
+  const block = blocks.find(([net, bits]) => ip.match(net, bits));
+  return block ? `${name} ${block[0].toString()}/${block[1]}` : name;
+}
+
+/** Why an address is not global unicast ('loopback 127.0.0.0/8', 'NAT64 of 169.254.169.254: linkLocal 169.254.0.0/16', ...), or null for a global unicast one. */
 export function forbiddenKind(address: string): string | null {
-  const { ip, type } = normalise(address);
-  for (const r of ranges) if (r.type === type && r.b.check(ip, type)) return `${r.kind} ${r.cidr}`;
+  const ip = parse(address);
+  if (!ip) return `unparseable address ${address}`;
+  if (ip.kind() === 'ipv4') {
+    return ip.range() === 'unicast' ? null : rangeOf(ip);
+  }
+  const inner = embeddedIPv4(ip);
+  if (inner) {
+    const kind = forbiddenKind(inner.ip.toString());
+    return kind ? `${inner.via} of ${inner.ip}: ${kind}` : null;
+  }
+  if (ip.range() !== 'unicast') return rangeOf(ip);
+  if (!ip.match(GLOBAL_UNICAST_V6)) return 'outside global unicast 2000::/3';
   return null;
 }
 
-export interface AllowList { hosts: Set<string>; cidrs: BlockList; check(address: string): boolean }
+export interface AllowList { hosts: Set<string>; cidrs: [Address, number][]; check(address: string): boolean }
 
 /** TAPE_CALLBACK_ALLOW entries: `a.b.c.d/n`, `x::/n`, a bare address (a /32 or /128), or a host name. */
 export function parseAllowList(entries: readonly string[]): AllowList {
   const hosts = new Set<string>();
-  const cidrs = new BlockList();
+  const cidrs: [Address, number][] = [];
   for (const raw of entries) {
     const e = raw.trim();
     if (!e) continue;
     const [net, bits] = e.split('/');
     const fam = isIP(net);
     if (fam) {
-      const type = fam === 4 ? 'ipv4' : 'ipv6';
       const prefix = bits === undefined ? (fam === 4 ? 32 : 128) : Number(bits);
-      if (!Number.isInteger(prefix) || prefix < 0 || prefix > (fam === 4 ? 32 : 128)) throw new Error(`TAPE_CALLBACK_ALLOW: bad prefix in ${e}`);
-      cidrs.addSubnet(net, prefix, type);
+      if (bits === '' || !Number.isInteger(prefix) || prefix < 0 || prefix > (fam === 4 ? 32 : 128)) throw new Error(`TAPE_CALLBACK_ALLOW: bad prefix in ${e}`);
+      cidrs.push([ipaddr.parse(net), prefix]);
     } else {
       if (bits !== undefined) throw new Error(`TAPE_CALLBACK_ALLOW: ${e} is neither a CIDR nor a host name`);
       hosts.add(e.toLowerCase().replace(/\.$/, ''));
     }
   }
+  const inAny = (ip: Address) => cidrs.some(([net, n]) => net.kind() === ip.kind() && ip.match(net, n));
   return {
     hosts, cidrs,
-    check: (address) => { const { ip, type } = normalise(address); return cidrs.check(ip, type); },
+    // an IPv4-mapped/-translated address is the same host as its IPv4 address: either form may be listed
+    check: (address) => {
+      const ip = parse(address);
+      if (!ip) return false;
+      if (inAny(ip)) return true;
+      const inner = ip.kind() === 'ipv6' ? embeddedIPv4(ip as ipaddr.IPv6) : null;
+      return !!inner?.sameHost && inAny(inner.ip);
+    },
   };
 }
 
@@ -100,7 +116,7 @@ export async function checkCallbackTarget(notifyUrl: string, allow: AllowList, l
   for (const a of addresses) {
     const kind = forbiddenKind(a);
     if (kind && !allow.check(a)) {
-      return { ok: false, reason: `callback target ${host}${a === host ? '' : ` resolves to ${a}, which`} is in a ${kind} range; allow-list it in TAPE_CALLBACK_ALLOW` };
+      return { ok: false, reason: `callback target ${host}${a === host ? '' : ` resolves to ${a}, which`} is not a global unicast address (${kind}); allow-list it in TAPE_CALLBACK_ALLOW` };
     }
   }
   return { ok: true, addresses };
