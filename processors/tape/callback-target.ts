@@ -47,9 +47,7 @@ function rangeOf(ip: Address): string {
 export function forbiddenKind(address: string): string | null {
   const ip = parse(address);
   if (!ip) return `unparseable address ${address}`;
-  if (ip.kind() === 'ipv4') {
-    return ip.range() === 'unicast' ? null : rangeOf(ip);
-  }
+  if (ip instanceof ipaddr.IPv4) return ip.range() === 'unicast' ? null : rangeOf(ip);
   const inner = embeddedIPv4(ip);
   if (inner) {
     const kind = forbiddenKind(inner.ip.toString());
