@@ -1,15 +1,35 @@
 // The producing side: a batching idempotent Kafka producer (kafkajs has no linger.ms, so records are
 // collected for `lingerMs` or `maxBatch` records and sent with one sendBatch), and the typed Appender
 // that fills `meta` and encodes with the registry serde.
+//
+// Order: one sendBatch at a time (so at most one produce request per partition is in flight), batches
+// taken from the head of one FIFO queue, and a `sendMany` is all-or-prefix: when one of its batches
+// fails, the rest of it is withdrawn unsent and `sendMany` settles only once none of its records can
+// still be sent. A caller that retries a failed `sendMany` from its start (the outbox relay) therefore
+// never has a later record of a key written before an earlier one (docs/guarantees.md, "Outbox order").
 import type { Kafka, Producer, IHeaders } from 'kafkajs';
 import { ns, type Config } from './config.ts';
 import type { Serde } from './registry.ts';
 import { newId } from './ids.ts';
+import { enqueue } from './outbox.ts';
+import type { Tx } from './db.ts';
 import type { Appender, AppendOptions, BodyOf, EventName, Meta } from './types.ts';
 
 export interface RawRecord { topic: string; key: string | null; value: Buffer | null; headers?: IHeaders }
 
-interface Pending { record: RawRecord; resolve: () => void; reject: (err: unknown) => void }
+/** The records of one sendMany: once one of them fails, the others still queued are not sent. */
+interface Group { failed: boolean }
+interface Pending { record: RawRecord; resolve: () => void; reject: (err: unknown) => void; group?: Group }
+
+/** A record withdrawn unsent because an earlier record of the same sendMany failed. */
+export class NotSentError extends Error {
+  constructor(cause: unknown) {
+    super('not sent: an earlier record of the same sendMany failed', { cause });
+    this.name = 'NotSentError';
+  }
+}
+
+const bytesOf = (r: RawRecord) => r.value?.length ?? 0;
 
 export class BatchingProducer {
   private producer: Producer;
@@ -34,25 +54,49 @@ export class BatchingProducer {
     return this.connected;
   }
 
+  private get maxBatch() { return this.opts.maxBatch ?? 1000; }
+  private get maxBatchBytes() { return this.opts.maxBatchBytes ?? 4 << 20; }
+
   /** Resolves once the record is acknowledged by all in-sync replicas. */
   send(record: RawRecord): Promise<void> {
+    return this.queue(record);
+  }
+
+  private queue(record: RawRecord, group?: Group): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ record, resolve, reject });
-      this.pendingBytes += record.value?.length ?? 0;
+      this.pending.push({ record, resolve, reject, group });
+      this.pendingBytes += bytesOf(record);
       // a batch stays well under the broker's message.max.bytes (10 MiB here) even with large records
-      if (this.pending.length >= (this.opts.maxBatch ?? 1000) || this.pendingBytes >= (this.opts.maxBatchBytes ?? 4 << 20)) this.kick();
+      if (this.pending.length >= this.maxBatch || this.pendingBytes >= this.maxBatchBytes) this.kick();
       else this.timer ??= setTimeout(() => this.kick(), this.opts.lingerMs ?? 2);
     });
   }
 
+  /**
+   * Sends `records` in order, in as many batches as needed, one after the other. All or a prefix: if a
+   * batch fails, the records after it are not sent (they reject with NotSentError) and the promise
+   * rejects with the first error only once none of the records is queued or in flight any more, so a
+   * caller that retries from the start re-sends the failed prefix before anything after it.
+   */
   sendMany(records: RawRecord[]): Promise<void> {
-    return Promise.all(records.map((r) => this.send(r))).then(() => undefined);
+    if (!records.length) return Promise.resolve();
+    const group: Group = { failed: false };
+    return Promise.allSettled(records.map((r) => this.queue(r, group))).then((results) => {
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof NotSentError))
+        ?? results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
   }
 
   private kick() {
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (this.sending || this.pending.length === 0) return;
-    const batch = this.pending.splice(0, this.opts.maxBatch ?? 1000); // capped: what piled up during a send can exceed the broker's batch size limit
+    // capped by count and bytes: what piled up during a send can exceed the broker's batch size limit
+    let n = 0;
+    let bytes = 0;
+    while (n < this.pending.length && n < this.maxBatch && (n === 0 || bytes + bytesOf(this.pending[n].record) <= this.maxBatchBytes)) bytes += bytesOf(this.pending[n++].record);
+    const batch = this.pending.splice(0, n);
+    this.pendingBytes -= bytes;
     this.sending = this.flushBatch(batch).finally(() => {
       this.sending = null;
       if (this.pending.length) this.kick();
@@ -78,7 +122,17 @@ export class BatchingProducer {
       this.producer = this.newProducer();
       this.connected = null;
       old.disconnect().catch(() => {});
-      for (const p of batch) p.reject(err);
+      for (const p of batch) {
+        if (p.group) p.group.failed = true;
+        p.reject(err);
+      }
+      // the rest of a failed sendMany is withdrawn unsent: sent now (possibly by the fresh producer, and
+      // before the caller retries the failed part) it would put later records of a key before earlier ones
+      const keep: Pending[] = [];
+      for (const p of this.pending) {
+        if (p.group?.failed) { this.pendingBytes -= bytesOf(p.record); p.reject(new NotSentError(err)); } else keep.push(p);
+      }
+      this.pending = keep;
     }
   }
 
@@ -110,7 +164,8 @@ export function makeMeta(source: string, opts: AppendOptions = {}): Meta {
   };
 }
 
-/** The typed way to put an event on its topic, outside a consumer transaction (gateway, edge producers). */
+/** The typed way to put an event on its topic, outside a consumer transaction (gateway, edge producers);
+ *  `appendInTx` puts it in the outbox of the caller's transaction instead. */
 export function createAppender(deps: { producer: BatchingProducer; serde: Serde; config: Pick<Config, 'namespace'>; source: string }): Appender {
   return {
     async append<N extends EventName>(name: N, key: string, body: BodyOf<N>, opts?: AppendOptions): Promise<Meta> {
@@ -118,6 +173,13 @@ export function createAppender(deps: { producer: BatchingProducer; serde: Serde;
       const meta = makeMeta(deps.source, opts);
       const value = deps.serde.encode(name, { meta, ...body });
       await deps.producer.send({ topic: ns(deps.config, entry.topic), key, value, headers: eventHeaders(entry.name, meta) });
+      return meta;
+    },
+    async appendInTx<N extends EventName>(tx: Tx, name: N, key: string, body: BodyOf<N>, opts?: AppendOptions): Promise<Meta> {
+      const entry = deps.serde.catalog.get(name);
+      const meta = makeMeta(deps.source, opts);
+      const value = deps.serde.encode(name, { meta, ...body });
+      await enqueue(tx, [{ topic: ns(deps.config, entry.topic), key, value, headers: eventHeaders(entry.name, meta) }]);
       return meta;
     },
   };

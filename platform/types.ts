@@ -41,6 +41,9 @@ export function is<N extends EventName>(event: DecodedEvent, name: N): event is 
 
 export interface Appender {
   append<N extends EventName>(name: N, key: string, body: BodyOf<N>, opts?: AppendOptions): Promise<Meta>;
+  /** Writes the event into the outbox inside the caller's transaction (published by the relay after
+   *  commit), so a route can commit a uniqueness reservation and its event together. */
+  appendInTx?<N extends EventName>(tx: pg.PoolClient, name: N, key: string, body: BodyOf<N>, opts?: AppendOptions): Promise<Meta>;
 }
 
 export type EffectOutcome<T> = { status: 'DONE'; result: T } | { status: 'UNKNOWN' };

@@ -1,5 +1,7 @@
 // Tape routes: the seed's POST/GET/DELETE /staging, /get_joblist, /get_stats, /filestatus and /ping
 // (seed-compatible paths, fields and codes), plus /api/v1/tape/... for job detail and callback reruns.
+// Writes decide on the write side, never from the projection: POST reserves the job id in the same
+// transaction as its event (processors/tape/accept.ts), DELETE waits for the processor's outcome.
 // Jobs are answered 202 and followed through the projection; /filestatus asks the Scout API directly.
 import { Type } from '@sinclair/typebox';
 import { BadRequestError } from '../../platform/errors.ts';
@@ -7,8 +9,10 @@ import { loadTapeConfig } from '../../processors/tape/config.ts';
 import { createScout } from '../../processors/tape/index.ts';
 import { checkCallbackTarget, parseAllowList } from '../../processors/tape/callback-target.ts';
 import { rerunFailedTapeCallbacks } from '../../processors/tape/rerun.ts';
+import { acceptJobRequest } from '../../processors/tape/accept.ts';
 import { jobKey } from '../../processors/tape/rules.ts';
-import { getJobDetail, getJobStatus, getStats, jobIdTaken, listJobs } from '../../projections/tape/queries.ts';
+import { getJobDetail, getJobStatus, getStats, listJobs } from '../../projections/tape/queries.ts';
+import { is } from '../../platform/types.ts';
 import { actorOf, type RoutePlugin } from '../types.ts';
 
 const JobId = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -62,10 +66,11 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
     // SSRF guard (checked again at every delivery); a host that does not resolve now is let through and judged at delivery
     const target = await checkCallbackTarget(notifyUrl, allow);
     if (!target.ok && !target.unresolved) throw new BadRequestError('DBB_TAPE_CALLBACK_FORBIDDEN', target.reason, { details: { notify_url: notifyUrl } });
-    if (await jobIdTaken(deps.db, jobId)) throw new BadRequestError('DBB_TAPE_JOB_EXISTS', `staging job ${jobId} already exists`, { status: 403 });
-    await deps.appender.append('TapeJobRequested', jobKey(jobId), {
+    // exactly once: the id's reservation and the event commit together, a duplicate hits the primary key
+    const accepted = await acceptJobRequest({ db: deps.db, appender: deps.appender, databaseUrl: deps.config.databaseUrl, log: deps.log }, {
       jobId, files: files ?? null, obs: files ? null : JSON.stringify(obs), notifyUrl,
     }, { actor: actorOf(req) });
+    if (!accepted) throw new BadRequestError('DBB_TAPE_JOB_EXISTS', `staging job ${jobId} already exists`, { status: 403 });
     return reply.code(202).send({ job_id: jobId, status_url: `/staging?job_id=${jobId}` });
   });
 
@@ -79,12 +84,13 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
   });
 
   app.delete('/staging', {
-    schema: { tags: ['tape'], summary: 'Cancel a staging job (Scout cancelbatchstage) and remove it', querystring: JobQuery, response: { 200: Type.Object({ job_id: Type.Integer(), cancelled: Type.Boolean() }) } },
+    schema: { tags: ['tape'], summary: 'Remove a staging job in any state (Scout cancelbatchstage while files are pending); 404 unknown or already removed', querystring: JobQuery, response: { 200: Type.Object({ job_id: Type.Integer(), cancelled: Type.Boolean() }) } },
     onRequest: seed('producer'),
   }, async (req) => {
     const jobId = req.query.job_id;
-    if (!(await getJobDetail(deps.db, jobId))) throw notFound(jobId);
-    await deps.replies.request('TapeJobCancelRequested', jobKey(jobId), { jobId }, { actor: actorOf(req), replies: ['TapeJobCancelled'] });
+    // the processor decides (it knows queued, removed and never-accepted ids); no projection read here
+    const outcome = await deps.replies.request('TapeJobCancelRequested', jobKey(jobId), { jobId }, { actor: actorOf(req), replies: ['TapeJobCancelled', 'TapeJobCancelFailed'] });
+    if (is(outcome, 'TapeJobCancelFailed')) throw notFound(jobId);
     return { job_id: jobId, cancelled: true };
   });
 

@@ -6,9 +6,9 @@ import type { TapeConfig } from './config.ts';
 import * as fx from './effects.ts';
 import {
   acceptedFiles, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, dueCallback, evolve, isAccepted, jobKey, rescheduled,
-  type Job, type Output, type RetryPolicy, type RuleContext, type TapeEffect, type TapeInput, type TapeState,
+  type Job, type Output, type RetryPolicy, type RuleContext, type TapeEffect, type TapeInput, type TapeState, type TapeView,
 } from './rules.ts';
-import { dueCallbacks, forgetPositions, jobFiles, loadJob, loadJobFiles, markFiles, overdueJobs, saveJob } from './store.ts';
+import { claimJobId, dueCallbacks, forgetPositions, jobFiles, jobIdAccepted, loadJob, loadJobFiles, markFiles, overdueJobs, saveJob } from './store.ts';
 
 const NO_RETRY: RetryPolicy = { rounds: 0, firstDelayMs: 1, maxDelayMs: 1, windowMs: 0 };
 
@@ -41,7 +41,10 @@ export async function handleTape(event: DecodedEvent, ctx: HandlerContext, cfg: 
     return;
   }
   const job = await loadJob(ctx.tx, input.value.jobId);
-  const outputs = decide(input, { job }, rc);
+  const view: TapeView = { job };
+  if (input.name === 'TapeJobRequested' && job.status === 'NONE') view.holdsId = await claimJobId(ctx.tx, input.value.jobId, event.meta.eventId);
+  if (input.name === 'TapeJobCancelRequested' && job.status === 'NONE') view.reserved = await jobIdAccepted(ctx.tx, input.value.jobId);
+  const outputs = decide(input, view, rc);
   await run.apply(outputs, job);
 }
 

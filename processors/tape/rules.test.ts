@@ -30,6 +30,10 @@ describe('tape rules', () => {
       const out = decide(ev('TapeJobRequested', { jobId: 7, files: ['a'], obs: null, notifyUrl: 'u' }), { job: staging() }, ctx);
       expect(out).toEqual([{ kind: 'ignore', reason: 'DUPLICATE_JOB' }]);
     });
+    it('ignores a request whose job id another request holds, before any job exists', () => {
+      const out = decide(ev('TapeJobRequested', { jobId: 7, files: ['a'], obs: null, notifyUrl: 'u' }), { job: initialState(), holdsId: false }, ctx);
+      expect(out).toEqual([{ kind: 'ignore', reason: 'DUPLICATE_JOB' }]);
+    });
     it('fails with 101 when neither files nor obs are given, or the list is empty', () => {
       for (const files of [null, []]) {
         const [o] = decide(ev('TapeJobRequested', { jobId: 7, files, obs: null, notifyUrl: 'u' }), { job: initialState() }, ctx);
@@ -145,15 +149,31 @@ describe('tape rules', () => {
 
   describe('cancel', () => {
     const cancel = ev('TapeJobCancelRequested', { jobId: 7 });
-    it('calls cancelbatchstage for a job in flight', () => {
+    const cancelled = (wasInFlight: boolean) => [{ kind: 'emit', name: 'TapeJobCancelled', key: '7', body: { jobId: 7, wasInFlight } }];
+    const refused = (reason: string) => [{ kind: 'emit', name: 'TapeJobCancelFailed', key: '7', body: { jobId: 7, reason } }];
+    it('calls cancelbatchstage for a staging job with files pending at the library', () => {
       expect(decide(cancel, { job: staging() }, ctx)).toEqual([{ kind: 'effect', effect: { kind: 'cancelStage', jobId: 7 } }]);
     });
-    it('removes a finished job without calling the library', () => {
-      expect(decide(cancel, { job: staging({ status: 'COMPLETED' }) }, ctx)).toEqual([{ kind: 'emit', name: 'TapeJobCancelled', key: '7', body: { jobId: 7, wasInFlight: false } }]);
+    it('calls cancelbatchstage for a timed-out job: its missing files are still pending at the library', () => {
+      expect(decide(cancel, { job: staging({ status: 'COMPLETED', returnCode: RC.TIMEOUT, ready: 1 }) }, ctx)).toEqual([{ kind: 'effect', effect: { kind: 'cancelStage', jobId: 7 } }]);
     });
-    it('ignores an unknown or already cancelled job', () => {
-      expect(decide(cancel, { job: initialState() }, ctx)).toEqual([{ kind: 'ignore', reason: 'UNKNOWN_JOB' }]);
-      expect(decide(cancel, { job: staging({ status: 'CANCELLED' }) }, ctx)).toEqual([{ kind: 'ignore', reason: 'ALREADY_CANCELLED' }]);
+    it('removes a job without calling the library when nothing is pending there', () => {
+      expect(decide(cancel, { job: staging({ status: 'COMPLETED', ready: 1, error: 1 }) }, ctx)).toEqual(cancelled(false));
+      expect(decide(cancel, { job: staging({ status: 'FAILED', total: 0 }) }, ctx)).toEqual(cancelled(false));
+      // batchstage failed (199) or not yet run: nothing was submitted
+      expect(decide(cancel, { job: staging({ status: 'COMPLETED', returnCode: 199, submitted: false }) }, ctx)).toEqual(cancelled(false));
+      expect(decide(cancel, { job: staging({ submitted: false }) }, ctx)).toEqual(cancelled(false));
+    });
+    it('removes a job whose accepted request is still queued, as a tombstone the request cannot revive', () => {
+      expect(decide(cancel, { job: initialState(), reserved: true }, ctx)).toEqual(cancelled(false));
+      const tomb = evolve(initialState(), ev('TapeJobCancelled', { jobId: 7, wasInFlight: false }) as any);
+      expect(tomb).toMatchObject({ status: 'CANCELLED', jobId: 7 });
+      const late = ev('TapeJobRequested', { jobId: 7, files: ['a'], obs: null, notifyUrl: 'u' });
+      expect(decide(late, { job: tomb, holdsId: true }, ctx)).toEqual([{ kind: 'ignore', reason: 'ALREADY_CANCELLED' }]);
+    });
+    it('refuses (404) an id never accepted and a job already removed', () => {
+      expect(decide(cancel, { job: initialState(), reserved: false }, ctx)).toEqual(refused('NOT_FOUND'));
+      expect(decide(cancel, { job: staging({ status: 'CANCELLED' }) }, ctx)).toEqual(refused('ALREADY_CANCELLED'));
     });
   });
 

@@ -38,7 +38,8 @@ export const initialState = (): TapeState => ({ status: 'NONE' });
 
 /** Legal job status changes; 'NONE' is a job the processor has never created. */
 export const TRANSITIONS: Record<TapeState['status'], readonly JobStatus[]> = {
-  NONE: ['STAGING', 'FAILED'],
+  // NONE → CANCELLED: a job cancelled while its accepted request was still queued (a tombstone)
+  NONE: ['STAGING', 'FAILED', 'CANCELLED'],
   STAGING: ['STAGING', 'COMPLETED', 'CANCELLED'],
   COMPLETED: ['COMPLETED', 'CANCELLED'],
   FAILED: ['FAILED', 'CANCELLED'],
@@ -49,7 +50,7 @@ type Ev<N extends EventName> = { name: N; value: EventMap[N] };
 export type TapeInput =
   | Ev<'TapeJobRequested'> | Ev<'TapeJobCreated'> | Ev<'TapeJobCreationFailed'> | Ev<'TapeJobStageSubmitted'>
   | Ev<'TapeFilesStaged'> | Ev<'TapeJobCompleted'> | Ev<'TapeJobCancelRequested'>
-  | Ev<'TapeJobCancelled'> | Ev<'TapeJobTimeoutChecked'> | Ev<'TapeCallbackDelivered'> | Ev<'TapeCallbackFailed'>
+  | Ev<'TapeJobCancelled'> | Ev<'TapeJobCancelFailed'> | Ev<'TapeJobTimeoutChecked'> | Ev<'TapeCallbackDelivered'> | Ev<'TapeCallbackFailed'>
   | Ev<'TapeCallbackRerunRequested'>;
 
 export interface CallbackBody {
@@ -80,8 +81,10 @@ export interface RuleContext {
   maxFiles: number;
 }
 
-/** What decide sees: the job, and for file notifications each file's status before (null: not in the job). */
-export interface TapeView { job: TapeState; files?: ReadonlyMap<string, FileStatus | null> }
+/** What decide sees: the job; for file notifications each file's status before (null: not in the job);
+ *  for a request whether it holds its job id (job_ids: POST /staging reserved it for this very event,
+ *  or nobody had it); for a cancel whether the id was accepted (reserved) at all. */
+export interface TapeView { job: TapeState; files?: ReadonlyMap<string, FileStatus | null>; holdsId?: boolean; reserved?: boolean }
 
 export const jobKey = (jobId: number) => String(jobId);
 export const deliveryIdOf = (completionEventId: string) => derivedId('tape.callback', completionEventId);
@@ -92,16 +95,17 @@ const isJob = (s: TapeState): s is Job => s.status !== 'NONE';
 
 export function decide(input: TapeInput, view: TapeView, ctx: RuleContext): Output[] {
   switch (input.name) {
-    case 'TapeJobRequested': return onRequested(input.value, view.job, ctx);
+    case 'TapeJobRequested': return onRequested(input.value, view, ctx);
     case 'TapeJobCreated': return onCreated(input.value, view.job);
     case 'TapeJobCreationFailed':
     case 'TapeJobCompleted': return onFinished(view.job);
     case 'TapeFilesStaged': return onFiles(input.value, view);
-    case 'TapeJobCancelRequested': return onCancelRequested(view.job);
+    case 'TapeJobCancelRequested': return onCancelRequested(input.value, view);
     case 'TapeJobTimeoutChecked': return onTick(view.job, ctx);
     case 'TapeCallbackRerunRequested': return onRerun(view.job);
     case 'TapeJobStageSubmitted':
     case 'TapeJobCancelled':
+    case 'TapeJobCancelFailed':
     case 'TapeCallbackDelivered':
     case 'TapeCallbackFailed': return [ignore('OWN_OUTCOME')];
     default: {
@@ -111,8 +115,12 @@ export function decide(input: TapeInput, view: TapeView, ctx: RuleContext): Outp
   }
 }
 
-function onRequested(req: EventMap['TapeJobRequested'], job: TapeState, ctx: RuleContext): Output[] {
-  if (isJob(job)) return [ignore('DUPLICATE_JOB')];
+function onRequested(req: EventMap['TapeJobRequested'], view: TapeView, ctx: RuleContext): Output[] {
+  const job = view.job;
+  // cancelled while queued: the tombstone keeps the request from creating the job
+  if (job.status === 'CANCELLED') return [ignore('ALREADY_CANCELLED')];
+  // the id belongs to another request (POST /staging accepts an id once; this one came another way)
+  if (isJob(job) || view.holdsId === false) return [ignore('DUPLICATE_JOB')];
   if (req.files) return created(req.jobId, req.files, req.notifyUrl, ctx);
   if (req.obs) {
     let obs: Record<string, unknown>;
@@ -250,12 +258,20 @@ export function dueCallback(job: TapeState, now: number): Output[] {
 /** The job with a rescheduled delivery. */
 export const rescheduled = (job: Job, r: Reschedule): Job => ({ ...job, callbackNextAt: r.nextAt, callbackRounds: r.rounds, callbackAttempts: r.attempts, callbackSince: r.since });
 
-function onCancelRequested(job: TapeState): Output[] {
-  if (!isJob(job)) return [ignore('UNKNOWN_JOB')];
-  if (job.status === 'CANCELLED') return [ignore('ALREADY_CANCELLED')];
-  if (job.status === 'STAGING') return [{ kind: 'effect', effect: { kind: 'cancelStage', jobId: job.jobId } }];
+/** DELETE /staging removes a job in any state. The library is told (cancelbatchstage) only when the job
+ *  was submitted and files are still pending there (staging, or timed out); a job whose request is
+ *  still queued becomes a tombstone; an id never accepted, or already removed, is refused (404). */
+function onCancelRequested(req: EventMap['TapeJobCancelRequested'], view: TapeView): Output[] {
+  const job = view.job;
+  const refuse = (reason: 'NOT_FOUND' | 'ALREADY_CANCELLED') => [emit('TapeJobCancelFailed', req.jobId, { jobId: req.jobId, reason })];
+  if (!isJob(job)) return view.reserved ? [emit('TapeJobCancelled', req.jobId, { jobId: req.jobId, wasInFlight: false })] : refuse('NOT_FOUND');
+  if (job.status === 'CANCELLED') return refuse('ALREADY_CANCELLED');
+  if (filesPending(job)) return [{ kind: 'effect', effect: { kind: 'cancelStage', jobId: job.jobId } }];
   return [emit('TapeJobCancelled', job.jobId, { jobId: job.jobId, wasInFlight: false })];
 }
+
+/** Files the library may still be staging for this job. */
+export const filesPending = (job: Job) => job.submitted && job.total - job.ready - job.error > 0;
 
 /** Cancel goes ahead even when the library could not be told: the job is removed and late notifications are ignored. */
 export function afterCancel(job: Job): Output[] {
@@ -301,6 +317,10 @@ function apply(state: TapeState, { name, value: v }: Evolving): TapeState {
       return { status: 'STAGING', jobId: v.jobId, notifyUrl: v.notifyUrl, total: v.files.length, ready: 0, error: 0, deadline: v.deadline, submitted: false, returnCode: null, comment: '', callback: 'NONE', deliveryId: null, ...NO_SCHEDULE };
     case 'TapeJobCreationFailed':
       return { status: 'FAILED', jobId: v.jobId, notifyUrl: v.notifyUrl, total: 0, ready: 0, error: 0, deadline: v.meta.occurredAt, submitted: false, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId), ...NO_SCHEDULE };
+  }
+  if (name === 'TapeJobCancelled' && !isJob(state)) {
+    // cancelled before its queued request was handled: a tombstone, so the request creates nothing
+    return { status: 'CANCELLED', jobId: v.jobId, notifyUrl: '', total: 0, ready: 0, error: 0, deadline: v.meta.occurredAt, submitted: false, returnCode: null, comment: 'cancelled while queued', callback: 'NONE', deliveryId: null, ...NO_SCHEDULE };
   }
   if (!isJob(state)) throw new InvalidEventError(`tape job ${v.jobId}: ${name} before the job exists`);
   switch (name) {

@@ -87,3 +87,21 @@ export async function dueCallbacks(tx: Tx, now: number, limit = 100): Promise<nu
   const { rows } = await tx.query(`SELECT job_id FROM jobs WHERE callback = 'PENDING' AND callback_next_at <= $1 ORDER BY callback_next_at, job_id LIMIT $2`, [now, limit]);
   return rows.map((r) => Number(r.job_id));
 }
+
+/** Whether this request holds its job id in job_ids: POST /staging reserved the id for exactly this
+ *  event, or (a request appended another way, e.g. POST /api/v1/events) nobody had it and it is claimed now.
+ *  (Only the gateway's reservation can race this: one partition handles all events of a job id.) */
+export async function claimJobId(tx: Tx, jobId: number, eventId: string): Promise<boolean> {
+  const holder = async () => (await tx.query('SELECT request_event_id FROM job_ids WHERE job_id = $1', [jobId])).rows[0] as { request_event_id: string | null } | undefined;
+  const row = await holder();
+  if (row) return row.request_event_id === eventId;
+  // POST /staging may reserve the same id concurrently: whoever commits first holds it
+  const { rowCount } = await tx.query('INSERT INTO job_ids (job_id, request_event_id) VALUES ($1, $2) ON CONFLICT (job_id) DO NOTHING', [jobId, eventId]);
+  return rowCount ? true : (await holder())?.request_event_id === eventId;
+}
+
+/** Whether the write side accepted this job id (its request may not have been handled yet). */
+export async function jobIdAccepted(tx: Tx, jobId: number): Promise<boolean> {
+  const { rowCount } = await tx.query('SELECT 1 FROM job_ids WHERE job_id = $1', [jobId]);
+  return (rowCount ?? 0) > 0;
+}

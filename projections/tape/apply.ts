@@ -51,8 +51,9 @@ export async function applyChanges(tx: Tx, offset: string, changes: RowChange[])
           [c.jobId, offset, c.files.map((f) => f.name), c.files.map((f) => f.ready), c.files.map((f) => f.error), c.at]);
         break;
       case 'jobCancelled': {
-        // the seed removes a cancelled job; the row stays as a hidden tombstone so its id is not reused
-        const { rowCount } = await tx.query(`UPDATE jobs SET status = 'CANCELLED', last_offset = $2 WHERE job_id = $1 AND last_offset < $2`, [c.jobId, offset]);
+        // DELETE /staging removes the job. The id stays taken on the write side (processor_tape.job_ids),
+        // and no event of the job can follow TapeJobCancelled that would insert the row again.
+        const { rowCount } = await tx.query('DELETE FROM jobs WHERE job_id = $1 AND last_offset < $2', [c.jobId, offset]);
         if (rowCount) await tx.query('DELETE FROM files WHERE job_id = $1', [c.jobId]);
         break;
       }

@@ -29,6 +29,7 @@ describe('tape fold', () => {
   it('the tick is the adapter heartbeat; requests with no read-model effect fold to nothing', () => {
     expect(fold(ev('TapeJobTimeoutChecked', { tick: 4, notificationsConsumed: 12, cache: '{}' }))).toEqual([{ op: 'heartbeat', at: meta.occurredAt, notificationsConsumed: 12, cache: '{}' }]);
     expect(fold(ev('TapeJobCancelRequested', { jobId: 7 }))).toEqual([]);
+    expect(fold(ev('TapeJobCancelFailed', { jobId: 7, reason: 'NOT_FOUND' }))).toEqual([]);
     expect(fold(ev('SampleRecorded', { sampleId: 'x' }))).toEqual([]);
   });
 });

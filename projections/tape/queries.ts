@@ -29,13 +29,8 @@ const detail = (r: any): JobDetail => ({
   callback: { status: r.callback_status, attempts: r.callback_attempts, error: r.callback_error },
 });
 
-/** True for any job id ever requested, cancelled ones included (an id is never reused). */
-export async function jobIdTaken(db: Db, jobId: number): Promise<boolean> {
-  const { rowCount } = await db.query('SELECT 1 FROM projection_tape.jobs WHERE job_id = $1', [jobId]);
-  return (rowCount ?? 0) > 0;
-}
-
-/** A visible job (cancelled jobs are removed, as in the seed); null when unknown. */
+/** A job; null when unknown or removed (DELETE /staging). Rows of jobs cancelled before removal existed
+ *  stay as CANCELLED tombstones until the next replay, so they are filtered here and below. */
 export async function getJobDetail(db: Db, jobId: number): Promise<JobDetail | null> {
   const { rows } = await db.query(`SELECT * FROM projection_tape.jobs WHERE job_id = $1 AND status <> 'CANCELLED'`, [jobId]);
   return rows[0] ? detail(rows[0]) : null;

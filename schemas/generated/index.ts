@@ -46,6 +46,7 @@ export interface EventMap {
   TapeCallbackFailed: tape.TapeCallbackFailed;
   TapeCallbackRerunRequested: tape.TapeCallbackRerunRequested;
   TapeFilesStaged: tape.TapeFilesStaged;
+  TapeJobCancelFailed: tape.TapeJobCancelFailed;
   TapeJobCancelled: tape.TapeJobCancelled;
   TapeJobCancelRequested: tape.TapeJobCancelRequested;
   TapeJobCompleted: tape.TapeJobCompleted;
@@ -91,6 +92,7 @@ export const EVENT_TOPIC = {
   TapeCallbackFailed: 'dbb.tape.jobs',
   TapeCallbackRerunRequested: 'dbb.tape.jobs',
   TapeFilesStaged: 'dbb.tape.jobs',
+  TapeJobCancelFailed: 'dbb.tape.jobs',
   TapeJobCancelled: 'dbb.tape.jobs',
   TapeJobCancelRequested: 'dbb.tape.jobs',
   TapeJobCompleted: 'dbb.tape.jobs',

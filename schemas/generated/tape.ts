@@ -43,11 +43,19 @@ export interface TapeFilesStaged {
   firstNotifiedAt: number;
 }
 
+/** The processor refused a cancel (DELETE /staging): the job id was never accepted, or the job was already removed. The gateway answers 404. Key: job id. */
+export interface TapeJobCancelFailed {
+  meta: Meta;
+  jobId: number;
+  /** NOT_FOUND (never accepted) or ALREADY_CANCELLED */
+  reason: string;
+}
+
 /** The job was cancelled (cancelbatchstage called when it was in flight) and removed; late notifications are ignored. Key: job id. */
 export interface TapeJobCancelled {
   meta: Meta;
   jobId: number;
-  /** false when the job had already completed: nothing to cancel at the library */
+  /** true when cancelbatchstage was called (the job had been submitted and files were still pending at the library) */
   wasInFlight: boolean;
 }
 
@@ -125,6 +133,7 @@ export type TapeEvent =
   | { name: 'TapeCallbackFailed'; value: TapeCallbackFailed }
   | { name: 'TapeCallbackRerunRequested'; value: TapeCallbackRerunRequested }
   | { name: 'TapeFilesStaged'; value: TapeFilesStaged }
+  | { name: 'TapeJobCancelFailed'; value: TapeJobCancelFailed }
   | { name: 'TapeJobCancelled'; value: TapeJobCancelled }
   | { name: 'TapeJobCancelRequested'; value: TapeJobCancelRequested }
   | { name: 'TapeJobCompleted'; value: TapeJobCompleted }
