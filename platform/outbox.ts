@@ -2,6 +2,10 @@
 // publishes them with the idempotent producer and deletes them. The relay reads what is there
 // (FOR UPDATE SKIP LOCKED), never "id > last seen", so rows of late-committing transactions are not
 // skipped; one relay per database holds an advisory lock so per-key order is kept. NOTIFY wakes it.
+// Order under failed sends: a drain's rows go out with one producer.sendMany, in id order, one batch
+// after another; if a batch fails, the rest of the drain is withdrawn unsent and sendMany settles only
+// when nothing of the drain is in flight, so the rollback + re-read re-sends the failed prefix before
+// any later row (releasing the lock to another relay is safe for the same reason). docs/guarantees.md.
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db, Tx } from './db.ts';
