@@ -17,7 +17,7 @@ const CONFIG_SECTIONS = { core: CORE_KEYS, gw: GW_KEYS, staging: STAGING_KEYS, t
 import { createLogger, safeUrl } from '../platform/log.ts';
 import { ensureDatabase, ensureStack, stackStatus, stopStack } from '../infra/stack.ts';
 import { hashToken } from '../gateway/plugins/auth.ts';
-import { startSystem, allConsumers } from './system.ts';
+import { startSystem, allConsumers, createDefaultDirs, domainAvailability } from './system.ts';
 import { startPlatform } from '../platform/runtime.ts';
 import { replayProjection } from '../platform/replay.ts';
 import { consumerLag, listTopics, tailTopic } from './inspect.ts';
@@ -28,16 +28,19 @@ import { startDevSimulators } from './dev.ts';
 const program = new Command('dbb').description('Data Backbone: event-sourced streaming backbone').showHelpAfterError();
 
 const stateDir = () => process.env.DBB_STATE_DIR || join(process.cwd(), '.dbb');
+/** Services (up, run) log to stdout at info; one-shot commands print their answer there and log to stderr at warn. */
 const log = () => createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+const commandLog = () => createLogger({ level: process.env.LOG_LEVEL ?? 'warn', to: 'stderr' });
 
 /** Starts Kafka + registry if needed and creates the database; returns the env the system runs with. */
-async function prepare(env: Env): Promise<Env> {
+async function prepare(env: Env, by: string): Promise<{ env: Env; started: string[] }> {
   const config = loadConfig(env);
-  const info = await ensureStack({ stateDir: config.stateDir, log: (m) => console.error(`[stack] ${m}`), databaseUrl: config.databaseUrl });
+  const info = await ensureStack({ stateDir: config.stateDir, log: (m) => console.error(`[stack] ${m}`), databaseUrl: config.databaseUrl, by });
   await ensureDatabase(config.databaseUrl).catch((err) => {
     throw new Error(`Postgres is not reachable at ${safeUrl(config.databaseUrl)} (${(err as Error).message}); start it or set DATABASE_URL`);
   });
-  return { ...env, KAFKA_BROKERS: env.KAFKA_BROKERS || info.brokers.join(','), SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL || info.registryUrl };
+  for (const dir of createDefaultDirs(env, config)) console.error(`[dirs] created ${dir}`);
+  return { env: { ...env, KAFKA_BROKERS: env.KAFKA_BROKERS || info.brokers.join(','), SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL || info.registryUrl }, started: info.started };
 }
 
 /** Local dev profile: without configured tokens, mint an operator token and open the seed routes. */
@@ -66,25 +69,29 @@ function onSignals(close: () => Promise<void>) {
 }
 
 program.command('up').description('bring up Kafka, the registry, Postgres schemas, and run the gateway + every processor and projection')
-  .option('--no-stack-stop', 'leave Kafka and the registry running on exit')
+  .option('--no-stack-stop', 'leave Kafka and the registry running on exit, even when this command started them')
   .action(async (opts: { stackStop: boolean }) => {
-    const { env, token } = devProfile(await prepare(process.env));
+    const prepared = await prepare(process.env, `dbb up (pid ${process.pid})`);
+    const { env, token } = devProfile(prepared.env);
     const sims = await startDevSimulators(env, (m) => console.error(`[dev] ${m}`));
     const sys = await startSystem(env, log(), { gateway: true, consumers: (all) => all, services: true });
     console.log(`\nData Backbone is up.\n  gateway   ${sys.url}\n  API docs  ${sys.url}/docs\n  database  ${safeUrl(sys.config.databaseUrl)}\n  kafka     ${sys.config.kafkaBrokers.join(',')}\n  registry  ${sys.config.registryUrl}`);
     if (token) console.log(`  dev token ${token}  (operator; also in ${join(stateDir(), 'dev-token')}; seed routes open without a token)`);
-    console.log('Ctrl-C stops what this command started.');
+    for (const [name, reason] of Object.entries(sys.availability.snapshot([]))) console.log(`  UNAVAILABLE ${name}: ${reason}`);
+    const ours = opts.stackStop ? prepared.started : [];
+    const reused = ['kafka', 'registry'].filter((p) => !prepared.started.includes(p));
+    console.log(`Ctrl-C stops the system${ours.length ? ` and ${ours.join(' and ')}` : ''}${reused.length ? `; ${reused.join(' and ')} (started earlier) keep running until dbb down` : ''}.`);
     onSignals(async () => {
       await sys.close();
       await sims.stop();
-      if (opts.stackStop) await stopStack({ stateDir: stateDir(), log: (m) => console.error(`[stack] ${m}`) });
+      if (ours.length) await stopStack({ stateDir: stateDir(), log: (m) => console.error(`[stack] ${m}`), only: ours });
     });
   });
 
 program.command('run').description('run one part alone: gateway | processor <domain> | projection <domain> | workers (every consumer)')
   .argument('<part>').argument('[domain]')
   .action(async (part: string, domain?: string) => {
-    const env = await prepare(process.env);
+    const { env } = await prepare(process.env, `dbb run ${part} (pid ${process.pid})`);
     const pick = (kind: string) => (all: ReturnType<typeof allConsumers>) => {
       const chosen = all.filter((s) => s.kind === kind && (!domain || s.name === `${kind}.${domain}`));
       if (!chosen.length) throw new Error(`no ${kind} ${domain ?? ''}; known: ${all.filter((s) => s.kind === kind).map((s) => s.name).join(', ')}`);
@@ -108,8 +115,12 @@ program.command('down').description('stop Kafka and the registry started by dbb 
 
 program.command('status').description('state of the native stack and consumer lag')
   .action(async () => {
-    for (const s of await stackStatus({ stateDir: stateDir() })) console.log(`${s.name.padEnd(10)} ${s.up ? 'up  ' : 'down'} ${s.url}${s.pid ? ` (pid ${s.pid})` : ''}`);
+    for (const s of await stackStatus({ stateDir: stateDir() })) {
+      const who = s.pid ? ` (pid ${s.pid}${s.startedBy ? `, started by ${s.startedBy}` : ''})` : s.up ? ' (not started from this state directory)' : '';
+      console.log(`${s.name.padEnd(10)} ${s.up ? 'up  ' : 'down'} ${s.url}${who}`);
+    }
     const config = loadConfig(process.env);
+    for (const [name, state] of Object.entries(await domainAvailability(config, process.env))) console.log(`${name.padEnd(10)} ${state === 'up' ? 'up' : `unavailable: ${state}`}`);
     try {
       for (const l of await consumerLag(config)) console.log(`${l.group.padEnd(40)} lag ${l.lag}`);
     } catch (err) {
@@ -139,7 +150,7 @@ program.command('replay').description('rebuild a projection from offset 0 into a
   .argument('<projection>', 'e.g. gw or projection.gw')
   .action(async (name: string) => {
     const config = loadConfig(process.env);
-    const platform = await startPlatform(config, { log: log(), source: 'dbb-replay', relay: false });
+    const platform = await startPlatform(config, { log: commandLog(), source: 'dbb-replay', relay: false });
     try {
       const specs = allConsumers(platform).filter((s) => s.kind === 'projection');
       const spec = specs.find((s) => s.name === name || s.name === `projection.${name}`);

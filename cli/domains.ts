@@ -15,7 +15,7 @@ import { rerunFailedTapeCallbacks } from '../processors/tape/rerun.ts';
 import { rerunFailedStaging } from '../processors/staging/rerun.ts';
 
 const openPlatform = (source: string): Promise<Platform> =>
-  startPlatform(loadConfig(process.env), { log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }), source, relay: false });
+  startPlatform(loadConfig(process.env), { log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn', to: 'stderr' }), source, relay: false });
 
 async function withPlatform<T>(source: string, fn: (p: Platform) => Promise<T>): Promise<T> {
   const p = await openPlatform(source);

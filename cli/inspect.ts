@@ -5,7 +5,7 @@ import { Serde } from '../platform/registry.ts';
 import { ns, type Config } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
 
-const quiet = () => createLogger({ level: 'error' });
+const quiet = () => createLogger({ level: process.env.LOG_LEVEL ?? 'error', to: 'stderr' });
 
 async function withAdmin<T>(config: Config, fn: (admin: ReturnType<ReturnType<typeof createKafka>['admin']>) => Promise<T>): Promise<T> {
   const admin = createKafka(config, quiet(), 'dbb-cli').admin();

@@ -12,10 +12,55 @@ import type { App } from '../gateway/types.ts';
 import type { ConsumerSpec } from '../platform/types.ts';
 import { metrics } from '../platform/metrics.ts';
 import { consumerLag } from './inspect.ts';
+import { Availability, runProbes, type Probe } from '../platform/availability.ts';
+import { pgSphereProbe } from '../projections/ivoa/requirements.ts';
+import { dachsInstalled, dachsUp, serveTapFor } from '../infra/tap/dachs.ts';
+import { mkdirSync, existsSync } from 'node:fs';
+import pg from 'pg';
+import { loadGwConfig } from '../processors/gw/config.ts';
+import { loadStagingConfig } from '../processors/staging/config.ts';
+import { finderOf, loadIngestConfig } from '../processors/ingest/config.ts';
 
 export interface SystemParts { gateway: boolean; consumers: (all: ConsumerSpec[]) => ConsumerSpec[]; services?: boolean }
 
-export interface RunningSystem { config: Config; platform: Platform; app: App | null; replies: ReplyListener | null; url: string | null; close(): Promise<void> }
+export interface RunningSystem { config: Config; platform: Platform; app: App | null; replies: ReplyListener | null; url: string | null; availability: Availability; close(): Promise<void> }
+
+/** The optional dependencies of the domains: ivoa needs pgSphere (projection and routes), and DaCHS for TAP. */
+export function domainProbes(platform: Platform, env: Env, opts: { tap: boolean; log?: (m: string) => void }): Probe[] {
+  const probes = [pgSphereProbe(platform.db, env)];
+  if (opts.tap) probes.push({ name: 'ivoa.tap', check: () => serveTapFor(platform.config.databaseUrl, opts.log) });
+  return probes;
+}
+
+/** For `dbb status` (no running system needed): each domain → 'up' or what is missing. */
+export async function domainAvailability(config: Config, env: Env): Promise<Record<string, string>> {
+  const db = new pg.Pool({ connectionString: config.databaseUrl, max: 1 });
+  try {
+    const tap: Probe = { name: 'ivoa.tap', async check() {
+      if (!dachsInstalled()) throw new Error('DaCHS is not installed (sudo apt-get install gavodachs2-server, or run sh infra/setup.sh)');
+      if (!(await dachsUp(1000))) throw new Error('DaCHS is not running (dbb up starts it)');
+    } };
+    const availability = await runProbes([pgSphereProbe(db, env), tap]);
+    return availability.snapshot(['gw', 'staging', 'tape', 'ingest', 'ivoa', 'ivoa.tap']);
+  } finally {
+    await db.end();
+  }
+}
+
+/** The directories the defaults point at (GW buffer, staging storage and user areas, the ingest finder's
+ *  buffer and storage when configured), so a first request finds them; returns the ones it created. */
+export function createDefaultDirs(env: Env, config: Config): string[] {
+  const dirs = [loadGwConfig(config, env).dataDir];
+  loadStagingConfig(env); // creates the default storage root and user-area parent itself
+  if (env.INGEST_CONFIG) {
+    const ingest = loadIngestConfig(env);
+    if (ingest.finder) dirs.push(finderOf(ingest).source, finderOf(ingest).storage);
+  }
+  return dirs.filter((d) => !existsSync(d)).map((d) => { mkdirSync(d, { recursive: true }); return d; });
+}
+
+/** The domain a consumer belongs to: `projection.ivoa` → `ivoa`. */
+const domainOf = (spec: ConsumerSpec) => spec.name.split('.')[1] ?? spec.name;
 
 export function allConsumers(platform: Platform): ConsumerSpec[] {
   return [...createProcessors(platform.domainDeps), ...createProjections(platform.domainDeps)];
@@ -24,7 +69,10 @@ export function allConsumers(platform: Platform): ConsumerSpec[] {
 export async function startSystem(env: Env, log: Logger, parts: SystemParts): Promise<RunningSystem> {
   const config = loadConfig(env);
   const platform = await startPlatform(config, { env, log, source: parts.gateway ? 'gateway' : 'worker' });
+  const availability = await runProbes(domainProbes(platform, env, { tap: parts.gateway, log: (m) => log.info(m) }));
+  for (const [name, reason] of Object.entries(availability.snapshot([]))) log.warn({ domain: name }, `${name} unavailable: ${reason}`);
   for (const spec of parts.consumers(allConsumers(platform))) {
+    if (availability.reasonFor(domainOf(spec))) continue;
     await platform.startConsumer(spec);
     log.info({ consumer: spec.name }, 'consumer started');
   }
@@ -43,7 +91,7 @@ export async function startSystem(env: Env, log: Logger, parts: SystemParts): Pr
     replies = await startReplyListener({ config, kafka: platform.kafka, serde: platform.serde, appender: platform.appender, log });
     const admin = platform.kafka.admin();
     await admin.connect();
-    app = await buildApp({ config, env, db: platform.db, appender: platform.appender, replies, auth: createAuth(config), log }, {
+    app = await buildApp({ config, env, db: platform.db, appender: platform.appender, replies, auth: createAuth(config), log, availability }, {
       readiness: {
         postgres: () => platform.db.query('SELECT 1'),
         kafka: () => admin.describeCluster(),
@@ -59,7 +107,7 @@ export async function startSystem(env: Env, log: Logger, parts: SystemParts): Pr
     url = await app.listen({ host: config.host, port: config.port });
   }
   return {
-    config, platform, app, replies, url,
+    config, platform, app, replies, url, availability,
     async close() {
       await app?.close();
       await replies?.stop();

@@ -5,10 +5,12 @@ import type { Logger } from 'pino';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config, Env } from '../platform/config.ts';
+import type { Availability } from '../platform/availability.ts';
 import type { Appender, AppendOptions, BodyOf, DecodedEvent, EventName } from '../platform/types.ts';
 
 export type Role = 'reader' | 'producer' | 'operator';
-export interface Principal { name: string; role: Role }
+/** `user`: the user a token is bound to (DBB_TOKENS `name:role:hash:user=alice`); null = acts for any user. */
+export interface Principal { name: string; role: Role; user: string | null }
 
 export interface RequestReply {
   /** Appends the request and resolves with the first event named in `replies` that carries the same
@@ -36,6 +38,8 @@ export interface GatewayDeps {
   replies: RequestReply;
   auth: Auth;
   log: Logger;
+  /** domains (or parts, e.g. `ivoa.tap`) that cannot serve: their routes answer 503 */
+  availability?: Availability;
 }
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -47,8 +51,16 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route answers NaN/Infinity query values itself (e.g. SCS with a VOTable error); by default they are a 400. */
     nonFiniteNumbers?: boolean;
+    /** The part of its domain the route needs, when narrower than the domain (e.g. `ivoa.tap`): 503 while it is unavailable. */
+    requires?: string;
   }
 }
+
+/** Whether the caller may act for / see `username`: an unbound token or an open seed group acts for
+ *  any user (a trusted frontend, as in the seed); a bound token only for its own user. */
+export const mayActFor = (req: FastifyRequest, username: string) => !req.principal?.user || req.principal.user === username;
+/** The user a bound token is limited to; null when the caller may see every user. */
+export const boundUser = (req: FastifyRequest) => req.principal?.user ?? null;
 
 /** The actor recorded on events appended for this request. */
 export const actorOf = (req: FastifyRequest) => req.principal?.name ?? null;

@@ -1,7 +1,7 @@
 // The native dev/test stack: Kafka (single-node KRaft, jars fetched with Maven) and the schema
 // registry, started detached with pid files in <stateDir>/run and logs in <stateDir>/logs.
 // ensureStack reuses whatever already answers on the well-known ports.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -144,7 +144,7 @@ async function startRegistry(stateDir: string, databaseUrl: string, log: Log): P
  * Makes sure Kafka (127.0.0.1:9092) and the registry (127.0.0.1:8081) answer, starting whichever
  * does not. Safe to call concurrently from several processes (a lock file in stateDir).
  */
-export async function ensureStack(opts: { stateDir: string; log?: Log; databaseUrl?: string }): Promise<StackInfo> {
+export async function ensureStack(opts: { stateDir: string; log?: Log; databaseUrl?: string; by?: string }): Promise<StackInfo> {
   const log = opts.log ?? noop;
   const stateDir = resolve(opts.stateDir);
   const databaseUrl = opts.databaseUrl ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
@@ -158,8 +158,14 @@ export async function ensureStack(opts: { stateDir: string; log?: Log; databaseU
       const started: string[] = [];
       const [k, r] = await Promise.all([kafkaAnswers(), registryAnswers()]); // another holder may have started them
       const jobs: Promise<void>[] = [];
-      if (!k) jobs.push(startKafka(stateDir, log).then((s) => { if (s) started.push('kafka'); }));
-      if (!r) jobs.push(startRegistry(stateDir, databaseUrl, log).then((s) => { if (s) started.push('registry'); }));
+      const by = opts.by ?? `pid ${process.pid}`;
+      const mark = (name: string) => (spawned: boolean) => {
+        if (!spawned) return;
+        started.push(name);
+        writeFileSync(ownerFile(stateDir, name), `${by} at ${new Date().toISOString()}\n`);
+      };
+      if (!k) jobs.push(startKafka(stateDir, log).then(mark('kafka')));
+      if (!r) jobs.push(startRegistry(stateDir, databaseUrl, log).then(mark('registry')));
       const results = await Promise.allSettled(jobs);
       const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
       if (failed.length) throw new Error(failed.map((f) => (f.reason as Error).message).join('\n\n'));
@@ -175,23 +181,33 @@ export async function prefetchStack(opts: { stateDir: string; log?: Log }): Prom
 }
 
 /** Stops the processes ensureStack started (by pid file); returns their names. */
-export async function stopStack(opts: { stateDir: string; log?: Log }): Promise<string[]> {
+export async function stopStack(opts: { stateDir: string; log?: Log; only?: string[] }): Promise<string[]> {
   const log = opts.log ?? noop;
   const stateDir = resolve(opts.stateDir);
   const stopped: string[] = [];
   // registry first: it is the quick one
   for (const part of [...PARTS].reverse()) {
+    if (opts.only && !opts.only.includes(part.name)) continue;
     const pid = ourPid(stateDir, part);
     if (!pid) continue;
     log(`${part.name}: stopping pid ${pid}`);
     await terminate(pid, part.name === 'kafka' ? 60_000 : 10_000);
     removeFile(pidFile(stateDir, part.name));
+    removeFile(ownerFile(stateDir, part.name));
     stopped.push(part.name);
   }
   return stopped;
 }
 
-export async function stackStatus(opts: { stateDir: string }): Promise<{ name: string; pid: number | null; up: boolean; url: string }[]> {
+export async function stackStatus(opts: { stateDir: string }): Promise<{ name: string; pid: number | null; up: boolean; url: string; startedBy: string | null }[]> {
   const stateDir = resolve(opts.stateDir);
-  return Promise.all(PARTS.map(async (p) => ({ name: p.name, pid: ourPid(stateDir, p), up: await p.answers(), url: p.url })));
+  return Promise.all(PARTS.map(async (p) => {
+    const pid = ourPid(stateDir, p);
+    let startedBy: string | null = null;
+    try { if (pid) startedBy = readFileSync(ownerFile(stateDir, p.name), 'utf8').trim(); } catch { /* started before owners were recorded */ }
+    return { name: p.name, pid, up: await p.answers(), url: p.url, startedBy };
+  }));
 }
+
+/** Who started a part: the command and when (`dbb status` shows it). */
+const ownerFile = (stateDir: string, name: string) => join(stateDir, 'run', `${name}.owner`);

@@ -29,9 +29,18 @@ export interface AvroRecord {
   fields: { name: string; type: unknown; default?: unknown; doc?: string }[];
 }
 
+/** Schema folders that only the platform's tests use. */
+export const TEST_DOMAINS = ['example', 'torture'];
+
 export class Catalog {
   readonly byName = new Map<string, CatalogEntry>();
   readonly byFullName = new Map<string, CatalogEntry>();
+
+  /** The same catalog without the schemas that exist only for the platform's own tests (`example`,
+   *  `torture`): a deployment creates neither their topics nor their subjects. */
+  withoutTestDomains(): Catalog {
+    return new Catalog([...this.byName.values()].filter((e) => !TEST_DOMAINS.includes(e.domain)));
+  }
 
   constructor(entries: CatalogEntry[]) {
     for (const e of entries) {

@@ -57,6 +57,7 @@ const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const Positive = Type.Integer({ minimum: 1 });
 
 export const CORE_KEYS = {
+  testSchemas: key('DBB_TEST_SCHEMAS', Type.Boolean(), "also create the topics and subjects of the platform's test-only schemas (schemas/example, schemas/torture); the test harness sets it", false),
   namespace: key('DBB_NAMESPACE', Type.String({ pattern: '^[a-z0-9_-]*\\.?$' }), 'prefix for topics, consumer groups and subjects (lets several stacks share one broker), e.g. "test1."', ''),
   stateDir: key('DBB_STATE_DIR', Type.String(), 'where the native stack keeps Kafka/registry data and pid files', join(process.cwd(), '.dbb')),
   kafkaBrokers: key('KAFKA_BROKERS', Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }), 'comma-separated bootstrap brokers', ['127.0.0.1:9092']),

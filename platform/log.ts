@@ -23,12 +23,13 @@ export function serializeRequest(req: { method?: string; url?: string; host?: st
   return { method: req.method, url: maskUrl(req.url ?? ''), host: req.host ?? req.hostname, remoteAddress: req.ip ?? req.socket?.remoteAddress };
 }
 
-export function createLogger(opts: { level?: string; name?: string } = {}): Logger {
+/** A service logs to stdout; a one-shot command keeps stdout for its answer (`to: 'stderr'`). */
+export function createLogger(opts: { level?: string; name?: string; to?: 'stdout' | 'stderr' } = {}): Logger {
   return pino({
     name: opts.name ?? 'dbb',
     level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-  });
+  }, pino.destination(opts.to === 'stderr' ? 2 : 1));
 }
 
 /** postgres://user:pass@host/db → postgres://user:***@host/db, for messages. */

@@ -31,7 +31,7 @@ export interface Platform {
 
 export async function startPlatform(config: Config, opts: { env?: Env; log: Logger; source: string; relay?: boolean; extraTopics?: string[] }): Promise<Platform> {
   const { log } = opts;
-  const catalog = loadCatalog();
+  const catalog = config.testSchemas ? loadCatalog() : loadCatalog().withoutTestDomains();
   const kafka = createKafka(config, log, opts.source);
   const db = createPool(config.databaseUrl, config.dbPoolSize);
   const marksDb = createPool(config.databaseUrl, 2);

@@ -53,6 +53,7 @@ export async function startBenchStack(name: string, opts: { env?: Env; relay?: b
   const env: Env = {
     ...process.env,
     DBB_NAMESPACE: `b${name}${id}.`,
+    DBB_TEST_SCHEMAS: 'true',
     DATABASE_URL: databaseUrl,
     KAFKA_BROKERS: info.brokers.join(','),
     SCHEMA_REGISTRY_URL: info.registryUrl,

@@ -176,7 +176,7 @@ export const ivoaRoutes: RoutePlugin = async (app, deps) => {
   }
   const tapSchema = { summary: 'IVOA TAP 1.1 (sync, async, tables, capabilities, TAP_SCHEMA) served by DaCHS through the gateway', querystring: Type.Object({}, { additionalProperties: true }) };
   for (const url of ['/tap', '/tap/*', SEED_TAP, `${SEED_TAP}/*`]) {
-    app.route({ method: ['GET', 'POST', 'DELETE'], url, schema: tapSchema, onRequest: read, handler: (req, reply) => tapProxy(req, reply, cfg) });
+    app.route({ method: ['GET', 'POST', 'DELETE'], url, schema: tapSchema, config: { requires: 'ivoa.tap' }, onRequest: read, handler: (req, reply) => tapProxy(req, reply, cfg) });
   }
 
   app.get('/api/v1/ivoa/stats', {

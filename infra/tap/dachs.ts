@@ -70,10 +70,17 @@ export async function grantTapReader(databaseUrl: string): Promise<void> {
 
 /** Holds a session lock in the gavo database until `release()`: one user of the shared DaCHS at a time
  *  (the TAP test re-points the foreign table; two test runs on one machine would otherwise fight). */
-export async function lockTap(): Promise<{ release(): Promise<void> }> {
+export async function lockTap(timeoutMs = Infinity, onWait?: () => void): Promise<{ release(): Promise<void> }> {
   const c = new pg.Client({ connectionString: GAVO_DB });
   await c.connect();
-  await c.query("SELECT pg_advisory_lock(hashtext('dbb-ivoa-tap'))");
+  const deadline = Date.now() + timeoutMs;
+  for (let waited = false; ; waited = true) {
+    const r = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('dbb-ivoa-tap')) AS ok");
+    if (r.rows[0]!.ok) break;
+    if (Date.now() > deadline) { await c.end(); throw new Error(`the TAP lock is held by another process for over ${timeoutMs / 1000} s`); }
+    if (!waited) onWait?.();
+    await new Promise((res) => setTimeout(res, 500));
+  }
   return { async release() { await c.query("SELECT pg_advisory_unlock(hashtext('dbb-ivoa-tap'))").catch(() => {}); await c.end().catch(() => {}); } };
 }
 
@@ -137,7 +144,7 @@ export const dachsInstalled = () => spawnSync('sh', ['-c', 'command -v dachs']).
 
 /** Starts the DaCHS server if it is not answering (it daemonizes and drops to user gavo). */
 export async function ensureDachs(): Promise<void> {
-  if (!dachsInstalled()) throw new Error('DaCHS is not installed: run .ci/setup.d/ivoa.sh (apt package gavodachs2-server)');
+  if (!dachsInstalled()) throw new Error('DaCHS is not installed (sudo apt-get install gavodachs2-server, or run sh infra/setup.sh)');
   if (await dachsUp(1000)) return;
   execFileSync('dachs', ['serve', 'start'], { stdio: 'ignore' });
   if (!(await dachsUp(60_000))) throw new Error(`DaCHS did not answer on ${DACHS_TAP_URL} within 60 s; see /var/gavo/logs/dcErrors`);
@@ -173,6 +180,21 @@ export async function setup(databaseUrl = process.env.DATABASE_URL ?? 'postgres:
   dachs(['imp', '-m', 'rucio/q']);
   if (await dachsUp(1000)) execFileSync('dachs', ['serve', 'restart'], { stdio: 'ignore' });
   await ensureDachs();
+}
+
+/** For `dbb up`: DaCHS answers and its rucio.obscore reads this system's projection. Configures DaCHS
+ *  first when it never was (that needs root); takes the TAP lock so it never re-points a DaCHS that a
+ *  running TAP test is using. */
+export async function serveTapFor(databaseUrl: string, log: (m: string) => void = () => {}): Promise<void> {
+  if (!dachsInstalled()) throw new Error('DaCHS is not installed: TAP is unavailable (sudo apt-get install gavodachs2-server, or run sh infra/setup.sh)');
+  const lock = await lockTap(120_000, () => log('waiting for the TAP lock (a TAP test is using DaCHS)'));
+  try {
+    if (!(await tapConfigured())) await setup(databaseUrl);
+    else await ensureDachs();
+    await pointTapAt(databaseUrl);
+  } finally {
+    await lock.release();
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -9,6 +9,7 @@ export const IVOA_KEYS = {
   siteLon: key('IVOA_SITE_LON', Type.Number({ minimum: -180, maximum: 360 }), 'default caller site longitude for DataLink replica ordering, degrees', 0.1),
   scsMaxSr: key('IVOA_SCS_MAX_SR', Type.Number({ exclusiveMinimum: 0, maximum: 180 }), 'largest accepted cone search radius SR, degrees', 10),
   scsMaxRec: key('IVOA_SCS_MAXREC', Type.Integer({ minimum: 1 }), 'most rows a cone search returns (overflow is flagged in the VOTable)', 100_000),
+  pgSphereExtension: key('IVOA_PGSPHERE_EXTENSION', Type.String({ pattern: '^[a-z_][a-z0-9_]*$' }), 'the PostgreSQL extension that provides the spherical types (pgSphere); ivoa is unavailable when the database cannot create it', 'pg_sphere'),
   tapUrl: key('IVOA_TAP_URL', Type.String({ pattern: '^https?://' }), 'the TAP service (DaCHS) that /tap proxies to', 'http://127.0.0.1:8090/tap'),
 };
 

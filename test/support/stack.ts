@@ -55,6 +55,7 @@ export function testEnv(id: string, databaseUrl: string, extra: Env = {}): { env
   const env: Env = {
     ...process.env,
     DBB_NAMESPACE: `t${id}.`,
+    DBB_TEST_SCHEMAS: 'true',
     DATABASE_URL: databaseUrl,
     KAFKA_BROKERS: provided.brokers.join(','),
     SCHEMA_REGISTRY_URL: provided.registryUrl,
@@ -98,7 +99,7 @@ export async function startTestStack(opts: { consumers?: (deps: DomainDeps) => C
       await app.close().catch(() => {});
       await replies.stop().catch(() => {});
       await platform.close().catch(() => {});
-      await deleteNamespaceTopics(platform, config).catch(() => {});
+      await deleteNamespace(platform, config).catch(() => {});
       await dropDatabase(baseUrl, dbName).catch(() => {});
     },
   };
@@ -106,15 +107,25 @@ export async function startTestStack(opts: { consumers?: (deps: DomainDeps) => C
   return stack;
 }
 
-async function deleteNamespaceTopics(platform: Platform, config: Config) {
+/** Removes what the file's namespace left on the shared broker and registry: topics, consumer groups,
+ *  subjects (soft, then permanently), so a developer's own stack never shows them. */
+export async function deleteNamespace(platform: Pick<Platform, 'kafka'>, config: Pick<Config, 'namespace' | 'registryUrl'>) {
   if (!config.namespace) return;
   const admin = platform.kafka.admin();
   await admin.connect();
   try {
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(config.namespace));
+    if (groups.length) await admin.deleteGroups(groups).catch(() => {});
     const mine = (await admin.listTopics()).filter((t) => t.startsWith(config.namespace));
     if (mine.length) await admin.deleteTopics({ topics: mine, timeout: 10_000 });
   } finally {
     await admin.disconnect();
+  }
+  const subjects = await (await fetch(`${config.registryUrl}/subjects?subjectPrefix=${encodeURIComponent(config.namespace)}`)).json() as string[];
+  for (const s of subjects.filter((x) => x.startsWith(config.namespace))) {
+    const url = `${config.registryUrl}/subjects/${encodeURIComponent(s)}`;
+    await fetch(url, { method: 'DELETE' });
+    await fetch(`${url}?permanent=true`, { method: 'DELETE' });
   }
 }
 
