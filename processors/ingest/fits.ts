@@ -15,10 +15,11 @@
 //   (parseHeader().cards / readFitsCards), never in the keyword → value record (FitsHeader), which callers use
 //   to look values up (the Registry plugin's data ids): a repeated value keyword keeps its first value there.
 // Integers beyond ±(2^53 − 1) are returned as their exact decimal string, not a rounded number (they end up in
-// JSON data ids). Differences from astropy 5.2 (both astropy bugs, fixed upstream): a `''` inside a CONTINUE'd long
-// string is unescaped once, not twice; a string is ended by the first quote that is not part of a `''` pair (astropy's
-// regex may end it earlier at `'' /`). Record-valued keyword cards (`DP1 = 'AXIS.1: 1'`, FITS WCS Paper IV) are read as
-// plain strings; astropy turns them into keywords like `DP1.AXIS.1`.
+// JSON data ids). Where we follow the FITS standard rather than astropy: a `''` inside a CONTINUE'd long string is
+// unescaped once (astropy ≤ 5.2.1 unescapes it twice, astropy#14581, fixed by #14598); a string ends at the first
+// quote that is not part of a `''` pair (astropy's regex may end it at `'' /`, astropy#18831); a CONTINUE card not
+// following a string value is an error (astropy glues it to the card before and fails on access). Record-valued
+// keyword cards (`DP1 = 'AXIS.1: 1'`, WCS Paper IV) are read as plain strings; astropy makes keywords like `DP1.AXIS.1`.
 import { open } from 'node:fs/promises';
 
 export const BLOCK = 2880;
