@@ -9,12 +9,18 @@ const FIX = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'gw');
 describe('readStrainFile', () => {
   it('reads the GWOSC HDF5 and text fixtures to the same series', async () => {
     const [h5, txt] = await Promise.all([readStrainFile(join(FIX, 'sample-H1.hdf5')), readStrainFile(join(FIX, 'sample-H1.txt'))]);
+    // the fixtures hold the generator's output as written when they were made; Math.pow may differ in
+    // the last bit between V8 versions, so the files match each other exactly and the generator to 1e-12 of the peak
     const expected = sampleStrain();
+    expect(txt.h).toEqual(h5.h);
     for (const s of [h5, txt]) {
       expect(s.t0).toBe(SAMPLE.t0);
       expect(s.dt).toBe(1 / SAMPLE.rate);
       expect(s.detector).toBe('H1');
-      expect(s.h).toEqual(expected);
+      expect(s.h.length).toBe(expected.length);
+      const peak = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const worst = s.h.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i]!)), 0);
+      expect(worst / peak).toBeLessThan(1e-12);
     }
   });
 
