@@ -37,14 +37,14 @@ export function createTortureProjection(): ConsumerSpec {
       if (is(event, 'TortureRecorded')) {
         if (rejectsRules(event)) throw invalid(event);
         await tx.query(
-          `INSERT INTO applied (event_id, key, seq, value) VALUES ($1, $2, $3, $4)
+          `INSERT INTO applied (event_id, key, seq, value, src_partition, src_offset) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (event_id) DO UPDATE SET applied = applied.applied + 1`,
-          [event.meta.eventId, event.value.key, event.value.seq, event.value.value]);
+          [event.meta.eventId, event.value.key, event.value.seq, event.value.value, event.partition, event.offset]);
       } else if (is(event, 'TortureEffectDone')) {
         await tx.query(
-          `INSERT INTO outcomes (source_event_id, key, seq, reconciled) VALUES ($1, $2, $3, $4)
+          `INSERT INTO outcomes (source_event_id, key, seq, reconciled, src_partition, src_offset) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (source_event_id) DO UPDATE SET applied = outcomes.applied + 1`,
-          [event.value.sourceEventId, event.value.key, event.value.seq, event.value.reconciled]);
+          [event.value.sourceEventId, event.value.key, event.value.seq, event.value.reconciled, event.partition, event.offset]);
       }
     },
     // same rows as `handle`, one statement per table (apply order = batch order)
@@ -58,17 +58,17 @@ export function createTortureProjection(): ConsumerSpec {
       }
       if (rec.length) {
         await tx.query(
-          `INSERT INTO applied (event_id, key, seq, value)
-           SELECT e, k, s, v FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS t(e, k, s, v, o) ORDER BY o
+          `INSERT INTO applied (event_id, key, seq, value, src_partition, src_offset)
+           SELECT e, k, s, v, p, f FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::bigint[]) WITH ORDINALITY AS t(e, k, s, v, p, f, o) ORDER BY o
            ON CONFLICT (event_id) DO UPDATE SET applied = applied.applied + 1`,
-          [rec.map((e) => e.meta.eventId), rec.map((e) => e.value.key), rec.map((e) => e.value.seq), rec.map((e) => e.value.value)]);
+          [rec.map((e) => e.meta.eventId), rec.map((e) => e.value.key), rec.map((e) => e.value.seq), rec.map((e) => e.value.value), rec.map((e) => e.partition), rec.map((e) => e.offset)]);
       }
       if (out.length) {
         await tx.query(
-          `INSERT INTO outcomes (source_event_id, key, seq, reconciled)
-           SELECT e, k, s, r FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::boolean[]) WITH ORDINALITY AS t(e, k, s, r, o) ORDER BY o
+          `INSERT INTO outcomes (source_event_id, key, seq, reconciled, src_partition, src_offset)
+           SELECT e, k, s, r, p, f FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::boolean[], $5::int[], $6::bigint[]) WITH ORDINALITY AS t(e, k, s, r, p, f, o) ORDER BY o
            ON CONFLICT (source_event_id) DO UPDATE SET applied = outcomes.applied + 1`,
-          [out.map((e) => e.value.sourceEventId), out.map((e) => e.value.key), out.map((e) => e.value.seq), out.map((e) => e.value.reconciled)]);
+          [out.map((e) => e.value.sourceEventId), out.map((e) => e.value.key), out.map((e) => e.value.seq), out.map((e) => e.value.reconciled), out.map((e) => e.partition), out.map((e) => e.offset)]);
       }
       return { invalid: bad };
     },

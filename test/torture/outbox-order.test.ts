@@ -98,3 +98,16 @@ it('a relay drain split over several producer batches, the first batch fails: no
   expect(new Set(fake.log.map((w) => `${w.key}/${w.seq}`)).size).toBe(KEYS * PER_KEY);
   expect(fake.log.map((w) => `${w.key}:${w.seq}`)).toEqual(records.map((r) => `${r.key}:${r.value}`));
 }, 60_000);
+
+it('the history checker names the key, the seqs and the offsets of a reordering', async () => {
+  const { checkHistory, describeReordering } = await import('./support.ts');
+  const produced = [0, 1, 2].map((seq) => ({ eventId: `e${seq}`, key: 'k7', seq }));
+  const applied = [
+    { id: 'e0', key: 'k7', seq: 0, applied: 1, apply_no: 1, partition: 3, offset: '100' },
+    { id: 'e2', key: 'k7', seq: 2, applied: 1, apply_no: 2, partition: 3, offset: '101' },
+    { id: 'e1', key: 'k7', seq: 1, applied: 1, apply_no: 3, partition: 3, offset: '102' },
+  ];
+  const h = checkHistory('outcomes', produced, applied);
+  expect(h).toMatchObject({ lost: 0, duplicated: 0, reordered: 1, unexpected: 0 });
+  expect(h.reorderings.map(describeReordering)).toEqual(['k7: seq 1 at p3@102 (apply #3) applied after seq 2 at p3@101 (apply #2)']);
+});

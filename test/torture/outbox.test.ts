@@ -128,6 +128,7 @@ it(`${N} events through the outbox, ${WRITERS}x${GROUP} transactions committed o
   historyFigures(TEST, history);
   figure(TEST, 'stored offsets = log end (partitions behind)', `${offsets.behind.length} of ${offsets.partitions}`, '0');
   figure(TEST, 'longest stall', `${(longestStall / 1000).toFixed(1)} s`, FULL ? '< 60 s' : '< 120 s (short bound)');
+  figure(TEST, 'unexpected child exits / failed child starts', `${fleet.unexpectedExits} / ${fleet.startFailures}`, '0 / any');
   figure(TEST, 'wall time', `${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
   expect(kills).toHaveLength(KILLS);
@@ -136,4 +137,6 @@ it(`${N} events through the outbox, ${WRITERS}x${GROUP} transactions committed o
   expect(history).toMatchObject({ produced: N, applied: N, lost: 0, duplicated: 0, reordered: 0, unexpected: 0 });
   expect(offsets.behind).toEqual([]);
   expect(longestStall).toBeLessThan(FULL ? 60_000 : 120_000);
+  expect(fleet.exitReports).toEqual([]);
+  expect(fleet.unexpectedExits).toBe(0);
 }, FULL ? 3_600_000 : 600_000);

@@ -59,8 +59,14 @@ export async function produceInWaves(stack: TestStack, opts: { count: number; ke
 
 // ---------------------------------------------------------------- the history checker
 
-export interface AppliedRow { id: string; key: string; seq: number; applied: number; apply_no: number }
-export interface HistoryResult { history: string; produced: number; applied: number; lost: number; duplicated: number; reordered: number; unexpected: number }
+export interface AppliedRow { id: string; key: string; seq: number; applied: number; apply_no: number; partition?: number | null; offset?: string | null }
+/** One event applied after a later seq of its key: which key, which seqs, and where (partition@offset) each was read from. */
+export interface Reordering { key: string; seq: number; at: string; afterSeq: number; afterAt: string }
+export interface HistoryResult { history: string; produced: number; applied: number; lost: number; duplicated: number; reordered: number; unexpected: number; reorderings: Reordering[] }
+
+const where = (r: AppliedRow) => (r.offset == null ? `apply #${r.apply_no}` : `p${r.partition}@${r.offset} (apply #${r.apply_no})`);
+/** "k17: seq 41 at p3@20511 (apply #…) after seq 42 at p3@20498 (apply #…)" */
+export const describeReordering = (r: Reordering) => `${r.key}: seq ${r.seq} at ${r.at} applied after seq ${r.afterSeq} at ${r.afterAt}`;
 
 /**
  * Jepsen-queue-style check of one history: every produced event applied (lost = produced, never
@@ -77,21 +83,28 @@ export function checkHistory(history: string, produced: Produced[], applied: App
   const perKey = new Map<string, AppliedRow[]>();
   for (const r of applied) (perKey.get(r.key) ?? perKey.set(r.key, []).get(r.key)!).push(r);
   let reordered = 0;
-  for (const rows of perKey.values()) {
+  const reorderings: Reordering[] = [];
+  for (const [key, rows] of perKey) {
     rows.sort((a, b) => a.apply_no - b.apply_no);
-    let max = -Infinity;
-    for (const r of rows) { if (r.seq < max) reordered++; else max = r.seq; }
+    let max: AppliedRow | null = null;
+    for (const r of rows) {
+      if (max && r.seq < max.seq) {
+        reordered++;
+        reorderings.push({ key, seq: r.seq, at: where(r), afterSeq: max.seq, afterAt: where(max) });
+      } else max = r;
+    }
   }
-  return { history, produced: produced.length, applied: applied.length, lost, duplicated, reordered, unexpected };
+  for (const r of reorderings.slice(0, 20)) console.log(`[history] ${history}: reordered ${describeReordering(r)}`);
+  return { history, produced: produced.length, applied: applied.length, lost, duplicated, reordered, unexpected, reorderings };
 }
 
 export async function appliedRows(db: pg.Pool): Promise<AppliedRow[]> {
-  const { rows } = await db.query('SELECT event_id AS id, key, seq::int AS seq, applied, apply_no::bigint AS apply_no FROM projection_torture.applied');
+  const { rows } = await db.query('SELECT event_id AS id, key, seq::int AS seq, applied, apply_no::bigint AS apply_no, src_partition AS partition, src_offset::text AS "offset" FROM projection_torture.applied');
   return rows.map((r) => ({ ...r, apply_no: Number(r.apply_no) }));
 }
 
 export async function outcomeRows(db: pg.Pool): Promise<(AppliedRow & { reconciled: boolean })[]> {
-  const { rows } = await db.query('SELECT source_event_id AS id, key, seq::int AS seq, applied, apply_no::bigint AS apply_no, reconciled FROM projection_torture.outcomes');
+  const { rows } = await db.query('SELECT source_event_id AS id, key, seq::int AS seq, applied, apply_no::bigint AS apply_no, src_partition AS partition, src_offset::text AS "offset", reconciled FROM projection_torture.outcomes');
   return rows.map((r) => ({ ...r, apply_no: Number(r.apply_no) }));
 }
 
@@ -102,7 +115,7 @@ export async function effectsCheck(db: pg.Pool, produced: Produced[]): Promise<H
   const res = checkHistory('external effects', produced, applied);
   const { rows: [u] } = await db.query('SELECT count(*)::int AS n FROM projection_torture.outcomes WHERE reconciled');
   // effects have no order to check (several partitions run concurrently): seq order per key is the outcomes' check
-  return { ...res, reordered: 0, reconciled: u.n };
+  return { ...res, reordered: 0, reorderings: [], reconciled: u.n };
 }
 
 // ---------------------------------------------------------------- offsets, DLQ
@@ -203,12 +216,21 @@ export async function until(what: string, fn: () => Promise<boolean>, timeoutMs:
 
 // ---------------------------------------------------------------- consumer children
 
-/** Consumer child processes in slots; a supervisor respawns a child that died without being killed. */
+/**
+ * Consumer child processes in slots; a supervisor respawns a child that died without being killed.
+ * `unexpectedExits` counts children that were running (ready) and ended on their own: a fenced or
+ * otherwise troubled instance must recover in-process, so the tests assert 0. A child that fails to
+ * *start* (e.g. the private broker is still down) is retried and counted apart (`startFailures`).
+ */
 export class Fleet {
   readonly procs: (ConsumerProcess | null)[] = [];
   readonly outputs: string[] = [];
   unexpectedExits = 0;
+  startFailures = 0;
+  /** One line per unexpected exit: slot, exit code or signal, and the end of what the child printed. */
+  readonly exitReports: string[] = [];
   private supervising: NodeJS.Timeout | null = null;
+  private started = new WeakSet<ConsumerProcess>();
   constructor(private env: Record<string, string | undefined>, private module: string, private factory: string) {}
 
   async spawn(slot: number): Promise<ConsumerProcess> {
@@ -218,10 +240,11 @@ export class Fleet {
       p.exited.then(() => this.outputs.push(p.output()));
       try {
         await p.ready;
+        this.started.add(p);
         return p;
       } catch (err) {
         // e.g. the (private) broker is down while the child starts: try again, as a supervisor would
-        this.unexpectedExits++;
+        this.startFailures++;
         if (attempt >= 10) throw err;
         await sleep(2000);
       }
@@ -239,8 +262,12 @@ export class Fleet {
   supervise() {
     this.supervising = setInterval(() => {
       this.procs.forEach((p, slot) => {
-        if (p && (p.child.exitCode !== null || p.child.signalCode !== null)) {
+        // a child still starting is spawn()'s to retry
+        if (p && this.started.has(p) && (p.child.exitCode !== null || p.child.signalCode !== null)) {
           this.unexpectedExits++;
+          const report = `slot ${slot} pid ${p.child.pid} exited on its own (code ${p.child.exitCode}, signal ${p.child.signalCode}); last output:\n${p.output().slice(-3000)}`;
+          this.exitReports.push(report);
+          console.log(`[fleet] ${report}`);
           this.procs[slot] = null;
           this.spawn(slot).catch(() => {});
         }
@@ -366,6 +393,7 @@ export function printFigures(title: string) {
 export function historyFigures(test: string, r: HistoryResult) {
   figure(test, `${r.history}: produced / applied`, `${r.produced} / ${r.applied}`, 'equal');
   figure(test, `${r.history}: lost, duplicated, reordered, unexpected`, `${r.lost}, ${r.duplicated}, ${r.reordered}, ${r.unexpected}`, '0, 0, 0, 0');
+  for (const x of r.reorderings.slice(0, 5)) figure(test, `${r.history}: reordered`, describeReordering(x), 'none');
 }
 
 export const EVENTS_TOPIC = TOPIC.TORTURE_EVENTS;

@@ -73,7 +73,7 @@ it(`${CYCLES} SIGSTOP/SIGCONT cycles of ${PAUSE_MS} ms: stale batches are fenced
   figure(TEST, 'stale commits refused (fence-lost log lines)', fenceLost, 'any (0 if no stale batch was in flight)');
   figure(TEST, 'stored offsets = log end (partitions behind)', `${proj.behind.length + proc.behind.length} of ${proj.partitions + proc.partitions}`, '0');
   figure(TEST, 'longest stall', `${(longestStall / 1000).toFixed(1)} s`, FULL ? '< 60 s' : '< 120 s (short bound)');
-  figure(TEST, 'unexpected child exits', fleet.unexpectedExits, '0');
+  figure(TEST, 'unexpected child exits / failed child starts', `${fleet.unexpectedExits} / ${fleet.startFailures}`, '0 / 0');
   figure(TEST, 'catch-up after the last cycle', `${(caughtUp / 1000).toFixed(0)} s`);
 
   for (const h of [events, outcomes]) expect(h).toMatchObject({ produced: N, applied: N, lost: 0, duplicated: 0, reordered: 0, unexpected: 0 });
@@ -81,4 +81,7 @@ it(`${CYCLES} SIGSTOP/SIGCONT cycles of ${PAUSE_MS} ms: stale batches are fenced
   expect(proj.behind).toEqual([]);
   expect(proc.behind).toEqual([]);
   expect(longestStall).toBeLessThan(FULL ? 60_000 : 120_000);
+  // a fenced (zombie) instance recovers in-process: it must never end
+  expect(fleet.exitReports).toEqual([]);
+  expect(fleet.unexpectedExits).toBe(0);
 }, FULL ? 3_600_000 : 600_000);
