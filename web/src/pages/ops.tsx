@@ -40,9 +40,21 @@ function Ops() {
   const lag = usePoll(() => api<{ groups: { group: string; lag: number }[] }>('/api/v1/ops/lag'), 5000);
   const dlq = usePoll(() => api<{ topics: { topic: string; events: number }[] }>('/api/v1/ops/dlq'), 5000);
   const rep = usePoll(() => api<{ replays: { projection: string; done: number; total: number }[] }>('/api/v1/ops/replays'), 2000);
+  const ready = usePoll(() => api<{ status: string; domains: Record<string, string> }>('/readyz'), 5000);
   return (
     <div className="cols">
       <section aria-labelledby="lag-h">
+        <h2 id="domains-h">Domains</h2>
+        <Err text={ready.error} />
+        <table aria-labelledby="domains-h">
+          <thead><tr><th>domain</th><th>state</th></tr></thead>
+          <tbody>
+            {Object.entries(ready.data?.domains ?? {}).map(([name, state]) => (
+              <tr key={name}><td>{name}</td><td className={state === 'up' ? '' : 'error'}>{state === 'up' ? 'up' : `unavailable: ${state}`}</td></tr>
+            ))}
+            {!ready.data && !ready.error && <tr><td colSpan={2} className="hint">loading…</td></tr>}
+          </tbody>
+        </table>
         <h2 id="lag-h">Consumer lag</h2>
         <Err text={lag.error} />
         <table>
