@@ -75,7 +75,7 @@ program.command('up').description('bring up Kafka, the registry, Postgres schema
     const { env, token } = devProfile(prepared.env);
     const sims = await startDevSimulators(env, (m) => console.error(`[dev] ${m}`));
     const sys = await startSystem(env, log(), { gateway: true, consumers: (all) => all, services: true });
-    console.log(`\nData Backbone is up.\n  gateway   ${sys.url}\n  API docs  ${sys.url}/docs\n  database  ${safeUrl(sys.config.databaseUrl)}\n  kafka     ${sys.config.kafkaBrokers.join(',')}\n  registry  ${sys.config.registryUrl}`);
+    console.log(`\nData Backbone is up.\n  gateway   ${sys.url}\n  console   ${sys.url}/\n  API docs  ${sys.url}/docs\n  database  ${safeUrl(sys.config.databaseUrl)}\n  kafka     ${sys.config.kafkaBrokers.join(',')}\n  registry  ${sys.config.registryUrl}`);
     if (token) console.log(`  dev token ${token}  (operator; also in ${join(stateDir(), 'dev-token')}; seed routes open without a token)`);
     for (const [name, reason] of Object.entries(sys.availability.snapshot([]))) console.log(`  UNAVAILABLE ${name}: ${reason}`);
     const ours = opts.stackStop ? prepared.started : [];

@@ -66,7 +66,7 @@ export async function fetchArtifacts(stateDir: string, name: string, log: (msg: 
     };
     child.stdout.on('data', feed);
     child.stderr.on('data', feed);
-    child.on('error', (err) => reject(new Error(`${name}: cannot run ${mvnBin()} (${err.message}); install Maven (apt-get install maven) or run .ci/setup.sh`)));
+    child.on('error', (err) => reject(new Error(`${name}: cannot run ${mvnBin()} (${err.message}); install Maven (apt-get install maven) or run sh infra/setup.sh`)));
     child.on('close', (code) => {
       if (code === 0) return resolve();
       reject(new Error(`${name}: Maven failed (exit ${code})\n${tail.join('\n')}`));

@@ -32,7 +32,7 @@ const names = (out: { ok: boolean; rows?: { rucio_did_name: string }[] }) => {
 };
 
 beforeAll(async () => {
-  if (!dachsInstalled()) throw new Error('DaCHS is not installed: run `sh .ci/setup.d/ivoa.sh` (installs gavodachs2-server and runs infra/tap/dachs.ts setup)');
+  if (!dachsInstalled()) throw new Error('DaCHS is not installed: run `sh infra/setup.sh` (installs gavodachs2-server and configures DaCHS)');
   tapLock = await lockTap();
   if (!(await tapConfigured())) await setupDachs();
   stack = await startTestStack({ consumers: (deps) => [createIvoaProjection(deps)], env: { DBB_ANONYMOUS_ROUTES: 'ivoa-seed', IVOA_TAP_URL: DACHS_TAP_URL } });

@@ -1,4 +1,4 @@
-// Test helper: a real Jupyter Server (Debian's python3-jupyter-server, see .ci/setup.d/staging.sh)
+// Test helper: a real Jupyter Server (Debian's python3-jupyter-server, installed by infra/setup.sh test)
 // on a free port with a token and its own root dir; `stop()` kills it. Also builds the shell command
 // the staging processor runs to start a server itself (STAGING_JUPYTER_START_COMMAND).
 import { spawn, type ChildProcess } from 'node:child_process';
