@@ -65,7 +65,9 @@ class Run {
         await saveJob(this.ctx.tx, state as Job);
       } else if (o.kind === 'emit') {
         const meta = await this.ctx.emit(o.name, o.key, o.body as any);
-        state = evolve(state, { name: o.name, value: { meta, ...(o.body as any) } });
+        const next = evolve(state, { name: o.name, value: { meta, ...(o.body as any) } });
+        if (next === state) continue; // a refusal (TapeJobCancelFailed) changes no state
+        state = next;
         await saveJob(this.ctx.tx, state as Job, o.name === 'TapeJobCreated' ? (o.body as { files: string[] }).files : undefined);
         if (state.status !== 'STAGING') forgetPositions((state as Job).jobId);
       } else {

@@ -171,8 +171,10 @@ describe('tape rules', () => {
       const late = ev('TapeJobRequested', { jobId: 7, files: ['a'], obs: null, notifyUrl: 'u' });
       expect(decide(late, { job: tomb, holdsId: true }, ctx)).toEqual([{ kind: 'ignore', reason: 'ALREADY_CANCELLED' }]);
     });
-    it('refuses (404) an id never accepted and a job already removed', () => {
+    it('refuses (404) an id never accepted and a job already removed, changing no state', () => {
       expect(decide(cancel, { job: initialState(), reserved: false }, ctx)).toEqual(refused('NOT_FOUND'));
+      const none = initialState();
+      expect(evolve(none, ev('TapeJobCancelFailed', { jobId: 7, reason: 'NOT_FOUND' }) as any)).toBe(none);
       expect(decide(cancel, { job: staging({ status: 'CANCELLED' }) }, ctx)).toEqual(refused('ALREADY_CANCELLED'));
     });
   });

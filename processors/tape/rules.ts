@@ -309,6 +309,7 @@ export function evolve(state: TapeState, event: Evolving): TapeState {
 }
 
 function apply(state: TapeState, { name, value: v }: Evolving): TapeState {
+  if (name === 'TapeJobCancelFailed') return state; // a refusal changes nothing
   if ((name === 'TapeJobCreated' || name === 'TapeJobCreationFailed') && isJob(state)) {
     throw new InvalidEventError(`tape job ${v.jobId}: ${name} for a job that already exists`);
   }
