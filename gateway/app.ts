@@ -119,9 +119,9 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
     return reply.type(metricsRegistry.contentType).send(await metricsRegistry.metrics());
   });
   app.get('/api/v1/whoami', {
-    schema: { response: { 200: Type.Object({ name: Type.String(), role: Type.String() }) } },
+    schema: { response: { 200: Type.Object({ name: Type.String(), role: Type.String(), user: Type.Optional(Type.String({ description: 'the user a bound token acts for (absent: any user)' })) }) } },
     onRequest: deps.auth.require('reader'),
-  }, async (req) => ({ name: req.principal!.name, role: req.principal!.role }));
+  }, async (req) => ({ name: req.principal!.name, role: req.principal!.role, ...(req.principal!.user ? { user: req.principal!.user } : {}) }));
 
   for (const { name, plugin } of [{ name: 'events', plugin: eventsRoutes }, ...DOMAIN_ROUTES]) {
     await app.register(async (scope) => {

@@ -20,7 +20,7 @@ import { TOPIC } from '../../schemas/generated/index.ts';
 import { loadStagingConfig } from '../../processors/staging/config.ts';
 import { checkSourcePath } from '../../processors/staging/paths.ts';
 import { fdPath, openTrustedDir, StagingRefusal, walkDirs } from '../../processors/staging/safe-fs.ts';
-import type { RoutePlugin } from '../types.ts';
+import { boundUser, type RoutePlugin } from '../types.ts';
 
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 const DOMAIN_TOPICS = Object.values(TOPIC).filter((t) => t !== TOPIC.EXAMPLE_SAMPLES);
@@ -221,8 +221,16 @@ export const consoleRoutes: RoutePlugin = async (app, deps) => {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(': connected\n\n');
     open.add(res);
+    // a token bound to a user sees that user's staging events only (as on /api/v1/staging/events)
+    const own = boundUser(req);
+    const mine = new Set<string>();
     const stop = deps.replies.subscribe(topics, (event) => {
       if (cid && event.meta.correlationId !== cid) return;
+      if (own && event.topic.endsWith(TOPIC.STAGING_REQUESTS)) {
+        const v = event.value as { requestId?: string; username?: string };
+        if (v.username === own && v.requestId) mine.add(v.requestId);
+        if (!v.requestId || !mine.has(v.requestId)) return;
+      }
       writeSse(res, event.name, event.meta.eventId, consoleEvent(event));
     });
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);

@@ -5,7 +5,7 @@ import avro from 'avsc';
 import { loadCatalog } from '../../platform/catalog.ts';
 import { BadRequestError } from '../../platform/errors.ts';
 import type { EventName } from '../../platform/types.ts';
-import { actorOf, type RoutePlugin } from '../types.ts';
+import { actorOf, boundUser, type RoutePlugin } from '../types.ts';
 
 export const eventsRoutes: RoutePlugin = async (app, deps) => {
   const catalog = loadCatalog();
@@ -20,6 +20,8 @@ export const eventsRoutes: RoutePlugin = async (app, deps) => {
       response: { 202: Type.Object({ eventId: Type.String(), correlationId: Type.String(), topic: Type.String() }) },
     },
   }, async (req, reply) => {
+    // any event may name any user: only an unbound token (a trusted tool) may append raw events
+    if (boundUser(req)) throw new BadRequestError('DBB_AUTH_FORBIDDEN_USER', `token ${req.principal!.name} is bound to user ${req.principal!.user} and may not append raw events`, { status: 403 });
     const type = bodyTypes.get(req.params.name);
     if (!type) throw new BadRequestError('DBB_UNKNOWN_EVENT', `no event type ${req.params.name}; known: ${[...bodyTypes.keys()].sort().join(', ')}`, { status: 404 });
     const body = base64ToBytes(type, req.body.body);

@@ -1,10 +1,12 @@
 // Staging routes: the seed's POST /stage_data (request/reply on StagingRequested → FileStaged |
 // StagingFailed, or the file itself for direct_download) and GET /logs, plus /api/v1/staging/...
 // for request status, listing, rerun of a failed request, ranged download and a live SSE stream.
+// Decisions on state are the processor's (request/reply); reads come from the projection. A token
+// bound to a user (DBB_TOKENS ...:user=alice) stages only into, and sees only, that user's requests.
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BadRequestError, DbbError } from '../../platform/errors.ts';
 import { is } from '../../platform/types.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
@@ -12,8 +14,8 @@ import { isMethod, loadStagingConfig, type StagingConfig } from '../../processor
 import { checkRelativePath, checkSourcePath, checkUsername } from '../../processors/staging/paths.ts';
 import { CLIENT_CODES } from '../../processors/staging/rules.ts';
 import { openSource, StagingRefusal } from '../../processors/staging/safe-fs.ts';
-import { getStagingLog, getStagingRequest, listStagingRequests } from '../../projections/staging/queries.ts';
-import { actorOf, type RoutePlugin } from '../types.ts';
+import { getStagingLog, getStagingRequest, listStagingRequests, SCHEMA, type StagingRequestRecord } from '../../projections/staging/queries.ts';
+import { actorOf, boundUser, mayActFor, type RoutePlugin } from '../types.ts';
 
 const Item = Type.Object({
   local_path_on_storage: Type.String({ maxLength: 8192, description: 'source: absolute under the storage root, or relative to it' }),
@@ -40,6 +42,31 @@ const statusUrl = (id: string) => `/api/v1/staging/requests/${id}`;
 
 function refuse(code: string, reason: string, details: Record<string, unknown> = {}): never {
   throw new BadRequestError(`DBB_STAGING_${code}`, reason, { status: 400, details });
+}
+
+/** HTTP status of a StagingFailed code: the seed's client refusals 400; a missing thing 404; a
+ *  refused access 403; only effect failures (I/O, Jupyter, INTERRUPTED, ...) are 500. */
+export function failureStatus(code: string): number {
+  if (CLIENT_CODES.has(code)) return 400;
+  if (/NOT_FOUND$/.test(code)) return 404;
+  if (/(DENIED|FORBIDDEN|REFUSED)$/.test(code)) return 403;
+  if (/INVALID/.test(code)) return 400;
+  return 500;
+}
+
+/** 403 unless the caller may act for / see `username` (a bound token: only its own user). */
+function requireUser(req: FastifyRequest, username: string, what: string): void {
+  if (!mayActFor(req, username)) {
+    throw new BadRequestError('DBB_AUTH_FORBIDDEN_USER', `token ${req.principal!.name} is bound to user ${req.principal!.user} and may not ${what} of user ${username}`, { status: 403 });
+  }
+}
+
+/** A request record the caller may see: 404 when absent, 403 when it is another user's (bound token). */
+async function visibleRequest(req: FastifyRequest, db: Parameters<typeof getStagingRequest>[0], id: string, what: string): Promise<StagingRequestRecord> {
+  const rec = await getStagingRequest(db, id);
+  if (!rec) throw new BadRequestError('DBB_STAGING_NOT_FOUND', `no staging request ${id}`, { status: 404 });
+  requireUser(req, rec.username, what);
+  return rec;
 }
 
 /** Parses a single `bytes=` range; null = whole file, 'unsatisfiable' → 416. Multiple ranges → whole file. */
@@ -126,6 +153,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
     }
     const user = checkUsername(username);
     if (!user.ok) refuse(user.code, user.reason);
+    requireUser(req, username, 'stage into the area');
     const src = checkSourcePath(item.local_path_on_storage, cfg.storageRoot);
     if (!src.ok) refuse(src.code, src.reason);
     if (method !== 'direct_download') {
@@ -139,8 +167,9 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
     if (is(outcome, 'StagingFailed')) {
       const { code, reason } = outcome.value;
       const details = { request_id: requestId, status_url: statusUrl(requestId) };
-      if (CLIENT_CODES.has(code)) refuse(code, reason, details);
-      throw new DbbError(`DBB_STAGING_${code}`, reason, { status: 500, details });
+      const status = failureStatus(code);
+      if (status < 500) throw new BadRequestError(`DBB_STAGING_${code}`, reason, { status, details });
+      throw new DbbError(`DBB_STAGING_${code}`, reason, { status, details });
     }
     if (!is(outcome, 'FileStaged')) throw new DbbError('DBB_STAGING_UNEXPECTED_REPLY', `unexpected reply ${outcome.name}`);
     if (method === 'direct_download') return sendFile(reply, cfg, item.local_path_on_storage, req.headers.range, requestId);
@@ -152,7 +181,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
     onRequest: deps.auth.require('reader', 'staging-seed'),
     schema: { summary: 'Staging log (seed): one line per staging event, oldest first', querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }) }), response: { 200: Type.String() } },
   }, async (req, reply) => {
-    const lines = await getStagingLog(deps.db, req.query.limit);
+    const lines = await getStagingLog(deps.db, req.query.limit, SCHEMA, boundUser(req)); // a bound token: its user's lines only
     return reply.type('text/plain; charset=utf-8').send(lines.map((l) => `${l.at} - ${l.level} - ${l.message}\n`).join(''));
   });
 
@@ -164,11 +193,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
   app.get('/api/v1/staging/requests/:id', {
     onRequest: deps.auth.require('reader'),
     schema: { summary: 'Status of one staging request', params: IdParams, response: { 200: Record_ } },
-  }, async (req) => {
-    const rec = await getStagingRequest(deps.db, req.params.id);
-    if (!rec) throw new BadRequestError('DBB_STAGING_NOT_FOUND', `no staging request ${req.params.id}`, { status: 404 });
-    return rec;
-  });
+  }, async (req) => visibleRequest(req, deps.db, req.params.id, 'see the request'));
 
   app.get('/api/v1/staging/requests', {
     onRequest: deps.auth.require('reader'),
@@ -181,7 +206,11 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
       }),
       response: { 200: Type.Object({ requests: Type.Array(Record_) }) },
     },
-  }, async (req) => ({ requests: await listStagingRequests(deps.db, req.query) }));
+  }, async (req) => {
+    const own = boundUser(req);
+    if (own && req.query.username !== undefined) requireUser(req, req.query.username, 'list the requests');
+    return { requests: await listStagingRequests(deps.db, { ...req.query, username: own ?? req.query.username }) };
+  });
 
   app.post('/api/v1/staging/requests/:id/rerun', {
     onRequest: deps.auth.require('operator'),
@@ -197,15 +226,23 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
       },
     },
   }, async (req) => {
-    const rec = await getStagingRequest(deps.db, req.params.id);
-    if (!rec) throw new BadRequestError('DBB_STAGING_NOT_FOUND', `no staging request ${req.params.id}`, { status: 404 });
-    if (rec.status !== 'FAILURE') throw new BadRequestError('DBB_STAGING_NOT_FAILED', `request ${rec.id} has status ${rec.status}; only FAILURE requests can be rerun`, { status: 409 });
-    const outcome = await deps.replies.request('StagingRerunRequested', rec.id, { requestId: rec.id, reason: req.body?.reason ?? '' }, {
-      actor: actorOf(req), replies: ['FileStaged', 'StagingFailed'], timeoutMs: cfg.replyTimeoutMs,
+    const id = req.params.id;
+    // who owns a request never changes, so a bound token's ownership check may read the projection
+    // (a request not projected yet is a 404, never a wrong yes); whether it may run again is the
+    // processor's decision on its own state: it answers StagingRerunRefused when not FAILURE
+    const rec = boundUser(req) ? await visibleRequest(req, deps.db, id, 'rerun the request') : null;
+    const outcome = await deps.replies.request('StagingRerunRequested', id, { requestId: id, reason: req.body?.reason ?? '' }, {
+      actor: actorOf(req), replies: ['FileStaged', 'StagingFailed', 'StagingRerunRefused'], timeoutMs: cfg.replyTimeoutMs,
     });
-    const base = { request_id: rec.id, status_url: statusUrl(rec.id) };
+    if (is(outcome, 'StagingRerunRefused')) {
+      const v = outcome.value;
+      if (v.code === 'NOT_FOUND') throw new BadRequestError('DBB_STAGING_NOT_FOUND', v.reason, { status: 404 });
+      throw new BadRequestError('DBB_STAGING_NOT_FAILED', v.reason, { status: 409, details: { request_status: v.status } });
+    }
+    const base = { request_id: id, status_url: statusUrl(id) };
     if (is(outcome, 'FileStaged')) {
-      const message = outcome.value.skipped ? `Data already available at ${outcome.value.destination}` : `Data staged for user ${rec.username} with method ${rec.method}`;
+      const v = outcome.value as { skipped: boolean; destination: string | null; username: string; method: string };
+      const message = v.skipped ? `Data already available at ${v.destination}` : `Data staged for user ${rec?.username ?? v.username} with method ${v.method}`;
       return { status: 'success' as const, message, error_code: null, ...base };
     }
     const v = outcome.value as { code: string; reason: string };
@@ -216,8 +253,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
     onRequest: deps.auth.require('reader'),
     schema: { summary: 'The file of a successful direct_download request (Range supported)', params: IdParams },
   }, async (req, reply) => {
-    const rec = await getStagingRequest(deps.db, req.params.id);
-    if (!rec) throw new BadRequestError('DBB_STAGING_NOT_FOUND', `no staging request ${req.params.id}`, { status: 404 });
+    const rec = await visibleRequest(req, deps.db, req.params.id, 'download the file');
     if (rec.method !== 'direct_download' || rec.status !== 'SUCCESS') {
       throw new BadRequestError('DBB_STAGING_NOT_DOWNLOADABLE', `request ${rec.id} is a ${rec.method} request with status ${rec.status}; only successful direct_download requests can be downloaded`, { status: 409 });
     }
@@ -233,7 +269,15 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
     streams.add(res);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(': connected\n\n');
+    // a bound token sees its user's events: those naming the user, and later ones of the same requests
+    const own = boundUser(req);
+    const mine = new Set<string>();
     const stop = deps.replies.subscribe([TOPIC.STAGING_REQUESTS], (event) => {
+      if (own) {
+        const v = event.value as { requestId?: string; username?: string };
+        if (v.username === own && v.requestId) mine.add(v.requestId);
+        if (!v.requestId || !mine.has(v.requestId)) return;
+      }
       const data = { ...(event.value as object), meta: undefined, event: event.name, occurredAt: new Date(event.meta.occurredAt).toISOString(), actor: event.meta.actor };
       res.write(`id: ${event.meta.eventId}\nevent: ${event.name}\ndata: ${JSON.stringify(data)}\n\n`);
     });

@@ -51,7 +51,9 @@ export function createStagingProcessor(deps: DomainDeps, opts: { cfg?: StagingCo
     const rctx: RuleContext = { now: event.meta.occurredAt, allowedMethods: cfg.allowedMethods, storageRoot: cfg.storageRoot };
     let state = states.get(v.requestId) ?? initialState();
     const queue: Output[] = decide(input, state, rctx);
-    if (queue[0]?.kind !== 'ignore') state = evolve(state, applied);
+    // an ignored or refused input leaves the state as it was
+    const refused = queue[0]?.kind === 'emit' && queue[0].event.name === 'StagingRerunRefused';
+    if (queue[0]?.kind !== 'ignore' && !refused) state = evolve(state, applied);
     while (queue.length) {
       const out = queue.shift()!;
       if (out.kind === 'ignore') {

@@ -90,9 +90,10 @@ describe('staging rules', () => {
     expect(evolve(failedState, { name: 'StagingRerunRequested', value: rerun })).toEqual({ status: 'QUEUED', request: body, attempt: 2 });
   });
 
-  it('ignores a rerun of a request that did not fail', () => {
+  it('refuses a rerun of a request that did not fail, or does not exist, with StagingRerunRefused and no state change', () => {
     const rerun = { meta, requestId: 'r1', reason: '' };
-    expect(decide({ type: 'StagingRerunRequested', value: rerun }, queued, ctx)).toEqual([{ kind: 'ignore', reason: 'NOT_FAILED' }]);
-    expect(decide({ type: 'StagingRerunRequested', value: rerun }, initialState(), ctx)).toEqual([{ kind: 'ignore', reason: 'NOT_FAILED' }]);
+    expect(decide({ type: 'StagingRerunRequested', value: rerun }, queued, ctx)).toEqual([{ kind: 'emit', event: { name: 'StagingRerunRefused', value: { requestId: 'r1', code: 'NOT_FAILED', status: 'QUEUED', reason: expect.stringMatching(/status QUEUED/) } } }]);
+    expect(decide({ type: 'StagingRerunRequested', value: rerun }, initialState(), ctx)).toEqual([{ kind: 'emit', event: { name: 'StagingRerunRefused', value: { requestId: 'r1', code: 'NOT_FOUND', status: 'NONE', reason: expect.any(String) } } }]);
+    expect(evolve(queued, { name: 'StagingRerunRefused', value: { requestId: 'r1', code: 'NOT_FAILED', status: 'QUEUED', reason: '' } })).toBe(queued);
   });
 });

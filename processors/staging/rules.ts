@@ -1,7 +1,7 @@
 // Pure staging rules: a StagingRequested (or a rerun of a failed one) becomes one staging effect
 // (or a StagingFailed refusal), and the effect's result (or its reconciliation after a crash)
 // becomes FileStaged / StagingFailed. No I/O, no clock: ctx.now is the input's occurredAt.
-import type { FileStaged, StagingFailed, StagingRequested, StagingRerunRequested } from '../../schemas/generated/staging.ts';
+import type { FileStaged, StagingFailed, StagingRequested, StagingRerunRefused, StagingRerunRequested } from '../../schemas/generated/staging.ts';
 import { isMethod, type Method } from './config.ts';
 import type { EffectResult, StageEffect } from './effects.ts';
 import { checkRelativePath, checkSourcePath, checkUsername } from './paths.ts';
@@ -21,7 +21,8 @@ export type StagingEvent =
   | { name: 'StagingRequested'; value: Omit<StagingRequested, 'meta'> }
   | { name: 'FileStaged'; value: Omit<FileStaged, 'meta'> }
   | { name: 'StagingFailed'; value: Omit<StagingFailed, 'meta'> }
-  | { name: 'StagingRerunRequested'; value: Omit<StagingRerunRequested, 'meta'> };
+  | { name: 'StagingRerunRequested'; value: Omit<StagingRerunRequested, 'meta'> }
+  | { name: 'StagingRerunRefused'; value: Omit<StagingRerunRefused, 'meta'> };
 
 /** Legal transitions: which event moves a request from which status to which. */
 export const TRANSITIONS: Record<StagingStatus, Partial<Record<StagingEvent['name'], StagingStatus>>> = {
@@ -42,6 +43,7 @@ export function evolve(state: StagingState, event: StagingEvent): StagingState {
     case 'FileStaged': return { status: 'SUCCESS', request: (state as Settled).request, attempt: (state as Settled).attempt, skipped: event.value.skipped };
     case 'StagingFailed': return { status: 'FAILURE', request: (state as Settled).request, attempt: (state as Settled).attempt, code: event.value.code };
     case 'StagingRerunRequested': return { status: 'QUEUED', request: (state as Settled).request, attempt: (state as Settled).attempt + 1 };
+    case 'StagingRerunRefused': return state; // no transition: never reached
   }
 }
 type Settled = Exclude<StagingState, { status: 'NONE' }>;
@@ -83,8 +85,14 @@ function onRequested(v: StagingRequested, state: StagingState, ctx: RuleContext)
   return stage(v, 1, ctx);
 }
 
+/** Only a FAILURE request runs again; anything else is answered with StagingRerunRefused (the route
+ *  waits for it: the decision is the processor's, on its own state, not the projection's). */
 function onRerun(v: StagingRerunRequested, state: StagingState, ctx: RuleContext): Output[] {
-  if (state.status !== 'FAILURE' || !state.request) return [{ kind: 'ignore', reason: 'NOT_FAILED' }];
+  if (state.status !== 'FAILURE' || !state.request) {
+    const code = state.status === 'NONE' ? 'NOT_FOUND' : 'NOT_FAILED';
+    const reason = state.status === 'NONE' ? `no staging request ${v.requestId}` : `request ${v.requestId} has status ${state.status}; only FAILURE requests can be rerun`;
+    return [{ kind: 'emit', event: { name: 'StagingRerunRefused', value: { requestId: v.requestId, code, status: state.status, reason } } }];
+  }
   return stage(state.request, state.attempt + 1, ctx);
 }
 

@@ -51,10 +51,13 @@ export async function listStagingRequests(db: Db, f: { username?: string; status
 
 export interface StagingLogLine { at: string; level: string; request_id: string; event: string; message: string }
 
-export async function getStagingLog(db: Db, limit: number, schema = SCHEMA): Promise<StagingLogLine[]> {
+/** The last `limit` log lines, oldest first; with `username`, only the lines of that user's requests. */
+export async function getStagingLog(db: Db, limit: number, schema = SCHEMA, username: string | null = null): Promise<StagingLogLine[]> {
   const { rows } = await db.query(
     `SELECT at, level, request_id, event, message FROM (
-       SELECT * FROM ${schema}.staging_log ORDER BY at DESC, event_id DESC LIMIT $1) t ORDER BY at, event_id`, [limit]);
+       SELECT l.* FROM ${schema}.staging_log l
+       WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM ${schema}.staging_requests r WHERE r.request_id = l.request_id AND r.username = $2)
+       ORDER BY at DESC, event_id DESC LIMIT $1) t ORDER BY at, event_id`, [limit, username]);
   return rows.map((r) => ({ ...r, at: r.at.toISOString() }));
 }
 

@@ -41,6 +41,7 @@ export interface EventMap {
   SampleRecorded: example.SampleRecorded;
   StagingFailed: staging.StagingFailed;
   StagingRequested: staging.StagingRequested;
+  StagingRerunRefused: staging.StagingRerunRefused;
   StagingRerunRequested: staging.StagingRerunRequested;
   TapeCallbackDelivered: tape.TapeCallbackDelivered;
   TapeCallbackFailed: tape.TapeCallbackFailed;
@@ -87,6 +88,7 @@ export const EVENT_TOPIC = {
   SampleRecorded: 'dbb.example.samples',
   StagingFailed: 'dbb.staging.requests',
   StagingRequested: 'dbb.staging.requests',
+  StagingRerunRefused: 'dbb.staging.requests',
   StagingRerunRequested: 'dbb.staging.requests',
   TapeCallbackDelivered: 'dbb.tape.jobs',
   TapeCallbackFailed: 'dbb.tape.jobs',

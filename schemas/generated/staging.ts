@@ -48,6 +48,17 @@ export interface StagingRequested {
   relativePath: string;
 }
 
+/** The processor refused a StagingRerunRequested: the request is unknown or not in FAILURE. Nothing was run; the request's state is unchanged. The reply that POST /api/v1/staging/requests/{id}/rerun waits for besides FileStaged / StagingFailed. */
+export interface StagingRerunRefused {
+  meta: Meta;
+  requestId: string;
+  /** NOT_FOUND (no such request) or NOT_FAILED (it is QUEUED or SUCCESS) */
+  code: string;
+  /** the request's status when the rerun was refused (NONE, QUEUED, SUCCESS) */
+  status: string;
+  reason: string;
+}
+
 /** An operator asked to run a FAILURE staging request again (e.g. after INTERRUPTED); the processor repeats its effect under a new attempt. */
 export interface StagingRerunRequested {
   meta: Meta;
@@ -61,4 +72,5 @@ export type StagingEvent =
   | { name: 'FileStaged'; value: FileStaged }
   | { name: 'StagingFailed'; value: StagingFailed }
   | { name: 'StagingRequested'; value: StagingRequested }
+  | { name: 'StagingRerunRefused'; value: StagingRerunRefused }
   | { name: 'StagingRerunRequested'; value: StagingRerunRequested };
