@@ -38,8 +38,18 @@ export function sendProblem(reply: FastifyReply, p: Problem) {
 // form of a number) is the client's bad input, not our fault
 const PG_INPUT_ERRORS = new Set(['22021', '22P02', '22003', '22008', '22007', '54000']);
 
+/** A not-found, invalid or refused code is the client's case, whatever status its thrower gave it
+ *  (a DbbError defaults to 500): never a 5xx. Other codes keep their status. */
+export function statusOfCode(code: string, status: number): number {
+  if (status < 500) return status;
+  if (/NOT_FOUND/.test(code)) return 404;
+  if (/REFUSED|FORBIDDEN|DENIED/.test(code)) return 403;
+  if (/INVALID|NOT_ALLOWED/.test(code)) return 400;
+  return status;
+}
+
 export function toProblem(err: unknown, req: FastifyRequest): Problem {
-  if (err instanceof DbbError) return problem(err.status, err.code, err.message, err.details ?? {});
+  if (err instanceof DbbError) return problem(statusOfCode(err.code, err.status), err.code, err.message, err.details ?? {});
   const pgCode = (err as { code?: unknown }).code;
   if (typeof pgCode === 'string' && PG_INPUT_ERRORS.has(pgCode) && (err as { severity?: unknown }).severity) {
     return problem(400, 'DBB_BAD_VALUE', `a value in the request cannot be stored or compared: ${(err as Error).message}`);
