@@ -94,7 +94,6 @@ export function checkHistory(history: string, produced: Produced[], applied: App
       } else max = r;
     }
   }
-  for (const r of reorderings.slice(0, 20)) console.log(`[history] ${history}: reordered ${describeReordering(r)}`);
   return { history, produced: produced.length, applied: applied.length, lost, duplicated, reordered, unexpected, reorderings };
 }
 
@@ -393,6 +392,7 @@ export function printFigures(title: string) {
 export function historyFigures(test: string, r: HistoryResult) {
   figure(test, `${r.history}: produced / applied`, `${r.produced} / ${r.applied}`, 'equal');
   figure(test, `${r.history}: lost, duplicated, reordered, unexpected`, `${r.lost}, ${r.duplicated}, ${r.reordered}, ${r.unexpected}`, '0, 0, 0, 0');
+  for (const x of r.reorderings.slice(0, 20)) console.log(`[history] ${r.history}: reordered ${describeReordering(x)}`);
   for (const x of r.reorderings.slice(0, 5)) figure(test, `${r.history}: reordered`, describeReordering(x), 'none');
 }
 
