@@ -121,3 +121,18 @@ describe('POST /staging, 8 concurrent posts with one job id', () => {
     expect((await get(`/api/v1/tape/jobs/${id}`)).json().notifyUrl).toBe(winner.notify_url);
   }, 120_000);
 });
+
+describe('a TapeJobRequested appended another way (POST /api/v1/events)', () => {
+  it('has its id claimed by the processor, so POST /staging then refuses the id', async () => {
+    const raw = await h.stack.app.inject({
+      method: 'POST', url: '/api/v1/events/TapeJobRequested', headers: h.stack.auth('producer'),
+      payload: { key: '320', body: { jobId: 320, files: files('raw', 1), obs: null, notifyUrl: h.receiver.url } },
+    });
+    expect(raw.statusCode).toBe(202);
+    await eventually(async () => expect((await processorJob(320))?.status).toBeDefined(), { timeoutMs: 60_000 });
+    const { rows } = await h.stack.db.query('SELECT request_event_id FROM processor_tape.job_ids WHERE job_id = 320');
+    expect(rows).toEqual([{ request_event_id: raw.json().eventId }]);
+    const res = await post({ job_id: 320, files: files('route', 1), notify_url: h.receiver.url });
+    expect(res.statusCode).toBe(403);
+  }, 120_000);
+});
