@@ -7,7 +7,7 @@ import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createExternalTable } from './consumers.ts';
 import { checkTortureRun, countOf, figure, Fleet, FULL, historyFigures, printFigures, produceInWaves, scaled, SESSION_TIMEOUT_MS, sleep, stallMonitor, torturePlatformReady, until } from './support.ts';
 
-const CYCLES = scaled(3, 50);
+const CYCLES = Number(process.env.TORTURE_ZOMBIE_CYCLES) || scaled(3, 50); // TORTURE_ZOMBIE_CYCLES=15: a targeted run between the two forms
 const KEYS = scaled(20, 40);
 const WAVE_MS = scaled(250, 400); // ~80 events/s (short), ~100 events/s (full) while the cycles run
 const PAUSE_MS = SESSION_TIMEOUT_MS + 2500;
