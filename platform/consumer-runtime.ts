@@ -152,6 +152,17 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
   async function applyChunk(topic: string, partition: number, fence: bigint, messages: KafkaMessage[], isolate: boolean): Promise<void> {
     const decoded = await Promise.all(messages.map((m) => decode(m, topic, partition)));
     await withTx(db, async (tx) => {
+      // the client is checked out (no pool 'error' listener) and idle while handlers run effects: a
+      // connection lost then must fail the next query (retried), not end the process as an unhandled 'error'
+      tx.on('error', onTxError);
+      try { await applyInTx(topic, partition, fence, messages, isolate, decoded, tx); } finally { tx.removeListener('error', onTxError); }
+    }, schema);
+  }
+
+  const onTxError = (err: Error) => log.warn({ err }, 'batch connection lost');
+
+  async function applyInTx(topic: string, partition: number, fence: bigint, messages: KafkaMessage[], isolate: boolean, decoded: Decoding[], tx: Tx): Promise<void> {
+    {
       const ids = decoded.flatMap((d) => (d.ok ? [d.event.meta.eventId] : []));
       const fresh = new Set<string>();
       if (ids.length) {
@@ -215,7 +226,7 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
       if (upd.rowCount !== 1) throw new FenceLost();
       metrics.handled.inc({ consumer: spec.name }, messages.length - dead);
       if (dead) metrics.deadLettered.inc({ consumer: spec.name }, dead);
-    }, schema);
+    }
   }
 
   // right after topic creation a loaded broker may not serve the new partitions yet: retriable

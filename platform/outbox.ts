@@ -71,6 +71,7 @@ export function startOutboxRelay(deps: { databaseUrl: string; db: Db; producer: 
     }
   }
 
+  const onClientError = (err: Error) => log.warn({ err }, 'outbox relay connection lost');
   const loop = (async () => {
     await listening;
     let backoff = 100;
@@ -78,6 +79,10 @@ export function startOutboxRelay(deps: { databaseUrl: string; db: Db; producer: 
       let client: pg.PoolClient | null = null;
       try {
         client = await deps.db.connect();
+        // held for as long as the relay holds the lock, mostly idle: a checked-out pg client has no
+        // 'error' listener of the pool's, and an unhandled 'error' event (connection lost between two
+        // queries) would end the process instead of failing the next query into the catch below
+        client.on('error', onClientError);
         const { rows } = await client.query('SELECT pg_try_advisory_lock($1) AS ok', [RELAY_LOCK]);
         if (!rows[0].ok) { client.release(); client = null; await sleep(1000); continue; }
         while (!stopped) {
@@ -92,6 +97,7 @@ export function startOutboxRelay(deps: { databaseUrl: string; db: Db; producer: 
         backoff = Math.min(backoff * 2, 5000);
       } finally {
         // a failed connection is destroyed so the session-level advisory lock is released with it
+        client?.removeListener('error', onClientError);
         client?.release(true);
       }
     }
