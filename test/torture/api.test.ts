@@ -3,6 +3,10 @@
 // making, and every 4xx must be problem+json; an auth matrix over every mutating route (no, wrong,
 // malformed and weaker-role tokens → 401/403; seed groups open only when configured); and the
 // gateway's whole debug log of the run must not hold a token, a password or the Jupyter token.
+// Issue 14: type confusion on every operation's JSON body (a string for a list, a number for a
+// string, null or an array for an object) is refused 4xx, never 2xx or 5xx; bodies over 1 MiB are
+// 413 except on the GW chunk uploads; tokens bound to a user act only for that user on every
+// staging route, unbound ones for any user.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,17 +15,22 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../gateway/app.ts';
-import { createAuth } from '../../gateway/plugins/auth.ts';
+import { CONTROL_BODY_LIMIT } from '../../gateway/app.ts';
+import { createAuth, hashToken } from '../../gateway/plugins/auth.ts';
 import type { App } from '../../gateway/types.ts';
 import { REDACT_PATHS } from '../../platform/log.ts';
 import { createProjections } from '../../projections/index.ts';
-import { startTestStack, type TestStack } from '../support/stack.ts';
+import { eventually, startTestStack, type TestStack } from '../support/stack.ts';
 import { figure, FULL, printFigures, scaled, startConsumersRetrying, withSecretPassword } from './support.ts';
 
 const CASES = Number(process.env.TORTURE_CASES ?? scaled(30, 1000)); // per operation
 const SEED = Number(process.env.TORTURE_SEED ?? Math.floor(Math.random() * 2 ** 31)); // printed: TORTURE_SEED=<n> replays the cases
 const TEST_FUZZ = 'API fuzz (OpenAPI-generated)';
 const TEST_AUTH = 'auth matrix';
+const TEST_CONFUSION = 'type confusion (OpenAPI-generated)';
+const TEST_USERS = 'tokens bound to a user';
+/** Tokens bound to user alice, one per role (DBB_TOKENS name:role:hash:user=alice). */
+const BOUND = { reader: `alice-r-${randomBytes(8).toString('hex')}`, producer: `alice-p-${randomBytes(8).toString('hex')}`, operator: `alice-o-${randomBytes(8).toString('hex')}` };
 const SECRETS = {
   TAPE_CALLBACK_PASSWORD: `tape-cb-${randomBytes(8).toString('hex')}`,
   STAGING_JUPYTER_TOKEN: `jupyter-${randomBytes(8).toString('hex')}`,
@@ -50,6 +59,8 @@ let stack: TestStack;
 let app: App;
 let logFile: string;
 let spec: any;
+/** The gateway under test with the bound tokens added (same log). */
+let usersApp: App;
 
 beforeAll(async () => {
   // a password in DATABASE_URL (the local server trusts it), so the log check covers it too
@@ -61,9 +72,12 @@ beforeAll(async () => {
   const log = pino({ name: 'torture-gateway', level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination({ dest: logFile, sync: true }));
   app = await buildApp({ config: { ...stack.config, logLevel: 'debug' }, env: stack.env, db: stack.db, appender: stack.appender, replies: stack.replies, auth: createAuth(stack.config), log });
   spec = app.swagger();
+  const tokens = [...stack.config.tokens, ...Object.entries(BOUND).map(([role, t]) => `alice-${role}:${role}:${hashToken(t)}:user=alice`)];
+  usersApp = await buildApp({ config: { ...stack.config, tokens, logLevel: 'debug' }, env: stack.env, db: stack.db, appender: stack.appender, replies: stack.replies, auth: createAuth({ ...stack.config, tokens }), log });
 }, 300_000);
 
 afterAll(async () => {
+  await usersApp?.close();
   await app?.close();
   await stack?.stop();
   if (logFile) rmSync(logFile, { force: true });
@@ -326,6 +340,146 @@ describe('gateway under attack', () => {
     }
   });
 
+  it('refuses type confusion in the JSON body of every operation with 4xx problem+json: 0 × 2xx, 0 × 5xx', async () => {
+    const ops = operations().filter((o) => o.method !== 'GET' && !PROXIED(o.path));
+    const rows: { op: string; sent: number; refused: number }[] = [];
+    const accepted: string[] = [];
+    const serverErrors: string[] = [];
+    const notProblem: string[] = [];
+    let withoutJsonBody = 0;
+    for (const op of ops) {
+      const json = op.body?.find((b) => b.type === 'application/json')?.schema;
+      const base = fc.sample(caseArb(op, true), { numRuns: 1, seed: SEED })[0]!;
+      const baseBody = base.payload ? JSON.parse(String(base.payload)) : {};
+      const bodies = json ? confusions(json, baseBody) : [{ what: 'a list where nothing is expected', body: ['/a/b.fits'] }];
+      if (!json) withoutJsonBody++;
+      let refused = 0;
+      for (const { what, body } of bodies) {
+        const payload = body === undefined ? undefined : JSON.stringify(body);
+        const r = await send({ ...base, headers: { ...base.headers, authorization: `Bearer ${stack.tokens.operator}`, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) }, payload });
+        const label = `${op.method} ${op.path} with ${what}: ${r.status} ${r.body.slice(0, 200)}`;
+        if (r.status >= 500 && !(r.status === 504 && !json)) serverErrors.push(label);
+        else if (json && r.status < 400) accepted.push(label);
+        else if (r.status >= 400 && !problemOk(r)) notProblem.push(label);
+        else refused++;
+      }
+      rows.push({ op: `${op.method} ${op.path}`, sent: bodies.length, refused });
+    }
+    console.log(rows.map((r) => `${r.op.padEnd(52)} confused bodies ${r.sent}, refused ${r.refused}`).join('\n'));
+    for (const xs of [accepted, serverErrors, notProblem]) if (xs.length) console.log(xs.slice(0, 20).join('\n'));
+    const sent = rows.reduce((n, r) => n + r.sent, 0);
+    figure(TEST_CONFUSION, 'operations (JSON body / other) x confused bodies', `${ops.length - withoutJsonBody} / ${withoutJsonBody} x ${sent}`, 'every non-GET operation');
+    figure(TEST_CONFUSION, 'malformed bodies answered 2xx', accepted.length, '0');
+    figure(TEST_CONFUSION, 'answered 5xx', serverErrors.length, '0');
+    figure(TEST_CONFUSION, '4xx not problem+json', notProblem.length, '0');
+    expect(accepted).toEqual([]);
+    expect(serverErrors).toEqual([]);
+    expect(notProblem).toEqual([]);
+  }, 300_000);
+
+  it('limits every control route to 1 MiB (413 problem+json); only the GW chunk uploads take more', async () => {
+    const ops = operations().filter((o) => o.method !== 'GET' && !PROXIED(o.path));
+    const chunkRoute = (op: Op) => /\/streamdata$/.test(op.path);
+    const wrong: string[] = [];
+    for (const op of ops) {
+      const base = fc.sample(caseArb(op, true), { numRuns: 1, seed: SEED })[0]!;
+      const over = JSON.stringify({ pad: 'x'.repeat(CONTROL_BODY_LIMIT) });
+      const r = await send({ ...base, headers: { ...base.headers, authorization: `Bearer ${stack.tokens.operator}`, 'content-type': 'application/json' }, payload: over });
+      if (chunkRoute(op) ? r.status === 413 : !(r.status === 413 && problemOk(r) && code(r) === 'DBB_BODY_TOO_LARGE')) wrong.push(`${op.method} ${op.path}: ${r.status} ${r.body.slice(0, 120)}`);
+    }
+    // a 2 MiB chunk passes the limit of the chunk routes (and fails later or is stored; never 413)
+    const chunk = await send({ method: 'POST', url: '/streamdata?t0=0&dt=0.001', headers: { authorization: `Bearer ${stack.tokens.producer}`, 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(2 * 1024 * 1024) });
+    if (chunk.status === 413) wrong.push(`POST /streamdata 2 MiB octet-stream: 413`);
+    // /cleanbuf: a JSON object or nothing is flushed (a 504 would mean a flush was requested)
+    for (const [what, payload, type] of [['no body', undefined, undefined], ['null', 'null', 'application/json'], ['an array', '[{"msg":"x"}]', 'application/json'],
+      ['a string', '"x"', 'application/json'], ['over 1 MiB', JSON.stringify({ msg: 'x'.repeat(CONTROL_BODY_LIMIT) }), 'application/json']] as const) {
+      const r = await send({ method: 'POST', url: '/cleanbuf', headers: { authorization: `Bearer ${stack.tokens.operator}`, ...(type ? { 'content-type': type } : {}) }, payload });
+      if (![400, 413].includes(r.status) || !problemOk(r)) wrong.push(`POST /cleanbuf with ${what}: ${r.status}`);
+    }
+    figure(TEST_CONFUSION, 'body limits: routes answering other than 413 over 1 MiB (chunk routes: 413 under their limit); /cleanbuf flushes on a non-object', wrong.length, '0');
+    if (wrong.length) console.log(wrong.join('\n'));
+    expect(wrong).toEqual([]);
+  }, 300_000);
+
+  it('lets a token bound to a user stage into and see only that user on every staging route; an unbound token acts for any user', async () => {
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    const json = { 'content-type': 'application/json' };
+    const bound = { reader: as(BOUND.reader), producer: as(BOUND.producer), operator: as(BOUND.operator) };
+    const unbound = { reader: as(stack.tokens.reader), producer: as(stack.tokens.producer), operator: as(stack.tokens.operator) };
+    const call = (method: string, url: string, headers: Record<string, string>, payload?: unknown) =>
+      usersApp.inject({ method: method as 'GET', url, headers: payload === undefined ? headers : { ...headers, ...json }, payload: payload === undefined ? undefined : JSON.stringify(payload) });
+    const stage = (user: string, headers: Record<string, string>) => call('POST', `/stage_data?method=local_copy&username=${user}`, headers, { local_path_on_storage: 'torture/users.dat', relative_path: `users-${randomBytes(3).toString('hex')}.dat` });
+    type R = { statusCode: number; body: string; headers?: Record<string, unknown> };
+    const forbidden = (r: R) => r.statusCode === 403 && /DBB_AUTH_FORBIDDEN_USER/.test(r.body);
+    const rows: { route: string; bound_own: number; bound_other: number; unbound_other: number }[] = [];
+    const failures: string[] = [];
+    const row = (route: string, own: R, other: R, anyUser: R) => {
+      rows.push({ route, bound_own: own.statusCode, bound_other: other.statusCode, unbound_other: anyUser.statusCode });
+      if (forbidden(own) || own.statusCode >= 500 && own.statusCode !== 504) failures.push(`${route}: bound token on its own user → ${own.statusCode} ${own.body.slice(0, 160)}`);
+      if (!forbidden(other) || !problemOk({ status: other.statusCode, type: String(other.headers?.['content-type'] ?? 'application/problem+json'), body: other.body })) failures.push(`${route}: bound token on another user → ${other.statusCode} ${other.body.slice(0, 160)}`);
+      if (forbidden(anyUser)) failures.push(`${route}: unbound token refused for another user`);
+    };
+
+    // POST /stage_data (no processor here: the requests time out and stay QUEUED in the projection)
+    const aliceStage = await stage('alice', bound.producer);
+    const bobByAlice = await stage('bob', bound.producer);
+    const bobStage = await stage('bob', unbound.producer);
+    row('POST /stage_data', aliceStage, bobByAlice, bobStage);
+    const idOf = (r: R) => { try { return JSON.parse(r.body).correlationId as string; } catch { return undefined; } };
+    const aliceId = idOf(aliceStage);
+    const bobId = idOf(bobStage);
+    expect(aliceId && bobId, `${aliceStage.body} ${bobStage.body}`).toBeTruthy();
+    await eventually(async () => {
+      const r = await call('GET', '/api/v1/staging/requests?limit=10000', unbound.reader);
+      expect(r.json().requests.map((x: { id: string }) => x.id)).toEqual(expect.arrayContaining([aliceId, bobId]));
+    }, { timeoutMs: 60_000 });
+
+    row('GET /api/v1/staging/requests/{id}', await call('GET', `/api/v1/staging/requests/${aliceId}`, bound.reader),
+      await call('GET', `/api/v1/staging/requests/${bobId}`, bound.reader), await call('GET', `/api/v1/staging/requests/${bobId}`, unbound.reader));
+    row('GET /api/v1/staging/requests?username=', await call('GET', '/api/v1/staging/requests?username=alice', bound.reader),
+      await call('GET', '/api/v1/staging/requests?username=bob', bound.reader), await call('GET', '/api/v1/staging/requests?username=bob', unbound.reader));
+    row('POST /api/v1/staging/requests/{id}/rerun', await call('POST', `/api/v1/staging/requests/${aliceId}/rerun`, bound.operator, {}),
+      await call('POST', `/api/v1/staging/requests/${bobId}/rerun`, bound.operator, {}), await call('POST', `/api/v1/staging/requests/${bobId}/rerun`, unbound.operator, {}));
+    row('GET /api/v1/staging/requests/{id}/download', await call('GET', `/api/v1/staging/requests/${aliceId}/download`, bound.reader),
+      await call('GET', `/api/v1/staging/requests/${bobId}/download`, bound.reader), await call('GET', `/api/v1/staging/requests/${bobId}/download`, unbound.reader));
+    row('POST /api/v1/events/{name} (raw append)', { statusCode: 0, body: '' }, await call('POST', '/api/v1/events/StagingRequested', bound.producer, { key: 'k', body: {} }),
+      await call('POST', '/api/v1/events/StagingRequested', unbound.producer, { key: 'k', body: {} }));
+
+    // listing and the seed log without a username: a bound token gets its own user's only
+    const listed = (await call('GET', '/api/v1/staging/requests?limit=10000', bound.reader)).json().requests as { id: string; username: string }[];
+    if (listed.some((x) => x.username !== 'alice') || !listed.some((x) => x.id === aliceId)) failures.push(`GET /api/v1/staging/requests: bound token listed ${[...new Set(listed.map((x) => x.username))].join(', ')}`);
+    const logOf = async (h: Record<string, string>) => (await call('GET', '/logs?limit=100000', h)).body;
+    await eventually(async () => expect(await logOf(unbound.reader)).toContain(bobId!), { timeoutMs: 30_000 });
+    const aliceLog = await logOf(bound.reader);
+    if (aliceLog.includes(bobId!) || !aliceLog.includes(aliceId!)) failures.push('GET /logs: a bound token sees another user\'s lines or misses its own');
+    const config = await call('GET', '/api/v1/staging/config', bound.reader);
+    if (config.statusCode !== 200) failures.push(`GET /api/v1/staging/config: bound reader → ${config.statusCode}`);
+
+    // the live stream: a bound token's SSE carries its own user's events only
+    await usersApp.listen({ port: 0, host: '127.0.0.1' });
+    const port = (usersApp.server.address() as { port: number }).port;
+    const ctl = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/staging/events`, { headers: bound.reader, signal: ctl.signal });
+    let text = '';
+    const reader = res.body!.getReader();
+    const reading = (async () => { try { for (;;) { const { value, done } = await reader.read(); if (done) break; text += Buffer.from(value).toString('utf8'); } } catch { /* aborted */ } })();
+    await eventually(() => expect(text).toContain(': connected'));
+    const bobLive = idOf(await stage('bob', unbound.producer));
+    const aliceLive = idOf(await stage('alice', unbound.producer));
+    await eventually(() => expect(text).toContain(aliceLive!), { timeoutMs: 30_000 });
+    ctl.abort();
+    await reading;
+    if (text.includes(bobLive!)) failures.push('GET /api/v1/staging/events: a bound token received another user\'s event');
+    rows.push({ route: 'GET /api/v1/staging/events (SSE)', bound_own: text.includes(aliceLive!) ? 200 : 0, bound_other: text.includes(bobLive!) ? 200 : 0, unbound_other: -1 });
+
+    console.log(rows.map((r) => `${r.route.padEnd(48)} bound/own ${r.bound_own} bound/other ${r.bound_other} unbound/other ${r.unbound_other}`).join('\n'));
+    if (failures.length) console.log(failures.join('\n'));
+    figure(TEST_USERS, 'staging routes checked (seed + /api/v1/staging + raw append + SSE)', rows.length + 2, 'every staging route');
+    figure(TEST_USERS, 'bound token on another user: 403 problem+json / unbound: allowed', `${rows.filter((r) => r.bound_other === 403).length} / ${rows.filter((r) => r.unbound_other !== 403).length} of ${rows.length}`);
+    figure(TEST_USERS, 'failures', failures.length, '0');
+    expect(failures).toEqual([]);
+  }, 300_000);
+
   it('writes no token, password or Jupyter token into the gateway log of the whole run (debug level)', async () => {
     // requests that carry every secret where a careless log would pick it up
     const carriers: Case[] = [
@@ -342,6 +496,7 @@ describe('gateway under attack', () => {
     const dbPassword = new URL(stack.config.databaseUrl).password;
     const secrets: Record<string, string> = {
       'reader token': stack.tokens.reader, 'producer token': stack.tokens.producer, 'operator token': stack.tokens.operator,
+      'bound reader token': BOUND.reader, 'bound producer token': BOUND.producer, 'bound operator token': BOUND.operator,
       TAPE_CALLBACK_PASSWORD: SECRETS.TAPE_CALLBACK_PASSWORD, STAGING_JUPYTER_TOKEN: SECRETS.STAGING_JUPYTER_TOKEN,
       ...(dbPassword ? { 'DATABASE_URL password': decodeURIComponent(dbPassword) } : {}),
     };
@@ -356,6 +511,40 @@ describe('gateway under attack', () => {
     expect(found.filter((k) => !knownLeak(k))).toEqual([]);
   });
 });
+
+/**
+ * Malformed JSON bodies for a body schema: the whole body as null, an array, a string and a number,
+ * and per property (one level down too) the confusions its type does not allow: a string for a
+ * list, a number for a string, a string for a number, null or an array for an object.
+ */
+function confusions(schema: any, valid: any): { what: string; body: unknown }[] {
+  const out: { what: string; body: unknown }[] = [
+    { what: 'null for the body object', body: null }, { what: 'an array for the body object', body: [valid] },
+    { what: 'a string for the body object', body: '/a/b.fits' }, { what: 'a number for the body object', body: 1 },
+  ];
+  const variants = (s: any): { what: string; value: unknown }[] => {
+    if (!s || s.anyOf || s.oneOf || !s.type) return []; // unions and `unknown` allow more than one type
+    switch (s.type) {
+      case 'array': return [{ what: 'a string for a list', value: '/a/b.fits' }, { what: 'an object for a list', value: { 0: 'x' } }];
+      case 'string': return [{ what: 'a number for a string', value: 42 }, { what: 'a list for a string', value: ['x'] }];
+      case 'integer': case 'number': return [{ what: 'a numeric string for a number', value: '1' }, { what: 'a boolean for a number', value: true }];
+      case 'boolean': return [{ what: 'a string for a boolean', value: 'true' }];
+      case 'object': return [{ what: 'null for an object', value: null }, { what: 'an array for an object', value: [{}] }, { what: 'a string for an object', value: 'x' }];
+      default: return [];
+    }
+  };
+  const objects = (schema.anyOf ?? schema.oneOf ?? [schema]).filter((s: any) => s.type === 'object');
+  const props = objects.length === 1 ? objects[0].properties ?? {} : {}; // a union body (seed /stage_data): whole-body cases only
+  const base = valid && typeof valid === 'object' && !Array.isArray(valid) ? valid : {};
+  for (const [k, s] of Object.entries<any>(props)) {
+    for (const v of variants(s)) out.push({ what: `${v.what} (${k})`, body: { ...base, [k]: v.value } });
+    if (s.type === 'object' && s.properties) {
+      const inner = base[k] && typeof base[k] === 'object' ? base[k] : {};
+      for (const [ik, is] of Object.entries<any>(s.properties)) for (const v of variants(is)) out.push({ what: `${v.what} (${k}.${ik})`, body: { ...base, [k]: { ...inner, [ik]: v.value } } });
+    }
+  }
+  return out;
+}
 
 /** fastify's printRoutes tree → full paths with their methods. */
 function routesFromTree(tree: string): { path: string; methods: string[] }[] {
