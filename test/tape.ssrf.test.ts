@@ -1,7 +1,8 @@
 // SSRF guard of POST /staging on the real stack, without the tests' loopback allow-list: a notify_url
 // in a loopback/private/link-local/unspecified/multicast range is refused with 400 problem+json
-// DBB_TAPE_CALLBACK_FORBIDDEN and nothing appended; a public-looking one (TEST-NET) or an allow-listed
-// range is accepted. No processor runs here, so nothing is ever delivered.
+// DBB_TAPE_CALLBACK_FORBIDDEN and nothing appended; a global unicast one or an allow-listed range is
+// accepted (TEST-NET and 2001:db8::/32 are documentation ranges, which the guard now refuses, so the
+// public targets are real global addresses). No processor runs here, so nothing is ever delivered.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { files, startTapeHarness, type TapeHarness } from './tape/harness.ts';
 
@@ -31,13 +32,13 @@ describe('tape callback targets', () => {
       expect(res.json(), u).toMatchObject({ code: 'DBB_TAPE_CALLBACK_FORBIDDEN' });
     }
     // nothing was appended: the job ids are still free
-    const again = await post(700, 'http://203.0.113.5/cb');
+    const again = await post(700, 'http://93.184.215.14/cb');
     expect(again.statusCode).toBe(202);
   });
 
   it('accepts a public-looking target and an allow-listed private range', async () => {
-    expect((await post(801, 'http://203.0.113.5/cb')).statusCode).toBe(202);
-    expect((await post(802, 'https://[2001:db8::5]/cb')).statusCode).toBe(202);
+    expect((await post(801, 'http://93.184.215.14/cb')).statusCode).toBe(202);
+    expect((await post(802, 'https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/cb')).statusCode).toBe(202);
     expect((await post(803, 'http://10.20.3.4:9000/cb')).statusCode).toBe(202);
   });
 });
