@@ -32,4 +32,10 @@ describe('staging fold', () => {
     expect(c).toEqual({ type: 'rerunRequest', row: { requestId: 'r1', offset: '9' } });
     expect((l as any).row.message).toBe('Rerun of request r1 requested: after crash');
   });
+
+  it('logs a refused rerun and changes no request row', () => {
+    const changes = fold({ name: 'StagingRerunRefused', value: { requestId: 'r1', code: 'NOT_FAILED', status: 'SUCCESS', reason: 'request r1 has status SUCCESS' }, meta: { eventId: 'e9', occurredAt: 9, actor: null }, offset: '10' });
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ type: 'appendLog', row: { requestId: 'r1', level: 'ERROR', event: 'StagingRerunRefused', message: 'Rerun of request r1 refused: NOT_FAILED: request r1 has status SUCCESS' } });
+  });
 });

@@ -27,7 +27,7 @@ export type RowChange =
   | { type: 'rerunRequest'; row: { requestId: string; offset: string } }
   | { type: 'appendLog'; row: LogRow };
 
-export const HANDLED = ['StagingRequested', 'FileStaged', 'StagingFailed', 'StagingRerunRequested'] as const;
+export const HANDLED = ['StagingRequested', 'FileStaged', 'StagingFailed', 'StagingRerunRequested', 'StagingRerunRefused'] as const;
 
 export function fold(e: FoldInput): RowChange[] {
   const v = e.value;
@@ -57,6 +57,8 @@ export function fold(e: FoldInput): RowChange[] {
         { type: 'rerunRequest', row: { requestId: v.requestId, offset: e.offset } },
         log('INFO', `Rerun of request ${v.requestId} requested${v.reason ? `: ${v.reason}` : ''}`),
       ];
+    case 'StagingRerunRefused': // the request row is unchanged (the processor ran nothing)
+      return [log('ERROR', `Rerun of request ${v.requestId} refused: ${v.code}: ${v.reason}`)];
     default:
       return [];
   }
