@@ -150,8 +150,11 @@ describe('octet-stream chunks and per-datastore routes', () => {
     expect((await post('/api/v1/gw/datastores/H1-o4/cleanbuf', { msg: 'x' }, 'producer')).statusCode).toBe(403);
     const res = await post('/api/v1/gw/datastores/H1-o4/cleanbuf', { msg: 'x' }, 'operator');
     expect(res.json()).toMatchObject({ n_f: 1 });
-    // a body is optional; an empty batch archives into an empty directory
-    const empty = await stack.app.inject({ method: 'POST', url: '/api/v1/gw/datastores/H1-o4/cleanbuf', headers: stack.auth('operator') });
+    // the body must be a JSON object (issue 14: no body, null or an array is a 400 and flushes nothing);
+    // msg is optional; an empty batch archives into an empty directory
+    const none = await stack.app.inject({ method: 'POST', url: '/api/v1/gw/datastores/H1-o4/cleanbuf', headers: stack.auth('operator') });
+    expect(none.statusCode).toBe(400);
+    const empty = await post('/api/v1/gw/datastores/H1-o4/cleanbuf', {}, 'operator');
     expect(empty.statusCode).toBe(200);
     expect(empty.json()).toMatchObject({ n_f: 0, bt_wrt: 0, archive: expect.stringMatching(/_0002$/) });
   });
