@@ -5,8 +5,12 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
-import { handleGwBatch, handleGwRequest } from './handler.ts';
+import type { BatchContext, DecodedEvent, HandlerContext } from '../../platform/types.ts';
+import type { EffectDeps } from './effects.ts';
+import { gwHandler } from './handler.ts';
+
+const handleGwRequest = (ev: DecodedEvent, ctx: HandlerContext, gw: GwConfig, fx: EffectDeps) => gwHandler(gw, fx).handle(ev, ctx);
+const handleGwBatch = (events: DecodedEvent[], bctx: BatchContext, gw: GwConfig, fx: EffectDeps, pool?: FormatPool) => gwHandler(gw, fx, pool).handleBatch(events, bctx);
 import { FormatPool } from './format-pool.ts';
 import type { GwConfig } from './config.ts';
 

@@ -1,13 +1,13 @@
-// Runs gw requests through the rules: loads the datastores' state, carries out the outputs (effects,
-// outcomes through ctx.emit), evolves the state with every outcome and saves it, all in the batch
-// transaction. Input topic dbb.gw.requests; outputs on dbb.gw.datastore. `handleGwBatch` is the fast
-// path (one state read and one state write per sub-batch); `handleGwRequest` the one-event fallback.
+// The gw processor's handler: loads the datastores' states, runs gw requests through the rules in the
+// one decider loop (platform/decider.ts) and saves the states, in the batch transaction. Input topic
+// dbb.gw.requests; outputs on dbb.gw.datastore.
 import { InvalidEventError } from '../../platform/errors.ts';
-import type { BatchContext, DecodedEvent, HandlerContext } from '../../platform/types.ts';
+import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
 import type { GwConfig } from './config.ts';
 import { archiveBatch, findArchivedBatch, storeChunk, type EffectDeps } from './effects.ts';
 import type { FormatPool } from './format-pool.ts';
-import { decide, evolve, initialState, type GwEffect, type GwInput, type GwState, type Output, type RuleContext } from './rules.ts';
+import { decide, evolve, initialState, type GwEffect, type GwInput, type GwState, type OutcomeEvent, type RuleContext } from './rules.ts';
+import { deciderLoop } from '../../platform/decider.ts';
 
 type Tx = HandlerContext['tx'];
 
@@ -64,49 +64,6 @@ async function runGwEffect(effect: GwEffect, effectId: string, ctx: HandlerConte
   return { name: 'BatchArchived', effect, ...done };
 }
 
-/** Decides, acts and emits for one request; returns the datastore's new state. decide() validates the
- *  input before any output, so an InvalidEventError leaves no effect behind. */
-async function apply(event: DecodedEvent, input: RequestInput, state: GwState, ctx: HandlerContext, gw: GwConfig, fx: EffectDeps, formatted?: Promise<Buffer | null>): Promise<GwState> {
-  const rctx: RuleContext = { now: event.meta.occurredAt, maxSize: gw.maxSize };
-  const queue: Output[] = decide(input, state, rctx);
-  try {
-    return await carryOut(queue, event, state, ctx, rctx, fx, formatted);
-  } catch (err) {
-    // past the first decide an InvalidEventError is a bug, not a bad input: never dead-letter half-done work
-    if (err instanceof InvalidEventError) throw new Error(`gw rules broke after acting on ${event.name}: ${err.message}`, { cause: err });
-    throw err;
-  }
-}
-
-async function carryOut(queue: Output[], event: DecodedEvent, state: GwState, ctx: HandlerContext, rctx: RuleContext, fx: EffectDeps, formatted?: Promise<Buffer | null>): Promise<GwState> {
-  const id = event.key;
-  let effects = 0;
-  while (queue.length) {
-    const out = queue.shift()!;
-    if (out.kind === 'ignore') ctx.log.debug({ event: event.name, reason: out.reason }, 'ignored');
-    else if (out.kind === 'emit') {
-      state = evolve(state, out.event);
-      await ctx.emit(out.event.name, id, out.event.value as never);
-    } else {
-      const result = await runGwEffect(out.effect, `gw.${out.effect.kind}.${event.meta.eventId}.${effects++}`, ctx, fx, formatted);
-      queue = [...decide(result, state, rctx), ...queue];
-    }
-  }
-  return state;
-}
-
-export async function handleGwRequest(event: DecodedEvent, ctx: HandlerContext, gw: GwConfig, fx: EffectDeps): Promise<void> {
-  const input = toInput(event);
-  if (!input) {
-    ctx.log.debug({ event: event.name, reason: 'NOT_A_GW_REQUEST' }, 'ignored');
-    return;
-  }
-  const id = input.value.datastoreId;
-  const states = await loadStates(ctx.tx, [id]);
-  states.set(id, await apply(event, input, states.get(id)!, ctx, gw, fx));
-  await saveStates(ctx.tx, states);
-}
-
 /** Starts formatting every chunk the batch will likely store (datastore OPERATIONAL at the start), all
  *  at once on the pool; the rules still decide each one in order, and a refused chunk's text is dropped. */
 function preformat(inputs: { event: DecodedEvent; input: RequestInput }[], states: Map<string, GwState>, pool: FormatPool | undefined, fx: EffectDeps) {
@@ -121,29 +78,21 @@ function preformat(inputs: { event: DecodedEvent; input: RequestInput }[], state
   return out;
 }
 
-export async function handleGwBatch(events: DecodedEvent[], bctx: BatchContext, gw: GwConfig, fx: EffectDeps, pool?: FormatPool) {
-  const invalid: { event: DecodedEvent; error: Error }[] = [];
-  const inputs: { event: DecodedEvent; input: RequestInput }[] = [];
-  for (const event of events) {
-    try {
+/** The gw processor's handler: the rules around the one decider loop. */
+export function gwHandler(gw: GwConfig, fx: EffectDeps, pool?: FormatPool) {
+  let formatted = new Map<string, Promise<Buffer | null>>();
+  return deciderLoop<GwState, GwInput, OutcomeEvent, GwEffect, RuleContext>({
+    decider: { decide, evolve },
+    inputOf(event) {
       const input = toInput(event);
-      if (input) inputs.push({ event, input });
-    } catch (err) {
-      if (!(err instanceof InvalidEventError)) throw err;
-      invalid.push({ event, error: err });
-    }
-  }
-  const states = await loadStates(bctx.tx, [...new Set(inputs.map((i) => i.input.value.datastoreId))]);
-  const formatted = preformat(inputs, states, pool, fx);
-  for (const { event, input } of inputs) {
-    const id = input.value.datastoreId;
-    try {
-      states.set(id, await apply(event, input, states.get(id)!, bctx.forEvent(event), gw, fx, formatted.get(event.meta.eventId)));
-    } catch (err) {
-      if (!(err instanceof InvalidEventError)) throw err;
-      invalid.push({ event, error: err });
-    }
-  }
-  await saveStates(bctx.tx, states);
-  return { invalid };
+      return input && { key: input.value.datastoreId, input };
+    },
+    load: loadStates,
+    save: saveStates,
+    context: (event) => ({ now: event.meta.occurredAt, maxSize: gw.maxSize }),
+    perform: (effect, ctx, event, n) => runGwEffect(effect, `gw.${effect.kind}.${event.meta.eventId}.${n}`, ctx, fx, formatted.get(event.meta.eventId)),
+    prepare(inputs, states) {
+      formatted = preformat(inputs as { event: DecodedEvent; input: RequestInput }[], states, pool, fx);
+    },
+  });
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { loadGwConfig } from './config.ts';
-import { handleGwBatch, handleGwRequest } from './handler.ts';
+import { gwHandler } from './handler.ts';
 import { FormatPool } from './format-pool.ts';
 
 export const NAME = 'processor.gw';
@@ -14,12 +14,13 @@ export function createGwProcessor(deps: DomainDeps): ConsumerSpec {
   const gw = loadGwConfig(deps.config, deps.env);
   const fx = { root: gw.dataDir, fsync: gw.fsync, format: gw.fileFormat };
   const pool = gw.formatWorkers > 0 ? new FormatPool(gw.formatWorkers) : undefined;
+  const { handle, handleBatch } = gwHandler(gw, fx, pool);
   return {
     name: NAME,
     kind: 'processor',
     topics: [TOPIC.GW_REQUESTS],
     migrationsDir: join(dirname(fileURLToPath(import.meta.url)), 'migrations'),
-    handle: (event, ctx) => handleGwRequest(event, ctx, gw, fx),
-    handleBatch: (events, ctx) => handleGwBatch(events, ctx, gw, fx, pool),
+    handle,
+    handleBatch,
   };
 }

@@ -25,7 +25,7 @@ describe('GwChunkReceived', () => {
 
   it('refuses a chunk with FROZEN when the datastore is frozen, storing nothing', () => {
     expect(decide(chunk([1, 2]), state({ status: 'FROZEN' }), ctx)).toEqual([
-      { kind: 'emit', event: { name: 'GwChunkFailed', value: { datastoreId: 'ds1', reason: 'FROZEN', nSamples: 2, t0: 100 } } },
+      { kind: 'append', event: { name: 'GwChunkFailed', value: { datastoreId: 'ds1', reason: 'FROZEN', nSamples: 2, t0: 100 } } },
     ]);
   });
 
@@ -42,7 +42,7 @@ describe('GwChunkReceived', () => {
     const [out] = decide(chunk([1, 2]), state({ seq: 2, nItm: 2, buffSize: 70 }), ctx);
     const effect = (out as { effect: StoreChunkEffect }).effect;
     expect(decide({ name: 'ChunkWritten', effect, bytes: 30, reconciled: false }, state({ seq: 2, nItm: 2, buffSize: 70 }), ctx)).toEqual([{
-      kind: 'emit',
+      kind: 'append',
       event: { name: 'GwChunkStored', value: { datastoreId: 'ds1', fileName: 'gw_000000003_1a2b3c4d.json', bytes: 30, nSamples: 2, t0: 100, dt: 0.25, nItm: 3, buffSize: 100, reconciled: false } },
     }]);
   });
@@ -51,19 +51,19 @@ describe('GwChunkReceived', () => {
 describe('TrainRequested', () => {
   it('answers WAITING (TrainDeferred) below MAX_SIZE', () => {
     expect(decide(train, state({ nItm: 3, buffSize: 999 }), ctx)).toEqual([{
-      kind: 'emit', event: { name: 'TrainDeferred', value: { datastoreId: 'ds1', user: 'u1', tokenOwner: 'tok-alice', n_f: 3, bt_wrt: 999, maxSize: 1000 } },
+      kind: 'append', event: { name: 'TrainDeferred', value: { datastoreId: 'ds1', user: 'u1', tokenOwner: 'tok-alice', n_f: 3, bt_wrt: 999, maxSize: 1000 } },
     }]);
   });
 
   it('freezes at MAX_SIZE with the exact counts', () => {
     expect(decide(train, state({ nItm: 4, buffSize: 1000 }), ctx)).toEqual([{
-      kind: 'emit', event: { name: 'BufferFrozen', value: { datastoreId: 'ds1', user: 'u1', tokenOwner: 'tok-alice', n_f: 4, bt_wrt: 1000 } },
+      kind: 'append', event: { name: 'BufferFrozen', value: { datastoreId: 'ds1', user: 'u1', tokenOwner: 'tok-alice', n_f: 4, bt_wrt: 1000 } },
     }]);
   });
 
   it('answers FROZEN again on a frozen datastore', () => {
     const [out] = decide(train, state({ status: 'FROZEN', nItm: 4, buffSize: 1200 }), { ...ctx, maxSize: 5000 });
-    expect(out).toMatchObject({ kind: 'emit', event: { name: 'BufferFrozen', value: { n_f: 4, bt_wrt: 1200 } } });
+    expect(out).toMatchObject({ kind: 'append', event: { name: 'BufferFrozen', value: { n_f: 4, bt_wrt: 1200 } } });
   });
 });
 
@@ -78,7 +78,7 @@ describe('BufferFlushRequested', () => {
   it('reports what the archive holds', () => {
     const effect = { kind: 'archiveBatch' as const, datastoreId: 'ds1', archiveName: 'x', msg: 'm' };
     expect(decide({ name: 'BatchArchived', effect, archivePath: '/a/x', nFiles: 2, bytes: 50, reconciled: true }, initialState(), ctx)).toEqual([{
-      kind: 'emit', event: { name: 'BufferFlushed', value: { datastoreId: 'ds1', archivePath: '/a/x', n_f: 2, bt_wrt: 50, msg: 'm', reconciled: true } },
+      kind: 'append', event: { name: 'BufferFlushed', value: { datastoreId: 'ds1', archivePath: '/a/x', n_f: 2, bt_wrt: 50, msg: 'm', reconciled: true } },
     }]);
   });
 });

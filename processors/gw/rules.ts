@@ -2,6 +2,7 @@
 // freeze on /train once MAX_SIZE bytes are stored, archive and unfreeze on /cleanbuf. Pure: no I/O,
 // no clock; the inputs are the request events and the results of the effects they asked for.
 import { InvalidEventError } from '../../platform/errors.ts';
+import type { Output as DeciderOutput } from '../../platform/decider.ts';
 import type { BodyOf } from '../../platform/types.ts';
 import type { BufferFlushRequested, GwChunkReceived, TrainRequested } from '../../schemas/generated/gw.ts';
 
@@ -67,12 +68,8 @@ export type GwInput =
   /** result of an archiveBatch effect: what the archive directory holds */
   | { name: 'BatchArchived'; effect: ArchiveBatchEffect; archivePath: string; nFiles: number; bytes: number; reconciled: boolean };
 
-export type IgnoreReason = 'NOT_A_GW_REQUEST';
 
-export type Output =
-  | { kind: 'emit'; event: OutcomeEvent }
-  | { kind: 'effect'; effect: GwEffect }
-  | { kind: 'ignore'; reason: IgnoreReason };
+export type Output = DeciderOutput<OutcomeEvent, GwEffect>;
 
 export interface RuleContext {
   /** the input's meta.occurredAt, ms */
@@ -148,7 +145,7 @@ function onChunkReceived(v: GwChunkReceived, state: GwState): Output[] {
   }
   const samples = decodeStrain(v.h, v.nSamples);
   if (state.status === 'FROZEN') {
-    return [{ kind: 'emit', event: { name: 'GwChunkFailed', value: { datastoreId: v.datastoreId, reason: 'FROZEN', nSamples: v.nSamples, t0: v.t0 } } }];
+    return [{ kind: 'append', event: { name: 'GwChunkFailed', value: { datastoreId: v.datastoreId, reason: 'FROZEN', nSamples: v.nSamples, t0: v.t0 } } }];
   }
   return [{
     kind: 'effect',
@@ -159,7 +156,7 @@ function onChunkReceived(v: GwChunkReceived, state: GwState): Output[] {
 function onChunkWritten(input: Extract<GwInput, { name: 'ChunkWritten' }>, state: GwState): Output[] {
   const e = input.effect;
   return [{
-    kind: 'emit',
+    kind: 'append',
     event: {
       name: 'GwChunkStored',
       value: {
@@ -175,9 +172,9 @@ function onChunkWritten(input: Extract<GwInput, { name: 'ChunkWritten' }>, state
 function onTrainRequested(v: TrainRequested, state: GwState, ctx: RuleContext): Output[] {
   const who = { datastoreId: v.datastoreId, user: v.user, tokenOwner: v.tokenOwner, n_f: state.nItm, bt_wrt: state.buffSize };
   if (state.status === 'FROZEN' || state.buffSize >= ctx.maxSize) {
-    return [{ kind: 'emit', event: { name: 'BufferFrozen', value: who } }];
+    return [{ kind: 'append', event: { name: 'BufferFrozen', value: who } }];
   }
-  return [{ kind: 'emit', event: { name: 'TrainDeferred', value: { ...who, maxSize: ctx.maxSize } } }];
+  return [{ kind: 'append', event: { name: 'TrainDeferred', value: { ...who, maxSize: ctx.maxSize } } }];
 }
 
 // Seed Data Buffer /cleanall: archive everything written, whatever the status, then unfreeze.
@@ -190,7 +187,7 @@ function onFlushRequested(v: BufferFlushRequested, state: GwState, ctx: RuleCont
 
 function onBatchArchived(input: Extract<GwInput, { name: 'BatchArchived' }>): Output[] {
   return [{
-    kind: 'emit',
+    kind: 'append',
     event: {
       name: 'BufferFlushed',
       value: {
