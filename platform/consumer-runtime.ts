@@ -67,6 +67,11 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
 
   const topics = spec.topics.map((t) => ns(config, t));
   const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)), maxBytesPerPartition: 8 << 20 });
+  // kafkajs restarts a consumer after a retriable crash; after any other it stays stopped (the process
+  // lives on, the consumer does nothing): say which, so a silent stop shows in the log
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    (payload.restart ? log.warn.bind(log) : log.error.bind(log))({ err: payload.error, restart: payload.restart }, 'kafka consumer crashed');
+  });
   const seekedTo = new Map<string, bigint>();
   let applied = 0;
   let stopping = false;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createExternalTable } from './consumers.ts';
-import { checkTortureRun, countOf, figure, Fleet, FULL, historyFigures, printFigures, PrivateBroker, produceInWaves, scaled, SESSION_TIMEOUT_MS, sleep, stallMonitor, torturePlatformReady, until, withSecretPassword } from './support.ts';
+import { checkTortureRun, consumerCrashes, countOf, figure, Fleet, FULL, historyFigures, printFigures, PrivateBroker, produceInWaves, scaled, SESSION_TIMEOUT_MS, sleep, stallMonitor, torturePlatformReady, until, withSecretPassword } from './support.ts';
 
 const N = scaled(10_000, 100_000);
 const KEYS = scaled(100, 600);
@@ -107,6 +107,8 @@ it(`${N} events over 6 partitions, 3 instances, SIGKILL every +${STEP} %${FULL ?
   figure(TEST, 'longest stall began', before ? (from <= before.at ? `at ${before.what}` : `${((from - before.at) / 1000).toFixed(1)} s after ${before.what}`) : `${((from - t0) / 1000).toFixed(0)} s into the run`);
   figure(TEST, 'fence-lost log lines, failed appends retried', `${fenceLost}, ${retries}`);
   figure(TEST, 'unexpected child exits / failed child starts (retried)', `${fleet.unexpectedExits} / ${fleet.startFailures}`, '0 / any');
+  const crashes = consumerCrashes(output);
+  figure(TEST, 'kafkajs consumer crashes: restarted / left stopped', `${crashes.restarted} / ${crashes.stopped}`, 'any / 0');
   figure(TEST, 'DATABASE_URL password in child logs', stack.config.databaseUrl.includes(DB_PASSWORD) ? (output.includes(DB_PASSWORD) ? 'FOUND' : 'absent') : 'n/a (server checks passwords)', 'absent');
   figure(TEST, 'wall time', `${(elapsed / 1000).toFixed(0)} s`);
 

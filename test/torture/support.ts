@@ -291,6 +291,12 @@ export class Fleet {
   }
 }
 
+/** Lines of the children's logs where kafkajs crashed a consumer: restarted by kafkajs, or left stopped. */
+export function consumerCrashes(output: string): { restarted: number; stopped: number } {
+  const lines = output.split('\n').filter((l) => l.includes('kafka consumer crashed'));
+  return { restarted: lines.filter((l) => l.includes('"restart":true')).length, stopped: lines.filter((l) => l.includes('"restart":false')).length };
+}
+
 export async function torturePlatformReady(stack: TestStack) {
   // the stack's own relay would compete for the relay lock with the children's: the relays under test are theirs
   await stack.platform.relay?.stop();

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { createExternalTable } from './consumers.ts';
-import { checkTortureRun, countOf, figure, Fleet, FULL, historyFigures, printFigures, produceInWaves, scaled, SESSION_TIMEOUT_MS, sleep, stallMonitor, torturePlatformReady, until } from './support.ts';
+import { checkTortureRun, consumerCrashes, countOf, figure, Fleet, FULL, historyFigures, printFigures, produceInWaves, scaled, SESSION_TIMEOUT_MS, sleep, stallMonitor, torturePlatformReady, until } from './support.ts';
 
 const CYCLES = Number(process.env.TORTURE_ZOMBIE_CYCLES) || scaled(3, 50); // TORTURE_ZOMBIE_CYCLES=15: a targeted run between the two forms
 const KEYS = scaled(20, 40);
@@ -74,6 +74,8 @@ it(`${CYCLES} SIGSTOP/SIGCONT cycles of ${PAUSE_MS} ms: stale batches are fenced
   figure(TEST, 'stored offsets = log end (partitions behind)', `${proj.behind.length + proc.behind.length} of ${proj.partitions + proc.partitions}`, '0');
   figure(TEST, 'longest stall', `${(longestStall / 1000).toFixed(1)} s`, FULL ? '< 60 s' : '< 120 s (short bound)');
   figure(TEST, 'unexpected child exits / failed child starts', `${fleet.unexpectedExits} / ${fleet.startFailures}`, '0 / 0');
+  const crashes = consumerCrashes(fleet.allOutput());
+  figure(TEST, 'kafkajs consumer crashes: restarted / left stopped', `${crashes.restarted} / ${crashes.stopped}`, 'any / 0');
   figure(TEST, 'catch-up after the last cycle', `${(caughtUp / 1000).toFixed(0)} s`);
 
   for (const h of [events, outcomes]) expect(h).toMatchObject({ produced: N, applied: N, lost: 0, duplicated: 0, reordered: 0, unexpected: 0 });
