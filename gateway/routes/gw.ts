@@ -183,7 +183,6 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
   };
 
   // the seed sends {"msg": ...}, but nothing in it matters: accept an empty body too
-  const emptyBodyIsObject = async (req: FastifyRequest) => { if (req.body === undefined || req.body === null) req.body = {}; };
   const parseHook = async (req: FastifyRequest) => { req.gwChunk = parseChunk(req); };
   const streamSchema = (extra: object) => ({
     tags: TAGS, ...extra,
@@ -205,7 +204,7 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
       schema: streamSchema(p) as never, bodyLimit: gw.maxChunkBytes, preValidation: [m.auth.mutate, parseHook],
     }, streamdata);
     app.post(`${m.prefix}/train`, { schema: { tags: TAGS, summary: 'Freeze the datastore once MAX_SIZE bytes are stored', ...p, body: TrainBody, response: { 200: TrainReply } }, onRequest: m.auth.mutate }, train);
-    app.post(`${m.prefix}/cleanbuf`, { schema: { tags: TAGS, summary: 'Archive the stored batch, reset the counters, unfreeze', ...p, body: CleanBody, response: { 200: CleanReply } }, onRequest: m.auth.admin, preValidation: emptyBodyIsObject }, cleanbuf);
+    app.post(`${m.prefix}/cleanbuf`, { schema: { tags: TAGS, summary: 'Archive the stored batch, reset the counters, unfreeze', ...p, body: CleanBody, response: { 200: CleanReply } }, onRequest: m.auth.admin }, cleanbuf);
     app.get(`${m.prefix}/stats`, { schema: { tags: TAGS, summary: 'Files and bytes in the buffer (seed StatDesc.json)', ...p, response: { 200: StatsReply } }, onRequest: m.auth.read }, stats);
     app.get(`${m.prefix}/dumpbuf`, { schema: { tags: TAGS, summary: 'Names of the files in the buffer', ...p, response: { 200: DumpReply } }, onRequest: m.auth.read }, dumpbuf);
     app.get(`${m.prefix}/desc`, { schema: { tags: TAGS, summary: 'Datastore status', ...p, response: { 200: m.params ? DescV1Reply : DescReply } }, onRequest: m.auth.read },
