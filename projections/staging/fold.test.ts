@@ -7,19 +7,19 @@ const requested = { name: 'StagingRequested', meta: meta('e1'), offset: '5', val
 describe('staging fold', () => {
   it('given a StagingRequested, upserts a QUEUED row and logs the request', () => {
     const changes = fold(requested);
-    expect(changes[0]).toEqual({ type: 'upsertRequest', row: { requestId: 'r1', method: 'local_copy', username: 'alice', localPathOnStorage: '/s/f', relativePath: 'f', actor: 'alice', requestedAt: 1000, offset: '5' } });
-    expect(changes[1]).toMatchObject({ type: 'appendLog', row: { level: 'INFO', requestId: 'r1', eventId: 'e1' } });
+    expect(changes[0]).toEqual({ op: 'upsertRequest', row: { requestId: 'r1', method: 'local_copy', username: 'alice', localPathOnStorage: '/s/f', relativePath: 'f', actor: 'alice', requestedAt: 1000, offset: '5' } });
+    expect(changes[1]).toMatchObject({ op: 'appendLog', row: { level: 'INFO', requestId: 'r1', eventId: 'e1' } });
   });
 
   it('completes with SUCCESS and the skipped flag, guarded by offset', () => {
     const [c, l] = fold({ name: 'FileStaged', meta: meta('e2'), offset: '6', value: { requestId: 'r1', method: 'local_copy', username: 'alice', sourcePath: '/s/f', destination: '/u/f', sizeBytes: 3, skipped: true, reconciled: false, startedAt: 1, finishedAt: 2 } });
-    expect(c).toMatchObject({ type: 'completeRequest', row: { status: 'SUCCESS', skipped: true, offset: '6', destination: '/u/f' } });
+    expect(c).toMatchObject({ op: 'completeRequest', row: { status: 'SUCCESS', skipped: true, offset: '6', destination: '/u/f' } });
     expect((l as any).row.message).toContain('Data already available at /u/f');
   });
 
   it('completes with FAILURE, the code and the error reason', () => {
     const [c, l] = fold({ name: 'StagingFailed', meta: meta('e3'), offset: '7', value: { requestId: 'r1', method: 'local_copy', username: 'alice', code: 'SOURCE_NOT_FOUND', reason: 'Source path does not exist: /s/f', startedAt: null, finishedAt: null } });
-    expect(c).toMatchObject({ type: 'completeRequest', row: { status: 'FAILURE', errorCode: 'SOURCE_NOT_FOUND', errorReason: 'Source path does not exist: /s/f' } });
+    expect(c).toMatchObject({ op: 'completeRequest', row: { status: 'FAILURE', errorCode: 'SOURCE_NOT_FOUND', errorReason: 'Source path does not exist: /s/f' } });
     expect(l).toMatchObject({ row: { level: 'ERROR' } });
   });
 
@@ -29,13 +29,13 @@ describe('staging fold', () => {
 
   it('requeues on a rerun, guarded by offset', () => {
     const [c, l] = fold({ name: 'StagingRerunRequested', meta: meta('e4'), offset: '9', value: { requestId: 'r1', reason: 'after crash' } });
-    expect(c).toEqual({ type: 'rerunRequest', row: { requestId: 'r1', offset: '9' } });
+    expect(c).toEqual({ op: 'rerunRequest', row: { requestId: 'r1', offset: '9' } });
     expect((l as any).row.message).toBe('Rerun of request r1 requested: after crash');
   });
 
   it('logs a refused rerun and changes no request row', () => {
     const changes = fold({ name: 'StagingRerunRefused', value: { requestId: 'r1', code: 'NOT_FAILED', status: 'SUCCESS', reason: 'request r1 has status SUCCESS' }, meta: { eventId: 'e9', occurredAt: 9, actor: null }, offset: '10' });
     expect(changes).toHaveLength(1);
-    expect(changes[0]).toMatchObject({ type: 'appendLog', row: { requestId: 'r1', level: 'ERROR', event: 'StagingRerunRefused', message: 'Rerun of request r1 refused: NOT_FAILED: request r1 has status SUCCESS' } });
+    expect(changes[0]).toMatchObject({ op: 'appendLog', row: { requestId: 'r1', level: 'ERROR', event: 'StagingRerunRefused', message: 'Rerun of request r1 refused: NOT_FAILED: request r1 has status SUCCESS' } });
   });
 });

@@ -22,39 +22,39 @@ export interface Completion {
 export interface LogRow { eventId: string; at: number; level: 'INFO' | 'ERROR'; requestId: string; event: string; message: string }
 
 export type RowChange =
-  | { type: 'upsertRequest'; row: RequestRow }
-  | { type: 'completeRequest'; row: Completion }
-  | { type: 'rerunRequest'; row: { requestId: string; offset: string } }
-  | { type: 'appendLog'; row: LogRow };
+  | { op: 'upsertRequest'; row: RequestRow }
+  | { op: 'completeRequest'; row: Completion }
+  | { op: 'rerunRequest'; row: { requestId: string; offset: string } }
+  | { op: 'appendLog'; row: LogRow };
 
 export const HANDLED = ['StagingRequested', 'FileStaged', 'StagingFailed', 'StagingRerunRequested', 'StagingRerunRefused'] as const;
 
 export function fold(e: FoldInput): RowChange[] {
   const v = e.value;
   const log = (level: LogRow['level'], message: string): RowChange => ({
-    type: 'appendLog', row: { eventId: e.meta.eventId, at: e.meta.occurredAt, level, requestId: v.requestId, event: e.name, message },
+    op: 'appendLog', row: { eventId: e.meta.eventId, at: e.meta.occurredAt, level, requestId: v.requestId, event: e.name, message },
   });
   switch (e.name) {
     case 'StagingRequested':
       return [
-        { type: 'upsertRequest', row: { requestId: v.requestId, method: v.method, username: v.username, localPathOnStorage: v.localPathOnStorage, relativePath: v.relativePath, actor: e.meta.actor, requestedAt: e.meta.occurredAt, offset: e.offset } },
+        { op: 'upsertRequest', row: { requestId: v.requestId, method: v.method, username: v.username, localPathOnStorage: v.localPathOnStorage, relativePath: v.relativePath, actor: e.meta.actor, requestedAt: e.meta.occurredAt, offset: e.offset } },
         log('INFO', `Received request ${v.requestId} with method=${v.method}, username=${v.username}, local_path_on_storage=${v.localPathOnStorage}, relative_path=${v.relativePath}`),
       ];
     case 'FileStaged':
       return [
-        { type: 'completeRequest', row: { requestId: v.requestId, status: 'SUCCESS', skipped: v.skipped, reconciled: v.reconciled, sourcePath: v.sourcePath, destination: v.destination, sizeBytes: v.sizeBytes, errorCode: null, errorReason: null, startedAt: v.startedAt, finishedAt: v.finishedAt, offset: e.offset } },
+        { op: 'completeRequest', row: { requestId: v.requestId, status: 'SUCCESS', skipped: v.skipped, reconciled: v.reconciled, sourcePath: v.sourcePath, destination: v.destination, sizeBytes: v.sizeBytes, errorCode: null, errorReason: null, startedAt: v.startedAt, finishedAt: v.finishedAt, offset: e.offset } },
         log('INFO', v.skipped
           ? `Data already available at ${v.destination} (request ${v.requestId}, user ${v.username})`
           : `Data staged for user ${v.username} with method ${v.method} (request ${v.requestId}${v.destination ? `, ${v.destination}` : ''}, ${v.sizeBytes} bytes${v.reconciled ? ', reconciled after restart' : ''})`),
       ];
     case 'StagingFailed':
       return [
-        { type: 'completeRequest', row: { requestId: v.requestId, status: 'FAILURE', skipped: false, reconciled: false, sourcePath: null, destination: null, sizeBytes: null, errorCode: v.code, errorReason: v.reason, startedAt: v.startedAt, finishedAt: v.finishedAt, offset: e.offset } },
+        { op: 'completeRequest', row: { requestId: v.requestId, status: 'FAILURE', skipped: false, reconciled: false, sourcePath: null, destination: null, sizeBytes: null, errorCode: v.code, errorReason: v.reason, startedAt: v.startedAt, finishedAt: v.finishedAt, offset: e.offset } },
         log('ERROR', `Staging failed for user ${v.username} with method ${v.method} (request ${v.requestId}): ${v.code}: ${v.reason}`),
       ];
     case 'StagingRerunRequested':
       return [
-        { type: 'rerunRequest', row: { requestId: v.requestId, offset: e.offset } },
+        { op: 'rerunRequest', row: { requestId: v.requestId, offset: e.offset } },
         log('INFO', `Rerun of request ${v.requestId} requested${v.reason ? `: ${v.reason}` : ''}`),
       ];
     case 'StagingRerunRefused': // the request row is unchanged (the processor ran nothing)

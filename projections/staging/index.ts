@@ -2,88 +2,12 @@
 // paths, method, user, status, error reason, timings) and staging_log (the log view). Rebuildable.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type pg from 'pg';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
-import { fold, type RowChange } from './fold.ts';
+import { fold } from './fold.ts';
+import { applyChange, applyChanges } from './apply.ts';
 
 export const NAME = 'projection.staging';
-const ts = (ms: number | null) => (ms === null ? null : new Date(ms));
-
-export async function applyChange(tx: pg.PoolClient, c: RowChange): Promise<void> {
-  switch (c.type) {
-    case 'upsertRequest': {
-      const r = c.row;
-      await tx.query(
-        `INSERT INTO staging_requests (request_id, method, username, local_path_on_storage, relative_path, status, actor, requested_at, last_offset)
-         VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8) ON CONFLICT (request_id) DO NOTHING`,
-        [r.requestId, r.method, r.username, r.localPathOnStorage, r.relativePath, r.actor, ts(r.requestedAt), r.offset]);
-      return;
-    }
-    case 'completeRequest': {
-      const r = c.row;
-      await tx.query(
-        `UPDATE staging_requests SET status = $2, skipped = $3, reconciled = $4, source_path = $5, destination = $6, size_bytes = $7,
-           error_code = $8, error_reason = $9, started_at = $10, finished_at = $11, last_offset = $12
-         WHERE request_id = $1 AND status = 'QUEUED' AND last_offset < $12`,
-        [r.requestId, r.status, r.skipped, r.reconciled, r.sourcePath, r.destination, r.sizeBytes, r.errorCode, r.errorReason, ts(r.startedAt), ts(r.finishedAt), r.offset]);
-      return;
-    }
-    case 'rerunRequest': {
-      await tx.query(
-        `UPDATE staging_requests SET status = 'QUEUED', attempts = attempts + 1, skipped = false, reconciled = false, destination = NULL,
-           size_bytes = NULL, source_path = NULL, error_code = NULL, error_reason = NULL, started_at = NULL, finished_at = NULL, last_offset = $2
-         WHERE request_id = $1 AND status = 'FAILURE' AND last_offset < $2`,
-        [c.row.requestId, c.row.offset]);
-      return;
-    }
-    case 'appendLog': {
-      const r = c.row;
-      await tx.query(
-        'INSERT INTO staging_log (event_id, at, level, request_id, event, message) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING',
-        [r.eventId, ts(r.at), r.level, r.requestId, r.event, r.message]);
-      return;
-    }
-  }
-}
-
-/** The same changes as applyChange one by one, in three multi-row statements: creations, then the
- *  first completion per request (a later one would find it no longer QUEUED), then log lines. */
-export async function applyChanges(tx: pg.PoolClient, changes: RowChange[]): Promise<void> {
-  if (changes.some((c) => c.type === 'rerunRequest')) { // a request may settle twice: keep the order
-    for (const c of changes) await applyChange(tx, c);
-    return;
-  }
-  const ups = changes.flatMap((c) => (c.type === 'upsertRequest' ? [c.row] : []));
-  const seen = new Set<string>();
-  const dones = changes.flatMap((c) => (c.type === 'completeRequest' && !seen.has(c.row.requestId) && seen.add(c.row.requestId) ? [c.row] : []));
-  const logs = changes.flatMap((c) => (c.type === 'appendLog' ? [c.row] : []));
-  if (ups.length) {
-    await tx.query(
-      `INSERT INTO staging_requests (request_id, method, username, local_path_on_storage, relative_path, status, actor, requested_at, last_offset)
-       SELECT r, m, u, l, p, 'QUEUED', a, t, o FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::bigint[]) AS x(r, m, u, l, p, a, t, o)
-       ON CONFLICT (request_id) DO NOTHING`,
-      [ups.map((r) => r.requestId), ups.map((r) => r.method), ups.map((r) => r.username), ups.map((r) => r.localPathOnStorage),
-        ups.map((r) => r.relativePath), ups.map((r) => r.actor), ups.map((r) => ts(r.requestedAt)), ups.map((r) => r.offset)]);
-  }
-  if (dones.length) {
-    await tx.query(
-      `UPDATE staging_requests s SET status = x.st, skipped = x.sk, reconciled = x.rc, source_path = x.sp, destination = x.de, size_bytes = x.sz,
-         error_code = x.ec, error_reason = x.er, started_at = x.sa, finished_at = x.fa, last_offset = x.o
-       FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::bigint[])
-         AS x(r, st, sk, rc, sp, de, sz, ec, er, sa, fa, o)
-       WHERE s.request_id = x.r AND s.status = 'QUEUED' AND s.last_offset < x.o`,
-      [dones.map((r) => r.requestId), dones.map((r) => r.status), dones.map((r) => r.skipped), dones.map((r) => r.reconciled), dones.map((r) => r.sourcePath),
-        dones.map((r) => r.destination), dones.map((r) => r.sizeBytes), dones.map((r) => r.errorCode), dones.map((r) => r.errorReason),
-        dones.map((r) => ts(r.startedAt)), dones.map((r) => ts(r.finishedAt)), dones.map((r) => r.offset)]);
-  }
-  if (logs.length) {
-    await tx.query(
-      `INSERT INTO staging_log (event_id, at, level, request_id, event, message)
-       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) ON CONFLICT (event_id) DO NOTHING`,
-      [logs.map((r) => r.eventId), logs.map((r) => ts(r.at)), logs.map((r) => r.level), logs.map((r) => r.requestId), logs.map((r) => r.event), logs.map((r) => r.message)]);
-  }
-}
 
 export function createStagingProjection(deps: DomainDeps): ConsumerSpec {
   void deps;
