@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-const unitGlobs = ['platform/**/*.test.ts', 'processors/**/*.test.ts', 'projections/**/*.test.ts', 'producers/**/*.test.ts', 'gateway/**/*.test.ts', 'sim/**/*.test.ts', 'cli/**/*.test.ts', 'schemas/**/*.test.ts'];
+const unitGlobs = ['platform/**/*.test.ts', 'domains/**/*.test.ts', 'infra/**/*.test.ts', 'processors/**/*.test.ts', 'projections/**/*.test.ts', 'producers/**/*.test.ts', 'gateway/**/*.test.ts', 'sim/**/*.test.ts', 'cli/**/*.test.ts', 'schemas/**/*.test.ts'];
 
 export default defineConfig({
   test: {

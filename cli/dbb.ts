@@ -7,10 +7,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { loadConfig, ConfigError, CORE_KEYS, type Env, type KeySpec } from '../platform/config.ts';
-import { GW_KEYS } from '../processors/gw/config.ts';
+import { GW_KEYS } from '../domains/gw/config.ts';
 import { STAGING_KEYS } from '../processors/staging/config.ts';
 import { TAPE_KEYS } from '../processors/tape/config.ts';
-import { IVOA_KEYS } from '../projections/ivoa/config.ts';
+import { IVOA_KEYS } from '../domains/ivoa/config.ts';
 import { ENV_OVERRIDES as INGEST_ENV } from '../processors/ingest/config.ts';
 
 const CONFIG_SECTIONS = { core: CORE_KEYS, gw: GW_KEYS, staging: STAGING_KEYS, tape: TAPE_KEYS, ivoa: IVOA_KEYS };

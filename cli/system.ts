@@ -17,7 +17,7 @@ import { pgSphereProbe } from '../projections/ivoa/requirements.ts';
 import { dachsInstalled, dachsUp, serveTapFor } from '../infra/tap/dachs.ts';
 import { mkdirSync, existsSync } from 'node:fs';
 import pg from 'pg';
-import { loadGwConfig } from '../processors/gw/config.ts';
+import { loadGwConfig } from '../domains/gw/config.ts';
 import { loadStagingConfig } from '../processors/staging/config.ts';
 import { finderOf, loadIngestConfig } from '../processors/ingest/config.ts';
 

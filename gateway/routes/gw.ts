@@ -4,7 +4,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BadRequestError } from '../../platform/errors.ts';
-import { loadGwConfig, DATASTORE_ID_PATTERN } from '../../processors/gw/config.ts';
+import { loadGwConfig, DATASTORE_ID_PATTERN } from '../../domains/gw/config.ts';
 import { getDatastore, getHistory, listBufferFiles, listDatastores, type DatastoreView, type HistoryEntry } from '../../projections/gw/queries.ts';
 import { is } from '../../platform/types.ts';
 import { actorOf, type App, type GatewayDeps, type RoutePlugin } from '../types.ts';

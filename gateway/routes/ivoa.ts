@@ -4,7 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayDeps, RoutePlugin } from '../types.ts';
-import { loadIvoaConfig, type IvoaConfig } from '../../projections/ivoa/config.ts';
+import { loadIvoaConfig, type IvoaConfig } from '../../domains/ivoa/config.ts';
 import { coneSearch, getCounts, getDidReplicas, getSite } from '../../projections/ivoa/queries.ts';
 import { DATALINK_FORMAT, OBSCORE_COLUMNS, parsePublisherDid } from '../../projections/ivoa/obscore.ts';
 import { errorDocument, resultsTable, VOTABLE_TYPE, type VoField } from '../../projections/ivoa/votable.ts';

@@ -12,7 +12,7 @@ import { gwHandler } from './handler.ts';
 const handleGwRequest = (ev: DecodedEvent, ctx: HandlerContext, gw: GwConfig, fx: EffectDeps) => gwHandler(gw, fx).handle(ev, ctx);
 const handleGwBatch = (events: DecodedEvent[], bctx: BatchContext, gw: GwConfig, fx: EffectDeps, pool?: FormatPool) => gwHandler(gw, fx, pool).handleBatch(events, bctx);
 import { FormatPool } from './format-pool.ts';
-import type { GwConfig } from './config.ts';
+import type { GwConfig } from '../../domains/gw/config.ts';
 
 let root: string;
 beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'gw-handler-')); });

@@ -3,7 +3,7 @@
 // dbb.gw.requests; outputs on dbb.gw.datastore.
 import { InvalidEventError } from '../../platform/errors.ts';
 import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
-import type { GwConfig } from './config.ts';
+import type { GwConfig } from '../../domains/gw/config.ts';
 import { archiveBatch, findArchivedBatch, storeChunk, type EffectDeps } from './effects.ts';
 import type { FormatPool } from './format-pool.ts';
 import { decide, evolve, initialState, type GwEffect, type GwInput, type GwState, type OutcomeEvent, type RuleContext } from './rules.ts';

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
-import { loadGwConfig } from './config.ts';
+import { loadGwConfig } from '../../domains/gw/config.ts';
 import { gwHandler } from './handler.ts';
 import { FormatPool } from './format-pool.ts';
 

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type { ConsumerSpec, DecodedEvent, DomainDeps } from '../../platform/types.ts';
 import { InvalidEventError } from '../../platform/errors.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
-import { loadIvoaConfig } from './config.ts';
+import { loadIvoaConfig } from '../../domains/ivoa/config.ts';
 import { fold, type RowChange } from './fold.ts';
 import { applyChanges } from './apply.ts';
 

@@ -3,7 +3,7 @@
 // unavailable instead of failing the first migration and the whole process.
 import type pg from 'pg';
 import type { Probe } from '../../platform/availability.ts';
-import { loadIvoaConfig } from './config.ts';
+import { loadIvoaConfig } from '../../domains/ivoa/config.ts';
 import type { Env } from '../../platform/config.ts';
 
 export function pgSphereProbe(db: pg.Pool, env: Env): Probe {
