@@ -10,8 +10,8 @@ const ev = (name: string, value: Record<string, unknown>, offset = '0'): Decoded
 describe('ingest fold', () => {
   it('upserts the file on FileMoved with status UNTRIED allowed only from NONE, and records the event', () => {
     const [file, event] = fold(ev('FileMoved', { fileId: 'f1', relPath: 'a', sourcePath: '/b/a', storagePath: '/s/a', size: 3, checksum: 'c' }, '5'));
-    expect(file).toMatchObject({ kind: 'file', upsert: true, fileId: 'f1', version: '5', status: { to: 'UNTRIED', from: ['NONE'] }, fields: { storagePath: '/s/a', inStorage: true } });
-    expect(event).toMatchObject({ kind: 'event', eventId: 'e5', status: 'UNTRIED', event: 'FileMoved', actor: 'op' });
+    expect(file).toMatchObject({ op: 'file', upsert: true, fileId: 'f1', offset: '5', status: { to: 'UNTRIED', from: ['NONE'] }, fields: { storagePath: '/s/a', inStorage: true } });
+    expect(event).toMatchObject({ op: 'event', eventId: 'e5', status: 'UNTRIED', event: 'FileMoved', actor: 'op' });
   });
 
   it('updates only on later events and carries attempt details', () => {

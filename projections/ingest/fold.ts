@@ -20,17 +20,18 @@ export interface FileFields {
 
 export type RowChange =
   | {
-      kind: 'file';
+      op: 'file';
       /** creating events upsert; later ones only update an existing row */
       upsert: boolean;
       fileId: string;
-      version: string;
+      /** Kafka offset of the event: the guard (files.last_offset) */
+      offset: string;
       at: number;
       fields: FileFields;
       status: { to: IngestStatus; from: StatusOrNone[] } | null;
     }
   | {
-      kind: 'event';
+      op: 'event';
       eventId: string; fileId: string; offset: string; event: string; status: IngestStatus | null; occurredAt: number; actor: string | null;
       plugin: string | null; attempt: number | null; durationMs: number | null; error: string | null; details: unknown;
     };
@@ -73,9 +74,9 @@ export function fold(event: DecodedEvent): RowChange[] {
   const v = e.value as unknown as Record<string, unknown>;
   const attempt = typeof v.attempt === 'number' ? v.attempt : null;
   return [
-    { kind: 'file', upsert, fileId: e.value.fileId, version: event.offset, at: event.meta.occurredAt, fields, status: to ? { to, from: allowedFrom(to).filter((f) => upsert || f !== 'NONE') } : null },
+    { op: 'file', upsert, fileId: e.value.fileId, offset: event.offset, at: event.meta.occurredAt, fields, status: to ? { to, from: allowedFrom(to).filter((f) => upsert || f !== 'NONE') } : null },
     {
-      kind: 'event', eventId: event.meta.eventId, fileId: e.value.fileId, offset: event.offset, event: e.name, status: to, occurredAt: event.meta.occurredAt,
+      op: 'event', eventId: event.meta.eventId, fileId: e.value.fileId, offset: event.offset, event: e.name, status: to, occurredAt: event.meta.occurredAt,
       actor: event.meta.actor, plugin: typeof v.plugin === 'string' ? v.plugin : null, attempt,
       durationMs: typeof v.durationMs === 'number' ? v.durationMs : null,
       error: typeof v.error === 'string' ? v.error : typeof v.reason === 'string' && e.name === 'FileConflictFound' ? v.reason : null,
