@@ -14,7 +14,7 @@ import { createAuth, hashToken } from '../gateway/plugins/auth.ts';
 import { buildApp } from '../gateway/app.ts';
 import { createStagingProcessor } from '../processors/staging/index.ts';
 import { createStagingProjection } from '../projections/staging/index.ts';
-import { loadStagingConfig } from '../processors/staging/config.ts';
+import { loadStagingConfig } from '../domains/staging/config.ts';
 import { localCopy } from '../processors/staging/effects.ts';
 import { machine, numArg, startBenchStack, type BenchResult } from './support/stack.ts';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { loadConfig, ConfigError, CORE_KEYS, type Env, type KeySpec } from '../platform/config.ts';
 import { GW_KEYS } from '../domains/gw/config.ts';
-import { STAGING_KEYS } from '../processors/staging/config.ts';
+import { STAGING_KEYS } from '../domains/staging/config.ts';
 import { TAPE_KEYS } from '../processors/tape/config.ts';
 import { IVOA_KEYS } from '../domains/ivoa/config.ts';
 import { ENV_OVERRIDES as INGEST_ENV } from '../processors/ingest/config.ts';

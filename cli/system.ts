@@ -18,7 +18,7 @@ import { dachsInstalled, dachsUp, serveTapFor } from '../infra/tap/dachs.ts';
 import { mkdirSync, existsSync } from 'node:fs';
 import pg from 'pg';
 import { loadGwConfig } from '../domains/gw/config.ts';
-import { loadStagingConfig } from '../processors/staging/config.ts';
+import { loadStagingConfig } from '../domains/staging/config.ts';
 import { finderOf, loadIngestConfig } from '../processors/ingest/config.ts';
 
 export interface SystemParts { gateway: boolean; consumers: (all: ConsumerSpec[]) => ConsumerSpec[]; services?: boolean }

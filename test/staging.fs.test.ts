@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { localCopy } from '../processors/staging/effects.ts';
-import { loadStagingConfig } from '../processors/staging/config.ts';
+import { loadStagingConfig } from '../domains/staging/config.ts';
 import { makeSite, type Site } from './staging/fixture.ts';
 import { makeSparseFile, regionSums, type Region } from './staging/sparse.ts';
 

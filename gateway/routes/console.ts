@@ -17,9 +17,9 @@ import { createLogger } from '../../platform/log.ts';
 import { quoteIdent } from '../../platform/db.ts';
 import type { DecodedEvent } from '../../platform/types.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
-import { loadStagingConfig } from '../../processors/staging/config.ts';
-import { checkSourcePath } from '../../processors/staging/paths.ts';
-import { fdPath, openTrustedDir, StagingRefusal, walkDirs } from '../../processors/staging/safe-fs.ts';
+import { loadStagingConfig } from '../../domains/staging/config.ts';
+import { checkSourcePath } from '../../domains/staging/paths.ts';
+import { fdPath, openTrustedDir, StagingRefusal, walkDirs } from '../../platform/safe-fs.ts';
 import { boundUser, type RoutePlugin } from '../types.ts';
 
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));

@@ -10,10 +10,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BadRequestError, DbbError } from '../../platform/errors.ts';
 import { is } from '../../platform/types.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
-import { isMethod, loadStagingConfig, type StagingConfig } from '../../processors/staging/config.ts';
-import { checkRelativePath, checkSourcePath, checkUsername } from '../../processors/staging/paths.ts';
-import { CLIENT_CODES } from '../../processors/staging/rules.ts';
-import { openSource, StagingRefusal } from '../../processors/staging/safe-fs.ts';
+import { isMethod, loadStagingConfig, type StagingConfig } from '../../domains/staging/config.ts';
+import { checkRelativePath, checkSourcePath, checkUsername, CLIENT_CODES } from '../../domains/staging/paths.ts';
+import { openSource, StagingRefusal } from '../../platform/safe-fs.ts';
 import { getStagingLog, getStagingRequest, listStagingRequests, SCHEMA, type StagingRequestRecord } from '../../projections/staging/queries.ts';
 import { actorOf, boundUser, mayActFor, type RoutePlugin } from '../types.ts';
 

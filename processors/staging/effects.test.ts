@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, statSync, lstatSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkDownload, hardLink, localCopy, localSymlink, reconcile, tempName, type EffectDeps, type StageEffect } from './effects.ts';
-import type { StagingConfig } from './config.ts';
+import type { StagingConfig } from '../../domains/staging/config.ts';
 
 let dir: string;
 let deps: EffectDeps;

@@ -4,8 +4,8 @@
 import { constants as C, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
-import { jupyterBaseUrl, userAreaParts, type Method, type StagingConfig } from './config.ts';
-import { fdPath, lstatIn, openSource, openTrustedDir, sameContent, StagingRefusal, walkDirs, type OpenedSource } from './safe-fs.ts';
+import { jupyterBaseUrl, userAreaParts, type Method, type StagingConfig } from '../../domains/staging/config.ts';
+import { fdPath, lstatIn, openSource, openTrustedDir, sameContent, StagingRefusal, walkDirs, type OpenedSource } from '../../platform/safe-fs.ts';
 import { JupyterClient } from './jupyter.ts';
 
 export interface StageEffect {

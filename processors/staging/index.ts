@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidEventError } from '../../platform/errors.ts';
 import { is, type ConsumerSpec, type DecodedEvent, type DomainDeps, type HandlerContext } from '../../platform/types.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
-import { loadStagingConfig, type StagingConfig } from './config.ts';
+import { loadStagingConfig, type StagingConfig } from '../../domains/staging/config.ts';
 import { EFFECTS, REPEATABLE, reconcile, type EffectDeps, type EffectResult } from './effects.ts';
 import { decide, evolve, initialState, type Output, type RuleContext, type StagingEvent, type StagingInput, type StagingState } from './rules.ts';
 

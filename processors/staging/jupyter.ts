@@ -2,7 +2,7 @@
 // component arrays (each URL-encoded), uploads go in base64 chunks (the contents API's `chunk`:
 // 1, 2, ..., -1 for the last), and every call maps failures to StagingRefusal.
 import type { FileHandle } from 'node:fs/promises';
-import { StagingRefusal } from './safe-fs.ts';
+import { StagingRefusal } from '../../platform/safe-fs.ts';
 
 export interface ContentsModel { name: string; path: string; type: 'file' | 'directory' | 'notebook'; size: number | null }
 

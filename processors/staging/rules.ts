@@ -2,9 +2,9 @@
 // (or a StagingFailed refusal), and the effect's result (or its reconciliation after a crash)
 // becomes FileStaged / StagingFailed. No I/O, no clock: ctx.now is the input's occurredAt.
 import type { FileStaged, StagingFailed, StagingRequested, StagingRerunRefused, StagingRerunRequested } from '../../schemas/generated/staging.ts';
-import { isMethod, type Method } from './config.ts';
+import { isMethod, type Method } from '../../domains/staging/config.ts';
 import type { EffectResult, StageEffect } from './effects.ts';
-import { checkRelativePath, checkSourcePath, checkUsername } from './paths.ts';
+import { checkRelativePath, checkSourcePath, checkUsername } from '../../domains/staging/paths.ts';
 
 export type StagingStatus = 'NONE' | 'QUEUED' | 'SUCCESS' | 'FAILURE';
 /** What a request asked for, kept in the state so a rerun can repeat it. */
@@ -68,13 +68,6 @@ export type Output =
 
 /** Attempt 1 keeps the plain id; a rerun's attempt n gets its own effect (the old one stays recorded). */
 export const effectIdOf = (requestId: string, attempt = 1) => (attempt === 1 ? `staging:${requestId}` : `staging:${requestId}:${attempt}`);
-
-/** Client-caused refusal codes: the seed answers these with 400 (everything else is a 500). */
-export const CLIENT_CODES = new Set([
-  'METHOD_NOT_ALLOWED', 'USERNAME_INVALID', 'PATH_EMPTY', 'PATH_NUL', 'PATH_TOO_LONG', 'NAME_TOO_LONG', 'PATH_TRAVERSAL',
-  'PATH_INVALID', 'PATH_ABSOLUTE', 'PATH_ESCAPE', 'SYMLINK_REFUSED', 'NOT_A_DIRECTORY', 'SOURCE_NOT_FOUND', 'SOURCE_NOT_REGULAR',
-  'DESTINATION_CONFLICT', 'CROSS_DEVICE', 'USER_AREA_NOT_FOUND',
-]);
 
 function failed(v: { requestId: string; method: string; username: string }, code: string, reason: string, t?: { startedAt: number; finishedAt: number }): Output {
   return { kind: 'emit', event: { name: 'StagingFailed', value: { requestId: v.requestId, method: v.method, username: v.username, code, reason, startedAt: t?.startedAt ?? null, finishedAt: t?.finishedAt ?? null } } };

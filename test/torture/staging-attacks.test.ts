@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { TestStack } from '../support/stack.ts';
 import { createStagingProcessor } from '../../processors/staging/index.ts';
 import { createStagingProjection } from '../../projections/staging/index.ts';
-import { loadStagingConfig, METHODS, type Method } from '../../processors/staging/config.ts';
+import { loadStagingConfig, METHODS, type Method } from '../../domains/staging/config.ts';
 import { EFFECTS, type EffectResult } from '../../processors/staging/effects.ts';
 import { makeSite, startStagingStack, stage, type Site } from '../staging/fixture.ts';
 import { figure, FULL, printFigures, ROOT, scaled } from './support.ts';

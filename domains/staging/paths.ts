@@ -1,5 +1,6 @@
-// Lexical checks of client-supplied paths and user names (pure; the gateway and the rules both run
-// them). They never touch the filesystem: links are handled by safe-fs.ts, component by component.
+// Lexical checks of client-supplied paths and user names, and the refusal codes a client causes
+// (pure; the gateway and the rules both run them). They never touch the filesystem: links are
+// handled by platform/safe-fs.ts, component by component.
 
 export const NAME_MAX = 255; // bytes per component (Linux NAME_MAX)
 export const PATH_MAX = 4095; // bytes per path, without the NUL (Linux PATH_MAX - 1)
@@ -49,3 +50,10 @@ export function checkSourcePath(path: string, root: string): PathCheck {
   }
   return components(rel, 'local_path_on_storage');
 }
+
+/** Client-caused refusal codes: the seed answers these with 400 (everything else is a 500). */
+export const CLIENT_CODES = new Set([
+  'METHOD_NOT_ALLOWED', 'USERNAME_INVALID', 'PATH_EMPTY', 'PATH_NUL', 'PATH_TOO_LONG', 'NAME_TOO_LONG', 'PATH_TRAVERSAL',
+  'PATH_INVALID', 'PATH_ABSOLUTE', 'PATH_ESCAPE', 'SYMLINK_REFUSED', 'NOT_A_DIRECTORY', 'SOURCE_NOT_FOUND', 'SOURCE_NOT_REGULAR',
+  'DESTINATION_CONFLICT', 'CROSS_DEVICE', 'USER_AREA_NOT_FOUND',
+]);
