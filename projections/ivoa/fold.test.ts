@@ -57,19 +57,19 @@ describe('publisher DIDs', () => {
 describe('fold', () => {
   it('given DidRegistered then an ObsCore upsert at the event offset', () => {
     const [c] = fold(ev('DidRegistered', { scope: 's', name: 'n', didType: 'FILE', metadata: '{"s_ra":1,"s_dec":2}' }, '42'), id);
-    expect(c).toMatchObject({ kind: 'upsertObscore', scope: 's', name: 'n', version: 42n });
+    expect(c).toMatchObject({ op: 'upsertObscore', scope: 's', name: 'n', offset: 42n });
   });
 
   it('given DidMetadataUpdated then the whole row is replaced (absent keys become null)', () => {
     const [c] = fold(ev('DidMetadataUpdated', { scope: 's', name: 'n', metadata: '{"s_ra":3,"s_dec":4}' }), id);
-    expect(c).toMatchObject({ kind: 'upsertObscore', row: { s_ra: 3, s_dec: 4, target_name: null } });
+    expect(c).toMatchObject({ op: 'upsertObscore', row: { s_ra: 3, s_dec: 4, target_name: null } });
   });
 
   it('given DidDeleted, ReplicaAdded, ReplicaRemoved then the matching changes', () => {
-    expect(fold(ev('DidDeleted', { scope: 's', name: 'n' }), id)[0]).toMatchObject({ kind: 'deleteDid', version: 7n });
+    expect(fold(ev('DidDeleted', { scope: 's', name: 'n' }), id)[0]).toMatchObject({ op: 'deleteDid', offset: 7n });
     expect(fold(ev('ReplicaAdded', { scope: 's', name: 'n', rse: 'R1', accessUrl: 'root://x', site: 'A', siteLat: 10, siteLon: 20 }), id)[0])
-      .toMatchObject({ kind: 'upsertReplica', rse: 'R1', siteLat: 10 });
-    expect(fold(ev('ReplicaRemoved', { scope: 's', name: 'n', rse: 'R1' }), id)[0]).toMatchObject({ kind: 'removeReplica', rse: 'R1' });
+      .toMatchObject({ op: 'upsertReplica', rse: 'R1', siteLat: 10 });
+    expect(fold(ev('ReplicaRemoved', { scope: 's', name: 'n', rse: 'R1' }), id)[0]).toMatchObject({ op: 'removeReplica', rse: 'R1' });
   });
 
   it('rejects a replica with invalid site coordinates', () => {
@@ -86,6 +86,6 @@ describe('collapse', () => {
     const a = fold(ev('DidRegistered', { scope: 's', name: 'n', didType: 'FILE', metadata: '{}' }, '1'), id);
     const b = fold(ev('DidDeleted', { scope: 's', name: 'n' }, '2'), id);
     const r = fold(ev('ReplicaAdded', { scope: 's', name: 'n', rse: 'R', accessUrl: 'u', site: 'A', siteLat: 0, siteLon: 0 }, '3'), id);
-    expect(collapse([...a, ...r, ...b]).map((c) => c.kind).sort()).toEqual(['deleteDid', 'upsertReplica']);
+    expect(collapse([...a, ...r, ...b]).map((c) => c.op).sort()).toEqual(['deleteDid', 'upsertReplica']);
   });
 });

@@ -6,15 +6,15 @@ import { InvalidEventError } from '../../platform/errors.ts';
 import { obscoreRow, type DidIdentity, type ObscoreRow } from './obscore.ts';
 
 export type RowChange =
-  | { kind: 'upsertObscore'; scope: string; name: string; version: bigint; row: ObscoreRow }
-  | { kind: 'deleteDid'; scope: string; name: string; version: bigint }
-  | { kind: 'upsertReplica'; scope: string; name: string; rse: string; version: bigint; accessUrl: string; site: string; siteLat: number; siteLon: number }
-  | { kind: 'removeReplica'; scope: string; name: string; rse: string; version: bigint };
+  | { op: 'upsertObscore'; scope: string; name: string; offset: bigint; row: ObscoreRow }
+  | { op: 'deleteDid'; scope: string; name: string; offset: bigint }
+  | { op: 'upsertReplica'; scope: string; name: string; rse: string; offset: bigint; accessUrl: string; site: string; siteLat: number; siteLon: number }
+  | { op: 'removeReplica'; scope: string; name: string; rse: string; offset: bigint };
 
 export const HANDLED = ['DidRegistered', 'DidMetadataUpdated', 'DidDeleted', 'ReplicaAdded', 'ReplicaRemoved'] as const;
 
-/** Position of an event in its partition's log; comparable for all events of one DID. */
-export const versionOf = (event: Pick<DecodedEvent, 'offset'>) => BigInt(event.offset);
+/** Position of an event in its partition's log; comparable for all events of one DID (the key). */
+export const offsetOf = (event: Pick<DecodedEvent, 'offset'>) => BigInt(event.offset);
 
 function checkSite(lat: number, lon: number, did: string): void {
   if (!Number.isFinite(lat) || lat < -90 || lat > 90) throw new InvalidEventError(`replica of ${did}: invalid site coordinates: latitude ${lat} is outside [-90, 90] deg`);
@@ -22,7 +22,7 @@ function checkSite(lat: number, lon: number, did: string): void {
 }
 
 export function fold(event: DecodedEvent, id: DidIdentity): RowChange[] {
-  const version = versionOf(event);
+  const offset = offsetOf(event);
   const v = event.value as any;
   if (event.name === 'DidRegistered' || event.name === 'DidMetadataUpdated' || event.name === 'DidDeleted'
     || event.name === 'ReplicaAdded' || event.name === 'ReplicaRemoved') {
@@ -30,18 +30,18 @@ export function fold(event: DecodedEvent, id: DidIdentity): RowChange[] {
   }
   switch (event.name) {
     case 'DidRegistered':
-      return [{ kind: 'upsertObscore', scope: v.scope, name: v.name, version, row: obscoreRow(v.scope, v.name, v.metadata, id) }];
+      return [{ op: 'upsertObscore', scope: v.scope, name: v.name, offset, row: obscoreRow(v.scope, v.name, v.metadata, id) }];
     case 'DidMetadataUpdated':
       // The seed's trigger deletes and re-inserts: the new metadata replaces the whole row.
-      return [{ kind: 'upsertObscore', scope: v.scope, name: v.name, version, row: obscoreRow(v.scope, v.name, v.metadata, id) }];
+      return [{ op: 'upsertObscore', scope: v.scope, name: v.name, offset, row: obscoreRow(v.scope, v.name, v.metadata, id) }];
     case 'DidDeleted':
-      return [{ kind: 'deleteDid', scope: v.scope, name: v.name, version }];
+      return [{ op: 'deleteDid', scope: v.scope, name: v.name, offset }];
     case 'ReplicaAdded':
       checkSite(v.siteLat, v.siteLon, `${v.scope}:${v.name}`);
       if (!v.rse) throw new InvalidEventError(`ReplicaAdded for ${v.scope}:${v.name}: rse must not be empty`);
-      return [{ kind: 'upsertReplica', scope: v.scope, name: v.name, rse: v.rse, version, accessUrl: v.accessUrl, site: v.site, siteLat: v.siteLat, siteLon: v.siteLon }];
+      return [{ op: 'upsertReplica', scope: v.scope, name: v.name, rse: v.rse, offset, accessUrl: v.accessUrl, site: v.site, siteLat: v.siteLat, siteLon: v.siteLon }];
     case 'ReplicaRemoved':
-      return [{ kind: 'removeReplica', scope: v.scope, name: v.name, rse: v.rse, version }];
+      return [{ op: 'removeReplica', scope: v.scope, name: v.name, rse: v.rse, offset }];
     default:
       return [];
   }
