@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '../platform/log.ts';
 import { createIngestProcessor } from '../processors/ingest/index.ts';
 import { createIngestProjection } from '../projections/ingest/index.ts';
-import { validateIngestConfig, type FinderConfig } from '../processors/ingest/config.ts';
+import { validateIngestConfig, type FinderConfig } from '../domains/ingest/config.ts';
 import { createFinder } from '../producers/ingest-finder/index.ts';
 import { startBenchStack, type BenchResult } from './support/stack.ts';
 

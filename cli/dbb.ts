@@ -11,7 +11,7 @@ import { GW_KEYS } from '../domains/gw/config.ts';
 import { STAGING_KEYS } from '../domains/staging/config.ts';
 import { TAPE_KEYS } from '../processors/tape/config.ts';
 import { IVOA_KEYS } from '../domains/ivoa/config.ts';
-import { ENV_OVERRIDES as INGEST_ENV } from '../processors/ingest/config.ts';
+import { ENV_OVERRIDES as INGEST_ENV } from '../domains/ingest/config.ts';
 
 const CONFIG_SECTIONS = { core: CORE_KEYS, gw: GW_KEYS, staging: STAGING_KEYS, tape: TAPE_KEYS, ivoa: IVOA_KEYS };
 import { createLogger, safeUrl } from '../platform/log.ts';

@@ -19,7 +19,7 @@ import { mkdirSync, existsSync } from 'node:fs';
 import pg from 'pg';
 import { loadGwConfig } from '../domains/gw/config.ts';
 import { loadStagingConfig } from '../domains/staging/config.ts';
-import { finderOf, loadIngestConfig } from '../processors/ingest/config.ts';
+import { finderOf, loadIngestConfig } from '../domains/ingest/config.ts';
 
 export interface SystemParts { gateway: boolean; consumers: (all: ConsumerSpec[]) => ConsumerSpec[]; services?: boolean }
 

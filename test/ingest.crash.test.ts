@@ -11,9 +11,10 @@ import { startTestStack, eventually, type TestStack } from './support/stack.ts';
 import { spawnConsumers, type ConsumerProcess } from './support/consumer-process.ts';
 import { createIngestProcessor } from '../processors/ingest/index.ts';
 import { createIngestProjection } from '../projections/ingest/index.ts';
-import { createFinder, fileIdOf, type Finder } from '../producers/ingest-finder/index.ts';
-import { validateIngestConfig, type FinderConfig } from '../processors/ingest/config.ts';
+import { createFinder, type Finder } from '../producers/ingest-finder/index.ts';
+import { validateIngestConfig, type FinderConfig } from '../domains/ingest/config.ts';
 import { rerun } from '../processors/ingest/ops.ts';
+import { fileIdOf } from '../domains/ingest/ids.ts';
 
 const TOOL = fileURLToPath(new URL('./fixtures/ingest/site-tool.sh', import.meta.url));
 let stack: TestStack;

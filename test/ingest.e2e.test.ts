@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { startTestStack, eventually, type TestStack } from './support/stack.ts';
 import { createIngestProcessor } from '../processors/ingest/index.ts';
 import { createIngestProjection } from '../projections/ingest/index.ts';
-import { createFinder, fileIdOf, type Finder } from '../producers/ingest-finder/index.ts';
-import { validateIngestConfig, type FinderConfig } from '../processors/ingest/config.ts';
+import { createFinder, type Finder } from '../producers/ingest-finder/index.ts';
+import { validateIngestConfig, type FinderConfig } from '../domains/ingest/config.ts';
 import { backfill } from '../processors/ingest/ops.ts';
 import { replayProjection } from '../platform/replay.ts';
 import { fitsBytes, writeTree } from './fixtures/ingest/make.ts';
+import { fileIdOf } from '../domains/ingest/ids.ts';
 
 let stack: TestStack;
 let root: string;

@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { startTestStack, eventually, type TestStack } from './support/stack.ts';
 import { createIngestProcessor } from '../processors/ingest/index.ts';
 import { createIngestProjection } from '../projections/ingest/index.ts';
-import { createFinder, fileIdOf, type Finder } from '../producers/ingest-finder/index.ts';
-import { finderOf, loadIngestConfig } from '../processors/ingest/config.ts';
+import { createFinder, type Finder } from '../producers/ingest-finder/index.ts';
+import { finderOf, loadIngestConfig } from '../domains/ingest/config.ts';
 import { walk } from '../producers/ingest-finder/fsops.ts';
 import { writeTree } from './fixtures/ingest/make.ts';
+import { fileIdOf } from '../domains/ingest/ids.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const N = 800;

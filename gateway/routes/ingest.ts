@@ -2,7 +2,7 @@
 // file's complete event history, counts per status, and rerun (operator; appends IngestRerunRequested).
 import { Type } from '@sinclair/typebox';
 import { BadRequestError } from '../../platform/errors.ts';
-import { STATUSES } from '../../processors/ingest/status.ts';
+import { STATUSES } from '../../domains/ingest/status.ts';
 import { requestReruns } from '../../processors/ingest/rerun.ts';
 import { fileEvents, getFile, listFiles, statusCounts } from '../../projections/ingest/queries.ts';
 import { actorOf, type RoutePlugin } from '../types.ts';

@@ -2,9 +2,9 @@
 // `registerIngestCommands(program.command('ingest'), openPlatform)`.
 import type { Command } from 'commander';
 import type { Platform } from '../../platform/runtime.ts';
-import { loadIngestConfig } from './config.ts';
+import { loadIngestConfig } from '../../domains/ingest/config.ts';
 import { backfill, finder, rerun } from './ops.ts';
-import { STATUSES, type IngestStatus } from './status.ts';
+import { STATUSES, type IngestStatus } from '../../domains/ingest/status.ts';
 
 export function registerIngestCommands(ingest: Command, openPlatform: (source: string) => Promise<Platform>): void {
   ingest.command('finder')

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runIngest, reconcileIngest } from './effects.ts';
 import { createCommandPlugin } from './plugins/command.ts';
-import { Limiter, type IngestPlugin } from './plugins/index.ts';
+import { type IngestPlugin } from './plugins/index.ts';
 import type { IngestEffect } from './rules.ts';
+import { Limiter } from '../../platform/limiter.ts';
 
 const effectFor = (path: string): IngestEffect => ({ kind: 'ingest', effectId: 'ingest:f1:1', fileId: 'f1', attempt: 1, plugin: 'Command', storagePath: path, relPath: 'a.dat', checksum: 'abc' });
 const deps = (plugin: IngestPlugin, limit = 2) => ({ plugin, limiter: new Limiter(limit), now: () => performance.now() });

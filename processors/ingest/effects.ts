@@ -3,7 +3,7 @@
 import { stat } from 'node:fs/promises';
 import type { IngestEffect } from './rules.ts';
 import type { IngestPlugin, IngestFile } from './plugins/index.ts';
-import type { Limiter } from './plugins/index.ts';
+import type { Limiter } from '../../platform/limiter.ts';
 
 export interface AttemptResult {
   status: 'SUCCESS' | 'FAILURE' | 'UNKNOWN';

@@ -4,11 +4,12 @@
 import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import type { BodyOf, ConsumerSpec, DomainDeps, HandlerContext } from '../../platform/types.ts';
-import { loadIngestConfig, ingesterOf, type IngestConfig } from './config.ts';
-import { createPlugin, Limiter, type IngestPlugin } from './plugins/index.ts';
+import { loadIngestConfig, ingesterOf, type IngestConfig } from '../../domains/ingest/config.ts';
+import { createPlugin, type IngestPlugin } from './plugins/index.ts';
 import { attemptOutcome, decide, evolve, initialState, type FileState, type IngestEffect } from './rules.ts';
-import { isIngestEvent, type IngestEvent } from './status.ts';
+import { isIngestEvent, type IngestEvent } from '../../domains/ingest/status.ts';
 import { reconcileIngest, runIngest, type IngestEffectDeps } from './effects.ts';
+import { Limiter } from '../../platform/limiter.ts';
 
 export const NAME = 'processor.ingest';
 

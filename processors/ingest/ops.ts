@@ -9,12 +9,13 @@ import { newId } from '../../platform/ids.ts';
 import { knownFileIds } from '../../projections/ingest/queries.ts';
 import { requestReruns, type RerunSelection } from './rerun.ts';
 import { createIngestProjection } from '../../projections/ingest/index.ts';
-import { fileIdOf, runFinder, type Finder } from '../../producers/ingest-finder/index.ts';
+import { runFinder, type Finder } from '../../producers/ingest-finder/index.ts';
 import { sha256File } from '../../producers/ingest-finder/fsops.ts';
-import { finderOf, loadIngestConfig, type IngestConfig } from './config.ts';
+import { finderOf, loadIngestConfig, type IngestConfig } from '../../domains/ingest/config.ts';
 import { expandSources } from './glob.ts';
-import { Limiter } from './plugins/index.ts';
 import { createIngestProcessor } from './index.ts';
+import { fileIdOf } from '../../domains/ingest/ids.ts';
+import { Limiter } from '../../platform/limiter.ts';
 
 export { requestReruns, type RerunSelection };
 

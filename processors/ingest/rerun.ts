@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { Appender } from '../../platform/types.ts';
 import { newId } from '../../platform/ids.ts';
 import { selectForRerun } from '../../projections/ingest/queries.ts';
-import type { IngestStatus } from './status.ts';
+import type { IngestStatus } from '../../domains/ingest/status.ts';
 
 export interface RerunSelection {
   statuses: IngestStatus[];

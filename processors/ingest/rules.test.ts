@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, evolve, initialState, attemptOutcome, type FileState } from './rules.ts';
-import { STATUSES, TRANSITIONS, canMove, statusOf, type IngestEvent, type StatusOrNone } from './status.ts';
+import { STATUSES, TRANSITIONS, canMove, statusOf, type IngestEvent, type StatusOrNone } from '../../domains/ingest/status.ts';
 
 const meta = { eventId: 'e1', occurredAt: 1_000, correlationId: 'c1', causationId: null, actor: null, source: 'test' };
 const ctx = { now: 1_000, eventId: 'e1', plugin: 'Registry' };

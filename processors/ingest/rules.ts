@@ -5,7 +5,7 @@
 // they are ignored.
 import { InvalidEventError } from '../../platform/errors.ts';
 import type { BodyOf } from '../../platform/types.ts';
-import { canMove, statusOf, type IngestEvent, type IngestStatus } from './status.ts';
+import { canMove, statusOf, type IngestEvent, type IngestStatus } from '../../domains/ingest/status.ts';
 
 export type FileState =
   | { status: 'NONE' }

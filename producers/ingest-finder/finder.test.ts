@@ -3,11 +3,12 @@ import { mkdtemp, mkdir, writeFile, readFile, link, open, access, utimes, readdi
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import pino from 'pino';
-import { createFinder, fileIdOf } from './index.ts';
+import { createFinder } from './index.ts';
 import { Journal } from './journal.ts';
 import { sha256File } from './fsops.ts';
-import { validateIngestConfig, type FinderConfig } from '../../processors/ingest/config.ts';
+import { validateIngestConfig, type FinderConfig } from '../../domains/ingest/config.ts';
 import type { Appender } from '../../platform/types.ts';
+import { fileIdOf } from '../../domains/ingest/ids.ts';
 
 const log = pino({ level: 'silent' });
 

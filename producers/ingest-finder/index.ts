@@ -8,16 +8,13 @@ import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Appender } from '../../platform/types.ts';
-import { derivedId } from '../../platform/ids.ts';
-import type { FinderConfig } from '../../processors/ingest/config.ts';
-import { Limiter } from '../../processors/ingest/plugins/index.ts';
+import { fileIdOf } from '../../domains/ingest/ids.ts';
+import type { FinderConfig } from '../../domains/ingest/config.ts';
+import { Limiter } from '../../platform/limiter.ts';
 import { DestinationExists, exists, moveNoOverwrite, openFiles, sha256File, walk, type Candidate } from './fsops.ts';
 import { Journal, type Action, type Intent } from './journal.ts';
 
 export const FINDER_SOURCE = 'ingest-finder';
-
-/** The file id: same relative path + same content = same file (so a re-delivered copy joins its history). */
-export const fileIdOf = (rel: string, checksum: string) => derivedId('dbb.ingest.file', rel, checksum);
 
 export interface FinderDeps {
   appender: Appender;

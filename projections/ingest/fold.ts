@@ -2,7 +2,7 @@
 // Status changes follow the same TRANSITIONS table as the processor, so "current status" here is the
 // processor's view; every event, legal or not, lands in the history.
 import type { DecodedEvent } from '../../platform/types.ts';
-import { TRANSITIONS, isIngestEvent, statusOf, type IngestEvent, type IngestStatus, type StatusOrNone } from '../../processors/ingest/status.ts';
+import { TRANSITIONS, isIngestEvent, statusOf, type IngestEvent, type IngestStatus, type StatusOrNone } from '../../domains/ingest/status.ts';
 
 export interface FileFields {
   relPath?: string;

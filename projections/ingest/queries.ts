@@ -1,6 +1,6 @@
 // The only SQL the gateway and the ingest ops reach: files by status, a file's history, counts.
 import type pg from 'pg';
-import { STATUSES, type IngestStatus } from '../../processors/ingest/status.ts';
+import { STATUSES, type IngestStatus } from '../../domains/ingest/status.ts';
 
 type Db = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
