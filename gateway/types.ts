@@ -6,19 +6,12 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config, Env } from '../platform/config.ts';
 import type { Availability } from '../platform/availability.ts';
-import type { Appender, AppendOptions, BodyOf, DecodedEvent, EventName } from '../platform/types.ts';
+import type { Appender } from '../platform/types.ts';
+import type { RequestReply } from '../platform/request-reply.ts';
 
 export type Role = 'reader' | 'producer' | 'operator';
 /** `user`: the user a token is bound to (DBB_TOKENS `name:role:hash:user=alice`); null = acts for any user. */
 export interface Principal { name: string; role: Role; user: string | null }
-
-export interface RequestReply {
-  /** Appends the request and resolves with the first event named in `replies` that carries the same
-   *  correlationId. Rejects with ReplyTimeoutError (→ 504) after `timeoutMs`. */
-  request<N extends EventName>(name: N, key: string, body: BodyOf<N>, opts: AppendOptions & { replies: EventName[]; timeoutMs?: number }): Promise<DecodedEvent>;
-  /** Live events (for SSE): calls `fn` for every event on `topics` until the returned function is called. */
-  subscribe(topics: string[], fn: (event: DecodedEvent) => void): () => void;
-}
 
 /** A preHandler that answers 401/403 itself or sets `req.principal`. */
 export type Guard = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;

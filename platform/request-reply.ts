@@ -9,7 +9,15 @@ import { baseTopic } from './kafka.ts';
 import type { Serde } from './registry.ts';
 import { ReplyTimeoutError } from './errors.ts';
 import type { Appender, AppendOptions, BodyOf, DecodedEvent, EventName, Meta } from './types.ts';
-import type { RequestReply } from '../gateway/types.ts';
+
+/** What the gateway's routes use to wait for outcomes and to follow live events. */
+export interface RequestReply {
+  /** Appends the request and resolves with the first event named in `replies` that carries the same
+   *  correlationId. Rejects with ReplyTimeoutError (→ 504) after `timeoutMs`. */
+  request<N extends EventName>(name: N, key: string, body: BodyOf<N>, opts: AppendOptions & { replies: EventName[]; timeoutMs?: number }): Promise<DecodedEvent>;
+  /** Live events (for SSE): calls `fn` for every event on `topics` until the returned function is called. */
+  subscribe(topics: string[], fn: (event: DecodedEvent) => void): () => void;
+}
 
 interface Waiter { names: Set<string>; resolve: (e: DecodedEvent) => void }
 

@@ -12,6 +12,13 @@ import { startOutboxRelay, type OutboxRelay } from './outbox.ts';
 import { startConsumer, type RunningConsumer, type RunOptions } from './consumer-runtime.ts';
 import type { Appender, ConsumerSpec, DomainDeps } from './types.ts';
 
+/** A long-running edge part beside the consumers (an adapter of an external feed, a ticker), started
+ *  by `dbb up` and `dbb run workers`. */
+export interface ServiceSpec {
+  name: string;
+  start(platform: Platform): Promise<{ stop(): Promise<void> }>;
+}
+
 export interface Platform {
   config: Config;
   env: Env;

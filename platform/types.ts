@@ -98,10 +98,3 @@ export interface DomainDeps {
   env: import('./config.ts').Env;
   log: Logger;
 }
-
-/** A long-running edge part beside the consumers (an adapter of an external feed, a ticker), started
- *  by `dbb up` and `dbb run workers`. */
-export interface ServiceSpec {
-  name: string;
-  start(platform: import('./runtime.ts').Platform): Promise<{ stop(): Promise<void> }>;
-}
