@@ -1,7 +1,7 @@
 // Applies fold.ts row changes inside the projection's batch transaction (search_path = the projection's
 // schema, so a replay into a shadow schema writes there). The datastore row's last_offset is the guard.
 import type pg from 'pg';
-import type { RowChange } from './fold.ts';
+import type { DatastoreSet, RowChange } from './fold.ts';
 
 /** Advances the datastore's offset; false when this event (or a later one) was already applied. */
 async function advance(tx: pg.PoolClient, datastoreId: string, offset: string, at: number): Promise<boolean> {
@@ -50,14 +50,15 @@ export async function applyChanges(tx: pg.PoolClient, offset: string, occurredAt
 }
 
 /** The same as applyChanges for every event of a sub-batch, in a handful of multi-row statements:
- *  per datastore the column changes are merged in offset order, files and log rows inserted at once. */
+ *  per datastore the column changes are merged in offset order; datastores, files and log rows are
+ *  each written at once (a flush also marks the files already stored). */
 export async function applyBatch(tx: pg.PoolClient, events: { offset: string; occurredAt: number; changes: RowChange[] }[]): Promise<void> {
   const withChanges = events.filter((e) => e.changes.length);
   if (!withChanges.length) return;
   const ids = [...new Set(withChanges.map((e) => e.changes[0].datastoreId))];
   const { rows } = await tx.query('SELECT datastore_id, last_offset FROM datastores WHERE datastore_id = ANY($1) FOR UPDATE', [ids]);
   const applied = new Map<string, bigint>(rows.map((r) => [r.datastore_id, BigInt(r.last_offset)]));
-  const rowsOf = new Map<string, { set: Record<string, unknown>; offset: string; at: number }>();
+  const rowsOf = new Map<string, { set: DatastoreSet; offset: string; at: number }>();
   const files: { c: Extract<RowChange, { op: 'addFile' }>; archivePath: string | null }[] = [];
   const history: { c: Extract<RowChange, { op: 'history' }>; offset: string }[] = [];
   for (const e of withChanges) {
@@ -96,11 +97,23 @@ export async function applyBatch(tx: pg.PoolClient, events: { offset: string; oc
       [history.map((h) => h.c.datastoreId), history.map((h) => h.offset), history.map((h) => h.c.eventName), history.map((h) => h.c.occurredAt),
         history.map((h) => h.c.correlationId), history.map((h) => h.c.actor), history.map((h) => JSON.stringify(h.c.body))]);
   }
-  for (const [id, row] of rowsOf) {
-    await advance(tx, id, row.offset, row.at);
-    const cols = Object.keys(row.set).filter((k) => DATASTORE_COLUMNS.has(k));
-    if (cols.length) {
-      await tx.query(`UPDATE datastores SET ${cols.map((k, i) => `"${k}" = $${i + 2}`).join(', ')} WHERE datastore_id = $1`, [id, ...cols.map((k) => row.set[k])]);
-    }
+  if (rowsOf.size) {
+    const dsIds = [...rowsOf.keys()];
+    const dsRows = [...rowsOf.values()];
+    // the offset advance of every datastore at once (creating the rows not seen yet), then their columns
+    await tx.query(
+      `INSERT INTO datastores (datastore_id, dstatus, n_itm, buff_size, last_offset, updated_at)
+       SELECT d, 'OPERATIONAL', 0, 0, o, to_timestamp(t / 1000.0) FROM unnest($1::text[], $2::bigint[], $3::float8[]) AS u(d, o, t)
+       ON CONFLICT (datastore_id) DO UPDATE SET last_offset = EXCLUDED.last_offset, updated_at = EXCLUDED.updated_at
+       WHERE datastores.last_offset < EXCLUDED.last_offset`,
+      [dsIds, dsRows.map((r) => r.offset), dsRows.map((r) => r.at)]);
+    // fold never sets a column to null, so null here means "not changed by this batch"
+    const val = (k: keyof DatastoreSet) => dsRows.map((r) => r.set[k] ?? null);
+    await tx.query(
+      `UPDATE datastores d SET dstatus = COALESCE(u.s, d.dstatus), n_itm = COALESCE(u.n, d.n_itm), buff_size = COALESCE(u.b, d.buff_size),
+         "user" = COALESCE(u.us, d."user"), token_owner = COALESCE(u.tk, d.token_owner), last_archive = COALESCE(u.a, d.last_archive)
+       FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[]) AS u(d, s, n, b, us, tk, a)
+       WHERE d.datastore_id = u.d`,
+      [dsIds, val('dstatus'), val('n_itm'), val('buff_size'), val('user'), val('token_owner'), val('last_archive')]);
   }
 }
