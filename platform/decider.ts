@@ -4,33 +4,44 @@
 // with one statement. The rules stay pure: they return outputs, this loop carries them out.
 import type pg from 'pg';
 import { InvalidEventError } from './errors.ts';
-import type { BatchContext, DecodedEvent, EventName, HandlerContext } from './types.ts';
+import type { BatchContext, DecodedEvent, EventName, HandlerContext, Meta } from './types.ts';
 
 /** An outcome event the rules append (through the outbox, in the batch transaction). */
 export interface Appended { name: EventName; value: object }
 
-export type Output<E extends Appended, F> =
+/** `update`: a decided change of the processor's own state that is no fact of the log (e.g. tape's
+ *  schedule of a callback redelivery); folded in by `Decider.update`, never appended. */
+export type Output<E extends Appended, F, U = never> =
   | { kind: 'append'; event: E }
   | { kind: 'effect'; effect: F }
+  | { kind: 'update'; update: U }
   | { kind: 'ignore'; reason: string };
 
-export interface Decider<S, I, E extends Appended, F, C> {
-  decide(input: I, state: S, ctx: C): Output<E, F>[];
-  /** folds an appended outcome into the state (pure) */
-  evolve(state: S, event: E): S;
+export interface Decider<S, I, E extends Appended, F, C, U = never> {
+  decide(input: I, state: S, ctx: C): Output<E, F, U>[];
+  /** folds an appended outcome into the state (pure); `meta` is the appended event's (its derived id, its time) */
+  evolve(state: S, event: E, meta: Meta): S;
   /** folds the input itself into the state when the input is a fact of the log (a request), given
    *  what was decided; absent: only outcomes change the state */
-  evolveInput?(state: S, input: I, outputs: Output<E, F>[]): S;
+  evolveInput?(state: S, input: I, outputs: Output<E, F, U>[]): S;
+  /** folds a decided `update` into the state (pure); needed only by rules that decide updates */
+  update?(state: S, update: U): S;
 }
 
+/** One input of a batch and the key of its state. */
+export interface Keyed<I> { key: string; input: I }
+
 /** What a processor's handler.ts supplies around its rules. */
-export interface DeciderHandler<S, I, E extends Appended, F, C> {
-  decider: Decider<S, I, E, F, C>;
+export interface DeciderHandler<S, I, E extends Appended, F, C, U = never> {
+  decider: Decider<S, I, E, F, C, U>;
   /** The input an event carries and the key of its state; null when the event is not an input (e.g.
-   *  the processor's own outcomes on a shared topic). Throws InvalidEventError for a malformed one. */
-  inputOf(event: DecodedEvent): { key: string; input: I } | null;
-  /** the states of `keys`, with one query; a missing key gets the initial state */
-  load(tx: pg.PoolClient, keys: string[]): Promise<Map<string, S>>;
+   *  the processor's own outcomes on a shared topic). Throws InvalidEventError for a malformed one.
+   *  An event about many keys (a tick) gives one input per key, in the order they are decided; it may
+   *  read the batch transaction to find them (a promise), before any state of the batch is loaded. */
+  inputOf(event: DecodedEvent, tx: pg.PoolClient): Keyed<I> | Keyed<I>[] | null | Promise<Keyed<I>[]>;
+  /** the states of `keys`, with one query; a missing key gets the initial state. `inputs` are the
+   *  batch's inputs of each key, for a state that loads only what they need (e.g. the files named) */
+  load(tx: pg.PoolClient, keys: string[], inputs: ReadonlyMap<string, readonly I[]>): Promise<Map<string, S>>;
   /** writes the given states, with one statement */
   save(tx: pg.PoolClient, states: Map<string, S>): Promise<void>;
   /** the rule context of an input event (its time, ids, config): no clock, no randomness */
@@ -46,8 +57,10 @@ export interface DeciderHandler<S, I, E extends Appended, F, C> {
 
 type Failed = { event: DecodedEvent; error: Error };
 
+const inputsOf = (byKey: Map<string, { input: unknown }[]>) => new Map([...byKey].map(([key, list]) => [key, list.map((x) => x.input)]));
+
 /** The consumer functions (`handle` for one event, `handleBatch` for a batch) of a decider handler. */
-export function deciderLoop<S, I, E extends Appended, F, C>(h: DeciderHandler<S, I, E, F, C>) {
+export function deciderLoop<S, I, E extends Appended, F, C, U = never>(h: DeciderHandler<S, I, E, F, C, U>) {
   /** Decides and carries out one input; returns the key's new state. */
   async function run(event: DecodedEvent, key: string, input: I, state: S, ctx: HandlerContext): Promise<S> {
     const rc = h.context(event);
@@ -55,26 +68,38 @@ export function deciderLoop<S, I, E extends Appended, F, C>(h: DeciderHandler<S,
     if (h.decider.evolveInput) state = h.decider.evolveInput(state, input, first);
     const queue = [...first];
     let n = 0;
+    let acted = false;
     try {
       while (queue.length) {
         const out = queue.shift()!;
         if (out.kind === 'ignore') {
           ctx.log.debug({ event: event.name, key, reason: out.reason }, 'input ignored');
+        } else if (out.kind === 'update') {
+          if (!h.decider.update) throw new Error(`the rules decided a state update on ${event.name} but fold none`);
+          state = h.decider.update(state, out.update);
         } else if (out.kind === 'append') {
-          state = h.decider.evolve(state, out.event);
-          await ctx.emit(out.event.name, key, out.event.value as never);
+          acted = true;
+          // appended first: the state folds the event with its meta (derived id, time)
+          const meta = await ctx.emit(out.event.name, key, out.event.value as never);
+          state = h.decider.evolve(state, out.event, meta);
         } else {
+          acted = true;
           const result = await h.perform(out.effect, ctx, event, n++);
           queue.unshift(...h.decider.decide(result, state, rc));
         }
       }
     } catch (err) {
-      // decide() validates an input before any output, so past the first decision an InvalidEventError
-      // is a bug in the rules: never dead-letter half-done work
-      if (err instanceof InvalidEventError && n > 0) throw new Error(`rules broke after acting on ${event.name}: ${err.message}`, { cause: err });
+      // decide() validates an input before any output, so once something was appended or done an
+      // InvalidEventError is a bug in the rules: never dead-letter half-done work
+      if (err instanceof InvalidEventError && acted) throw new Error(`rules broke after acting on ${event.name}: ${err.message}`, { cause: err });
       throw err;
     }
     return state;
+  }
+
+  async function found(event: DecodedEvent, tx: pg.PoolClient): Promise<Keyed<I>[]> {
+    const f = await h.inputOf(event, tx);
+    return f === null ? [] : Array.isArray(f) ? f : [f];
   }
 
   async function handleBatch(events: DecodedEvent[], bctx: BatchContext): Promise<{ invalid: Failed[] }> {
@@ -82,18 +107,18 @@ export function deciderLoop<S, I, E extends Appended, F, C>(h: DeciderHandler<S,
     const byKey = new Map<string, { event: DecodedEvent; input: I }[]>();
     for (const event of events) {
       try {
-        const found = h.inputOf(event);
-        if (!found) continue;
-        const list = byKey.get(found.key) ?? [];
-        list.push({ event, input: found.input });
-        byKey.set(found.key, list);
+        for (const { key, input } of await found(event, bctx.tx)) {
+          const list = byKey.get(key) ?? [];
+          list.push({ event, input });
+          byKey.set(key, list);
+        }
       } catch (err) {
         if (!(err instanceof InvalidEventError)) throw err;
         invalid.push({ event, error: err });
       }
     }
     if (!byKey.size) return { invalid };
-    const states = await h.load(bctx.tx, [...byKey.keys()]);
+    const states = await h.load(bctx.tx, [...byKey.keys()], inputsOf(byKey) as Map<string, I[]>);
     h.prepare?.([...byKey].flatMap(([key, list]) => list.map(({ event, input }) => ({ event, key, input }))), states);
     const changed = new Map<string, S>();
     const keys = [...byKey.keys()];
@@ -120,12 +145,18 @@ export function deciderLoop<S, I, E extends Appended, F, C>(h: DeciderHandler<S,
   }
 
   async function handle(event: DecodedEvent, ctx: HandlerContext): Promise<void> {
-    const found = h.inputOf(event);
-    if (!found) return;
-    const states = await h.load(ctx.tx, [found.key]);
-    const before = states.get(found.key) as S;
-    const after = await run(event, found.key, found.input, before, ctx);
-    if (after !== before) await h.save(ctx.tx, new Map([[found.key, after]]));
+    const inputs = await found(event, ctx.tx);
+    if (!inputs.length) return;
+    const byKey = new Map<string, I[]>();
+    for (const { key, input } of inputs) byKey.set(key, [...(byKey.get(key) ?? []), input]);
+    const states = await h.load(ctx.tx, [...byKey.keys()], byKey);
+    const changed = new Map<string, S>();
+    for (const { key, input } of inputs) {
+      const before = (changed.get(key) ?? states.get(key)) as S;
+      const after = await run(event, key, input, before, ctx);
+      if (after !== before) changed.set(key, after);
+    }
+    if (changed.size) await h.save(ctx.tx, changed);
   }
 
   return { handle, handleBatch };

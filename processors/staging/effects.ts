@@ -7,19 +7,9 @@ import { spawn } from 'node:child_process';
 import { jupyterBaseUrl, userAreaParts, type Method, type StagingConfig } from '../../domains/staging/config.ts';
 import { fdPath, lstatIn, openSource, openTrustedDir, sameContent, StagingRefusal, walkDirs, type OpenedSource } from '../../platform/safe-fs.ts';
 import { JupyterClient } from './jupyter.ts';
+import type { EffectResult, StageEffect } from './rules.ts';
 
-export interface StageEffect {
-  kind: Method;
-  requestId: string;
-  username: string;
-  /** Validated components below the storage root / the user's area (paths.ts). */
-  source: string[];
-  dest: string[];
-}
-
-export type EffectResult =
-  | { ok: true; sourcePath: string; destination: string | null; sizeBytes: number; skipped: boolean; reconciled: boolean; startedAt: number; finishedAt: number }
-  | { ok: false; code: string; reason: string; startedAt: number; finishedAt: number };
+export type { EffectResult, StageEffect };
 
 export interface EffectDeps {
   cfg: StagingConfig;

@@ -1,9 +1,9 @@
 // Pure staging rules: a StagingRequested (or a rerun of a failed one) becomes one staging effect
 // (or a StagingFailed refusal), and the effect's result (or its reconciliation after a crash)
 // becomes FileStaged / StagingFailed. No I/O, no clock: ctx.now is the input's occurredAt.
+import type { Output as DeciderOutput } from '../../platform/decider.ts';
 import type { FileStaged, StagingFailed, StagingRequested, StagingRerunRefused, StagingRerunRequested } from '../../schemas/generated/staging.ts';
 import { isMethod, type Method } from '../../domains/staging/config.ts';
-import type { EffectResult, StageEffect } from './effects.ts';
 import { checkRelativePath, checkSourcePath, checkUsername } from '../../domains/staging/paths.ts';
 
 export type StagingStatus = 'NONE' | 'QUEUED' | 'SUCCESS' | 'FAILURE';
@@ -54,23 +54,42 @@ export interface RuleContext {
   storageRoot: string;
 }
 
+/** What one staging effect does (effects.ts carries it out). */
+export interface StageEffect {
+  kind: Method;
+  requestId: string;
+  username: string;
+  /** Validated components below the storage root / the user's area (paths.ts). */
+  source: string[];
+  dest: string[];
+}
+
+/** A planned effect and its id in the effect ledger (effectIdOf: persisted, so never change it). */
+export type StagingEffect = StageEffect & { effectId: string };
+
+export type EffectResult =
+  | { ok: true; sourcePath: string; destination: string | null; sizeBytes: number; skipped: boolean; reconciled: boolean; startedAt: number; finishedAt: number }
+  | { ok: false; code: string; reason: string; startedAt: number; finishedAt: number };
+
 export type StagingInput =
-  | { type: 'StagingRequested'; value: StagingRequested }
-  | { type: 'StagingRerunRequested'; value: StagingRerunRequested }
-  | { type: 'EffectCompleted'; effect: StageEffect; result: EffectResult }
-  | { type: 'EffectReconciled'; effect: StageEffect; result: EffectResult };
+  | { name: 'StagingRequested'; value: StagingRequested }
+  | { name: 'StagingRerunRequested'; value: StagingRerunRequested }
+  /** result of an effect */
+  | { name: 'EffectCompleted'; effect: StagingEffect; result: EffectResult }
+  /** result of an effect whose outcome was unknown after a crash, found by reconcile */
+  | { name: 'EffectReconciled'; effect: StagingEffect; result: EffectResult };
+
+/** The outcome events the rules append. */
+export type OutcomeEvent = Extract<StagingEvent, { name: 'FileStaged' | 'StagingFailed' | 'StagingRerunRefused' }>;
 
 export type IgnoreReason = 'ALREADY_HANDLED' | 'NOT_QUEUED' | 'NOT_FAILED';
-export type Output =
-  | { kind: 'emit'; event: StagingEvent }
-  | { kind: 'effect'; effect: StageEffect; effectId: string }
-  | { kind: 'ignore'; reason: IgnoreReason };
+export type Output = DeciderOutput<OutcomeEvent, StagingEffect>;
 
 /** Attempt 1 keeps the plain id; a rerun's attempt n gets its own effect (the old one stays recorded). */
 export const effectIdOf = (requestId: string, attempt = 1) => (attempt === 1 ? `staging:${requestId}` : `staging:${requestId}:${attempt}`);
 
 function failed(v: { requestId: string; method: string; username: string }, code: string, reason: string, t?: { startedAt: number; finishedAt: number }): Output {
-  return { kind: 'emit', event: { name: 'StagingFailed', value: { requestId: v.requestId, method: v.method, username: v.username, code, reason, startedAt: t?.startedAt ?? null, finishedAt: t?.finishedAt ?? null } } };
+  return { kind: 'append', event: { name: 'StagingFailed', value: { requestId: v.requestId, method: v.method, username: v.username, code, reason, startedAt: t?.startedAt ?? null, finishedAt: t?.finishedAt ?? null } } };
 }
 
 function onRequested(v: StagingRequested, state: StagingState, ctx: RuleContext): Output[] {
@@ -84,7 +103,7 @@ function onRerun(v: StagingRerunRequested, state: StagingState, ctx: RuleContext
   if (state.status !== 'FAILURE' || !state.request) {
     const code = state.status === 'NONE' ? 'NOT_FOUND' : 'NOT_FAILED';
     const reason = state.status === 'NONE' ? `no staging request ${v.requestId}` : `request ${v.requestId} has status ${state.status}; only FAILURE requests can be rerun`;
-    return [{ kind: 'emit', event: { name: 'StagingRerunRefused', value: { requestId: v.requestId, code, status: state.status, reason } } }];
+    return [{ kind: 'append', event: { name: 'StagingRerunRefused', value: { requestId: v.requestId, code, status: state.status, reason } } }];
   }
   return stage(state.request, state.attempt + 1, ctx);
 }
@@ -104,8 +123,8 @@ function stage(v: RequestBody, attempt: number, ctx: RuleContext): Output[] {
     if (!d.ok) return [failed(v, d.code, d.reason)];
     dest = d.components;
   }
-  const effect: StageEffect = { kind: v.method, requestId: v.requestId, username: v.username, source: source.components, dest };
-  return [{ kind: 'effect', effect, effectId: effectIdOf(v.requestId, attempt) }];
+  const effect: StagingEffect = { kind: v.method, requestId: v.requestId, username: v.username, source: source.components, dest, effectId: effectIdOf(v.requestId, attempt) };
+  return [{ kind: 'effect', effect }];
 }
 
 function onResult(effect: StageEffect, result: EffectResult, state: StagingState): Output[] {
@@ -113,7 +132,7 @@ function onResult(effect: StageEffect, result: EffectResult, state: StagingState
   const v = { requestId: effect.requestId, method: effect.kind, username: effect.username };
   if (!result.ok) return [failed(v, result.code, result.reason, result)];
   return [{
-    kind: 'emit',
+    kind: 'append',
     event: {
       name: 'FileStaged',
       value: {
@@ -125,14 +144,22 @@ function onResult(effect: StageEffect, result: EffectResult, state: StagingState
 }
 
 export function decide(input: StagingInput, state: StagingState, ctx: RuleContext): Output[] {
-  switch (input.type) {
+  switch (input.name) {
     case 'StagingRequested': return onRequested(input.value, state, ctx);
     case 'StagingRerunRequested': return onRerun(input.value, state, ctx);
     case 'EffectCompleted': return onResult(input.effect, input.result, state);
     case 'EffectReconciled': return onResult(input.effect, { ...input.result, ...(input.result.ok ? { reconciled: true } : {}) }, state);
     default: {
       const never: never = input;
-      throw new Error(`unknown input ${(never as { type: string }).type}`);
+      throw new Error(`unknown input ${(never as { name: string }).name}`);
     }
   }
+}
+
+/** A request (or rerun) is a fact of the log: it moves the state, unless it was ignored or refused. */
+export function evolveInput(state: StagingState, input: StagingInput, outputs: Output[]): StagingState {
+  if (input.name !== 'StagingRequested' && input.name !== 'StagingRerunRequested') return state;
+  const first = outputs[0];
+  if (first?.kind === 'ignore' || (first?.kind === 'append' && first.event.name === 'StagingRerunRefused')) return state;
+  return evolve(state, { name: input.name, value: input.value } as StagingEvent);
 }
