@@ -43,17 +43,38 @@ export async function applyChange(tx: pg.PoolClient, c: RowChange): Promise<void
   }
 }
 
-/** The same changes as applyChange one by one, in three multi-row statements: creations, then the
- *  first completion per request (a later one would find it no longer QUEUED), then log lines. */
+/** The same changes as applyChange one by one, in multi-row statements. A request settles (completes or
+ *  is requeued) at most once per segment, and nothing of a request follows its settle within a segment:
+ *  such a change opens the next segment. Usually the whole batch is one segment.
+ *  Per segment: creations, completions, requeues (so a request's settle follows its creation); then every
+ *  log line at once (keyed by event id, independent of the rest). */
 export async function applyChanges(tx: pg.PoolClient, changes: RowChange[]): Promise<void> {
-  if (changes.some((c) => c.op === 'rerunRequest')) { // a request may settle twice: keep the order
-    for (const c of changes) await applyChange(tx, c);
-    return;
+  let segment: RowChange[] = [];
+  let settled = new Set<string>();
+  for (const c of changes) {
+    if (c.op === 'appendLog') continue;
+    if (settled.has(c.row.requestId)) { // a creation after a settle (a duplicate) keeps its place too
+      await applySegment(tx, segment);
+      segment = [];
+      settled = new Set();
+    }
+    if (c.op !== 'upsertRequest') settled.add(c.row.requestId);
+    segment.push(c);
   }
-  const ups = changes.flatMap((c) => (c.op === 'upsertRequest' ? [c.row] : []));
-  const seen = new Set<string>();
-  const dones = changes.flatMap((c) => (c.op === 'completeRequest' && !seen.has(c.row.requestId) && seen.add(c.row.requestId) ? [c.row] : []));
+  await applySegment(tx, segment);
   const logs = changes.flatMap((c) => (c.op === 'appendLog' ? [c.row] : []));
+  if (logs.length) {
+    await tx.query(
+      `INSERT INTO staging_log (event_id, at, level, request_id, event, message)
+       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) ON CONFLICT (event_id) DO NOTHING`,
+      [logs.map((r) => r.eventId), logs.map((r) => ts(r.at)), logs.map((r) => r.level), logs.map((r) => r.requestId), logs.map((r) => r.event), logs.map((r) => r.message)]);
+  }
+}
+
+async function applySegment(tx: pg.PoolClient, changes: RowChange[]): Promise<void> {
+  const ups = changes.flatMap((c) => (c.op === 'upsertRequest' ? [c.row] : []));
+  const dones = changes.flatMap((c) => (c.op === 'completeRequest' ? [c.row] : []));
+  const reruns = changes.flatMap((c) => (c.op === 'rerunRequest' ? [c.row] : []));
   if (ups.length) {
     await tx.query(
       `INSERT INTO staging_requests (request_id, method, username, local_path_on_storage, relative_path, status, actor, requested_at, last_offset)
@@ -73,10 +94,12 @@ export async function applyChanges(tx: pg.PoolClient, changes: RowChange[]): Pro
         dones.map((r) => r.destination), dones.map((r) => r.sizeBytes), dones.map((r) => r.errorCode), dones.map((r) => r.errorReason),
         dones.map((r) => ts(r.startedAt)), dones.map((r) => ts(r.finishedAt)), dones.map((r) => r.offset)]);
   }
-  if (logs.length) {
+  if (reruns.length) {
     await tx.query(
-      `INSERT INTO staging_log (event_id, at, level, request_id, event, message)
-       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) ON CONFLICT (event_id) DO NOTHING`,
-      [logs.map((r) => r.eventId), logs.map((r) => ts(r.at)), logs.map((r) => r.level), logs.map((r) => r.requestId), logs.map((r) => r.event), logs.map((r) => r.message)]);
+      `UPDATE staging_requests s SET status = 'QUEUED', attempts = attempts + 1, skipped = false, reconciled = false, destination = NULL,
+         size_bytes = NULL, source_path = NULL, error_code = NULL, error_reason = NULL, started_at = NULL, finished_at = NULL, last_offset = x.o
+       FROM unnest($1::text[], $2::bigint[]) AS x(r, o)
+       WHERE s.request_id = x.r AND s.status = 'FAILURE' AND s.last_offset < x.o`,
+      [reruns.map((r) => r.requestId), reruns.map((r) => r.offset)]);
   }
 }
