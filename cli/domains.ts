@@ -8,11 +8,11 @@ import { loadConfig } from '../platform/config.ts';
 import { createLogger } from '../platform/log.ts';
 import { startPlatform, type Platform } from '../platform/runtime.ts';
 import { streamFile } from '../producers/gw-streamer/index.ts';
-import { registerIngestCommands } from '../processors/ingest/cli.ts';
+import { registerIngestCommands } from './ingest.ts';
 import { loadDidDump } from '../producers/did-feeder/index.ts';
 import { ivoaStats, formatStats } from '../projections/ivoa/stats.ts';
 import { rerunFailedTapeCallbacks } from '../processors/tape/rerun.ts';
-import { rerunFailedStaging } from '../processors/staging/rerun.ts';
+import { rerunFailedStaging } from '../gateway/reruns.ts';
 
 const openPlatform = (source: string): Promise<Platform> =>
   startPlatform(loadConfig(process.env), { log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn', to: 'stderr' }), source, relay: false });

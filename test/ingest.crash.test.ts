@@ -13,7 +13,7 @@ import { createIngestProcessor } from '../processors/ingest/index.ts';
 import { createIngestProjection } from '../projections/ingest/index.ts';
 import { createFinder, type Finder } from '../producers/ingest-finder/index.ts';
 import { validateIngestConfig, type FinderConfig } from '../domains/ingest/config.ts';
-import { rerun } from '../processors/ingest/ops.ts';
+import { rerun } from '../cli/ingest.ts';
 import { fileIdOf } from '../domains/ingest/ids.ts';
 
 const TOOL = fileURLToPath(new URL('./fixtures/ingest/site-tool.sh', import.meta.url));

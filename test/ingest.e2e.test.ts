@@ -11,7 +11,7 @@ import { createIngestProcessor } from '../processors/ingest/index.ts';
 import { createIngestProjection } from '../projections/ingest/index.ts';
 import { createFinder, type Finder } from '../producers/ingest-finder/index.ts';
 import { validateIngestConfig, type FinderConfig } from '../domains/ingest/config.ts';
-import { backfill } from '../processors/ingest/ops.ts';
+import { backfill } from '../producers/ingest-backfill/index.ts';
 import { replayProjection } from '../platform/replay.ts';
 import { fitsBytes, writeTree } from './fixtures/ingest/make.ts';
 import { fileIdOf } from '../domains/ingest/ids.ts';

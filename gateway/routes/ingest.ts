@@ -3,7 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import { BadRequestError } from '../../platform/errors.ts';
 import { STATUSES } from '../../domains/ingest/status.ts';
-import { requestReruns } from '../../processors/ingest/rerun.ts';
+import { requestReruns } from '../reruns.ts';
 import { fileEvents, getFile, listFiles, statusCounts } from '../../projections/ingest/queries.ts';
 import { actorOf, type RoutePlugin } from '../types.ts';
 

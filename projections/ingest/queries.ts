@@ -78,3 +78,13 @@ export async function knownFileIds(db: Db, fileIds: string[]): Promise<Set<strin
   const { rows } = await db.query(`SELECT file_id FROM projection_ingest.files WHERE file_id = ANY($1)`, [fileIds]);
   return new Set(rows.map((r) => r.file_id));
 }
+
+/** Whether every rerun request (`eventIds`) is folded and none of `fileIds` is still waiting for an outcome. */
+export async function rerunsDone(db: Db, fileIds: string[], eventIds: string[]): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT (SELECT count(*)::int FROM projection_ingest.file_events WHERE event_id = ANY($2)) AS seen,
+            (SELECT count(*)::int FROM projection_ingest.files WHERE file_id = ANY($1) AND status IN ('RERUN', 'PENDING', 'UNTRIED')) AS open`,
+    [fileIds, eventIds],
+  );
+  return rows[0].seen === eventIds.length && rows[0].open === 0;
+}

@@ -2,7 +2,7 @@
 // relative to the storage area (seed "Backfill database records"; no tilde expansion).
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { walk, type Candidate } from '../../producers/ingest-finder/fsops.ts';
+import { walk, type Candidate } from '../ingest-finder/fsops.ts';
 
 export function segmentRegex(seg: string): RegExp {
   let re = '';

@@ -1,10 +1,49 @@
-// `dbb ingest finder|rerun|backfill` as commander subcommands, ready for cli/domains.ts to mount:
-// `registerIngestCommands(program.command('ingest'), openPlatform)`.
+// `dbb ingest finder|rerun|backfill` (mounted by cli/domains.ts as `registerIngestCommands(program.command('ingest'), openPlatform)`):
+// rerun appends IngestRerunRequested for matching files (and with `once` runs the ingester until
+// they are done); backfill records files already in storage as BACKFILL; finder runs the edge producer.
 import type { Command } from 'commander';
-import type { Platform } from '../../platform/runtime.ts';
-import { loadIngestConfig } from '../../domains/ingest/config.ts';
-import { backfill, finder, rerun } from './ops.ts';
-import { STATUSES, type IngestStatus } from '../../domains/ingest/status.ts';
+import type { ConsumerSpec, DomainDeps } from '../platform/types.ts';
+import type { Platform } from '../platform/runtime.ts';
+import { finderOf, loadIngestConfig, type IngestConfig } from '../domains/ingest/config.ts';
+import { STATUSES, type IngestStatus } from '../domains/ingest/status.ts';
+import { rerunsDone } from '../projections/ingest/queries.ts';
+import { createIngestProjection } from '../projections/ingest/index.ts';
+import { createIngestProcessor } from '../processors/ingest/index.ts';
+import { runFinder, type Finder } from '../producers/ingest-finder/index.ts';
+import { backfill, type OpsDeps } from '../producers/ingest-backfill/index.ts';
+import { requestReruns, type RerunSelection } from '../gateway/reruns.ts';
+
+/** What `once` needs to run the ingester (the platform from platform/runtime.ts fits). */
+export interface OpsPlatform extends OpsDeps {
+  domainDeps: DomainDeps;
+  startConsumer(spec: ConsumerSpec): Promise<{ stop(): Promise<void> }>;
+}
+
+/** `dbb ingest rerun --status FAILURE|UNKNOWN [--since] [--file ...] [--once]`. With `once` the ingester
+ *  (processor + projection) runs in this process until every requested file has a new outcome. */
+export async function rerun(p: OpsPlatform, sel: RerunSelection & { once?: boolean; config?: IngestConfig; pollMs?: number }) {
+  const req = await requestReruns(p, sel);
+  p.log.info({ files: req.fileIds.length, requestId: req.requestId }, 'ingest: rerun requested');
+  if (!sel.once || !req.fileIds.length) return { ...req, done: !sel.once };
+  const config = sel.config ?? loadIngestConfig(p.domainDeps.env);
+  const consumers = [
+    await p.startConsumer(createIngestProcessor(p.domainDeps, { config })),
+    await p.startConsumer(createIngestProjection(p.domainDeps)),
+  ];
+  try {
+    while (!(await rerunsDone(p.db, req.fileIds, req.eventIds))) await new Promise((r) => setTimeout(r, sel.pollMs ?? 200));
+  } finally {
+    for (const c of consumers) await c.stop();
+  }
+  return { ...req, done: true };
+}
+
+/** `dbb ingest finder CONFIG`: runs the finder daemon until `signal` aborts. */
+export async function finder(deps: Pick<OpsDeps, 'appender' | 'log'>, opts: { configPath?: string; config?: IngestConfig; env?: Record<string, string | undefined>; signal?: AbortSignal }): Promise<Finder> {
+  const env = { ...(opts.env ?? process.env), ...(opts.configPath ? { INGEST_CONFIG: opts.configPath } : {}) };
+  const cfg = opts.config ?? loadIngestConfig(env);
+  return runFinder(deps, finderOf(cfg), opts.signal);
+}
 
 export function registerIngestCommands(ingest: Command, openPlatform: (source: string) => Promise<Platform>): void {
   ingest.command('finder')

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
-import { registerIngestCommands } from './cli.ts';
+import { registerIngestCommands } from './ingest.ts';
 
 const program = (opened: string[]) => {
   const p = new Command().exitOverride();
