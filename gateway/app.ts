@@ -80,7 +80,7 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
     const q = req.query as Record<string, unknown> | undefined;
     for (const v of Object.values(q ?? {})) {
       if (typeof v === 'string' && /^[-+]?(inf|infinity|nan)$/i.test(v.trim())) {
-        return sendProblem(reply, problem(400, 'DBB_VALIDATION', 'numbers must be finite'));
+        return sendProblem(reply, problem('DBB_VALIDATION', 'numbers must be finite'));
       }
     }
   });
@@ -92,10 +92,10 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
     // a raw body (a content type parsed as bytes, e.g. octet-stream in the gw scope) is no JSON object,
     // though Ajv would take a Buffer for one
     if (Buffer.isBuffer(req.body) || req.body instanceof Uint8Array) {
-      return sendProblem(reply, problem(415, 'DBB_UNSUPPORTED_MEDIA_TYPE', `${req.method} ${req.routeOptions.url} takes application/json`));
+      return sendProblem(reply, problem('DBB_UNSUPPORTED_MEDIA_TYPE', `${req.method} ${req.routeOptions.url} takes application/json`));
     }
     if (req.body === null || (req.body === undefined && !bodyOptional(req))) {
-      return sendProblem(reply, problem(400, 'DBB_VALIDATION', `${req.method} ${req.routeOptions.url} needs a JSON object body`));
+      return sendProblem(reply, problem('DBB_VALIDATION', `${req.method} ${req.routeOptions.url} needs a JSON object body`));
     }
     if (req.body === undefined) req.body = {};
   });
@@ -127,7 +127,7 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
     await app.register(async (scope) => {
       scope.addHook('onRequest', async (req, reply) => {
         const reason = deps.availability?.reasonFor((req.routeOptions.config as { requires?: string }).requires ?? name);
-        if (reason) return sendProblem(reply, problem(503, 'DBB_DOMAIN_UNAVAILABLE', reason));
+        if (reason) return sendProblem(reply, problem('DBB_DOMAIN_UNAVAILABLE', reason));
       });
       await plugin(scope as unknown as App, deps);
     }, { name } as never);

@@ -1,40 +1,41 @@
-// One error base for the whole system (STYLE: Errors). `code` is stable (DBB_<DOMAIN>_<WHAT>),
-// `status` is the HTTP status the gateway answers with, `retriable` tells the runtime whether to back off.
+// One error base for the whole system (STYLE: Errors). `code` names an entry of the problem catalog
+// (platform/problems.ts), which gives the HTTP status the gateway answers with and whether the runtime backs off.
+import { PROBLEMS, type ClientProblemCode, type ProblemCode } from './problems.ts';
 
 export class DbbError extends Error {
-  readonly code: string;
+  readonly code: ProblemCode;
   readonly status: number;
   readonly retriable: boolean;
   readonly details?: Record<string, unknown>;
 
-  constructor(code: string, message: string, opts: { status?: number; retriable?: boolean; cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: ProblemCode, message: string, opts: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
-    this.status = opts.status ?? 500;
-    this.retriable = opts.retriable ?? false;
+    this.status = PROBLEMS[code].status;
+    this.retriable = PROBLEMS[code].retriable;
     this.details = opts.details;
   }
 }
 
-/** Bad input from a client: the gateway answers `status` (4xx) as problem+json and appends nothing. */
+/** Bad input from a client (a 4xx code): the gateway answers problem+json and appends nothing. */
 export class BadRequestError extends DbbError {
-  constructor(code: string, message: string, opts: { status?: number; details?: Record<string, unknown> } = {}) {
-    super(code, message, { status: opts.status ?? 400, details: opts.details });
+  constructor(code: ClientProblemCode, message: string, opts: { details?: Record<string, unknown> } = {}) {
+    super(code, message, opts);
   }
 }
 
 /** Infrastructure trouble (DB down, broker down): the runtime retries with backoff and never skips. */
 export class TransientError extends DbbError {
   constructor(message: string, cause?: unknown) {
-    super('DBB_TRANSIENT', message, { status: 503, retriable: true, cause });
+    super('DBB_TRANSIENT', message, { cause });
   }
 }
 
 /** An event that breaks the rules or cannot be understood: the runtime sends it to the topic's .dlq. */
 export class InvalidEventError extends DbbError {
   constructor(message: string, cause?: unknown) {
-    super('DBB_INVALID_EVENT', message, { status: 422, cause });
+    super('DBB_EVENT_INVALID', message, { cause });
   }
 }
 
@@ -48,10 +49,7 @@ export class EffectUnknownError extends DbbError {
 /** The gateway waited for an outcome event that did not come in time; the request stays in the log. */
 export class ReplyTimeoutError extends DbbError {
   constructor(correlationId: string, ms: number) {
-    super('DBB_REPLY_TIMEOUT', `no outcome for request ${correlationId} within ${ms} ms; it stays queued and will complete`, {
-      status: 504,
-      details: { correlationId },
-    });
+    super('DBB_REPLY_TIMEOUT', `no outcome for request ${correlationId} within ${ms} ms; it stays queued and will complete`, { details: { correlationId } });
   }
 }
 

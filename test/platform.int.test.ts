@@ -56,7 +56,7 @@ describe('platform', () => {
 
     const dead = (await readDlq(TOPIC.EXAMPLE_SAMPLES, 5)).filter((d) => d.headers['dbb-consumer'] === 'projection.sample');
     expect(dead).toHaveLength(3);
-    expect(dead.map((d) => d.headers['dbb-error-code']).sort()).toEqual(['DBB_INVALID_EVENT', 'DBB_INVALID_EVENT', 'DBB_INVALID_EVENT']);
+    expect(dead.map((d) => d.headers['dbb-error-code']).sort()).toEqual(['DBB_EVENT_INVALID', 'DBB_EVENT_INVALID', 'DBB_EVENT_INVALID']);
     expect(dead.some((d) => d.value?.equals(Buffer.from('not avro at all')))).toBe(true);
     expect(dead.some((d) => d.value?.equals(unknownId) && /unknown schema id/.test(d.headers['dbb-error']))).toBe(true);
     expect(dead.some((d) => /value must be >= 0/.test(d.headers['dbb-error']))).toBe(true);

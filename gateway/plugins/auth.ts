@@ -42,11 +42,11 @@ export function createAuth(config: Pick<Config, 'tokens' | 'anonymousRoutes'>): 
       const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
       if (!m) {
         if (group && open.has(group)) { req.principal = null; return; }
-        return sendProblem(reply.header('www-authenticate', 'Bearer'), problem(401, 'DBB_AUTH_REQUIRED', `${req.method} ${req.routeOptions.url} needs a bearer token with role ${role} or above`));
+        return sendProblem(reply.header('www-authenticate', 'Bearer'), problem('DBB_AUTH_REQUIRED', `${req.method} ${req.routeOptions.url} needs a bearer token with role ${role} or above`));
       }
       const p = verify(m[1]);
-      if (!p) return sendProblem(reply.header('www-authenticate', 'Bearer error="invalid_token"'), problem(401, 'DBB_AUTH_INVALID', 'unknown bearer token'));
-      if (RANK[p.role] < RANK[role]) return sendProblem(reply, problem(403, 'DBB_AUTH_FORBIDDEN', `role ${p.role} may not do this; needs ${role}`));
+      if (!p) return sendProblem(reply.header('www-authenticate', 'Bearer error="invalid_token"'), problem('DBB_AUTH_INVALID', 'unknown bearer token'));
+      if (RANK[p.role] < RANK[role]) return sendProblem(reply, problem('DBB_AUTH_FORBIDDEN', `role ${p.role} may not do this; needs ${role}`));
       req.principal = p;
     };
   }

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type { ServerResponse } from 'node:http';
 import fastifyStatic from '@fastify/static';
 import { Type } from '@sinclair/typebox';
-import { BadRequestError } from '../../platform/errors.ts';
+import { BadRequestError, DbbError } from '../../platform/errors.ts';
+import { stagingProblem } from '../../platform/problems.ts';
 import { ns, type Config } from '../../platform/config.ts';
 import { createKafka, baseTopic, DLQ_SUFFIX } from '../../platform/kafka.ts';
 import { createLogger } from '../../platform/log.ts';
@@ -76,7 +77,7 @@ async function lastDeadLetters(config: Config, topic: string, limit: number, tim
   const groupId = ns(config, `dbb.console.dlq.${randomUUID()}`);
   const letters: { partition: number; offset: string; timestamp: string; key: string | null; headers: Record<string, string>; bytes: number }[] = [];
   try {
-    if (!(await admin.listTopics()).includes(full)) throw new BadRequestError('DBB_CONSOLE_UNKNOWN_TOPIC', `no topic ${topic}`, { status: 404 });
+    if (!(await admin.listTopics()).includes(full)) throw new BadRequestError('DBB_CONSOLE_TOPIC_NOT_FOUND', `no topic ${topic}`);
     const offs = await admin.fetchTopicOffsets(full);
     const want = offs.filter((o) => Number(o.high) > Number(o.low)).map((o) => ({ partition: o.partition, from: Math.max(Number(o.low), Number(o.high) - limit), high: Number(o.high) }));
     if (!want.length) return letters;
@@ -166,7 +167,7 @@ async function replayProgress(deps: Parameters<RoutePlugin>[1]) {
 /** Creates a file below the storage root without following links (the seed frontend's File Creation tool). */
 async function createTestFile(root: string, path: string, content: Buffer): Promise<string> {
   const check = checkSourcePath(path, root);
-  if (!check.ok) throw new BadRequestError(`DBB_STAGING_${check.code}`, check.reason);
+  if (!check.ok) throw new DbbError(stagingProblem(check.code), check.reason);
   const comps = check.components;
   try {
     const dir = await walkDirs(await openTrustedDir(root), comps.slice(0, -1), { create: true, label: root });
@@ -177,8 +178,8 @@ async function createTestFile(root: string, path: string, content: Buffer): Prom
       await dir.close();
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new BadRequestError('DBB_CONSOLE_FILE_EXISTS', `${path} already exists on the storage`, { status: 409 });
-    if (err instanceof StagingRefusal) throw new BadRequestError(`DBB_STAGING_${err.code}`, err.message);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new BadRequestError('DBB_CONSOLE_FILE_EXISTS', `${path} already exists on the storage`);
+    if (err instanceof StagingRefusal) throw new DbbError(stagingProblem(err.code), err.message);
     throw err;
   }
   return `${root}/${comps.join('/')}`;

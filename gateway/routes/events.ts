@@ -21,9 +21,9 @@ export const eventsRoutes: RoutePlugin = async (app, deps) => {
     },
   }, async (req, reply) => {
     // any event may name any user: only an unbound token (a trusted tool) may append raw events
-    if (boundUser(req)) throw new BadRequestError('DBB_AUTH_FORBIDDEN_USER', `token ${req.principal!.name} is bound to user ${req.principal!.user} and may not append raw events`, { status: 403 });
+    if (boundUser(req)) throw new BadRequestError('DBB_AUTH_FORBIDDEN_USER', `token ${req.principal!.name} is bound to user ${req.principal!.user} and may not append raw events`);
     const type = bodyTypes.get(req.params.name);
-    if (!type) throw new BadRequestError('DBB_UNKNOWN_EVENT', `no event type ${req.params.name}; known: ${[...bodyTypes.keys()].sort().join(', ')}`, { status: 404 });
+    if (!type) throw new BadRequestError('DBB_UNKNOWN_EVENT', `no event type ${req.params.name}; known: ${[...bodyTypes.keys()].sort().join(', ')}`);
     const body = base64ToBytes(type, req.body.body);
     const bad: string[] = [];
     if (!type.isValid(body, { errorHook: (p) => bad.push(p.join('.') || '<root>') })) {

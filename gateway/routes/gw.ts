@@ -54,22 +54,20 @@ declare module 'fastify' {
   interface FastifyRequest { gwChunk?: Chunk }
 }
 
-const bad = (what: string, message: string, status = 400) => new BadRequestError(`DBB_GW_${what}`, message, { status });
-
 /** Strain bytes as they travel (little-endian float64); refuses anything not finite. */
 function checkedStrain(raw: Buffer): Buffer {
-  if (raw.length === 0) throw bad('EMPTY_CHUNK', 'h must hold at least one sample');
-  if (raw.length % 8 !== 0) throw bad('BAD_STRAIN', `an octet-stream body is little-endian float64: ${raw.length} bytes is not a multiple of 8`);
+  if (raw.length === 0) throw new BadRequestError('DBB_GW_EMPTY_CHUNK', 'h must hold at least one sample');
+  if (raw.length % 8 !== 0) throw new BadRequestError('DBB_GW_BAD_STRAIN', `an octet-stream body is little-endian float64: ${raw.length} bytes is not a multiple of 8`);
   // a Float64Array view needs 8-byte alignment; Node's pooled buffers may not have it
   const aligned = raw.byteOffset % 8 === 0 ? raw : Buffer.from(raw);
   const view = new Float64Array(aligned.buffer, aligned.byteOffset, aligned.length / 8);
-  for (let i = 0; i < view.length; i++) if (!Number.isFinite(view[i])) throw bad('BAD_STRAIN', `sample ${i} is not a finite number`);
+  for (let i = 0; i < view.length; i++) if (!Number.isFinite(view[i])) throw new BadRequestError('DBB_GW_BAD_STRAIN', `sample ${i} is not a finite number`);
   return aligned;
 }
 
 function checkedTime(t0: unknown, dt: unknown): { t0: number; dt: number } {
-  if (typeof t0 !== 'number' || !Number.isFinite(t0)) throw bad('BAD_TIME', 't0 must be a finite number (GPS seconds)');
-  if (typeof dt !== 'number' || !Number.isFinite(dt) || !(dt > 0)) throw bad('BAD_TIME', 'dt must be a finite number > 0 (seconds)');
+  if (typeof t0 !== 'number' || !Number.isFinite(t0)) throw new BadRequestError('DBB_GW_BAD_TIME', 't0 must be a finite number (GPS seconds)');
+  if (typeof dt !== 'number' || !Number.isFinite(dt) || !(dt > 0)) throw new BadRequestError('DBB_GW_BAD_TIME', 'dt must be a finite number > 0 (seconds)');
   return { t0, dt };
 }
 
@@ -82,16 +80,16 @@ function parseChunk(req: FastifyRequest): Chunk {
     return { h, t0, dt, nSamples: h.length / 8 };
   }
   const body = req.body as { h?: unknown; t?: unknown } | null;
-  if (!body || typeof body !== 'object') throw bad('BAD_BODY', 'expected {"h":[...strain...],"t":[t0,dt]}');
-  if (!Array.isArray(body.h)) throw bad('BAD_STRAIN', 'h must be an array of numbers');
-  if (body.h.length === 0) throw bad('EMPTY_CHUNK', 'h must hold at least one sample');
-  if (!Array.isArray(body.t) || body.t.length !== 2) throw bad('BAD_TIME', 't must be [t0, dt]');
+  if (!body || typeof body !== 'object') throw new BadRequestError('DBB_GW_BAD_BODY', 'expected {"h":[...strain...],"t":[t0,dt]}');
+  if (!Array.isArray(body.h)) throw new BadRequestError('DBB_GW_BAD_STRAIN', 'h must be an array of numbers');
+  if (body.h.length === 0) throw new BadRequestError('DBB_GW_EMPTY_CHUNK', 'h must hold at least one sample');
+  if (!Array.isArray(body.t) || body.t.length !== 2) throw new BadRequestError('DBB_GW_BAD_TIME', 't must be [t0, dt]');
   const { t0, dt } = checkedTime(body.t[0], body.t[1]);
   const h = body.h;
   const samples = new Float64Array(h.length);
   for (let i = 0; i < h.length; i++) {
     const x = h[i];
-    if (typeof x !== 'number' || !Number.isFinite(x)) throw bad('BAD_STRAIN', `h[${i}] is not a finite number`);
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new BadRequestError('DBB_GW_BAD_STRAIN', `h[${i}] is not a finite number`);
     samples[i] = x;
   }
   const bytes = Buffer.from(samples.buffer);
@@ -145,8 +143,8 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
     const id = idOf(req);
     const { user, token } = req.body as Static<typeof TrainBody>;
     const who = deps.auth.verify(token);
-    if (!who) throw bad('TOKEN_INVALID', 'the token in the body is not known', 401);
-    if (who.role === 'reader') throw bad('TOKEN_FORBIDDEN', `token of ${who.name} has role reader; freezing needs producer`, 403);
+    if (!who) throw new BadRequestError('DBB_GW_TOKEN_INVALID', 'the token in the body is not known');
+    if (who.role === 'reader') throw new BadRequestError('DBB_GW_TOKEN_FORBIDDEN', `token of ${who.name} has role reader; freezing needs producer`);
     const reply = await deps.replies.request('TrainRequested', id, { datastoreId: id, user, tokenOwner: who.name }, {
       actor: actorOf(req) ?? who.name, replies: ['BufferFrozen', 'TrainDeferred'],
     });

@@ -24,7 +24,7 @@ const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 const Since = Type.String({ format: 'date-time', description: 'ISO 8601; files whose current status was set at or after this time' });
 const RerunStatus = Type.Union(['FAILURE', 'UNKNOWN', 'SUCCESS', 'BACKFILL'].map((s) => Type.Literal(s)));
 
-const notFound = (id: string) => new BadRequestError('DBB_INGEST_FILE_NOT_FOUND', `no ingest file ${id}`, { status: 404 });
+const notFound = (id: string) => new BadRequestError('DBB_INGEST_FILE_NOT_FOUND', `no ingest file ${id}`);
 
 export const ingestRoutes: RoutePlugin = async (app, deps) => {
   app.get('/api/v1/ingest/files', {

@@ -8,10 +8,12 @@ import { basename } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BadRequestError, DbbError } from '../../platform/errors.ts';
+import { stagingProblem } from '../../platform/problems.ts';
+import { problem } from '../plugins/errors.ts';
 import { is } from '../../platform/types.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import { isMethod, loadStagingConfig, type StagingConfig } from '../../domains/staging/config.ts';
-import { checkRelativePath, checkSourcePath, checkUsername, CLIENT_CODES } from '../../domains/staging/paths.ts';
+import { checkRelativePath, checkSourcePath, checkUsername } from '../../domains/staging/paths.ts';
 import { openSource, StagingRefusal } from '../../platform/safe-fs.ts';
 import { getStagingLog, getStagingRequest, listStagingRequests, SCHEMA, type StagingRequestRecord } from '../../projections/staging/queries.ts';
 import { actorOf, boundUser, mayActFor, type RoutePlugin } from '../types.ts';
@@ -40,30 +42,20 @@ const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 const statusUrl = (id: string) => `/api/v1/staging/requests/${id}`;
 
 function refuse(code: string, reason: string, details: Record<string, unknown> = {}): never {
-  throw new BadRequestError(`DBB_STAGING_${code}`, reason, { status: 400, details });
-}
-
-/** HTTP status of a StagingFailed code: the seed's client refusals 400; a missing thing 404; a
- *  refused access 403; only effect failures (I/O, Jupyter, INTERRUPTED, ...) are 500. */
-export function failureStatus(code: string): number {
-  if (CLIENT_CODES.has(code)) return 400;
-  if (/NOT_FOUND$/.test(code)) return 404;
-  if (/(DENIED|FORBIDDEN|REFUSED)$/.test(code)) return 403;
-  if (/INVALID/.test(code)) return 400;
-  return 500;
+  throw new DbbError(stagingProblem(code), reason, { details });
 }
 
 /** 403 unless the caller may act for / see `username` (a bound token: only its own user). */
 function requireUser(req: FastifyRequest, username: string, what: string): void {
   if (!mayActFor(req, username)) {
-    throw new BadRequestError('DBB_AUTH_FORBIDDEN_USER', `token ${req.principal!.name} is bound to user ${req.principal!.user} and may not ${what} of user ${username}`, { status: 403 });
+    throw new BadRequestError('DBB_AUTH_FORBIDDEN_USER', `token ${req.principal!.name} is bound to user ${req.principal!.user} and may not ${what} of user ${username}`);
   }
 }
 
 /** A request record the caller may see: 404 when absent, 403 when it is another user's (bound token). */
 async function visibleRequest(req: FastifyRequest, db: Parameters<typeof getStagingRequest>[0], id: string, what: string): Promise<StagingRequestRecord> {
   const rec = await getStagingRequest(db, id);
-  if (!rec) throw new BadRequestError('DBB_STAGING_NOT_FOUND', `no staging request ${id}`, { status: 404 });
+  if (!rec) throw new BadRequestError('DBB_STAGING_NOT_FOUND', `no staging request ${id}`);
   requireUser(req, rec.username, what);
   return rec;
 }
@@ -106,7 +98,7 @@ async function sendFile(reply: FastifyReply, cfg: StagingConfig, localPath: stri
   try {
     src = await openSource(cfg.storageRoot, check.components);
   } catch (err) {
-    if (err instanceof StagingRefusal) throw new BadRequestError(`DBB_STAGING_${err.code}`, err.message, { status: err.code === 'SOURCE_NOT_FOUND' ? 404 : 400 });
+    if (err instanceof StagingRefusal) throw new DbbError(stagingProblem(err.code), err.message);
     throw err;
   }
   await src.dir.close();
@@ -117,7 +109,7 @@ async function sendFile(reply: FastifyReply, cfg: StagingConfig, localPath: stri
   if (r === 'unsatisfiable') {
     await src.file.close();
     return reply.code(416).header('content-range', `bytes */${size}`).type('application/problem+json')
-      .send({ type: 'https://data-backbone.dev/problems/dbb-staging-range', title: 'Range Not Satisfiable', status: 416, code: 'DBB_STAGING_RANGE', detail: `range ${range} outside 0-${size - 1}` });
+      .send(problem('DBB_STAGING_RANGE', `range ${range} outside 0-${size - 1}`));
   }
   if (size === 0) {
     await src.file.close();
@@ -166,9 +158,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
     if (is(outcome, 'StagingFailed')) {
       const { code, reason } = outcome.value;
       const details = { request_id: requestId, status_url: statusUrl(requestId) };
-      const status = failureStatus(code);
-      if (status < 500) throw new BadRequestError(`DBB_STAGING_${code}`, reason, { status, details });
-      throw new DbbError(`DBB_STAGING_${code}`, reason, { status, details });
+      throw new DbbError(stagingProblem(code), reason, { details });
     }
     if (!is(outcome, 'FileStaged')) throw new DbbError('DBB_STAGING_UNEXPECTED_REPLY', `unexpected reply ${outcome.name}`);
     if (method === 'direct_download') return sendFile(reply, cfg, item.local_path_on_storage, req.headers.range, requestId);
@@ -235,8 +225,8 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
     });
     if (is(outcome, 'StagingRerunRefused')) {
       const v = outcome.value;
-      if (v.code === 'NOT_FOUND') throw new BadRequestError('DBB_STAGING_NOT_FOUND', v.reason, { status: 404 });
-      throw new BadRequestError('DBB_STAGING_NOT_FAILED', v.reason, { status: 409, details: { request_status: v.status } });
+      if (v.code === 'NOT_FOUND') throw new BadRequestError('DBB_STAGING_NOT_FOUND', v.reason);
+      throw new BadRequestError('DBB_STAGING_NOT_FAILED', v.reason, { details: { request_status: v.status } });
     }
     const base = { request_id: id, status_url: statusUrl(id) };
     if (is(outcome, 'FileStaged')) {
@@ -254,7 +244,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
   }, async (req, reply) => {
     const rec = await visibleRequest(req, deps.db, req.params.id, 'download the file');
     if (rec.method !== 'direct_download' || rec.status !== 'SUCCESS') {
-      throw new BadRequestError('DBB_STAGING_NOT_DOWNLOADABLE', `request ${rec.id} is a ${rec.method} request with status ${rec.status}; only successful direct_download requests can be downloaded`, { status: 409 });
+      throw new BadRequestError('DBB_STAGING_NOT_DOWNLOADABLE', `request ${rec.id} is a ${rec.method} request with status ${rec.status}; only successful direct_download requests can be downloaded`);
     }
     return sendFile(reply, cfg, rec.local_path_on_storage, req.headers.range, rec.id);
   });

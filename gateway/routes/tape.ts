@@ -47,7 +47,7 @@ const Stats = Type.Object({
   cache: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
 });
 
-const notFound = (jobId: number) => new BadRequestError('DBB_TAPE_JOB_NOT_FOUND', `no staging job ${jobId}`, { status: 404 });
+const notFound = (jobId: number) => new BadRequestError('DBB_TAPE_JOB_NOT_FOUND', `no staging job ${jobId}`);
 
 export const tapeRoutes: RoutePlugin = async (app, deps) => {
   const cfg = loadTapeConfig(deps.env);
@@ -70,7 +70,7 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
     const accepted = await acceptJobRequest({ db: deps.db, appender: deps.appender, databaseUrl: deps.config.databaseUrl, log: deps.log }, {
       jobId, files: files ?? null, obs: files ? null : JSON.stringify(obs), notifyUrl,
     }, { actor: actorOf(req) });
-    if (!accepted) throw new BadRequestError('DBB_TAPE_JOB_EXISTS', `staging job ${jobId} already exists`, { status: 403 });
+    if (!accepted) throw new BadRequestError('DBB_TAPE_JOB_EXISTS', `staging job ${jobId} already exists`);
     return reply.code(202).send({ job_id: jobId, status_url: `/staging?job_id=${jobId}` });
   });
 

@@ -21,7 +21,7 @@ export interface ScoutResponse<T = any> { status: number; body: T; endpoint: str
 
 export class ScoutError extends DbbError {
   constructor(message: string, readonly httpStatus?: number) {
-    super('DBB_TAPE_SCOUT', message, { status: 502 });
+    super('DBB_TAPE_SCOUT', message);
   }
 }
 
