@@ -1,16 +1,11 @@
 // The ingest effect: one attempt of the configured plugin on a stored file, behind the plugin's
 // concurrency limit; and its reconciliation after a crash mid-attempt (plugin lookup, else UNKNOWN).
 import { stat } from 'node:fs/promises';
-import type { IngestEffect } from './rules.ts';
+import type { AttemptResult, IngestEffect } from './rules.ts';
 import type { IngestPlugin, IngestFile } from './plugins/index.ts';
 import type { Limiter } from '../../platform/limiter.ts';
 
-export interface AttemptResult {
-  status: 'SUCCESS' | 'FAILURE' | 'UNKNOWN';
-  durationMs: number;
-  error: string | null;
-  details: Record<string, unknown> | null;
-}
+export type { AttemptResult };
 
 export interface IngestEffectDeps {
   plugin: IngestPlugin;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, evolve, initialState, attemptOutcome, type FileState } from './rules.ts';
+import { decide, evolve, evolveInput, evolveOutcome, initialState, attemptOutcome, type FileState, type IngestEffect } from './rules.ts';
 import { STATUSES, TRANSITIONS, canMove, statusOf, type IngestEvent, type StatusOrNone } from '../../domains/ingest/status.ts';
 
 const meta = { eventId: 'e1', occurredAt: 1_000, correlationId: 'c1', causationId: null, actor: null, source: 'test' };
@@ -15,7 +15,7 @@ describe('ingest rules', () => {
   it('queues attempt 1 for a moved file and asks for its ingest effect (UNTRIED → PENDING)', () => {
     const out = decide(moved, initialState(), ctx);
     expect(out).toEqual([
-      { kind: 'emit', event: { name: 'IngestQueued', body: expect.objectContaining({ fileId: 'f1', attempt: 1, plugin: 'Registry', storagePath: '/sto/a/b.fits' }) } },
+      { kind: 'append', event: { name: 'IngestQueued', value: expect.objectContaining({ fileId: 'f1', attempt: 1, plugin: 'Registry', storagePath: '/sto/a/b.fits' }) } },
       { kind: 'effect', effect: expect.objectContaining({ kind: 'ingest', effectId: 'ingest:f1:1', attempt: 1, storagePath: '/sto/a/b.fits' }) },
     ]);
     expect(fold(moved).status).toBe('UNTRIED');
@@ -34,7 +34,7 @@ describe('ingest rules', () => {
     const failed = fold(moved, queued(1), attempted('FAILURE'));
     expect(failed.status).toBe('FAILURE');
     expect(decide(rerun, failed, ctx)).toEqual([
-      { kind: 'emit', event: { name: 'IngestQueued', body: expect.objectContaining({ attempt: 2 }) } },
+      { kind: 'append', event: { name: 'IngestQueued', value: expect.objectContaining({ attempt: 2 }) } },
       { kind: 'effect', effect: expect.objectContaining({ effectId: 'ingest:f1:2', attempt: 2 }) },
     ]);
     expect(decide(rerun, fold(moved, queued(1)), ctx)).toEqual([{ kind: 'ignore', reason: 'already-queued' }]);
@@ -45,7 +45,7 @@ describe('ingest rules', () => {
     const state = fold(conflict);
     expect(state.status).toBe('FAILURE');
     const out = decide(rerun, state, ctx);
-    expect(out).toEqual([{ kind: 'emit', event: { name: 'IngestAttempted', body: expect.objectContaining({ status: 'FAILURE', error: expect.stringContaining('not in storage') }) } }]);
+    expect(out).toEqual([{ kind: 'append', event: { name: 'IngestAttempted', value: expect.objectContaining({ status: 'FAILURE', error: expect.stringContaining('not in storage') }) } }]);
   });
 
   it('records UNKNOWN and lets it be rerun', () => {
@@ -81,5 +81,20 @@ describe('ingest rules', () => {
     expect(statusOf({ name: 'DuplicateFound', value: { meta, fileId: 'f1', relPath: 'x', sourcePath: 's', storagePath: 't', size: 1, checksum: 'c', action: 'Delete' } })).toBeNull();
     const eff = { kind: 'ingest' as const, effectId: 'x', fileId: 'f1', attempt: 3, plugin: 'Command', storagePath: '/s', relPath: 'r', checksum: 'c' };
     expect(attemptOutcome(eff, { status: 'SUCCESS', durationMs: 12.6, details: { a: 1 } })).toEqual({ fileId: 'f1', attempt: 3, plugin: 'Command', status: 'SUCCESS', durationMs: 13, error: null, details: '{"a":1}' });
+  });
+
+  it('given a pending attempt, when its effect result comes back, then IngestAttempted is appended and folded like the event read back', () => {
+    const eff: IngestEffect = { kind: 'ingest', effectId: 'ingest:f1:1', fileId: 'f1', attempt: 1, plugin: 'Registry', storagePath: '/sto/a/b.fits', relPath: 'a/b.fits', checksum: 'c' };
+    const pending = fold(moved, queued(1));
+    const input = { name: 'IngestAttemptDone' as const, effect: eff, result: { status: 'UNKNOWN' as const, durationMs: 0, error: 'stopped', details: null } };
+    const out = decide(input, pending, ctx);
+    expect(out).toEqual([{ kind: 'append', event: { name: 'IngestAttempted', value: expect.objectContaining({ fileId: 'f1', attempt: 1, status: 'UNKNOWN', error: 'stopped' }) } }]);
+    expect(evolveInput(pending, input)).toBe(pending);
+    const appended = out[0] as Extract<(typeof out)[number], { kind: 'append' }>;
+    expect(evolveOutcome(pending, appended.event, meta)).toEqual(fold(moved, queued(1), attempted('UNKNOWN')));
+  });
+
+  it('given a moved file, when the event is decided, then the event itself moves the state to UNTRIED', () => {
+    expect(evolveInput(initialState(), moved)).toMatchObject({ status: 'UNTRIED', fileId: 'f1', attempt: 0 });
   });
 });

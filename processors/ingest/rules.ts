@@ -1,10 +1,11 @@
 // Pure ingest rules: which file gets an ingest attempt and when (seed "Manage file ingestion").
 // Input: every event on dbb.ingest.files for one file id. A moved file or a rerun gives IngestQueued
 // (PENDING) plus the `ingest` effect for that attempt, in one decision; a rerun that cannot be honoured
-// gives IngestAttempted FAILURE. The processor's own outputs are evolved when emitted, so on the topic
-// they are ignored.
+// gives IngestAttempted FAILURE; the effect's result (or its reconciliation) gives IngestAttempted. The
+// processor's own outputs are evolved when appended, so on the topic they are ignored.
+import type { Output as DeciderOutput } from '../../platform/decider.ts';
 import { InvalidEventError } from '../../platform/errors.ts';
-import type { BodyOf } from '../../platform/types.ts';
+import type { BodyOf, Meta } from '../../platform/types.ts';
 import { canMove, statusOf, type IngestEvent, type IngestStatus } from '../../domains/ingest/status.ts';
 
 export type FileState =
@@ -40,12 +41,25 @@ export interface IngestEffect {
   checksum: string;
 }
 
+/** The outcome of one attempt (effects.ts), or of its reconciliation after a crash (UNKNOWN: nobody can tell). */
+export interface AttemptResult {
+  status: 'SUCCESS' | 'FAILURE' | 'UNKNOWN';
+  durationMs: number;
+  error: string | null;
+  details: Record<string, unknown> | null;
+}
+
+/** An event of dbb.ingest.files, or the result of an ingest effect. */
+export type IngestInput = IngestEvent | { name: 'IngestAttemptDone'; effect: IngestEffect; result: AttemptResult };
+
+/** The outcome events the rules append. */
+export type OutcomeEvent =
+  | { name: 'IngestQueued'; value: BodyOf<'IngestQueued'> }
+  | { name: 'IngestAttempted'; value: BodyOf<'IngestAttempted'> };
+
 export type IgnoreReason = 'known-file' | 'unknown-file' | 'already-queued' | 'own-output' | 'no-decision';
 
-export type Output =
-  | { kind: 'emit'; event: { name: 'IngestQueued'; body: BodyOf<'IngestQueued'> } | { name: 'IngestAttempted'; body: BodyOf<'IngestAttempted'> } }
-  | { kind: 'effect'; effect: IngestEffect }
-  | { kind: 'ignore'; reason: IgnoreReason };
+export type Output = DeciderOutput<OutcomeEvent, IngestEffect>;
 
 const ignore = (reason: IgnoreReason): Output[] => [{ kind: 'ignore', reason }];
 
@@ -64,7 +78,17 @@ export function evolve(state: FileState, e: IngestEvent): FileState {
   return { ...state, status: to };
 }
 
-export function decide(input: IngestEvent, state: FileState, ctx: RuleContext): Output[] {
+/** An appended outcome, folded with its meta like the same event read back from the topic. */
+export const evolveOutcome = (state: FileState, e: OutcomeEvent, meta: Meta): FileState =>
+  evolve(state, { name: e.name, value: { ...e.value, meta } } as IngestEvent);
+
+/** Every event of the file's log moves its state (by the TRANSITIONS table); an effect's result only
+ *  through the IngestAttempted it gives. */
+export const evolveInput = (state: FileState, input: IngestInput): FileState =>
+  (input.name === 'IngestAttemptDone' ? state : evolve(state, input));
+
+export function decide(input: IngestInput, state: FileState, ctx: RuleContext): Output[] {
+  if (input.name === 'IngestAttemptDone') return [{ kind: 'append', event: { name: 'IngestAttempted', value: attemptOutcome(input.effect, input.result) } }];
   if (!input.value.fileId) throw new InvalidEventError(`${input.name} without fileId`);
   switch (input.name) {
     case 'FileMoved': return onMoved(input, state, ctx);
@@ -92,7 +116,7 @@ function queue(state: Extract<FileState, { fileId: string }>, storagePath: strin
     fileId: state.fileId, attempt, plugin: ctx.plugin, storagePath, relPath: state.relPath, checksum: state.checksum,
   };
   return [
-    { kind: 'emit', event: { name: 'IngestQueued', body } },
+    { kind: 'append', event: { name: 'IngestQueued', value: body } },
     {
       kind: 'effect',
       effect: { kind: 'ingest', effectId: ingestEffectId(state.fileId, attempt), fileId: state.fileId, attempt, plugin: ctx.plugin, storagePath, relPath: state.relPath, checksum: state.checksum },
@@ -117,7 +141,7 @@ function onRerun(state: FileState, ctx: RuleContext): Output[] {
       fileId: rerun.fileId, attempt: rerun.attempt, plugin: ctx.plugin, status: 'FAILURE', durationMs: 0,
       error: `rerun refused: ${rerun.relPath} is not in storage (a different file with the same name is there)`, details: null,
     };
-    return [{ kind: 'emit', event: { name: 'IngestAttempted', body } }];
+    return [{ kind: 'append', event: { name: 'IngestAttempted', value: body } }];
   }
   return queue(rerun, rerun.storagePath, ctx);
 }

@@ -1,0 +1,63 @@
+// The ingest processor's handler: loads the files' states, runs dbb.ingest.files events through the rules
+// in the one decider loop (platform/decider.ts), each attempt once through the effect ledger (an attempt
+// interrupted by a crash reconciled), and saves the states, in the batch transaction.
+import type pg from 'pg';
+import { deciderLoop } from '../../platform/decider.ts';
+import { InvalidEventError } from '../../platform/errors.ts';
+import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
+import { isIngestEvent, type IngestEvent } from '../../domains/ingest/status.ts';
+import { reconcileIngest, runIngest, type IngestEffectDeps } from './effects.ts';
+import {
+  decide, evolveInput, evolveOutcome, initialState,
+  type FileState, type IngestEffect, type IngestInput, type OutcomeEvent, type RuleContext,
+} from './rules.ts';
+
+type States = Map<string, FileState>;
+
+async function loadStates(tx: pg.PoolClient, ids: string[]): Promise<States> {
+  const { rows } = await tx.query('SELECT file_id, state FROM file_state WHERE file_id = ANY($1::text[])', [ids]);
+  const states: States = new Map(ids.map((id) => [id, initialState()]));
+  for (const r of rows) states.set(r.file_id as string, r.state as FileState);
+  return states;
+}
+
+async function saveStates(tx: pg.PoolClient, states: States): Promise<void> {
+  if (!states.size) return;
+  await tx.query(
+    `INSERT INTO file_state (file_id, state, updated_at) SELECT *, now() FROM unnest($1::text[], $2::jsonb[])
+     ON CONFLICT (file_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
+    [[...states.keys()], [...states.values()].map((st) => JSON.stringify(st))],
+  );
+}
+
+/** The event as an input keyed by its file id; null for status-less finder events and our own outputs
+ *  (already evolved when appended): they need no state read. */
+function inputOf(event: DecodedEvent): { key: string; input: IngestInput } | null {
+  if (!isIngestEvent(event)) return null;
+  if (event.name === 'FileDiscovered' || event.name === 'DuplicateFound' || event.name === 'IngestQueued' || event.name === 'IngestAttempted') return null;
+  const input = { name: event.name, value: event.value } as IngestEvent;
+  if (!input.value.fileId) throw new InvalidEventError(`${input.name} without fileId`);
+  return { key: input.value.fileId, input };
+}
+
+/** Runs one attempt once per effect id; an attempt a crash interrupted is reconciled (plugin lookup, else UNKNOWN). */
+async function perform(effect: IngestEffect, ctx: HandlerContext, fx: () => IngestEffectDeps): Promise<IngestInput> {
+  const outcome = await ctx.runEffect(effect.effectId, () => runIngest(effect, fx()));
+  const result = outcome.status === 'DONE' ? outcome.result : await reconcileIngest(effect, fx());
+  if (outcome.status === 'UNKNOWN') ctx.log.warn({ fileId: effect.fileId, attempt: effect.attempt, status: result.status }, 'ingest attempt interrupted by a crash; reconciled');
+  return { name: 'IngestAttemptDone', effect, result };
+}
+
+/** The ingest processor's handler. `fx` is called when an attempt runs (the plugin starts lazily);
+ *  `concurrency`: files decided at once in a batch (their attempts still pass the plugin's limiter). */
+export function ingestHandler(plugin: string, fx: () => IngestEffectDeps, concurrency: number) {
+  return deciderLoop<FileState, IngestInput, OutcomeEvent, IngestEffect, RuleContext>({
+    decider: { decide, evolve: evolveOutcome, evolveInput },
+    inputOf,
+    load: loadStates,
+    save: saveStates,
+    context: (event) => ({ now: event.meta.occurredAt, eventId: event.meta.eventId, plugin }),
+    perform: (effect, ctx) => perform(effect, ctx, fx),
+    concurrency,
+  });
+}
