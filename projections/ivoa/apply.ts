@@ -1,6 +1,6 @@
 // Applies ivoa row changes inside the consumer's batch transaction (search_path = the projection's
-// schema, so a replay into a shadow schema writes there). Changes are collapsed per key (the last one
-// wins: all changes of one key are ordered by offset) and written with one unnest() statement per op.
+// schema, so a replay into a shadow schema writes there). Changes are collapsed per key (see collapse:
+// all changes of one key are ordered by offset) and written with one unnest() statement per table.
 // Every table's last_offset (the offset of the last event applied to the row) is the guard.
 import type pg from 'pg';
 import { OBSCORE_COLUMNS } from './obscore.ts';
@@ -35,11 +35,13 @@ ON CONFLICT (scope, name, rse) DO UPDATE SET
   removed = EXCLUDED.removed, last_offset = EXCLUDED.last_offset
 WHERE replicas.last_offset < EXCLUDED.last_offset`;
 
-/** Last change per key; the relative order between keys does not matter (different rows). */
+/** Last change per replica; per DID the last upsert and the last delete, since a deletion leaves a
+ *  tombstone even when the DID is registered again later in the batch. applyChanges writes deletes
+ *  before upserts and the offset guards order the two, as handle does event by event. */
 export function collapse(changes: RowChange[]): RowChange[] {
   const last = new Map<string, RowChange>();
   for (const c of changes) {
-    const k = c.op === 'upsertReplica' || c.op === 'removeReplica' ? `r\0${c.scope}\0${c.name}\0${c.rse}` : `d\0${c.scope}\0${c.name}`;
+    const k = c.op === 'upsertReplica' || c.op === 'removeReplica' ? `r\0${c.scope}\0${c.name}\0${c.rse}` : `${c.op}\0${c.scope}\0${c.name}`;
     const prev = last.get(k);
     if (!prev || prev.offset <= c.offset) last.set(k, c);
   }

@@ -82,10 +82,12 @@ describe('fold', () => {
 });
 
 describe('collapse', () => {
-  it('keeps the last change per DID and per replica', () => {
+  it('keeps the last change per replica, and per DID the last upsert and the last delete', () => {
     const a = fold(ev('DidRegistered', { scope: 's', name: 'n', didType: 'FILE', metadata: '{}' }, '1'), id);
     const b = fold(ev('DidDeleted', { scope: 's', name: 'n' }, '2'), id);
     const r = fold(ev('ReplicaAdded', { scope: 's', name: 'n', rse: 'R', accessUrl: 'u', site: 'A', siteLat: 0, siteLon: 0 }, '3'), id);
-    expect(collapse([...a, ...r, ...b]).map((c) => c.op).sort()).toEqual(['deleteDid', 'upsertReplica']);
+    const x = fold(ev('ReplicaRemoved', { scope: 's', name: 'n', rse: 'R' }, '4'), id);
+    const c = fold(ev('DidRegistered', { scope: 's', name: 'n', didType: 'FILE', metadata: '{}' }, '5'), id);
+    expect(collapse([...a, ...r, ...b, ...x, ...c]).map((ch) => `${ch.op}@${ch.offset}`).sort()).toEqual(['deleteDid@2', 'removeReplica@4', 'upsertObscore@5']);
   });
 });
