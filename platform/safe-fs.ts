@@ -3,10 +3,11 @@
 // base (or a directory swapped for one mid-walk) is refused instead of followed.
 import { constants as C, promises as fsp, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import type { StagingRefusalCode } from './problems.ts';
 
 /** A refusal with a stable code; effects turn it into a StagingFailed. */
 export class StagingRefusal extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(readonly code: StagingRefusalCode, message: string) {
     super(message);
     this.name = 'StagingRefusal';
   }

@@ -2,14 +2,16 @@
 // (pure; the gateway and the rules both run them). They never touch the filesystem: links are
 // handled by platform/safe-fs.ts, component by component.
 
+import type { StagingRefusalCode } from '../../platform/problems.ts';
+
 export const NAME_MAX = 255; // bytes per component (Linux NAME_MAX)
 export const PATH_MAX = 4095; // bytes per path, without the NUL (Linux PATH_MAX - 1)
 
-export type PathCheck = { ok: true; components: string[] } | { ok: false; code: string; reason: string };
+export type PathCheck = { ok: true; components: string[] } | { ok: false; code: StagingRefusalCode; reason: string };
 
 const USERNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
-export function checkUsername(username: string): { ok: true } | { ok: false; code: string; reason: string } {
+export function checkUsername(username: string): { ok: true } | { ok: false; code: StagingRefusalCode; reason: string } {
   return USERNAME.test(username) && username !== '.' && username !== '..'
     ? { ok: true }
     : { ok: false, code: 'USERNAME_INVALID', reason: `Invalid username: ${JSON.stringify(username)} (letters, digits, _ . -, at most 64)` };
@@ -52,8 +54,8 @@ export function checkSourcePath(path: string, root: string): PathCheck {
 }
 
 /** Client-caused refusal codes: the seed answers these with 400 (everything else is a 500). */
-export const CLIENT_CODES = new Set([
+export const CLIENT_CODES = new Set<string>([
   'METHOD_NOT_ALLOWED', 'USERNAME_INVALID', 'PATH_EMPTY', 'PATH_NUL', 'PATH_TOO_LONG', 'NAME_TOO_LONG', 'PATH_TRAVERSAL',
   'PATH_INVALID', 'PATH_ABSOLUTE', 'PATH_ESCAPE', 'SYMLINK_REFUSED', 'NOT_A_DIRECTORY', 'SOURCE_NOT_FOUND', 'SOURCE_NOT_REGULAR',
   'DESTINATION_CONFLICT', 'CROSS_DEVICE', 'USER_AREA_NOT_FOUND',
-]);
+] satisfies StagingRefusalCode[]);
