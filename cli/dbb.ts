@@ -20,7 +20,9 @@ import { hashToken } from '../gateway/plugins/auth.ts';
 import { startSystem, allConsumers, createDefaultDirs, domainAvailability } from './system.ts';
 import { startPlatform } from '../platform/runtime.ts';
 import { replayProjection } from '../platform/replay.ts';
-import { consumerLag, listTopics, tailTopic } from './inspect.ts';
+import { tailTopic } from './inspect.ts';
+import { consumerLag, listTopics } from '../platform/inspect.ts';
+import { createPool } from '../platform/db.ts';
 import { checkSchemas } from './schemas.ts';
 import { registerDomainCommands } from './domains.ts';
 import { startDevSimulators } from './dev.ts';
@@ -121,10 +123,13 @@ program.command('status').description('state of the native stack and consumer la
     }
     const config = loadConfig(process.env);
     for (const [name, state] of Object.entries(await domainAvailability(config, process.env))) console.log(`${name.padEnd(10)} ${state === 'up' ? 'up' : `unavailable: ${state}`}`);
+    const db = createPool(config.databaseUrl, 1);
     try {
-      for (const l of await consumerLag(config)) console.log(`${l.group.padEnd(40)} lag ${l.lag}`);
+      for (const l of await consumerLag({ config, db })) console.log(`${l.group.padEnd(40)} lag ${l.lag}`);
     } catch (err) {
       console.log(`lag: unavailable (${(err as Error).message})`);
+    } finally {
+      await db.end();
     }
   });
 
@@ -141,9 +146,15 @@ program.command('tail').description('print decoded events of a topic as JSON lin
     await tailTopic(loadConfig(process.env), topic, opts);
   });
 
-program.command('lag').description('records behind the log end, per consumer group')
+program.command('lag').description('records behind the log end per consumer group (from the offsets each consumer stores in Postgres)')
   .action(async () => {
-    for (const l of await consumerLag(loadConfig(process.env))) console.log(`${l.group.padEnd(40)} ${l.lag}`);
+    const config = loadConfig(process.env);
+    const db = createPool(config.databaseUrl, 1);
+    try {
+      for (const l of await consumerLag({ config, db })) console.log(`${l.group.padEnd(40)} ${l.lag}`);
+    } finally {
+      await db.end();
+    }
   });
 
 program.command('replay').description('rebuild a projection from offset 0 into a shadow schema, then swap it in')

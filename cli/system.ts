@@ -12,7 +12,7 @@ import { createAuth } from '../gateway/plugins/auth.ts';
 import type { App } from '../gateway/types.ts';
 import type { ConsumerSpec } from '../platform/types.ts';
 import { metrics } from '../platform/metrics.ts';
-import { consumerLag } from './inspect.ts';
+import { consumerLag } from '../platform/inspect.ts';
 import { Availability, runProbes, type Probe } from '../platform/availability.ts';
 import { pgSphereProbe } from '../projections/ivoa/requirements.ts';
 import { dachsInstalled, dachsUp, serveTapFor } from '../infra/tap/dachs.ts';
@@ -101,7 +101,7 @@ export async function startSystem(env: Env, log: Logger, parts: SystemParts): Pr
     });
     closers.push(() => admin.disconnect());
     const lagTimer = setInterval(() => {
-      consumerLag(config).then((ls) => { for (const l of ls) metrics.consumerLag.set({ group: l.group }, l.lag); }).catch(() => {});
+      consumerLag(platform).then((ls) => { for (const l of ls) metrics.consumerLag.set({ group: l.group }, l.lag); }).catch(() => {});
     }, 15_000);
     lagTimer.unref();
     closers.push(async () => clearInterval(lagTimer));

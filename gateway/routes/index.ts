@@ -6,6 +6,7 @@ import { ivoaRoutes } from './ivoa.ts';
 import { gwRoutes } from './gw.ts';
 import { ingestRoutes } from './ingest.ts';
 import { consoleRoutes } from './console.ts';
+import { opsRoutes } from './ops.ts';
 
 export const DOMAIN_ROUTES: { name: string; plugin: RoutePlugin }[] = [
   { name: 'tape', plugin: tapeRoutes },
@@ -14,4 +15,5 @@ export const DOMAIN_ROUTES: { name: string; plugin: RoutePlugin }[] = [
   { name: 'gw', plugin: gwRoutes },
   { name: 'ingest', plugin: ingestRoutes },
   { name: 'console', plugin: consoleRoutes },
+  { name: 'ops', plugin: opsRoutes },
 ];

@@ -4,6 +4,8 @@
 // Decisions on state are the processor's (request/reply); reads come from the projection. A token
 // bound to a user (DBB_TOKENS ...:user=alice) stages only into, and sees only, that user's requests.
 import { randomUUID } from 'node:crypto';
+import { constants as C } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -14,7 +16,7 @@ import { is } from '../../platform/types.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import { isMethod, loadStagingConfig, type StagingConfig } from '../../domains/staging/config.ts';
 import { checkRelativePath, checkSourcePath, checkUsername } from '../../domains/staging/paths.ts';
-import { openSource, StagingRefusal } from '../../platform/safe-fs.ts';
+import { fdPath, openSource, openTrustedDir, StagingRefusal, walkDirs } from '../../platform/safe-fs.ts';
 import { getStagingLog, getStagingRequest, listStagingRequests, SCHEMA, type StagingRequestRecord } from '../../projections/staging/queries.ts';
 import { actorOf, boundUser, mayActFor, type RoutePlugin } from '../types.ts';
 
@@ -119,6 +121,29 @@ async function sendFile(reply: FastifyReply, cfg: StagingConfig, localPath: stri
   if (r) reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
   reply.header('content-length', end - start + 1);
   return reply.send(src.file.createReadStream({ start, end, autoClose: true }));
+}
+
+const TEST_FILE_MAX_BYTES = 64 * 1024 * 1024; // the test-file tool makes small files, not bulk data
+
+/** Creates a file below the storage root without following links (the seed frontend's File Creation tool). */
+async function createTestFile(root: string, path: string, content: Buffer): Promise<string> {
+  const check = checkSourcePath(path, root);
+  if (!check.ok) throw new DbbError(stagingProblem(check.code), check.reason);
+  const comps = check.components;
+  try {
+    const dir = await walkDirs(await openTrustedDir(root), comps.slice(0, -1), { create: true, label: root });
+    try {
+      const fh = await fsp.open(fdPath(dir, comps[comps.length - 1]), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o644);
+      try { await fh.writeFile(content); } finally { await fh.close(); }
+    } finally {
+      await dir.close();
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new BadRequestError('DBB_CONSOLE_FILE_EXISTS', `${path} already exists on the storage`);
+    if (err instanceof StagingRefusal) throw new DbbError(stagingProblem(err.code), err.message);
+    throw err;
+  }
+  return `${root}/${comps.join('/')}`;
 }
 
 export const stagingRoutes: RoutePlugin = async (app, deps) => {
@@ -272,5 +297,24 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
     });
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     req.raw.on('close', () => { clearInterval(ping); stop(); streams.delete(res); });
+  });
+
+  // the console's test-file tool (URL kept for the console): source files to try /stage_data with
+  app.post('/api/v1/console/test-files', {
+    onRequest: deps.auth.require('operator'),
+    schema: {
+      tags: ['console'], summary: 'Create a test file on the staging storage (the seed frontend\'s File Creation tool)',
+      body: Type.Object({
+        path: Type.String({ minLength: 1, maxLength: 4095, description: 'below the storage root (absolute under it, or relative)' }),
+        content: Type.Optional(Type.String({ maxLength: 1024 * 1024, description: 'text to write' })),
+        size_bytes: Type.Optional(Type.Integer({ minimum: 0, maximum: TEST_FILE_MAX_BYTES, description: 'instead of content: this many bytes of a repeating pattern' })),
+      }, { additionalProperties: false }),
+      response: { 201: Type.Object({ path: Type.String(), size_bytes: Type.Integer() }) },
+    },
+  }, async (req, reply) => {
+    const content = req.body.content !== undefined ? Buffer.from(req.body.content, 'utf8')
+      : Buffer.alloc(req.body.size_bytes ?? 1024, 'Data Backbone test file\n');
+    const path = await createTestFile(cfg.storageRoot, req.body.path, content);
+    return reply.code(201).send({ path, size_bytes: content.length });
   });
 };
