@@ -7,7 +7,7 @@ import type { GatewayDeps, RoutePlugin } from '../types.ts';
 import { loadIvoaConfig, type IvoaConfig } from '../../domains/ivoa/config.ts';
 import { coneSearch, getCounts, getDidReplicas, getSite } from '../../projections/ivoa/queries.ts';
 import { DATALINK_FORMAT, OBSCORE_COLUMNS, parsePublisherDid } from '../../projections/ivoa/obscore.ts';
-import { errorDocument, resultsTable, VOTABLE_TYPE, type VoField } from '../../projections/ivoa/votable.ts';
+import { errorDocument, resultsTable, VOTABLE_TYPE, type VoField } from './ivoa-votable.ts';
 import { greatCircleKm, spolyToDali } from '../../projections/ivoa/geo.ts';
 
 const GROUP = 'ivoa-seed';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { OBSCORE_COLUMNS } from './obscore.ts';
 import { resourceDescriptor } from '../../infra/tap/dachs.ts';
-import { errorDocument, resultsTable } from './votable.ts';
+import { errorDocument, resultsTable } from '../../gateway/routes/ivoa-votable.ts';
 import { greatCircleDeg, spolyToDali } from './geo.ts';
 
 describe('the ObsCore table definition', () => {
