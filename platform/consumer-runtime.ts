@@ -12,7 +12,7 @@ import type { Serde } from './registry.ts';
 import { baseTopic, DLQ_SUFFIX } from './kafka.ts';
 import { eventHeaders, makeMeta, type RawRecord } from './producer.ts';
 import { derivedId } from './ids.ts';
-import { InvalidEventError, isTransient } from './errors.ts';
+import { InvalidEventError, isTransient, TransientError } from './errors.ts';
 import { metrics } from './metrics.ts';
 import type { AppendOptions, ConsumerSpec, DecodedEvent, EffectOutcome, HandlerContext, Meta } from './types.ts';
 
@@ -158,13 +158,21 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
     const decoded = await Promise.all(messages.map((m) => decode(m, topic, partition)));
     await withTx(db, async (tx) => {
       // the client is checked out (no pool 'error' listener) and idle while handlers run effects: a
-      // connection lost then must fail the next query (retried), not end the process as an unhandled 'error'
-      tx.on('error', onTxError);
-      try { await applyInTx(topic, partition, fence, messages, isolate, decoded, tx); } finally { tx.removeListener('error', onTxError); }
+      // connection lost then must fail the next query, retried as transient, not end the process as an
+      // unhandled 'error' event (pg's "not queryable" error that follows carries no SQLSTATE)
+      let lost: Error | null = null;
+      const onError = (err: Error) => { lost = err; log.warn({ err }, 'batch connection lost'); };
+      tx.on('error', onError);
+      try {
+        await applyInTx(topic, partition, fence, messages, isolate, decoded, tx);
+      } catch (err) {
+        if (lost && !(err instanceof FenceLost)) throw new TransientError('batch connection lost', err);
+        throw err;
+      } finally {
+        tx.removeListener('error', onError);
+      }
     }, schema);
   }
-
-  const onTxError = (err: Error) => log.warn({ err }, 'batch connection lost');
 
   async function applyInTx(topic: string, partition: number, fence: bigint, messages: KafkaMessage[], isolate: boolean, decoded: Decoding[], tx: Tx): Promise<void> {
     {

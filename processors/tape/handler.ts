@@ -2,13 +2,14 @@
 // asks rules.decide, persists what it emits, and runs the effects (effects.ts) whose outcomes feed back
 // into the rules. No rules here.
 import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
-import type { TapeConfig } from './config.ts';
+import type { TapeConfig } from '../../domains/tape/config.ts';
 import * as fx from './effects.ts';
 import {
-  acceptedFiles, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, dueCallback, evolve, isAccepted, jobKey, rescheduled,
+  acceptedFiles, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, dueCallback, evolve, isAccepted, rescheduled,
   type Job, type Output, type RetryPolicy, type RuleContext, type TapeEffect, type TapeInput, type TapeState, type TapeView,
 } from './rules.ts';
 import { claimJobId, dueCallbacks, forgetPositions, jobFiles, jobIdAccepted, loadJob, loadJobFiles, markFiles, overdueJobs, saveJob } from './store.ts';
+import { jobKey } from '../../domains/tape/ids.ts';
 
 const NO_RETRY: RetryPolicy = { rounds: 0, firstDelayMs: 1, maxDelayMs: 1, windowMs: 0 };
 

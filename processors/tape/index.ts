@@ -5,22 +5,15 @@ import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import { ns } from '../../platform/config.ts';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
-import { loadTapeConfig, type TapeConfig } from './config.ts';
-import { createScoutClient, type ScoutClient } from './scout.ts';
+import { loadTapeConfig, type TapeConfig } from '../../domains/tape/config.ts';
+import { createScout, type ScoutClient } from '../../domains/tape/scout.ts';
 import type { EffectDeps } from './effects.ts';
 import { handleTape } from './handler.ts';
-import { parseAllowList } from './callback-target.ts';
+import { parseAllowList } from '../../domains/tape/callback-target.ts';
 
 export const NAME = 'processor.tape';
 
 export interface TapeProcessorOverrides { scout?: ScoutClient; sleep?: (ms: number) => Promise<void> }
-
-export function createScout(cfg: TapeConfig): ScoutClient {
-  return createScoutClient({
-    urls: cfg.scoutUrls, user: cfg.scoutUser, password: cfg.scoutPassword, attempts: cfg.scoutAttempts,
-    backoffMs: cfg.scoutBackoffMs, timeoutMs: cfg.scoutTimeoutMs, jitter: cfg.retryJitter,
-  });
-}
 
 export function createTapeProcessor(deps: DomainDeps, overrides: TapeProcessorOverrides = {}): ConsumerSpec {
   const cfg = loadTapeConfig(deps.env);

@@ -2,8 +2,8 @@
 // A job is created from a file list or an obs lookup, staged by batchstage, completed when every
 // file is ready or errored (or on timeout), and its result is POSTed to notify_url (seed: kafkad).
 import { InvalidEventError } from '../../platform/errors.ts';
-import { derivedId } from '../../platform/ids.ts';
 import type { BodyOf, EventMap, EventName, Meta } from '../../platform/types.ts';
+import { deliveryIdOf, jobKey } from '../../domains/tape/ids.ts';
 
 /** Seed return codes of the callback. */
 export const RC = { SUCCESS: 0, TIMEOUT: 10, LOOKUP_FAILED: 100, NO_FILES: 101, CREATE_EXCEPTION: 199 } as const;
@@ -85,9 +85,6 @@ export interface RuleContext {
  *  for a request whether it holds its job id (job_ids: POST /staging reserved it for this very event,
  *  or nobody had it); for a cancel whether the id was accepted (reserved) at all. */
 export interface TapeView { job: TapeState; files?: ReadonlyMap<string, FileStatus | null>; holdsId?: boolean; reserved?: boolean }
-
-export const jobKey = (jobId: number) => String(jobId);
-export const deliveryIdOf = (completionEventId: string) => derivedId('tape.callback', completionEventId);
 
 const emit = <N extends EventName>(name: N, jobId: number, body: BodyOf<N>): Output => ({ kind: 'emit', name, key: jobKey(jobId), body } as Output);
 const ignore = (reason: IgnoreReason): Output => ({ kind: 'ignore', reason });
