@@ -1,4 +1,4 @@
-// Every projection with a batch path: handleBatch over a whole log writes exactly what handle writes
+// Every projection with a batch path (staging, gw, ivoa, ingest): handleBatch over a whole log writes exactly what handle writes
 // event by event (the runtime falls back to handle when handleBatch throws, and a replay batches what
 // live consumption applied one by one), and a second pass over the same log changes nothing.
 // Postgres only: each projection's migrations run into two schemas of a private database.
@@ -10,6 +10,7 @@ import type { BatchContext, ConsumerSpec, DecodedEvent, DomainDeps, HandlerConte
 import { createStagingProjection } from '../projections/staging/index.ts';
 import { createGwProjection } from '../projections/gw/index.ts';
 import { createIvoaProjection } from '../projections/ivoa/index.ts';
+import { createIngestProjection } from '../projections/ingest/index.ts';
 
 const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const adminUrl = () => { const u = new URL(baseUrl); u.pathname = '/postgres'; return u.toString(); };
@@ -139,5 +140,30 @@ describe('handleBatch agrees with handle', () => {
     await expectAgreement(createIvoaProjection(deps), events, {
       obscore: 'rucio_did_scope, rucio_did_name', did_tombstones: 'scope, name', replicas: 'scope, name, rse',
     });
+  });
+
+  it('ingest: discovery, move, queue, failed and successful attempts, rerun, an illegal move, duplicates and backfill', async () => {
+    const t = 'dbb.ingest.files';
+    const file = (id: string) => ({ fileId: id, relPath: `${id}.fits`, checksum: `c${id}`, size: 3, sourcePath: `/b/${id}.fits` });
+    const attempt = (id: string, n: number, status: string, error: string | null) =>
+      ({ fileId: id, attempt: n, plugin: 'Registry', status, durationMs: 7, error, details: error ? null : '{"x":1}' });
+    let o = 0;
+    const events = [
+      event(t, 'f1', 'FileDiscovered', file('f1'), o++),
+      event(t, 'f2', 'FileMoved', { ...file('f2'), storagePath: '/s/f2.fits' }, o++),
+      event(t, 'f1', 'FileMoved', { ...file('f1'), storagePath: '/s/f1.fits' }, o++),
+      event(t, 'f1', 'IngestQueued', { fileId: 'f1', attempt: 1, plugin: 'Registry' }, o++),
+      event(t, 'f1', 'IngestAttempted', attempt('f1', 1, 'FAILURE', 'boom'), o++),
+      event(t, 'f2', 'IngestAttempted', attempt('f2', 1, 'SUCCESS', null), o++), // not queued: history only
+      event(t, 'f1', 'IngestRerunRequested', { fileId: 'f1', reason: 'fixed' }, o++),
+      event(t, 'f1', 'IngestQueued', { fileId: 'f1', attempt: 2, plugin: 'Registry' }, o++),
+      event(t, 'f1', 'IngestAttempted', attempt('f1', 2, 'SUCCESS', null), o++),
+      event(t, 'f3', 'DuplicateFound', { ...file('f3'), storagePath: '/s/f3.fits', action: 'Keep' }, o++),
+      event(t, 'f4', 'FileBackfilled', { ...file('f4'), storagePath: '/s/f4.fits' }, o++),
+      event(t, 'f5', 'FileConflictFound', { ...file('f5'), reason: 'checksum differs' }, o++),
+      event(t, 'f2', 'IngestQueued', { fileId: 'f2', attempt: 1, plugin: 'Registry' }, o++),
+      event(t, 'f5', 'IngestAttempted', attempt('f5', 1, 'SUCCESS', null), o++), // not queued: the status stays
+    ];
+    await expectAgreement(createIngestProjection(deps), events, { files: 'file_id', file_events: 'event_id' });
   });
 });

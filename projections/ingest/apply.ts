@@ -45,3 +45,67 @@ export async function applyChanges(tx: Pick<pg.PoolClient, 'query'>, changes: Ro
     }
   }
 }
+
+const CAST: Record<string, string> = { size: '::bigint', in_storage: '::boolean', attempts: '::integer' };
+const FIELD_SQL = Object.fromEntries(COLS.map(([k, col]) => [k, `(u.f->>'${k}')${CAST[col] ?? ''}`])) as Record<string, string>;
+const FILES_IN = `unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::text[], $6::float8[], $7::jsonb[], $8::boolean[]) AS u(id, o, at, st, fr, d, f, up)`;
+// status moves only along TRANSITIONS (u.fr: the statuses it may move from, comma-separated)
+const MOVES = `u.st IS NOT NULL AND COALESCE(files.status, 'NONE') = ANY(string_to_array(u.fr, ','))`;
+const INSERT_FILES = `
+INSERT INTO files AS files (file_id, last_offset, updated_at, status, status_at, discovered_at, ${COLS.map(([, col]) => col).join(', ')})
+SELECT u.id, u.o, to_timestamp(u.at/1000.0),
+       CASE WHEN 'NONE' = ANY(string_to_array(u.fr, ',')) THEN u.st END,
+       CASE WHEN 'NONE' = ANY(string_to_array(u.fr, ',')) AND u.st IS NOT NULL THEN to_timestamp(u.at/1000.0) END,
+       to_timestamp(u.d/1000.0), ${COLS.map(([k, col]) => (col === 'in_storage' ? `COALESCE(${FIELD_SQL[k]}, false)` : col === 'attempts' ? `COALESCE(${FIELD_SQL[k]}, 0)` : FIELD_SQL[k])).join(', ')}
+FROM ${FILES_IN} WHERE u.up
+ON CONFLICT (file_id) DO NOTHING`;
+const UPDATE_FILES = `
+UPDATE files SET ${COLS.map(([k, col]) => `${col} = CASE WHEN u.f ? '${k}' THEN ${FIELD_SQL[k]} ELSE files.${col} END`).join(', ')},
+  status = CASE WHEN ${MOVES} THEN u.st ELSE files.status END, status_at = CASE WHEN ${MOVES} THEN to_timestamp(u.at/1000.0) ELSE files.status_at END,
+  discovered_at = COALESCE(files.discovered_at, to_timestamp(u.d/1000.0)), updated_at = to_timestamp(u.at/1000.0), last_offset = u.o
+FROM ${FILES_IN} WHERE files.file_id = u.id AND files.last_offset < u.o`;
+
+/** The same as applyChanges in multi-row statements: a file changes at most once per segment (its next
+ *  change opens the next one; usually the whole batch is one). Per segment the creating changes insert
+ *  the files not there yet, then every change updates the rows below its offset (a row just inserted is
+ *  at it already); history rows at the end, all at once. */
+export async function applyBatch(tx: Pick<pg.PoolClient, 'query'>, changes: RowChange[]): Promise<void> {
+  let segment: Extract<RowChange, { op: 'file' }>[] = [];
+  const seen = new Set<string>();
+  for (const c of changes) {
+    if (c.op !== 'file') continue;
+    if (seen.has(c.fileId)) {
+      await applyFiles(tx, segment);
+      segment = [];
+      seen.clear();
+    }
+    seen.add(c.fileId);
+    segment.push(c);
+  }
+  await applyFiles(tx, segment);
+  const ev = changes.flatMap((c) => (c.op === 'event' ? [c] : []));
+  if (ev.length) {
+    await tx.query(
+      `INSERT INTO file_events (event_id, file_id, event_offset, event, status, occurred_at, actor, plugin, attempt, duration_ms, error, details)
+       SELECT i, f, o, e, s, to_timestamp(t/1000.0), a, p, n, d, er, de
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::integer[], $10::bigint[], $11::text[], $12::jsonb[])
+         AS u(i, f, o, e, s, t, a, p, n, d, er, de)
+       ON CONFLICT (event_id) DO NOTHING`,
+      [ev.map((c) => c.eventId), ev.map((c) => c.fileId), ev.map((c) => c.offset), ev.map((c) => c.event), ev.map((c) => c.status), ev.map((c) => c.occurredAt),
+        ev.map((c) => c.actor), ev.map((c) => c.plugin), ev.map((c) => c.attempt), ev.map((c) => c.durationMs), ev.map((c) => c.error),
+        ev.map((c) => (c.details === null ? null : JSON.stringify(c.details)))],
+    );
+  }
+}
+
+async function applyFiles(tx: Pick<pg.PoolClient, 'query'>, files: Extract<RowChange, { op: 'file' }>[]): Promise<void> {
+  if (!files.length) return;
+  const params = [
+    files.map((c) => c.fileId), files.map((c) => c.offset), files.map((c) => c.at), files.map((c) => c.status?.to ?? null),
+    files.map((c) => (c.status?.from ?? []).join(',')), files.map((c) => c.fields.discoveredAt ?? null),
+    files.map((c) => JSON.stringify(Object.fromEntries(COLS.filter(([k]) => c.fields[k] !== undefined).map(([k]) => [k, c.fields[k]])))),
+    files.map((c) => c.upsert),
+  ];
+  if (files.some((c) => c.upsert)) await tx.query(INSERT_FILES, params);
+  await tx.query(UPDATE_FILES, params);
+}

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { fold } from './fold.ts';
-import { applyChanges } from './apply.ts';
+import { applyBatch, applyChanges } from './apply.ts';
 
 export const NAME = 'projection.ingest';
 
@@ -17,6 +17,9 @@ export function createIngestProjection(deps: DomainDeps): ConsumerSpec {
     migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
     async handle(event, ctx) {
       await applyChanges(ctx.tx, fold(event));
+    },
+    async handleBatch(events, ctx) {
+      await applyBatch(ctx.tx, events.flatMap((e) => fold(e)));
     },
   };
 }

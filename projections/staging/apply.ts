@@ -48,7 +48,7 @@ export async function applyChange(tx: pg.PoolClient, c: RowChange): Promise<void
  *  such a change opens the next segment. Usually the whole batch is one segment.
  *  Per segment: creations, completions, requeues (so a request's settle follows its creation); then every
  *  log line at once (keyed by event id, independent of the rest). */
-export async function applyChanges(tx: pg.PoolClient, changes: RowChange[]): Promise<void> {
+export async function applyBatch(tx: pg.PoolClient, changes: RowChange[]): Promise<void> {
   let segment: RowChange[] = [];
   let settled = new Set<string>();
   for (const c of changes) {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import { fold } from './fold.ts';
-import { applyChange, applyChanges } from './apply.ts';
+import { applyBatch, applyChange } from './apply.ts';
 
 export const NAME = 'projection.staging';
 
@@ -20,7 +20,7 @@ export function createStagingProjection(deps: DomainDeps): ConsumerSpec {
       for (const change of fold(event)) await applyChange(ctx.tx, change);
     },
     async handleBatch(events, ctx) {
-      await applyChanges(ctx.tx, events.flatMap((e) => fold(e)));
+      await applyBatch(ctx.tx, events.flatMap((e) => fold(e)));
     },
   };
 }
