@@ -9,7 +9,7 @@ import cliProgress from 'cli-progress';
 import { loadConfig, ConfigError, CORE_KEYS, type Env, type KeySpec } from '../platform/config.ts';
 import { GW_KEYS } from '../domains/gw/config.ts';
 import { STAGING_KEYS } from '../domains/staging/config.ts';
-import { TAPE_KEYS } from '../processors/tape/config.ts';
+import { TAPE_KEYS } from '../domains/tape/config.ts';
 import { IVOA_KEYS } from '../domains/ivoa/config.ts';
 import { ENV_OVERRIDES as INGEST_ENV } from '../domains/ingest/config.ts';
 

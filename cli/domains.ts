@@ -11,8 +11,7 @@ import { streamFile } from '../producers/gw-streamer/index.ts';
 import { registerIngestCommands } from './ingest.ts';
 import { loadDidDump } from '../producers/did-feeder/index.ts';
 import { ivoaStats, formatStats } from '../projections/ivoa/stats.ts';
-import { rerunFailedTapeCallbacks } from '../processors/tape/rerun.ts';
-import { rerunFailedStaging } from '../gateway/reruns.ts';
+import { rerunFailedStaging, rerunFailedTapeCallbacks } from '../gateway/reruns.ts';
 
 const openPlatform = (source: string): Promise<Platform> =>
   startPlatform(loadConfig(process.env), { log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn', to: 'stderr' }), source, relay: false });

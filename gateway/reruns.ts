@@ -6,6 +6,8 @@ import type { Appender } from '../platform/types.ts';
 import { newId } from '../platform/ids.ts';
 import { selectForRerun } from '../projections/ingest/queries.ts';
 import { listStagingRequests } from '../projections/staging/queries.ts';
+import { listFailedCallbacks } from '../projections/tape/queries.ts';
+import { jobKey } from '../domains/tape/ids.ts';
 import type { IngestStatus } from '../domains/ingest/status.ts';
 
 export interface RerunSelection {
@@ -33,4 +35,14 @@ export async function rerunFailedStaging(deps: { db: Pick<pg.Pool, 'query'>; app
   const ids = failed.filter((r) => !opts.since || new Date(r.requested_at) >= opts.since).map((r) => r.id);
   for (const id of ids) await deps.appender.append('StagingRerunRequested', id, { requestId: id, reason: opts.reason ?? 'dbb rerun' }, { actor: opts.actor ?? null });
   return ids;
+}
+
+/** Failed tape callbacks (`dbb rerun tape --callbacks-failed`, POST /api/v1/tape/callbacks/rerun): one
+ *  TapeCallbackRerunRequested per job whose delivery failed; the processor resends with the same
+ *  Idempotency-Key and ignores a job whose callback is no longer failed. */
+export async function rerunFailedTapeCallbacks(deps: { db: Pick<pg.Pool, 'query'>; appender: Appender }, opts: { actor?: string | null; jobIds?: number[] } = {}): Promise<number[]> {
+  const failed = await listFailedCallbacks(deps.db);
+  const wanted = opts.jobIds ? failed.filter((id) => opts.jobIds!.includes(id)) : failed;
+  await Promise.all(wanted.map((jobId) => deps.appender.append('TapeCallbackRerunRequested', jobKey(jobId), { jobId }, { actor: opts.actor ?? null })));
+  return wanted;
 }

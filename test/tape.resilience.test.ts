@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './support/stack.ts';
 import { files, startTapeHarness, type TapeHarness } from './tape/harness.ts';
-import { rerunFailedTapeCallbacks } from '../processors/tape/rerun.ts';
+import { rerunFailedTapeCallbacks } from '../gateway/reruns.ts';
 
 let h: TapeHarness;
 const SECRET = `whsec_${Buffer.from('resilience test signing key 0123').toString('base64')}`;

@@ -6,11 +6,12 @@ import type { Logger } from 'pino';
 import { migrateConsumerSchema, quoteIdent, schemaOf, withTx, type Db } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import type { Appender, AppendOptions, BodyOf } from '../../platform/types.ts';
-import { NAME } from './index.ts';
-import { jobKey } from './rules.ts';
+import { jobKey } from './ids.ts';
 
-const SCHEMA = schemaOf(NAME);
-const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
+// the reservation table is the tape processor's (schema of `processor.tape`, its migrations): both the
+// route (here) and the processor (it claims ids from events appended past the route) write it
+const SCHEMA = schemaOf('processor.tape');
+const MIGRATIONS = fileURLToPath(new URL('../../processors/tape/migrations', import.meta.url));
 const migrated = new Map<string, Promise<void>>();
 
 /** The reservation table lives in the processor's schema; the gateway may start before the processor

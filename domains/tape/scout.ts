@@ -2,6 +2,7 @@
 // retries with backoff once every node failed, bearer token per node with re-login on 401/403
 // (what the seed did with HAProxy, built in). Used by the processor, the gateway and the ticker.
 import { DbbError } from '../../platform/errors.ts';
+import type { TapeConfig } from './config.ts';
 
 export interface ScoutOptions {
   urls: string[];
@@ -103,4 +104,12 @@ export function createScoutClient(opts: ScoutOptions): ScoutClient {
     fileInfo: async (path) => (await call<any>('GET', `/v1/file?path=${encodeURIComponent(path)}`)).body,
     fsCache: async () => (await call<any>('GET', '/v1/fscache')).body,
   };
+}
+
+/** The Scout client the tape config describes (processor effects, POST /filestatus, the notification adapter). */
+export function createScout(cfg: TapeConfig): ScoutClient {
+  return createScoutClient({
+    urls: cfg.scoutUrls, user: cfg.scoutUser, password: cfg.scoutPassword, attempts: cfg.scoutAttempts,
+    backoffMs: cfg.scoutBackoffMs, timeoutMs: cfg.scoutTimeoutMs, jitter: cfg.retryJitter,
+  });
 }

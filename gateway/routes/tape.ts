@@ -5,15 +5,15 @@
 // Jobs are answered 202 and followed through the projection; /filestatus asks the Scout API directly.
 import { Type } from '@sinclair/typebox';
 import { BadRequestError } from '../../platform/errors.ts';
-import { loadTapeConfig } from '../../processors/tape/config.ts';
-import { createScout } from '../../processors/tape/index.ts';
-import { checkCallbackTarget, parseAllowList } from '../../processors/tape/callback-target.ts';
-import { rerunFailedTapeCallbacks } from '../../processors/tape/rerun.ts';
-import { acceptJobRequest } from '../../processors/tape/accept.ts';
-import { jobKey } from '../../processors/tape/rules.ts';
+import { loadTapeConfig } from '../../domains/tape/config.ts';
+import { checkCallbackTarget, parseAllowList } from '../../domains/tape/callback-target.ts';
+import { acceptJobRequest } from '../../domains/tape/accept.ts';
 import { getJobDetail, getJobStatus, getStats, listJobs } from '../../projections/tape/queries.ts';
 import { is } from '../../platform/types.ts';
 import { actorOf, type RoutePlugin } from '../types.ts';
+import { jobKey } from '../../domains/tape/ids.ts';
+import { createScout } from '../../domains/tape/scout.ts';
+import { rerunFailedTapeCallbacks } from '../reruns.ts';
 
 const JobId = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const NewJob = Type.Object({

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { startDataFilesSim, type DataFilesSim } from '../../sim/data-files/index.ts';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { deliverCallback, lookupFiles, retryAfterMs } from './effects.ts';
-import { parseAllowList } from './callback-target.ts';
+import { parseAllowList } from '../../domains/tape/callback-target.ts';
 
 const seen: { headers: IncomingHttpHeaders; body: string }[] = [];
 let answers: (number | { status: number; headers: Record<string, string> })[] = [];

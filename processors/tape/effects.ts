@@ -4,13 +4,13 @@
 // Standard Webhooks, backoff on 5xx/timeouts or Retry-After, stop on 410, SSRF guard per attempt with
 // the connection pinned to the checked addresses).
 import type { CallbackBody, CallbackResult, LookupResult, StageResult } from './rules.ts';
-import type { ScoutClient } from './scout.ts';
+import type { ScoutClient } from '../../domains/tape/scout.ts';
 import { createHmac } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { isIP } from 'node:net';
-import { checkCallbackTarget, parseAllowList, type AllowList, type Lookup } from './callback-target.ts';
+import { checkCallbackTarget, parseAllowList, type AllowList, type Lookup } from '../../domains/tape/callback-target.ts';
 
 export interface EffectDeps {
   scout: ScoutClient;

@@ -10,10 +10,10 @@ import { derivedId } from '../../platform/ids.ts';
 import { createPool, type Db } from '../../platform/db.ts';
 import type { BatchingProducer, RawRecord } from '../../platform/producer.ts';
 import type { Appender } from '../../platform/types.ts';
-import { loadTapeConfig } from '../../processors/tape/config.ts';
-import { createScout } from '../../processors/tape/index.ts';
-import { jobKey } from '../../processors/tape/rules.ts';
-import type { ScoutClient } from '../../processors/tape/scout.ts';
+import { loadTapeConfig } from '../../domains/tape/config.ts';
+import type { ScoutClient } from '../../domains/tape/scout.ts';
+import { jobKey } from '../../domains/tape/ids.ts';
+import { createScout } from '../../domains/tape/scout.ts';
 
 export const SOURCE = 'producer.tape-notifications';
 
