@@ -47,7 +47,9 @@ export function checkImports(root = ROOT): Violation[] {
         const to = target.split('/')[0]!;
         // a unit test beside its module is a composition root of its own (fixtures, simulators)
         const why = file.endsWith('.test.ts') ? null : forbidden(top, to);
-        if (why) out.push({ file: relative(root, file), line: text.slice(0, m.index).split('\n').length, target, why });
+        // the match may start with the whitespace (a newline) before `import`: count lines up to the keyword
+        const at = m.index + m[0].length - m[0].trimStart().length;
+        if (why) out.push({ file: relative(root, file), line: text.slice(0, at).split('\n').length, target, why });
       }
     }
   }
