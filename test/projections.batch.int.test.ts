@@ -1,4 +1,4 @@
-// Every projection with a batch path (staging, gw, ivoa, ingest): handleBatch over a whole log writes exactly what handle writes
+// Every projection (each has a batch path): handleBatch over a whole log writes exactly what handle writes
 // event by event (the runtime falls back to handle when handleBatch throws, and a replay batches what
 // live consumption applied one by one), and a second pass over the same log changes nothing.
 // Postgres only: each projection's migrations run into two schemas of a private database.
@@ -11,6 +11,7 @@ import { createStagingProjection } from '../projections/staging/index.ts';
 import { createGwProjection } from '../projections/gw/index.ts';
 import { createIvoaProjection } from '../projections/ivoa/index.ts';
 import { createIngestProjection } from '../projections/ingest/index.ts';
+import { createTapeProjection } from '../projections/tape/index.ts';
 
 const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const adminUrl = () => { const u = new URL(baseUrl); u.pathname = '/postgres'; return u.toString(); };
@@ -165,5 +166,30 @@ describe('handleBatch agrees with handle', () => {
       event(t, 'f5', 'IngestAttempted', attempt('f5', 1, 'SUCCESS', null), o++), // not queued: the status stays
     ];
     await expectAgreement(createIngestProjection(deps), events, { files: 'file_id', file_events: 'event_id' });
+  });
+
+  it('tape: jobs requested, created, notified twice, completed, called back, failed at creation, cancelled; heartbeats', async () => {
+    const t = 'dbb.tape.jobs';
+    const requested = (jobId: number, files: string[]) => ({ jobId, files, obs: null, notifyUrl: `http://cb/${jobId}` });
+    let o = 0;
+    const events = [
+      event(t, '1', 'TapeJobRequested', requested(1, ['a', 'b', 'c']), o++),
+      event(t, '2', 'TapeJobRequested', requested(2, ['x']), o++),
+      event(t, '1', 'TapeJobCreated', { jobId: 1, files: ['a', 'b', 'c'], notifyUrl: 'http://cb/1', deadline: 1_700_000_900_000 }, o++),
+      event(t, '1', 'TapeJobStageSubmitted', { jobId: 1 }, o++),
+      event(t, '1', 'TapeFilesStaged', { jobId: 1, staged: ['a'], failed: [{ file: 'b', error: 'tape error' }], firstNotifiedAt: 1 }, o++),
+      event(t, '2', 'TapeJobCreated', { jobId: 2, files: ['x'], notifyUrl: 'http://cb/2', deadline: 1_700_000_900_000 }, o++),
+      event(t, '1', 'TapeFilesStaged', { jobId: 1, staged: ['b', 'c'], failed: [], firstNotifiedAt: 2 }, o++), // b already failed
+      event(t, '1', 'TapeJobCompleted', { jobId: 1, returnCode: 0, totalFiles: 3, readyFiles: 2, errorFiles: 1, comment: 'done', notifyUrl: 'http://cb/1' }, o++),
+      event(t, 'tick', 'TapeJobTimeoutChecked', { tick: 1, notificationsConsumed: 5, cache: '{"a":1}' }, o++),
+      event(t, '1', 'TapeCallbackFailed', { jobId: 1, deliveryId: 'd', attempts: 3, error: 'HTTP 500' }, o++),
+      event(t, '1', 'TapeCallbackDelivered', { jobId: 1, deliveryId: 'd', attempts: 4 }, o++),
+      event(t, '3', 'TapeJobRequested', requested(3, ['y']), o++),
+      event(t, '3', 'TapeJobCreationFailed', { jobId: 3, returnCode: 2, comment: 'no such file' }, o++),
+      event(t, '2', 'TapeJobCancelled', { jobId: 2, wasInFlight: true }, o++),
+      event(t, '2', 'TapeFilesStaged', { jobId: 2, staged: ['x'], failed: [], firstNotifiedAt: 3 }, o++), // after the cancel: nothing
+      event(t, 'tick', 'TapeJobTimeoutChecked', { tick: 2, notificationsConsumed: 9, cache: null }, o++),
+    ];
+    await expectAgreement(createTapeProjection(deps), events, { jobs: 'job_id', files: 'job_id, name', adapter: 'id' });
   });
 });

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { fold } from './fold.ts';
-import { applyChanges } from './apply.ts';
+import { applyBatch, applyChanges } from './apply.ts';
 
 export const NAME = 'projection.tape';
 
@@ -16,5 +16,6 @@ export function createTapeProjection(deps: DomainDeps): ConsumerSpec {
     topics: [TOPIC.TAPE_JOBS],
     migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
     handle: (event, ctx) => applyChanges(ctx.tx, event.offset, fold(event)),
+    handleBatch: (events, ctx) => applyBatch(ctx.tx, events.map((e) => ({ offset: e.offset, changes: fold(e) }))),
   };
 }
