@@ -1,123 +1,115 @@
-// Handling of one dbb.tape.jobs event inside the batch transaction: loads the job state (store.ts),
-// asks rules.decide, persists what it emits, and runs the effects (effects.ts) whose outcomes feed back
-// into the rules. No rules here.
+// The tape processor's handler: loads the jobs of a batch (store.ts), runs dbb.tape.jobs events through
+// the rules in the one decider loop (platform/decider.ts), carries out the effects (effects.ts; the job-id
+// claims in the batch transaction) and saves the changed jobs. A tick becomes one input per job it
+// concerns (overdue, or a callback redelivery due); a notification batch loads only the files it names.
+import type pg from 'pg';
+import { deciderLoop, type Keyed } from '../../platform/decider.ts';
+import { InvalidEventError } from '../../platform/errors.ts';
 import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
 import type { TapeConfig } from '../../domains/tape/config.ts';
 import * as fx from './effects.ts';
-import {
-  acceptedFiles, afterBatchStage, afterCallback, afterCancel, afterLookup, decide, dueCallback, evolve, isAccepted, rescheduled,
-  type Job, type Output, type RetryPolicy, type RuleContext, type TapeEffect, type TapeInput, type TapeState, type TapeView,
-} from './rules.ts';
-import { claimJobId, dueCallbacks, forgetPositions, jobFiles, jobIdAccepted, loadJob, loadJobFiles, markFiles, overdueJobs, saveJob } from './store.ts';
+import { decide, evolveInput, evolveView, TAPE_EVENTS, updateView, type OutcomeEvent, type Reschedule, type RetryPolicy, type RuleContext, type TapeEffect, type TapeEvent, type TapeInput, type TapeView } from './rules.ts';
+import { claimJobId, dueCallbacks, fileStatuses, forgetPositions, jobFiles, jobIdAccepted, loadJobs, markedFileState, overdueJobs, saveJob } from './store.ts';
 import { jobKey } from '../../domains/tape/ids.ts';
 
 const NO_RETRY: RetryPolicy = { rounds: 0, firstDelayMs: 1, maxDelayMs: 1, windowMs: 0 };
 
-export async function handleTape(event: DecodedEvent, ctx: HandlerContext, cfg: TapeConfig, deps: fx.EffectDeps, retry: RetryPolicy = NO_RETRY) {
-  const input = event as unknown as TapeInput;
-  const rc: RuleContext = { now: event.meta.occurredAt, eventId: event.meta.eventId, jobTimeoutMs: cfg.jobTimeoutS * 1000, maxFiles: cfg.maxFiles };
-  const run = new Run(input, event, ctx, rc, cfg, deps, retry);
+/** The rules' view of a job plus what the save needs: the status bytes of its files as loaded. */
+type JobView = TapeView & { fileState: Buffer | null };
+
+const isTapeEvent = (e: DecodedEvent): boolean => (TAPE_EVENTS as readonly string[]).includes(e.name);
+
+/** The inputs of an event: one for its job; a tick, one per overdue job, then one per job whose
+ *  scheduled callback redelivery is due (a bounded number per tick: the tick batch stays short). */
+async function inputsOf(event: DecodedEvent, tx: pg.PoolClient, cfg: TapeConfig): Promise<Keyed<TapeInput>[]> {
+  if (!isTapeEvent(event)) throw new InvalidEventError(`tape rules cannot handle ${event.name}`);
+  const input = { name: event.name, value: event.value } as TapeEvent;
   if (input.name === 'TapeJobTimeoutChecked') {
-    for (const jobId of await overdueJobs(ctx.tx, rc.now)) {
-      const job = await loadJob(ctx.tx, jobId);
-      await run.apply(decide(input, { job }, rc), job);
-    }
-    // due redeliveries of the long retry schedule, same delivery id (one POST each: the tick batch stays short)
-    for (const jobId of await dueCallbacks(ctx.tx, rc.now, cfg.callbackRoundsPerTick)) {
-      const job = await loadJob(ctx.tx, jobId);
-      await run.apply(dueCallback(job, rc.now), job);
-    }
-    return;
+    const now = event.meta.occurredAt;
+    const overdue = (await overdueJobs(tx, now)).map((id) => ({ key: jobKey(id), input }));
+    const due = (await dueCallbacks(tx, now, cfg.callbackRoundsPerTick)).map((id) => ({ key: jobKey(id), input: { name: 'CallbackDue' as const, value: input.value } }));
+    return [...overdue, ...due];
   }
-  if (input.name === 'TapeFilesStaged') {
-    const v = input.value;
-    const jf = await loadJobFiles(ctx.tx, v.jobId, [...v.staged, ...v.failed.map((f) => f.file)]);
-    const outputs = decide(input, { job: jf.job, files: jf.files }, rc);
-    if (!isAccepted(outputs)) { await run.apply(outputs, jf.job); return; }
-    const a = acceptedFiles(v, jf.files);
-    // the state moves by the accepted files only
-    const job = evolve(jf.job, { name: input.name, value: { ...v, staged: a.staged, failed: a.failed } }) as Job;
-    await markFiles(ctx.tx, jf, job, [...a.staged.map((file) => ({ file, to: 'READY' as const })), ...a.failed.map(({ file }) => ({ file, to: 'ERROR' as const }))]);
-    await run.apply(outputs, job);
-    return;
-  }
-  const job = await loadJob(ctx.tx, input.value.jobId);
-  const view: TapeView = { job };
-  if (input.name === 'TapeJobRequested' && job.status === 'NONE') view.holdsId = await claimJobId(ctx.tx, input.value.jobId, event.meta.eventId);
-  if (input.name === 'TapeJobCancelRequested' && job.status === 'NONE') view.reserved = await jobIdAccepted(ctx.tx, input.value.jobId);
-  const outputs = decide(input, view, rc);
-  await run.apply(outputs, job);
+  return [{ key: jobKey(input.value.jobId), input }];
 }
 
-/** Applies one input's outputs: emitted events evolve and persist the state, effects run and feed their follow-up outputs. */
-class Run {
-  constructor(
-    private input: TapeInput, private event: DecodedEvent, private ctx: HandlerContext, private rc: RuleContext,
-    private cfg: TapeConfig, private deps: fx.EffectDeps, private retry: RetryPolicy,
-  ) {}
-
-  async apply(outputs: Output[], state: TapeState): Promise<TapeState> {
-    for (const o of outputs) {
-      if (o.kind === 'ignore') {
-        this.ctx.log.debug({ event: this.input.name, reason: o.reason }, 'tape input ignored');
-      } else if (o.kind === 'reschedule') {
-        this.ctx.log.warn({ jobId: o.jobId, nextAt: new Date(o.nextAt).toISOString(), round: o.rounds, attempts: o.attempts, error: o.error }, 'callback delivery failed; retrying later with the same delivery id');
-        state = rescheduled(state as Job, o);
-        await saveJob(this.ctx.tx, state as Job);
-      } else if (o.kind === 'emit') {
-        const meta = await this.ctx.emit(o.name, o.key, o.body as any);
-        const next = evolve(state, { name: o.name, value: { meta, ...(o.body as any) } });
-        if (next === state) continue; // a refusal (TapeJobCancelFailed) changes no state
-        state = next;
-        await saveJob(this.ctx.tx, state as Job, o.name === 'TapeJobCreated' ? (o.body as { files: string[] }).files : undefined);
-        if (state.status !== 'STAGING') forgetPositions((state as Job).jobId);
-      } else {
-        state = await this.apply(await this.effect(o.effect, state as Job), state);
-      }
-    }
-    return state;
+async function loadViews(tx: pg.PoolClient, keys: string[], inputs: ReadonlyMap<string, readonly TapeInput[]>): Promise<Map<string, JobView>> {
+  const stored = await loadJobs(tx, keys.map(Number));
+  const views = new Map<string, JobView>();
+  for (const key of keys) {
+    const { job, fileState } = stored.get(Number(key))!;
+    const names = (inputs.get(key) ?? []).flatMap((i) => (i.name === 'TapeFilesStaged' ? [...i.value.staged, ...i.value.failed.map((f) => f.file)] : []));
+    views.set(key, { job, fileState, ...(names.length ? { files: await fileStatuses(tx, Number(key), fileState, names) } : {}) });
   }
+  return views;
+}
 
-  private async effect(e: TapeEffect, job: Job): Promise<Output[]> {
-    const { ctx, deps } = this;
-    switch (e.kind) {
-      case 'lookupFiles': {
-        if (this.input.name !== 'TapeJobRequested') return [];
-        // a read: safe to repeat after a crash, so it needs no effect ledger
-        return afterLookup(this.input.value, await fx.lookupFiles(e.obs, deps), this.rc);
+async function saveViews(tx: pg.PoolClient, views: Map<string, JobView>): Promise<void> {
+  for (const [key, v] of views) {
+    if (v.job.status === 'NONE') continue;
+    const fileState = v.files ? await markedFileState(tx, Number(key), v.fileState, v.files) : null;
+    await saveJob(tx, v.job, v.created, fileState);
+    if (v.job.status !== 'STAGING') forgetPositions(v.job.jobId);
+  }
+}
+
+/** Carries out one effect and returns its result as the next input. */
+async function perform(e: TapeEffect, ctx: HandlerContext, event: DecodedEvent, cfg: TapeConfig, deps: fx.EffectDeps): Promise<TapeInput> {
+  switch (e.kind) {
+    case 'claimJobId':
+      return { name: 'JobIdClaimed', effect: e, holds: await claimJobId(ctx.tx, e.request.jobId, event.meta.eventId) };
+    case 'checkReserved':
+      return { name: 'ReservationChecked', effect: e, reserved: await jobIdAccepted(ctx.tx, e.jobId) };
+    case 'lookupFiles':
+      // a read: safe to repeat after a crash, so it needs no effect ledger
+      return { name: 'FilesLookedUp', effect: e, result: await fx.lookupFiles(e.obs, deps) };
+    case 'batchStage': {
+      const key = jobKey(e.jobId);
+      const o = await ctx.runEffect(`tape.batchstage:${e.jobId}`, () => fx.batchStage(key, e.files, deps));
+      let result = o.status === 'DONE' ? o.result : null;
+      if (!result) {
+        // crashed mid-call: batchstage is idempotent on the job key, so resubmitting reconciles
+        ctx.log.warn({ jobId: e.jobId }, 'batchstage outcome unknown after a crash; resubmitting');
+        result = await fx.batchStage(key, e.files, deps, true);
       }
-      case 'batchStage': {
-        const key = jobKey(e.jobId);
-        const o = await ctx.runEffect(`tape.batchstage:${e.jobId}`, () => fx.batchStage(key, e.files, deps));
-        let result = o.status === 'DONE' ? o.result : null;
-        if (!result) {
-          // crashed mid-call: batchstage is idempotent on the job key, so resubmitting reconciles
-          ctx.log.warn({ jobId: e.jobId }, 'batchstage outcome unknown after a crash; resubmitting');
-          result = await fx.batchStage(key, e.files, deps, true);
-        }
-        return afterBatchStage(job, result, this.cfg.failedBatchstageCode);
+      return { name: 'BatchStageDone', effect: e, result };
+    }
+    case 'cancelStage': {
+      const files = await jobFiles(ctx.tx, e.jobId);
+      const key = jobKey(e.jobId);
+      const o = await ctx.runEffect(`tape.cancel:${e.jobId}`, () => fx.cancelStage(key, files, deps));
+      const result = o.status === 'DONE' ? o.result : await fx.cancelStage(key, files, deps);
+      if (!result.ok) ctx.log.warn({ jobId: e.jobId, error: result.error }, 'cancelbatchstage failed; job cancelled here anyway');
+      return { name: 'CancelStageDone', effect: e };
+    }
+    case 'deliverCallback': {
+      const cbDeps = e.scheduled ? { ...deps, callback: { ...deps.callback, attempts: 1 } } : deps;
+      const send = () => fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, cbDeps);
+      const o = await ctx.runEffect(`tape.callback:${e.deliveryId}:${event.meta.eventId}`, send);
+      let result = o.status === 'DONE' ? o.result : null;
+      if (!result) {
+        // crashed mid-delivery: resend with the same Idempotency-Key so the receiver drops a duplicate
+        ctx.log.warn({ jobId: e.jobId, deliveryId: e.deliveryId }, 'callback outcome unknown after a crash; resending with the same Idempotency-Key');
+        result = await send();
       }
-      case 'cancelStage': {
-        const files = await jobFiles(ctx.tx, e.jobId);
-        const key = jobKey(e.jobId);
-        const o = await ctx.runEffect(`tape.cancel:${e.jobId}`, () => fx.cancelStage(key, files, deps));
-        const result = o.status === 'DONE' ? o.result : await fx.cancelStage(key, files, deps);
-        if (!result.ok) ctx.log.warn({ jobId: e.jobId, error: result.error }, 'cancelbatchstage failed; job cancelled here anyway');
-        return afterCancel(job);
-      }
-      case 'deliverCallback': {
-        const cbDeps = e.scheduled ? { ...deps, callback: { ...deps.callback, attempts: 1 } } : deps;
-        const send = () => fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, cbDeps);
-        const o = await ctx.runEffect(`tape.callback:${e.deliveryId}:${this.event.meta.eventId}`, send);
-        let result = o.status === 'DONE' ? o.result : null;
-        if (!result) {
-          // crashed mid-delivery: resend with the same Idempotency-Key so the receiver drops a duplicate
-          ctx.log.warn({ jobId: e.jobId, deliveryId: e.deliveryId }, 'callback outcome unknown after a crash; resending with the same Idempotency-Key');
-          result = await send();
-        }
-        // the schedule's clock is the wall clock when the attempt ended (the input's time may be long past)
-        return afterCallback(job, result, { now: (deps.now ?? Date.now)(), policy: this.retry });
-      }
+      if (!result.ok) ctx.log.warn({ jobId: e.jobId, deliveryId: e.deliveryId, attempts: result.attempts, error: result.error, final: !!result.final }, 'callback delivery failed');
+      // the schedule's clock is the wall clock when the attempt ended (the input's time may be long past)
+      return { name: 'CallbackDone', effect: e, result, now: (deps.now ?? Date.now)() };
     }
   }
+}
+
+/** The tape processor's handler: the rules around the one decider loop. */
+export function tapeHandler(cfg: TapeConfig, deps: fx.EffectDeps, retry: RetryPolicy = NO_RETRY) {
+  return deciderLoop<JobView, TapeInput, OutcomeEvent, TapeEffect, RuleContext, Reschedule>({
+    decider: { decide, evolve: evolveView, evolveInput, update: updateView },
+    inputOf: (event, tx) => inputsOf(event, tx, cfg),
+    load: loadViews,
+    save: saveViews,
+    context: (event) => ({
+      now: event.meta.occurredAt, eventId: event.meta.eventId, jobTimeoutMs: cfg.jobTimeoutS * 1000, maxFiles: cfg.maxFiles,
+      failedBatchstageCode: cfg.failedBatchstageCode, retry,
+    }),
+    perform: (effect, ctx, event) => perform(effect, ctx, event, cfg, deps),
+  });
 }

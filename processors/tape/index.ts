@@ -1,6 +1,6 @@
 // Wiring of the tape processor (processor.tape): consumes dbb.tape.jobs, keeps job state in
 // processor_tape, runs the effects (data-files lookup, batchstage, cancel, callback) and appends the
-// outcome events. Handling in handler.ts, rules in rules.ts, effects in effects.ts, SQL in store.ts.
+// outcome events. The loop around the rules in handler.ts, rules in rules.ts, effects in effects.ts, SQL in store.ts.
 import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import { ns } from '../../platform/config.ts';
@@ -8,7 +8,7 @@ import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { loadTapeConfig, type TapeConfig } from '../../domains/tape/config.ts';
 import { createScout, type ScoutClient } from '../../domains/tape/scout.ts';
 import type { EffectDeps } from './effects.ts';
-import { handleTape } from './handler.ts';
+import { tapeHandler } from './handler.ts';
 import { parseAllowList } from '../../domains/tape/callback-target.ts';
 
 export const NAME = 'processor.tape';
@@ -28,11 +28,13 @@ export function createTapeProcessor(deps: DomainDeps, overrides: TapeProcessorOv
     sleep: overrides.sleep,
   };
   const retryPolicy = { rounds: cfg.callbackRetryRounds, firstDelayMs: cfg.callbackRetryFirstMs, maxDelayMs: cfg.callbackRetryMaxMs, windowMs: cfg.callbackRetryForS * 1000 };
+  const { handle, handleBatch } = tapeHandler(cfg, effectDeps, retryPolicy);
   return {
     name: NAME,
     kind: 'processor',
     topics: [TOPIC.TAPE_JOBS],
     migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
-    handle: (event, ctx) => handleTape(event, ctx, cfg, effectDeps, retryPolicy),
+    handle,
+    handleBatch,
   };
 }

@@ -1,14 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../platform/errors.ts';
 import {
-  acceptedFiles, afterBatchStage, afterCallback, afterLookup, decide, dueCallback, evolve, initialState, isAccepted, RC, rescheduled, TRANSITIONS,
-  type Reschedule,
+  acceptedFiles, afterBatchStage, afterCallback, afterLookup, decide, dueCallback, evolve, evolveInput, evolveView, initialState, RC, rescheduled, TRANSITIONS,
+  updateView, type Output, type Reschedule, type TapeEffect, type TapeView,
   type Job, type RuleContext, type TapeInput, type TapeState,
 } from './rules.ts';
 
 const meta = (eventId = '00000000-0000-5000-8000-000000000001', occurredAt = 1_000) =>
   ({ eventId, occurredAt, correlationId: eventId, causationId: null, actor: null, source: 'test' });
-const ctx: RuleContext = { now: 1_000, eventId: meta().eventId, jobTimeoutMs: 60_000, maxFiles: 100 };
+const ctx: RuleContext = { now: 1_000, eventId: meta().eventId, jobTimeoutMs: 60_000, maxFiles: 100, failedBatchstageCode: 199, retry: { rounds: 0, firstDelayMs: 1, maxDelayMs: 1, windowMs: 0 } };
+/** the update a callback result decided */
+const updateOf = (o: Output | undefined): Reschedule => (o as Extract<Output, { kind: 'update' }>).update;
+/** a request whose job id was claimed (JobIdClaimed), decided */
+const claimed = (value: Record<string, unknown>, holds = true, view: TapeView = { job: initialState() }) =>
+  decide({ name: 'JobIdClaimed', effect: { kind: 'claimJobId', request: { meta: meta(), ...value } as any }, holds }, view, ctx);
 const ev = (name: string, value: Record<string, unknown>) => ({ name, value: { meta: meta(), ...value } }) as unknown as TapeInput;
 const staging = (over: Partial<Job> = {}): Job => ({
   status: 'STAGING', jobId: 7, notifyUrl: 'http://cb', total: 2, ready: 0, error: 0, deadline: 61_000, submitted: true,
@@ -18,33 +23,44 @@ const staging = (over: Partial<Job> = {}): Job => ({
 
 describe('tape rules', () => {
   describe('TapeJobRequested', () => {
+    it('given no job yet, when a request comes, then it first claims its job id', () => {
+      const req = ev('TapeJobRequested', { jobId: 7, files: ['a'], obs: null, notifyUrl: 'http://cb' });
+      expect(decide(req, { job: initialState() }, ctx)).toEqual([{ kind: 'effect', effect: { kind: 'claimJobId', request: (req as any).value } }]);
+    });
+    it('dead-letters a request whose obs is not JSON before claiming anything', () => {
+      expect(() => decide(ev('TapeJobRequested', { jobId: 7, files: null, obs: '{', notifyUrl: 'u' }), { job: initialState() }, ctx)).toThrow(InvalidEventError);
+    });
     it('creates a job from a file list, without duplicate files, with a deadline', () => {
-      const out = decide(ev('TapeJobRequested', { jobId: 7, files: ['a', 'b', 'a'], obs: null, notifyUrl: 'http://cb' }), { job: initialState() }, ctx);
-      expect(out).toEqual([{ kind: 'emit', name: 'TapeJobCreated', key: '7', body: { jobId: 7, files: ['a', 'b'], notifyUrl: 'http://cb', deadline: 61_000 } }]);
+      const out = claimed({ jobId: 7, files: ['a', 'b', 'a'], obs: null, notifyUrl: 'http://cb' });
+      expect(out).toEqual([{ kind: 'append', event: { name: 'TapeJobCreated', value: { jobId: 7, files: ['a', 'b'], notifyUrl: 'http://cb', deadline: 61_000 } } }]);
     });
     it('looks the files of an obs up first', () => {
-      const out = decide(ev('TapeJobRequested', { jobId: 7, files: null, obs: '{"obs_id":123}', notifyUrl: 'u' }), { job: initialState() }, ctx);
-      expect(out).toEqual([{ kind: 'effect', effect: { kind: 'lookupFiles', jobId: 7, obs: { obs_id: 123 } } }]);
+      const out = claimed({ jobId: 7, files: null, obs: '{"obs_id":123}', notifyUrl: 'u' });
+      expect(out).toEqual([{ kind: 'effect', effect: { kind: 'lookupFiles', jobId: 7, obs: { obs_id: 123 }, notifyUrl: 'u' } }]);
+    });
+    it('creates the job from the files the lookup found', () => {
+      const effect: TapeEffect = { kind: 'lookupFiles', jobId: 7, obs: {}, notifyUrl: 'u' };
+      expect(decide({ name: 'FilesLookedUp', effect, result: { ok: true, files: ['x'] } }, { job: initialState() }, ctx)[0])
+        .toMatchObject({ kind: 'append', event: { name: 'TapeJobCreated', value: { jobId: 7, files: ['x'], notifyUrl: 'u' } } });
     });
     it('ignores a duplicate job id', () => {
       const out = decide(ev('TapeJobRequested', { jobId: 7, files: ['a'], obs: null, notifyUrl: 'u' }), { job: staging() }, ctx);
       expect(out).toEqual([{ kind: 'ignore', reason: 'DUPLICATE_JOB' }]);
     });
     it('ignores a request whose job id another request holds, before any job exists', () => {
-      const out = decide(ev('TapeJobRequested', { jobId: 7, files: ['a'], obs: null, notifyUrl: 'u' }), { job: initialState(), holdsId: false }, ctx);
-      expect(out).toEqual([{ kind: 'ignore', reason: 'DUPLICATE_JOB' }]);
+      expect(claimed({ jobId: 7, files: ['a'], obs: null, notifyUrl: 'u' }, false)).toEqual([{ kind: 'ignore', reason: 'DUPLICATE_JOB' }]);
     });
     it('fails with 101 when neither files nor obs are given, or the list is empty', () => {
       for (const files of [null, []]) {
-        const [o] = decide(ev('TapeJobRequested', { jobId: 7, files, obs: null, notifyUrl: 'u' }), { job: initialState() }, ctx);
-        expect(o).toMatchObject({ kind: 'emit', name: 'TapeJobCreationFailed', body: { returnCode: RC.NO_FILES } });
+        const [o] = claimed({ jobId: 7, files, obs: null, notifyUrl: 'u' });
+        expect(o).toMatchObject({ kind: 'append', event: { name: 'TapeJobCreationFailed', value: { returnCode: RC.NO_FILES } } });
       }
     });
     it('fails with 100 when the lookup fails and 101 when the obs has no files', () => {
       const req = { meta: meta(), jobId: 7, files: null, obs: '{}', notifyUrl: 'u' };
-      expect(afterLookup(req, { ok: false, error: 'HTTP 404' }, ctx)[0]).toMatchObject({ name: 'TapeJobCreationFailed', body: { returnCode: RC.LOOKUP_FAILED } });
-      expect(afterLookup(req, { ok: true, files: [] }, ctx)[0]).toMatchObject({ name: 'TapeJobCreationFailed', body: { returnCode: RC.NO_FILES } });
-      expect(afterLookup(req, { ok: true, files: ['x'] }, ctx)[0]).toMatchObject({ name: 'TapeJobCreated', body: { files: ['x'] } });
+      expect(afterLookup(req, { ok: false, error: 'HTTP 404' }, ctx)[0]).toMatchObject({ event: { name: 'TapeJobCreationFailed', value: { returnCode: RC.LOOKUP_FAILED } } });
+      expect(afterLookup(req, { ok: true, files: [] }, ctx)[0]).toMatchObject({ event: { name: 'TapeJobCreationFailed', value: { returnCode: RC.NO_FILES } } });
+      expect(afterLookup(req, { ok: true, files: ['x'] }, ctx)[0]).toMatchObject({ event: { name: 'TapeJobCreated', value: { files: ['x'] } } });
     });
   });
 
@@ -55,29 +71,41 @@ describe('tape rules', () => {
       expect(decide(created, { job: staging() }, ctx)).toEqual([{ kind: 'ignore', reason: 'ALREADY_SUBMITTED' }]);
     });
     it('completes with 199 when batchstage failed on every node', () => {
-      expect(afterBatchStage(staging(), { ok: false, error: 'down' }, 199)[0]).toMatchObject({ name: 'TapeJobCompleted', body: { returnCode: 199 } });
+      expect(afterBatchStage(staging(), { ok: false, error: 'down' }, 199)[0]).toMatchObject({ event: { name: 'TapeJobCompleted', value: { returnCode: 199 } } });
+      const effect: TapeEffect = { kind: 'batchStage', jobId: 7, files: ['a'] };
+      expect(decide({ name: 'BatchStageDone', effect, result: { ok: false, error: 'down' } }, { job: staging({ submitted: false }) }, ctx)[0])
+        .toMatchObject({ event: { name: 'TapeJobCompleted', value: { returnCode: 199, comment: 'batchstage failed: down' } } });
+      expect(decide({ name: 'BatchStageDone', effect, result: { ok: true, endpoint: 'n1', reconciled: false } }, { job: staging({ submitted: false }) }, ctx))
+        .toEqual([{ kind: 'append', event: { name: 'TapeJobStageSubmitted', value: { jobId: 7, endpoint: 'n1', reconciled: false } } }]);
     });
     const batch = (staged: string[], failed: string[] = []) => ev('TapeFilesStaged', { jobId: 7, staged, failed: failed.map((file) => ({ file, error: 'bad tape' })), firstNotifiedAt: 1 });
     const view = (job: TapeState, files: Record<string, 'PENDING' | 'READY' | 'ERROR' | null>) => ({ job, files: new Map(Object.entries(files)) });
     it('counts pending files and completes with 0 once every file is ready or errored', () => {
       expect(decide(batch(['a']), view(staging({ total: 3 }), { a: 'PENDING' }), ctx)).toEqual([]);
       expect(decide(batch(['a'], ['b']), view(staging(), { a: 'PENDING', b: 'PENDING' }), ctx)).toEqual([{
-        kind: 'emit', name: 'TapeJobCompleted', key: '7',
-        body: { jobId: 7, returnCode: 0, totalFiles: 2, readyFiles: 1, errorFiles: 1, comment: '1 files staged, 1 failed', notifyUrl: 'http://cb' },
+        kind: 'append', event: {
+          name: 'TapeJobCompleted',
+          value: { jobId: 7, returnCode: 0, totalFiles: 2, readyFiles: 1, errorFiles: 1, comment: '1 files staged, 1 failed', notifyUrl: 'http://cb' },
+        },
       }]);
     });
     it('takes the first outcome of a file and ignores duplicates and files of no job', () => {
       const v = batch(['a', 'a', 'x', 'c'], ['a']);
       const files = new Map<string, 'PENDING' | 'READY' | null>([['a', 'PENDING'], ['x', null], ['c', 'READY']]);
-      expect(acceptedFiles(v.value as any, files)).toEqual({ staged: ['a'], failed: [], unknown: 1, duplicate: 3 });
+      expect(acceptedFiles((v as any).value, files)).toEqual({ staged: ['a'], failed: [], unknown: 1, duplicate: 3 });
       expect(decide(v, { job: staging({ total: 5 }), files }, ctx)).toEqual([
-        { kind: 'ignore', reason: 'UNKNOWN_FILE', partial: true }, { kind: 'ignore', reason: 'DUPLICATE_FILE', partial: true },
+        { kind: 'ignore', reason: 'UNKNOWN_FILE' }, { kind: 'ignore', reason: 'DUPLICATE_FILE' },
       ]);
+      // the files that count move the state, the others do not
+      const after = evolveInput({ job: staging({ total: 5 }), files }, v);
+      expect(after.job).toMatchObject({ ready: 1, error: 0 });
+      expect(after.files).toEqual(new Map([['a', 'READY'], ['x', null], ['c', 'READY']]));
     });
     it('ignores a batch with nothing new, and late notifications', () => {
       const out = decide(batch(['a']), view(staging(), { a: 'READY' }), ctx);
       expect(out).toEqual([{ kind: 'ignore', reason: 'DUPLICATE_FILE' }]);
-      expect(isAccepted(out)).toBe(false);
+      const before = view(staging(), { a: 'READY' });
+      expect(evolveInput(before, batch(['a']))).toBe(before);
       expect(decide(batch(['a']), view(staging({ status: 'CANCELLED' }), { a: 'PENDING' }), ctx)).toEqual([{ kind: 'ignore', reason: 'JOB_NOT_STAGING' }]);
       expect(decide(batch(['a']), view(initialState(), {}), ctx)).toEqual([{ kind: 'ignore', reason: 'UNKNOWN_JOB' }]);
     });
@@ -87,7 +115,7 @@ describe('tape rules', () => {
     const tick = ev('TapeJobTimeoutChecked', { tick: 1, notificationsConsumed: 0, cache: null });
     it('completes an overdue job with 10', () => {
       const [o] = decide(tick, { job: staging({ ready: 1 }) }, { ...ctx, now: 61_000 });
-      expect(o).toMatchObject({ name: 'TapeJobCompleted', body: { returnCode: RC.TIMEOUT, readyFiles: 1, comment: 'timed out: 1 of 2 files not staged' } });
+      expect(o).toMatchObject({ event: { name: 'TapeJobCompleted', value: { returnCode: RC.TIMEOUT, readyFiles: 1, comment: 'timed out: 1 of 2 files not staged' } } });
     });
     it('leaves a job before its deadline alone', () => {
       expect(decide(tick, { job: staging() }, { ...ctx, now: 60_999 })).toEqual([]);
@@ -105,36 +133,37 @@ describe('tape rules', () => {
       expect(decide(completed, { job: { ...done, callback: 'DELIVERED' } }, ctx)).toEqual([{ kind: 'ignore', reason: 'CALLBACK_DONE' }]);
     });
     it('reports delivered or failed with the delivery id', () => {
-      expect(afterCallback(done, { ok: true, attempts: 3, httpStatus: 200 })[0]).toMatchObject({ name: 'TapeCallbackDelivered', body: { deliveryId: 'd1', attempts: 3 } });
-      expect(afterCallback(done, { ok: false, attempts: 5, error: 'HTTP 500' })[0]).toMatchObject({ name: 'TapeCallbackFailed', body: { error: 'HTTP 500' } });
+      expect(afterCallback(done, { ok: true, attempts: 3, httpStatus: 200 })[0]).toMatchObject({ event: { name: 'TapeCallbackDelivered', value: { deliveryId: 'd1', attempts: 3 } } });
+      expect(afterCallback(done, { ok: false, attempts: 5, error: 'HTTP 500' })[0]).toMatchObject({ event: { name: 'TapeCallbackFailed', value: { error: 'HTTP 500' } } });
     });
     it('schedules rounds with backoff (or a longer Retry-After) until rounds or window run out, then fails with every attempt counted', () => {
       const policy = { rounds: 3, firstDelayMs: 1_000, maxDelayMs: 3_000, windowMs: 10_000 };
       const failed = { ok: false as const, attempts: 4, error: 'HTTP 503' };
       const [r1] = afterCallback(done, failed, { now: 100_000, policy });
-      expect(r1).toEqual({ kind: 'reschedule', jobId: 7, nextAt: 101_000, rounds: 1, attempts: 4, since: 100_000, error: 'HTTP 503' });
-      let job = rescheduled(done, r1 as Reschedule);
+      expect(r1).toEqual({ kind: 'update', update: { jobId: 7, nextAt: 101_000, rounds: 1, attempts: 4, since: 100_000, error: 'HTTP 503' } });
+      let job = rescheduled(done, updateOf(r1));
       expect(dueCallback(job, 100_999)).toEqual([]);
       expect(dueCallback(job, 101_000)).toEqual([{ kind: 'effect', effect: expect.objectContaining({ kind: 'deliverCallback', deliveryId: 'd1', scheduled: true }) }]);
       const [r2] = afterCallback(job, { ...failed, attempts: 1 }, { now: 101_000, policy });
-      expect(r2).toMatchObject({ kind: 'reschedule', nextAt: 103_000, rounds: 2, attempts: 5, since: 100_000 });
-      job = rescheduled(job, r2 as Reschedule);
+      expect(r2).toMatchObject({ kind: 'update', update: { nextAt: 103_000, rounds: 2, attempts: 5, since: 100_000 } });
+      job = rescheduled(job, updateOf(r2));
       // a Retry-After longer than the backoff wins; past the window the delivery fails
-      expect(afterCallback(job, { ...failed, attempts: 1, retryAfterMs: 8_000 }, { now: 103_000, policy })[0]).toMatchObject({ kind: 'emit', name: 'TapeCallbackFailed', body: { attempts: 6 } });
+      expect(afterCallback(job, { ...failed, attempts: 1, retryAfterMs: 8_000 }, { now: 103_000, policy })[0]).toMatchObject({ kind: 'append', event: { name: 'TapeCallbackFailed', value: { attempts: 6 } } });
       const [r3] = afterCallback(job, { ...failed, attempts: 1, retryAfterMs: 3_500 }, { now: 103_000, policy });
-      expect(r3).toMatchObject({ kind: 'reschedule', nextAt: 106_500, rounds: 3, attempts: 6 });
-      job = rescheduled(job, r3 as Reschedule);
+      expect(r3).toMatchObject({ kind: 'update', update: { nextAt: 106_500, rounds: 3, attempts: 6 } });
+      job = rescheduled(job, updateOf(r3));
       // the rounds are used up
-      expect(afterCallback(job, { ...failed, attempts: 1 }, { now: 106_500, policy })[0]).toMatchObject({ name: 'TapeCallbackFailed', body: { attempts: 7, error: 'HTTP 503' } });
+      expect(afterCallback(job, { ...failed, attempts: 1 }, { now: 106_500, policy })[0]).toMatchObject({ event: { name: 'TapeCallbackFailed', value: { attempts: 7, error: 'HTTP 503' } } });
       // delivered in a later round: every attempt counted
-      expect(afterCallback(job, { ok: true, attempts: 1, httpStatus: 200 }, { now: 106_500, policy })[0]).toMatchObject({ name: 'TapeCallbackDelivered', body: { attempts: 7 } });
+      expect(afterCallback(job, { ok: true, attempts: 1, httpStatus: 200 }, { now: 106_500, policy })[0]).toMatchObject({ event: { name: 'TapeCallbackDelivered', value: { attempts: 7 } } });
     });
     it('fails at once without rescheduling a final failure (410, another 4xx, a forbidden target)', () => {
       const policy = { rounds: 3, firstDelayMs: 1_000, maxDelayMs: 3_000, windowMs: 10_000 };
-      expect(afterCallback(done, { ok: false, attempts: 1, error: 'gone', final: true }, { now: 0, policy })[0]).toMatchObject({ name: 'TapeCallbackFailed', body: { error: 'gone' } });
+      expect(afterCallback(done, { ok: false, attempts: 1, error: 'gone', final: true }, { now: 0, policy })[0]).toMatchObject({ event: { name: 'TapeCallbackFailed', value: { error: 'gone' } } });
     });
     it('a delivery that ended drops its schedule; a cancelled job or a delivered callback is never due', () => {
-      const job = rescheduled(done, { kind: 'reschedule', jobId: 7, nextAt: 5, rounds: 2, attempts: 6, since: 1, error: 'x' });
+      const job = updateView({ job: done }, { jobId: 7, nextAt: 5, rounds: 2, attempts: 6, since: 1, error: 'x' }).job as Job;
+      expect(job).toMatchObject({ callbackNextAt: 5, callbackRounds: 2, callbackAttempts: 6, callbackSince: 1 });
       const after = evolve(job, { name: 'TapeCallbackFailed', value: { meta: meta(), jobId: 7, deliveryId: 'd1', attempts: 6, error: 'x' } } as any) as Job;
       expect(after).toMatchObject({ callback: 'FAILED', callbackNextAt: null, callbackRounds: 0, callbackAttempts: 0, callbackSince: null });
       expect(dueCallback({ ...job, status: 'CANCELLED' }, 10)).toEqual([{ kind: 'ignore', reason: 'CALLBACK_DONE' }]);
@@ -149,10 +178,12 @@ describe('tape rules', () => {
 
   describe('cancel', () => {
     const cancel = ev('TapeJobCancelRequested', { jobId: 7 });
-    const cancelled = (wasInFlight: boolean) => [{ kind: 'emit', name: 'TapeJobCancelled', key: '7', body: { jobId: 7, wasInFlight } }];
-    const refused = (reason: string) => [{ kind: 'emit', name: 'TapeJobCancelFailed', key: '7', body: { jobId: 7, reason } }];
+    const cancelled = (wasInFlight: boolean) => [{ kind: 'append', event: { name: 'TapeJobCancelled', value: { jobId: 7, wasInFlight } } }];
+    const refused = (reason: string) => [{ kind: 'append', event: { name: 'TapeJobCancelFailed', value: { jobId: 7, reason } } }];
+    const checked = (reserved: boolean) => decide({ name: 'ReservationChecked', effect: { kind: 'checkReserved', jobId: 7 }, reserved }, { job: initialState() }, ctx);
     it('calls cancelbatchstage for a staging job with files pending at the library', () => {
       expect(decide(cancel, { job: staging() }, ctx)).toEqual([{ kind: 'effect', effect: { kind: 'cancelStage', jobId: 7 } }]);
+      expect(decide({ name: 'CancelStageDone', effect: { kind: 'cancelStage', jobId: 7 } }, { job: staging() }, ctx)).toEqual(cancelled(true));
     });
     it('calls cancelbatchstage for a timed-out job: its missing files are still pending at the library', () => {
       expect(decide(cancel, { job: staging({ status: 'COMPLETED', returnCode: RC.TIMEOUT, ready: 1 }) }, ctx)).toEqual([{ kind: 'effect', effect: { kind: 'cancelStage', jobId: 7 } }]);
@@ -165,14 +196,15 @@ describe('tape rules', () => {
       expect(decide(cancel, { job: staging({ submitted: false }) }, ctx)).toEqual(cancelled(false));
     });
     it('removes a job whose accepted request is still queued, as a tombstone the request cannot revive', () => {
-      expect(decide(cancel, { job: initialState(), reserved: true }, ctx)).toEqual(cancelled(false));
+      expect(decide(cancel, { job: initialState() }, ctx)).toEqual([{ kind: 'effect', effect: { kind: 'checkReserved', jobId: 7 } }]);
+      expect(checked(true)).toEqual(cancelled(false));
       const tomb = evolve(initialState(), ev('TapeJobCancelled', { jobId: 7, wasInFlight: false }) as any);
       expect(tomb).toMatchObject({ status: 'CANCELLED', jobId: 7 });
       const late = ev('TapeJobRequested', { jobId: 7, files: ['a'], obs: null, notifyUrl: 'u' });
-      expect(decide(late, { job: tomb, holdsId: true }, ctx)).toEqual([{ kind: 'ignore', reason: 'ALREADY_CANCELLED' }]);
+      expect(decide(late, { job: tomb }, ctx)).toEqual([{ kind: 'ignore', reason: 'ALREADY_CANCELLED' }]);
     });
     it('refuses (404) an id never accepted and a job already removed, changing no state', () => {
-      expect(decide(cancel, { job: initialState(), reserved: false }, ctx)).toEqual(refused('NOT_FOUND'));
+      expect(checked(false)).toEqual(refused('NOT_FOUND'));
       const none = initialState();
       expect(evolve(none, ev('TapeJobCancelFailed', { jobId: 7, reason: 'NOT_FOUND' }) as any)).toBe(none);
       expect(decide(cancel, { job: staging({ status: 'CANCELLED' }) }, ctx)).toEqual(refused('ALREADY_CANCELLED'));
@@ -207,6 +239,29 @@ describe('tape rules', () => {
       const b = evolve(staging(), ev('TapeJobCompleted', events.TapeJobCompleted) as any) as Job;
       expect(a).toMatchObject({ status: 'COMPLETED', callback: 'PENDING', returnCode: 0 });
       expect(a.deliveryId).toBe(b.deliveryId);
+    });
+  });
+
+  describe('the loop\'s view', () => {
+    it('given a request, when TapeJobCreated is appended, then the view keeps the file list to write with the job', () => {
+      const v = evolveView({ job: initialState() }, { name: 'TapeJobCreated', value: { jobId: 7, files: ['a', 'b'], notifyUrl: 'u', deadline: 5 } }, meta());
+      expect(v).toMatchObject({ job: { status: 'STAGING', total: 2 }, created: ['a', 'b'] });
+    });
+    it('given a refusal, when it is appended, then the view is the same object (nothing to save)', () => {
+      const v = { job: initialState() };
+      expect(evolveView(v, { name: 'TapeJobCancelFailed', value: { jobId: 7, reason: 'NOT_FOUND' } }, meta())).toBe(v);
+    });
+    it('given a due redelivery, when the tick reaches the job, then the callback is sent again as a scheduled attempt', () => {
+      const job = staging({ status: 'COMPLETED', callback: 'PENDING', deliveryId: 'd1', callbackNextAt: 500 });
+      const tick = { name: 'CallbackDue' as const, value: { meta: meta(), tick: 1, notificationsConsumed: 0, cache: null } as any };
+      expect(decide(tick, { job }, ctx)).toEqual([{ kind: 'effect', effect: expect.objectContaining({ kind: 'deliverCallback', scheduled: true }) }]);
+    });
+    it('given a failed delivery with rounds left, when its result comes back, then a redelivery is scheduled as an update', () => {
+      const job = staging({ status: 'COMPLETED', callback: 'PENDING', deliveryId: 'd1' });
+      const effect = { kind: 'deliverCallback' as const, jobId: 7, notifyUrl: 'u', deliveryId: 'd1', body: {} as any };
+      const policy = { rounds: 1, firstDelayMs: 1_000, maxDelayMs: 1_000, windowMs: 10_000 };
+      const out = decide({ name: 'CallbackDone', effect, result: { ok: false, attempts: 2, error: 'HTTP 503' }, now: 50 }, { job }, { ...ctx, retry: policy });
+      expect(out).toEqual([{ kind: 'update', update: { jobId: 7, nextAt: 1_050, rounds: 1, attempts: 2, since: 50, error: 'HTTP 503' } }]);
     });
   });
 });

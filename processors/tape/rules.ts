@@ -1,9 +1,12 @@
-// Pure rules of tape staging jobs: decide(input, state, ctx) → emit | effect | ignore, and evolve.
+// Pure rules of tape staging jobs: decide(input, view, ctx) → append | effect | update | ignore, and evolve.
 // A job is created from a file list or an obs lookup, staged by batchstage, completed when every
 // file is ready or errored (or on timeout), and its result is POSTed to notify_url (seed: kafkad).
+// The inputs are the events of dbb.tape.jobs (a tick once per job it concerns) and the results of
+// the effects the rules asked for.
+import type { Output as DeciderOutput } from '../../platform/decider.ts';
 import { InvalidEventError } from '../../platform/errors.ts';
 import type { BodyOf, EventMap, EventName, Meta } from '../../platform/types.ts';
-import { deliveryIdOf, jobKey } from '../../domains/tape/ids.ts';
+import { deliveryIdOf } from '../../domains/tape/ids.ts';
 
 /** Seed return codes of the callback. */
 export const RC = { SUCCESS: 0, TIMEOUT: 10, LOOKUP_FAILED: 100, NO_FILES: 101, CREATE_EXCEPTION: 199 } as const;
@@ -47,18 +50,36 @@ export const TRANSITIONS: Record<TapeState['status'], readonly JobStatus[]> = {
 };
 
 type Ev<N extends EventName> = { name: N; value: EventMap[N] };
+/** The events of dbb.tape.jobs (TapeJobTimeoutChecked once per overdue job). */
+export const TAPE_EVENTS = [
+  'TapeJobRequested', 'TapeJobCreated', 'TapeJobCreationFailed', 'TapeJobStageSubmitted', 'TapeFilesStaged', 'TapeJobCompleted',
+  'TapeJobCancelRequested', 'TapeJobCancelled', 'TapeJobCancelFailed', 'TapeJobTimeoutChecked', 'TapeCallbackDelivered',
+  'TapeCallbackFailed', 'TapeCallbackRerunRequested',
+] as const;
+export type TapeEvent = { [N in (typeof TAPE_EVENTS)[number]]: Ev<N> }[(typeof TAPE_EVENTS)[number]];
 export type TapeInput =
-  | Ev<'TapeJobRequested'> | Ev<'TapeJobCreated'> | Ev<'TapeJobCreationFailed'> | Ev<'TapeJobStageSubmitted'>
-  | Ev<'TapeFilesStaged'> | Ev<'TapeJobCompleted'> | Ev<'TapeJobCancelRequested'>
-  | Ev<'TapeJobCancelled'> | Ev<'TapeJobCancelFailed'> | Ev<'TapeJobTimeoutChecked'> | Ev<'TapeCallbackDelivered'> | Ev<'TapeCallbackFailed'>
-  | Ev<'TapeCallbackRerunRequested'>;
+  | TapeEvent
+  /** a tick, once per job whose scheduled callback redelivery may be due */
+  | { name: 'CallbackDue'; value: EventMap['TapeJobTimeoutChecked'] }
+  /** results of the effects */
+  | { name: 'JobIdClaimed'; effect: Extract<TapeEffect, { kind: 'claimJobId' }>; holds: boolean }
+  | { name: 'ReservationChecked'; effect: Extract<TapeEffect, { kind: 'checkReserved' }>; reserved: boolean }
+  | { name: 'FilesLookedUp'; effect: Extract<TapeEffect, { kind: 'lookupFiles' }>; result: LookupResult }
+  | { name: 'BatchStageDone'; effect: Extract<TapeEffect, { kind: 'batchStage' }>; result: StageResult }
+  | { name: 'CancelStageDone'; effect: Extract<TapeEffect, { kind: 'cancelStage' }> }
+  /** `now`: the wall clock when the attempt ended (the input's time may be long past), the schedule's clock */
+  | { name: 'CallbackDone'; effect: Extract<TapeEffect, { kind: 'deliverCallback' }>; result: CallbackResult; now: number };
 
 export interface CallbackBody {
   job_id: number; return_code: number; total_files: number; ready_files: number; error_files: number; comment: string;
 }
 
+/** claimJobId / checkReserved read (and claim) job ids in processor_tape.job_ids, in the batch
+ *  transaction: they roll back with it, so they need no effect ledger. */
 export type TapeEffect =
-  | { kind: 'lookupFiles'; jobId: number; obs: Record<string, unknown> }
+  | { kind: 'claimJobId'; request: EventMap['TapeJobRequested'] }
+  | { kind: 'checkReserved'; jobId: number }
+  | { kind: 'lookupFiles'; jobId: number; obs: Record<string, unknown>; notifyUrl: string }
   | { kind: 'batchStage'; jobId: number; files: string[] }
   | { kind: 'cancelStage'; jobId: number }
   | { kind: 'deliverCallback'; jobId: number; notifyUrl: string; deliveryId: string; body: CallbackBody; scheduled?: true };
@@ -67,11 +88,13 @@ export type IgnoreReason =
   | 'DUPLICATE_JOB' | 'UNKNOWN_JOB' | 'JOB_NOT_STAGING' | 'UNKNOWN_FILE' | 'DUPLICATE_FILE'
   | 'ALREADY_SUBMITTED' | 'CALLBACK_DONE' | 'CALLBACK_NOT_FAILED' | 'ALREADY_CANCELLED' | 'OWN_OUTCOME';
 
-type Emit = { [N in EventName]: { kind: 'emit'; name: N; key: string; body: BodyOf<N> } }[EventName];
-/** A failed delivery to try again at nextAt (written to the job state; the tick triggers it). */
-export type Reschedule = { kind: 'reschedule'; jobId: number; nextAt: number; rounds: number; attempts: number; since: number; error: string };
-/** `partial`: some files of a notification batch were ignored, the others count. */
-export type Output = Emit | { kind: 'effect'; effect: TapeEffect } | { kind: 'ignore'; reason: IgnoreReason; partial?: true } | Reschedule;
+type OutcomeName = 'TapeJobCreated' | 'TapeJobCreationFailed' | 'TapeJobStageSubmitted' | 'TapeJobCompleted' | 'TapeJobCancelled'
+  | 'TapeJobCancelFailed' | 'TapeCallbackDelivered' | 'TapeCallbackFailed';
+/** The outcome events the rules append (keyed by their job). */
+export type OutcomeEvent = { [N in OutcomeName]: { name: N; value: BodyOf<N> } }[OutcomeName];
+/** A failed delivery to try again at nextAt: a decided update of the job state, no event (the tick triggers it). */
+export type Reschedule = { jobId: number; nextAt: number; rounds: number; attempts: number; since: number; error: string };
+export type Output = DeciderOutput<OutcomeEvent, TapeEffect, Reschedule>;
 
 export interface RuleContext {
   /** occurredAt of the input event, ms. */
@@ -79,27 +102,37 @@ export interface RuleContext {
   eventId: string;
   jobTimeoutMs: number;
   maxFiles: number;
+  /** return code of a job whose batchstage failed on every node */
+  failedBatchstageCode: number;
+  /** long retry schedule of a failed callback delivery */
+  retry: RetryPolicy;
 }
 
-/** What decide sees: the job; for file notifications each file's status before (null: not in the job);
- *  for a request whether it holds its job id (job_ids: POST /staging reserved it for this very event,
- *  or nobody had it); for a cancel whether the id was accepted (reserved) at all. */
-export interface TapeView { job: TapeState; files?: ReadonlyMap<string, FileStatus | null>; holdsId?: boolean; reserved?: boolean }
+/** The state decide sees for one job key: the job; for file notifications the status of each file they
+ *  name (null: not in the job); `created`: the file list of a job created since it was loaded (written with it). */
+export interface TapeView { job: TapeState; files?: ReadonlyMap<string, FileStatus | null>; created?: readonly string[] }
 
-const emit = <N extends EventName>(name: N, jobId: number, body: BodyOf<N>): Output => ({ kind: 'emit', name, key: jobKey(jobId), body } as Output);
+const emit = <N extends OutcomeName>(name: N, value: BodyOf<N>): Output => ({ kind: 'append', event: { name, value } } as Output);
 const ignore = (reason: IgnoreReason): Output => ({ kind: 'ignore', reason });
 const isJob = (s: TapeState): s is Job => s.status !== 'NONE';
 
 export function decide(input: TapeInput, view: TapeView, ctx: RuleContext): Output[] {
   switch (input.name) {
-    case 'TapeJobRequested': return onRequested(input.value, view, ctx);
+    case 'TapeJobRequested': return onRequested(input.value, view);
     case 'TapeJobCreated': return onCreated(input.value, view.job);
     case 'TapeJobCreationFailed':
     case 'TapeJobCompleted': return onFinished(view.job);
     case 'TapeFilesStaged': return onFiles(input.value, view);
     case 'TapeJobCancelRequested': return onCancelRequested(input.value, view);
     case 'TapeJobTimeoutChecked': return onTick(view.job, ctx);
+    case 'CallbackDue': return dueCallback(view.job, ctx.now);
     case 'TapeCallbackRerunRequested': return onRerun(view.job);
+    case 'JobIdClaimed': return input.holds ? onClaimed(input.effect.request, ctx) : [ignore('DUPLICATE_JOB')];
+    case 'ReservationChecked': return onReservation(input.effect.jobId, input.reserved);
+    case 'FilesLookedUp': return afterLookup(input.effect, input.result, ctx);
+    case 'BatchStageDone': return isJob(view.job) ? afterBatchStage(view.job, input.result, ctx.failedBatchstageCode) : [ignore('UNKNOWN_JOB')];
+    case 'CancelStageDone': return isJob(view.job) ? afterCancel(view.job) : [ignore('UNKNOWN_JOB')];
+    case 'CallbackDone': return isJob(view.job) ? afterCallback(view.job, input.result, { now: input.now, policy: ctx.retry }) : [ignore('UNKNOWN_JOB')];
     case 'TapeJobStageSubmitted':
     case 'TapeJobCancelled':
     case 'TapeJobCancelFailed':
@@ -112,27 +145,34 @@ export function decide(input: TapeInput, view: TapeView, ctx: RuleContext): Outp
   }
 }
 
-function onRequested(req: EventMap['TapeJobRequested'], view: TapeView, ctx: RuleContext): Output[] {
+/** A request for a job id nobody created yet first claims the id (JobIdClaimed); the request is checked before. */
+function onRequested(req: EventMap['TapeJobRequested'], view: TapeView): Output[] {
   const job = view.job;
   // cancelled while queued: the tombstone keeps the request from creating the job
   if (job.status === 'CANCELLED') return [ignore('ALREADY_CANCELLED')];
-  // the id belongs to another request (POST /staging accepts an id once; this one came another way)
-  if (isJob(job) || view.holdsId === false) return [ignore('DUPLICATE_JOB')];
+  if (isJob(job)) return [ignore('DUPLICATE_JOB')];
+  if (!req.files && req.obs) obsOf(req);
+  return [{ kind: 'effect', effect: { kind: 'claimJobId', request: req } }];
+}
+
+function obsOf(req: EventMap['TapeJobRequested']): Record<string, unknown> {
+  try { return JSON.parse(req.obs!); } catch (err) { throw new InvalidEventError('TapeJobRequested.obs is not JSON', err); }
+}
+
+/** The request holds its job id (job_ids: POST /staging reserved it for this very event, or nobody had
+ *  it); otherwise the id belongs to another request (POST /staging accepts an id once; this one came another way). */
+function onClaimed(req: EventMap['TapeJobRequested'], ctx: RuleContext): Output[] {
   if (req.files) return created(req.jobId, req.files, req.notifyUrl, ctx);
-  if (req.obs) {
-    let obs: Record<string, unknown>;
-    try { obs = JSON.parse(req.obs); } catch (err) { throw new InvalidEventError('TapeJobRequested.obs is not JSON', err); }
-    return [{ kind: 'effect', effect: { kind: 'lookupFiles', jobId: req.jobId, obs } }];
-  }
-  return [emit('TapeJobCreationFailed', req.jobId, { jobId: req.jobId, returnCode: RC.NO_FILES, comment: 'neither files nor obs given', notifyUrl: req.notifyUrl })];
+  if (req.obs) return [{ kind: 'effect', effect: { kind: 'lookupFiles', jobId: req.jobId, obs: obsOf(req), notifyUrl: req.notifyUrl } }];
+  return [emit('TapeJobCreationFailed', { jobId: req.jobId, returnCode: RC.NO_FILES, comment: 'neither files nor obs given', notifyUrl: req.notifyUrl })];
 }
 
 /** The outcome of the data-files lookup of an obs request. */
 export type LookupResult = { ok: true; files: string[] } | { ok: false; error: string };
 
-export function afterLookup(req: EventMap['TapeJobRequested'], result: LookupResult, ctx: RuleContext): Output[] {
+export function afterLookup(req: { jobId: number; notifyUrl: string }, result: LookupResult, ctx: RuleContext): Output[] {
   if (!result.ok) {
-    return [emit('TapeJobCreationFailed', req.jobId, { jobId: req.jobId, returnCode: RC.LOOKUP_FAILED, comment: `file lookup failed: ${result.error}`, notifyUrl: req.notifyUrl })];
+    return [emit('TapeJobCreationFailed', { jobId: req.jobId, returnCode: RC.LOOKUP_FAILED, comment: `file lookup failed: ${result.error}`, notifyUrl: req.notifyUrl })];
   }
   return created(req.jobId, result.files, req.notifyUrl, ctx);
 }
@@ -140,12 +180,12 @@ export function afterLookup(req: EventMap['TapeJobRequested'], result: LookupRes
 function created(jobId: number, files: string[], notifyUrl: string, ctx: RuleContext): Output[] {
   const unique = [...new Set(files)];
   if (unique.length === 0) {
-    return [emit('TapeJobCreationFailed', jobId, { jobId, returnCode: RC.NO_FILES, comment: 'no files to stage', notifyUrl })];
+    return [emit('TapeJobCreationFailed', { jobId, returnCode: RC.NO_FILES, comment: 'no files to stage', notifyUrl })];
   }
   if (unique.length > ctx.maxFiles) {
-    return [emit('TapeJobCreationFailed', jobId, { jobId, returnCode: RC.CREATE_EXCEPTION, comment: `job has ${unique.length} files, more than ${ctx.maxFiles}`, notifyUrl })];
+    return [emit('TapeJobCreationFailed', { jobId, returnCode: RC.CREATE_EXCEPTION, comment: `job has ${unique.length} files, more than ${ctx.maxFiles}`, notifyUrl })];
   }
-  return [emit('TapeJobCreated', jobId, { jobId, files: unique, notifyUrl, deadline: ctx.now + ctx.jobTimeoutMs })];
+  return [emit('TapeJobCreated', { jobId, files: unique, notifyUrl, deadline: ctx.now + ctx.jobTimeoutMs })];
 }
 
 function onCreated(ev: EventMap['TapeJobCreated'], job: TapeState): Output[] {
@@ -158,12 +198,12 @@ function onCreated(ev: EventMap['TapeJobCreated'], job: TapeState): Output[] {
 export type StageResult = { ok: true; endpoint: string; reconciled: boolean } | { ok: false; error: string };
 
 export function afterBatchStage(job: Job, result: StageResult, failedCode: number): Output[] {
-  if (result.ok) return [emit('TapeJobStageSubmitted', job.jobId, { jobId: job.jobId, endpoint: result.endpoint, reconciled: result.reconciled })];
+  if (result.ok) return [emit('TapeJobStageSubmitted', { jobId: job.jobId, endpoint: result.endpoint, reconciled: result.reconciled })];
   return [completed(job, failedCode, `batchstage failed: ${result.error}`)];
 }
 
 function completed(job: Job, returnCode: number, comment: string, extra = { ready: 0, error: 0 }): Output {
-  return emit('TapeJobCompleted', job.jobId, {
+  return emit('TapeJobCompleted', {
     jobId: job.jobId, returnCode, totalFiles: job.total, readyFiles: job.ready + extra.ready, errorFiles: job.error + extra.error,
     comment, notifyUrl: job.notifyUrl,
   });
@@ -193,14 +233,14 @@ function onFiles(ev: EventMap['TapeFilesStaged'], view: TapeView): Output[] {
   if (!isJob(job)) return [ignore('UNKNOWN_JOB')];
   if (job.status !== 'STAGING') return [ignore('JOB_NOT_STAGING')];
   const a = acceptedFiles(ev, view.files ?? new Map());
+  // the files that count move the state (evolveInput), whatever else the batch names
   const ignored: Output[] = [...(a.unknown ? [ignore('UNKNOWN_FILE')] : []), ...(a.duplicate ? [ignore('DUPLICATE_FILE')] : [])];
   const extra = { ready: a.staged.length, error: a.failed.length };
   if (extra.ready + extra.error === 0) return ignored;
-  const partial = ignored.map((o) => ({ ...o, partial: true as const }));
-  if (job.ready + job.error + extra.ready + extra.error < job.total) return partial;
+  if (job.ready + job.error + extra.ready + extra.error < job.total) return ignored;
   const errors = job.error + extra.error;
   const comment = errors === 0 ? `all ${job.total} files staged` : `${job.total - errors} files staged, ${errors} failed`;
-  return [...partial, completed(job, RC.SUCCESS, comment, extra)];
+  return [...ignored, completed(job, RC.SUCCESS, comment, extra)];
 }
 
 function onFinished(job: TapeState): Output[] {
@@ -231,7 +271,7 @@ export interface RetryPolicy { rounds: number; firstDelayMs: number; maxDelayMs:
 export function afterCallback(job: Job, result: CallbackResult, schedule?: { now: number; policy: RetryPolicy }): Output[] {
   const deliveryId = job.deliveryId!;
   const attempts = (job.callbackAttempts ?? 0) + result.attempts;
-  if (result.ok) return [emit('TapeCallbackDelivered', job.jobId, { jobId: job.jobId, deliveryId, attempts, httpStatus: result.httpStatus })];
+  if (result.ok) return [emit('TapeCallbackDelivered', { jobId: job.jobId, deliveryId, attempts, httpStatus: result.httpStatus })];
   if (schedule && !result.final) {
     const { now, policy } = schedule;
     const rounds = job.callbackRounds ?? 0;
@@ -239,10 +279,10 @@ export function afterCallback(job: Job, result: CallbackResult, schedule?: { now
     if (rounds < policy.rounds) {
       const delay = Math.max(Math.min(policy.firstDelayMs * 2 ** rounds, policy.maxDelayMs), result.retryAfterMs ?? 0);
       const nextAt = now + delay;
-      if (nextAt <= since + policy.windowMs) return [{ kind: 'reschedule', jobId: job.jobId, nextAt, rounds: rounds + 1, attempts, since, error: result.error }];
+      if (nextAt <= since + policy.windowMs) return [{ kind: 'update', update: { jobId: job.jobId, nextAt, rounds: rounds + 1, attempts, since, error: result.error } }];
     }
   }
-  return [emit('TapeCallbackFailed', job.jobId, { jobId: job.jobId, deliveryId, attempts, error: result.error })];
+  return [emit('TapeCallbackFailed', { jobId: job.jobId, deliveryId, attempts, error: result.error })];
 }
 
 /** A pending delivery whose next scheduled attempt is due (the handler lists them on the tick). */
@@ -260,11 +300,18 @@ export const rescheduled = (job: Job, r: Reschedule): Job => ({ ...job, callback
  *  still queued becomes a tombstone; an id never accepted, or already removed, is refused (404). */
 function onCancelRequested(req: EventMap['TapeJobCancelRequested'], view: TapeView): Output[] {
   const job = view.job;
-  const refuse = (reason: 'NOT_FOUND' | 'ALREADY_CANCELLED') => [emit('TapeJobCancelFailed', req.jobId, { jobId: req.jobId, reason })];
-  if (!isJob(job)) return view.reserved ? [emit('TapeJobCancelled', req.jobId, { jobId: req.jobId, wasInFlight: false })] : refuse('NOT_FOUND');
-  if (job.status === 'CANCELLED') return refuse('ALREADY_CANCELLED');
+  // whether the write side accepted the id (its request may still be queued): ReservationChecked
+  if (!isJob(job)) return [{ kind: 'effect', effect: { kind: 'checkReserved', jobId: req.jobId } }];
+  if (job.status === 'CANCELLED') return refused(req.jobId, 'ALREADY_CANCELLED');
   if (filesPending(job)) return [{ kind: 'effect', effect: { kind: 'cancelStage', jobId: job.jobId } }];
-  return [emit('TapeJobCancelled', job.jobId, { jobId: job.jobId, wasInFlight: false })];
+  return [emit('TapeJobCancelled', { jobId: job.jobId, wasInFlight: false })];
+}
+
+const refused = (jobId: number, reason: 'NOT_FOUND' | 'ALREADY_CANCELLED') => [emit('TapeJobCancelFailed', { jobId, reason })];
+
+/** A cancel of a job never created: an accepted id becomes a tombstone; an id never accepted is refused. */
+function onReservation(jobId: number, reserved: boolean): Output[] {
+  return reserved ? [emit('TapeJobCancelled', { jobId, wasInFlight: false })] : refused(jobId, 'NOT_FOUND');
 }
 
 /** Files the library may still be staging for this job. */
@@ -272,7 +319,7 @@ export const filesPending = (job: Job) => job.submitted && job.total - job.ready
 
 /** Cancel goes ahead even when the library could not be told: the job is removed and late notifications are ignored. */
 export function afterCancel(job: Job): Output[] {
-  return [emit('TapeJobCancelled', job.jobId, { jobId: job.jobId, wasInFlight: true })];
+  return [emit('TapeJobCancelled', { jobId: job.jobId, wasInFlight: true })];
 }
 
 /** A tick is decided once per staging job (the handler lists the jobs whose deadline has passed). */
@@ -289,9 +336,29 @@ function onRerun(job: TapeState): Output[] {
   return [deliver(job)];
 }
 
-/** Whether the input itself changes state (a notification batch with files that count); every other
- *  input changes state only through the events decide emits. */
-export const isAccepted = (outputs: Output[]) => !outputs.some((o) => o.kind === 'ignore' && !o.partial);
+/** The input itself changes state only when it is a notification batch with files that count (each
+ *  file's first outcome while the job is staging); every other input through the events decide appends. */
+export function evolveInput<V extends TapeView>(view: V, input: TapeInput): V {
+  if (input.name !== 'TapeFilesStaged' || !isJob(view.job) || view.job.status !== 'STAGING') return view;
+  const before = view.files ?? new Map<string, FileStatus | null>();
+  const a = acceptedFiles(input.value, before);
+  if (!a.staged.length && !a.failed.length) return view;
+  const files = new Map(before);
+  for (const f of a.staged) files.set(f, 'READY');
+  for (const { file } of a.failed) files.set(file, 'ERROR');
+  const job = evolve(view.job, { name: input.name, value: { ...input.value, staged: a.staged, failed: a.failed } });
+  return { ...view, job, files };
+}
+
+/** An appended outcome folded into the view (with the event's meta: ids and times derive from it). */
+export function evolveView<V extends TapeView>(view: V, event: OutcomeEvent, meta: Meta): V {
+  const job = evolve(view.job, { name: event.name, value: { ...event.value, meta } } as Evolving);
+  if (job === view.job) return view; // a refusal (TapeJobCancelFailed) changes no state
+  return event.name === 'TapeJobCreated' ? { ...view, job, created: event.value.files } : { ...view, job };
+}
+
+/** A decided update folded into the view. */
+export const updateView = <V extends TapeView>(view: V, r: Reschedule): V => ({ ...view, job: rescheduled(view.job as Job, r) });
 
 const NO_SCHEDULE = { callbackNextAt: null, callbackRounds: 0, callbackAttempts: 0, callbackSince: null } as const;
 

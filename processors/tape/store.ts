@@ -1,5 +1,5 @@
 // Processor state of tape jobs in processor_tape (the handler's batch transaction, search_path set).
-// A notification batch costs two statements (read and write the job row), whatever its size.
+// A batch costs one statement to read its jobs (and their files' status bytes) and one write per changed job.
 import type pg from 'pg';
 import type { FileStatus, Job, TapeState } from './rules.ts';
 
@@ -12,21 +12,50 @@ const toJob = (r: any): Job => ({
   callbackAttempts: r.callback_attempts, callbackSince: r.callback_since === null ? null : Number(r.callback_since),
 });
 
-export async function loadJob(tx: Tx, jobId: number): Promise<TapeState> {
-  // FOR UPDATE: the tick may complete a job from another partition's transaction
-  const { rows } = await tx.query('SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE', [jobId]);
-  return rows[0] ? toJob(rows[0]) : { status: 'NONE' };
+/** A stored job and its files' status bytes (one per file, at its position in the file list). */
+export interface StoredJob { job: TapeState; fileState: Buffer | null }
+
+/** The jobs of a batch, locked in job id order (the tick may complete a job from another partition's
+ *  transaction; one order keeps two batches from deadlocking), with one query. */
+export async function loadJobs(tx: Tx, jobIds: number[]): Promise<Map<number, StoredJob>> {
+  const { rows } = await tx.query('SELECT * FROM jobs WHERE job_id = ANY($1::bigint[]) ORDER BY job_id FOR UPDATE', [jobIds]);
+  const out = new Map<number, StoredJob>(jobIds.map((id) => [id, { job: { status: 'NONE' }, fileState: null }]));
+  for (const r of rows) out.set(Number(r.job_id), { job: toJob(r), fileState: r.file_state as Buffer });
+  return out;
 }
 
-export async function saveJob(tx: Tx, job: Job, files?: string[]): Promise<void> {
+/** The status of each named file (null: not in the job), from the job's status bytes. */
+export async function fileStatuses(tx: Tx, jobId: number, fileState: Buffer | null, names: string[]): Promise<Map<string, FileStatus | null>> {
+  const pos = fileState ? await positionsOf(tx, jobId) : new Map<string, number>();
+  const files = new Map<string, FileStatus | null>();
+  for (const n of names) { const i = pos.get(n); files.set(n, i === undefined ? null : STATUS[fileState![i]]); }
+  return files;
+}
+
+/** The status bytes with the given files' statuses written in (a copy; null when none changed). */
+export async function markedFileState(tx: Tx, jobId: number, fileState: Buffer | null, files: ReadonlyMap<string, FileStatus | null>): Promise<Buffer | null> {
+  if (!fileState) return null;
+  const pos = await positionsOf(tx, jobId);
+  let out: Buffer | null = null;
+  for (const [name, status] of files) {
+    const i = pos.get(name);
+    if (i === undefined || status === null || STATUS[fileState[i]] === status) continue;
+    out ??= Buffer.from(fileState);
+    out[i] = CODE[status];
+  }
+  return out;
+}
+
+/** Writes a job; `files`: the file list of a job just created; `fileState`: its files' status bytes when they changed. */
+export async function saveJob(tx: Tx, job: Job, files?: readonly string[], fileState?: Buffer | null): Promise<void> {
   await tx.query(
     `INSERT INTO jobs (job_id, status, notify_url, total, ready, error, deadline, submitted, return_code, comment, callback, delivery_id, file_state,
        callback_next_at, callback_rounds, callback_attempts, callback_since)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, COALESCE($18::bytea, $13), $14, $15, $16, $17)
      ON CONFLICT (job_id) DO UPDATE SET status = $2, ready = $5, error = $6, submitted = $8, return_code = $9, comment = $10, callback = $11, delivery_id = $12,
-       callback_next_at = $14, callback_rounds = $15, callback_attempts = $16, callback_since = $17`,
+       callback_next_at = $14, callback_rounds = $15, callback_attempts = $16, callback_since = $17, file_state = COALESCE($18::bytea, jobs.file_state)`,
     [job.jobId, job.status, job.notifyUrl, job.total, job.ready, job.error, job.deadline, job.submitted, job.returnCode, job.comment, job.callback, job.deliveryId,
-      Buffer.alloc(files?.length ?? 0), job.callbackNextAt ?? null, job.callbackRounds ?? 0, job.callbackAttempts ?? 0, job.callbackSince ?? null]);
+      Buffer.alloc(files?.length ?? 0), job.callbackNextAt ?? null, job.callbackRounds ?? 0, job.callbackAttempts ?? 0, job.callbackSince ?? null, fileState ?? null]);
   if (files?.length) {
     await tx.query(`INSERT INTO job_files (job_id, file, idx) SELECT $1, f, i - 1 FROM unnest($2::text[]) WITH ORDINALITY AS t(f, i) ON CONFLICT DO NOTHING`, [job.jobId, files]);
   }
@@ -50,27 +79,6 @@ async function positionsOf(tx: Tx, jobId: number): Promise<Map<string, number>> 
 }
 
 export const forgetPositions = (jobId: number) => positions.delete(jobId);
-
-export interface JobFiles { job: TapeState; files: Map<string, FileStatus | null>; state: Buffer; positions: Map<string, number> }
-
-/** The job (locked: the tick may complete it from another partition's transaction) and the status of each named file (null: not in the job). */
-export async function loadJobFiles(tx: Tx, jobId: number, names: string[]): Promise<JobFiles> {
-  const { rows } = await tx.query('SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE', [jobId]);
-  if (!rows[0]) return { job: { status: 'NONE' }, files: new Map(names.map((n) => [n, null])), state: Buffer.alloc(0), positions: new Map() };
-  const state = rows[0].file_state as Buffer;
-  const pos = await positionsOf(tx, jobId);
-  const files = new Map<string, FileStatus | null>();
-  for (const n of names) { const i = pos.get(n); files.set(n, i === undefined ? null : STATUS[state[i]]); }
-  return { job: toJob(rows[0]), files, state, positions: pos };
-}
-
-/** Writes the accepted files (rules.acceptedFiles: each once, PENDING before) and the job's counters in one statement. */
-export async function markFiles(tx: Tx, jf: JobFiles, job: Job, marks: { file: string; to: Exclude<FileStatus, 'PENDING'> }[]): Promise<void> {
-  if (!marks.length) return;
-  const state = Buffer.from(jf.state);
-  for (const m of marks) state[jf.positions.get(m.file)!] = CODE[m.to];
-  await tx.query('UPDATE jobs SET ready = $2, error = $3, file_state = $4 WHERE job_id = $1', [job.jobId, job.ready, job.error, state]);
-}
 
 export async function jobFiles(tx: Tx, jobId: number): Promise<string[]> {
   const { rows } = await tx.query('SELECT file FROM job_files WHERE job_id = $1 ORDER BY file', [jobId]);
