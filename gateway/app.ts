@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { errorsPlugin, problem, sendProblem, toProblem } from './plugins/errors.ts';
 import { registry as metricsRegistry, metrics } from '../platform/metrics.ts';
 import { serializeRequest } from '../platform/log.ts';
-import { DOMAIN_ROUTES } from './routes/index.ts';
+import { DOMAIN_ROUTES, DOMAINS } from './routes/index.ts';
 import { eventsRoutes } from './routes/events.ts';
 import type { App, GatewayDeps } from './types.ts';
 
@@ -111,7 +111,7 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
       try { await check(); checks[name] = 'ok'; } catch (err) { ok = false; checks[name] = (err as Error).message; }
     }));
     // a domain whose optional dependency is missing leaves the gateway ready (every other domain serves)
-    const domains = deps.availability?.snapshot(DOMAIN_ROUTES.map((r) => r.name)) ?? {};
+    const domains = deps.availability?.snapshot(DOMAINS) ?? {};
     const status = !ok ? 'not ready' : deps.availability?.anyDown ? 'degraded' : 'ready';
     return reply.code(ok ? 200 : 503).send({ status, checks, domains });
   });

@@ -8,6 +8,9 @@ import { ingestRoutes } from './ingest.ts';
 import { consoleRoutes } from './console.ts';
 import { opsRoutes } from './ops.ts';
 
+/** The five domains (what /readyz reports availability for); console and ops are views over them. */
+export const DOMAINS = ['gw', 'staging', 'tape', 'ingest', 'ivoa'] as const;
+
 export const DOMAIN_ROUTES: { name: string; plugin: RoutePlugin }[] = [
   { name: 'tape', plugin: tapeRoutes },
   { name: 'staging', plugin: stagingRoutes },
