@@ -109,6 +109,8 @@ it(`${N} events over 6 partitions, 3 instances, SIGKILL every +${STEP} %${FULL ?
   figure(TEST, 'unexpected child exits / failed child starts (retried)', `${fleet.unexpectedExits} / ${fleet.startFailures}`, '0 / any');
   const crashes = consumerCrashes(output);
   figure(TEST, 'kafkajs consumer crashes: restarted / left stopped', `${crashes.restarted} / ${crashes.stopped}`, 'any / 0');
+  // how often the window of issue 14 was open: a relay drain whose send failed, rolled back and retried
+  figure(TEST, 'relay drains failed and retried (outbox relay failed lines)', (output.match(/outbox relay failed; retrying/g) ?? []).length, 'any');
   figure(TEST, 'DATABASE_URL password in child logs', stack.config.databaseUrl.includes(DB_PASSWORD) ? (output.includes(DB_PASSWORD) ? 'FOUND' : 'absent') : 'n/a (server checks passwords)', 'absent');
   figure(TEST, 'wall time', `${(elapsed / 1000).toFixed(0)} s`);
 
