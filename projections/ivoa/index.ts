@@ -1,8 +1,7 @@
 // projection.ivoa: folds dbb.ivoa.dids (DIDs and replicas) into the ObsCore table and the replica
 // list behind TAP, SCS and DataLink. Invalid coordinates dead-letter the event (InvalidEventError).
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import type { ConsumerSpec, DecodedEvent, DomainDeps } from '../../platform/types.ts';
+import { consumerSpec } from '../../platform/consumer-spec.ts';
 import { InvalidEventError } from '../../platform/errors.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
 import { loadIvoaConfig } from '../../domains/ivoa/config.ts';
@@ -14,11 +13,9 @@ export const NAME = 'projection.ivoa';
 export function createIvoaProjection(deps: DomainDeps): ConsumerSpec {
   const cfg = loadIvoaConfig(deps.env);
   const id = { authority: cfg.authority, publicUrl: cfg.publicUrl };
-  return {
-    name: NAME,
-    kind: 'projection',
+  return consumerSpec('projection', NAME, {
     topics: [TOPIC.IVOA_DIDS],
-    migrationsDir: join(dirname(fileURLToPath(import.meta.url)), 'migrations'),
+    migrations: new URL('./migrations', import.meta.url),
     async handle(event, ctx) {
       const changes = fold(event, id);
       if (changes.length) await applyChanges(ctx.tx, changes);
@@ -36,5 +33,5 @@ export function createIvoaProjection(deps: DomainDeps): ConsumerSpec {
       if (changes.length) await applyChanges(ctx.tx, changes);
       return { invalid };
     },
-  };
+  });
 }
