@@ -4,8 +4,9 @@
 import { InvalidEventError } from '../../platform/errors.ts';
 import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
 import type { GwConfig } from '../../domains/gw/config.ts';
-import { archiveBatch, findArchivedBatch, storeChunk, type EffectDeps } from './effects.ts';
-import type { FormatPool } from './format-pool.ts';
+import { join } from 'node:path';
+import { archiveBatch, datastorePaths, discardPrewritten, findArchivedBatch, storeChunk, type EffectDeps } from './effects.ts';
+import type { FormatPool, Prewritten } from './format-pool.ts';
 import { decide, evolve, initialState, type GwEffect, type GwInput, type GwState, type OutcomeEvent, type RuleContext } from './rules.ts';
 import { deciderLoop } from '../../platform/decider.ts';
 
@@ -44,12 +45,12 @@ function toInput(event: DecodedEvent): RequestInput | null {
 }
 
 /** Carries out one effect and returns its result as the next input for the rules. */
-async function runGwEffect(effect: GwEffect, effectId: string, ctx: HandlerContext, fx: EffectDeps, formatted?: Promise<Buffer | null>): Promise<GwInput> {
+async function runGwEffect(effect: GwEffect, effectId: string, ctx: HandlerContext, fx: EffectDeps, prewritten?: Promise<Prewritten | null>): Promise<GwInput> {
   if (effect.kind === 'storeChunk') {
     // Idempotent by construction, so no ledger marks (they were two synchronous commits per chunk):
     // the file name is deterministic and the rename atomic, so "did it happen?" is a stat. storeChunk
     // checks first and reports a file it finds (a redelivery after a crash) as reconciled.
-    const out = await ctx.runEffect(effectId, () => storeChunk(effect, fx, formatted), { idempotent: true });
+    const out = await ctx.runEffect(effectId, () => storeChunk(effect, fx, prewritten), { idempotent: true });
     if (out.status !== 'DONE') throw new Error(`idempotent effect ${effectId} came back ${out.status}`);
     const done = out.result;
     if (done.reconciled) ctx.log.warn({ effectId, file: effect.fileName }, 'chunk file already written (redelivery after a crash); reporting it');
@@ -64,24 +65,36 @@ async function runGwEffect(effect: GwEffect, effectId: string, ctx: HandlerConte
   return { name: 'BatchArchived', effect, ...done };
 }
 
-/** Starts formatting every chunk the batch will likely store (datastore OPERATIONAL at the start), all
- *  at once on the pool; the rules still decide each one in order, and a refused chunk's text is dropped. */
-function preformat(inputs: { event: DecodedEvent; input: RequestInput }[], states: Map<string, GwState>, pool: FormatPool | undefined, fx: EffectDeps) {
-  const out = new Map<string, Promise<Buffer | null>>();
-  if (!pool) return out;
+let attempt = 0;
+
+/** Starts formatting and writing (as temp files, on the pool's worker threads) every chunk the batch
+ *  will likely store (datastore OPERATIONAL at the start), all at once; the rules still decide each one
+ *  in order, and storing one is then a rename. A refused chunk's temp file is removed. */
+function prewrite(inputs: { event: DecodedEvent; input: RequestInput }[], states: Map<string, GwState>, pool: FormatPool | undefined, fx: EffectDeps) {
+  const out = new Map<string, Promise<Prewritten | null>>();
+  if (!pool?.size) return out;
+  // unique per attempt: a batch retried while an earlier attempt's write is still running never shares a file with it
+  const tag = `${process.pid}.${attempt++}`;
   for (const { event, input } of inputs) {
     if (input.name !== 'GwChunkReceived' || states.get(input.value.datastoreId)?.status !== 'OPERATIONAL') continue;
     const v = input.value;
     if (v.h.length === 0 || v.h.length % 8 !== 0 || v.h.length / 8 !== v.nSamples) continue;
-    out.set(event.meta.eventId, pool.format(v.h, v.t0, v.dt, fx.format ?? 'json').catch(() => null));
+    const tmp = join(datastorePaths(fx.root, v.datastoreId).tmp, `${event.meta.eventId}.${tag}.tmp`);
+    out.set(event.meta.eventId, pool.write(v.h, v.t0, v.dt, fx.format ?? 'json', tmp, fx.fsync));
   }
   return out;
 }
 
 /** The gw processor's handler: the rules around the one decider loop. */
 export function gwHandler(gw: GwConfig, fx: EffectDeps, pool?: FormatPool) {
-  let formatted = new Map<string, Promise<Buffer | null>>();
-  return deciderLoop<GwState, GwInput, OutcomeEvent, GwEffect, RuleContext>({
+  // by event id, across batches: partitions' batches run concurrently, each takes only its own chunks
+  const prewritten = new Map<string, Promise<Prewritten | null>>();
+  const take = (eventId: string) => {
+    const p = prewritten.get(eventId);
+    prewritten.delete(eventId);
+    return p;
+  };
+  const loop = deciderLoop<GwState, GwInput, OutcomeEvent, GwEffect, RuleContext>({
     decider: { decide, evolve },
     inputOf(event) {
       const input = toInput(event);
@@ -90,9 +103,20 @@ export function gwHandler(gw: GwConfig, fx: EffectDeps, pool?: FormatPool) {
     load: loadStates,
     save: saveStates,
     context: (event) => ({ now: event.meta.occurredAt, maxSize: gw.maxSize }),
-    perform: (effect, ctx, event, n) => runGwEffect(effect, `gw.${effect.kind}.${event.meta.eventId}.${n}`, ctx, fx, formatted.get(event.meta.eventId)),
+    perform: (effect, ctx, event, n) => runGwEffect(effect, `gw.${effect.kind}.${event.meta.eventId}.${n}`, ctx, fx, effect.kind === 'storeChunk' ? take(event.meta.eventId) : undefined),
     prepare(inputs, states) {
-      formatted = preformat(inputs as { event: DecodedEvent; input: RequestInput }[], states, pool, fx);
+      for (const [id, p] of prewrite(inputs as { event: DecodedEvent; input: RequestInput }[], states, pool, fx)) prewritten.set(id, p);
     },
   });
+  return {
+    handle: loop.handle,
+    async handleBatch(...args: Parameters<typeof loop.handleBatch>) {
+      try {
+        return await loop.handleBatch(...args);
+      } finally {
+        // written but not stored (refused after a /train in the same batch, or the batch failed): removed
+        for (const e of args[0]) discardPrewritten(take(e.meta.eventId));
+      }
+    },
+  };
 }
