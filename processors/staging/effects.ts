@@ -6,6 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { jupyterBaseUrl, userAreaParts, type Method, type StagingConfig } from '../../domains/staging/config.ts';
 import { fdPath, lstatIn, openSource, openTrustedDir, sameContent, StagingRefusal, walkDirs, type OpenedSource } from '../../platform/safe-fs.ts';
+import { fastDownloadCheck, fastHardLink, fastSymlink } from './fast-links.ts';
 import { JupyterClient } from './jupyter.ts';
 import type { EffectResult, StageEffect } from './rules.ts';
 
@@ -100,7 +101,8 @@ export async function localCopy(e: StageEffect, deps: EffectDeps): Promise<Effec
     if (await existingCopy(dir, name, src, shown)) return { ...done, skipped: true };
     const tmp = tempName(e.requestId);
     await removeIfPresent(fdPath(dir, tmp));
-    await fsp.copyFile(fdPath(src.file), fdPath(dir, tmp), C.COPYFILE_EXCL);
+    // a reflink where the filesystem can (btrfs, XFS: instant, as `cp --reflink=auto` does), else copy_file_range in the kernel
+    await fsp.copyFile(fdPath(src.file), fdPath(dir, tmp), C.COPYFILE_EXCL | C.COPYFILE_FICLONE);
     const out = await fsp.open(fdPath(dir, tmp), C.O_RDONLY | C.O_NOFOLLOW);
     try {
       const st = await out.stat();
@@ -121,9 +123,10 @@ export async function localCopy(e: StageEffect, deps: EffectDeps): Promise<Effec
   })));
 }
 
-/** symlink_copy (the seed's name): a hard link to the source inode, checked to be the opened file. */
+/** symlink_copy (the seed's name): a hard link to the source inode, checked to be the opened file.
+ *  The common case (a new link) runs synchronously in fast-links.ts; this is the general path. */
 export async function hardLink(e: StageEffect, deps: EffectDeps): Promise<EffectResult> {
-  return run(deps, () => withSource(deps.cfg, e, async (src) => withDir(await openDestDir(deps.cfg, e), async (dir) => {
+  return run(deps, async () => fastHardLink(deps.cfg, e) ?? withSource(deps.cfg, e, async (src) => withDir(await openDestDir(deps.cfg, e), async (dir) => {
     const name = e.dest[e.dest.length - 1]!;
     const shown = `${userAreaPath(deps.cfg, e.username)}/${e.dest.join('/')}`;
     const done = { sourcePath: src.path, destination: shown, sizeBytes: src.stat.size };
@@ -152,7 +155,7 @@ export async function hardLink(e: StageEffect, deps: EffectDeps): Promise<Effect
 
 /** local_symlink: a symbolic link to the checked source path. */
 export async function localSymlink(e: StageEffect, deps: EffectDeps): Promise<EffectResult> {
-  return run(deps, () => withSource(deps.cfg, e, async (src) => withDir(await openDestDir(deps.cfg, e), async (dir) => {
+  return run(deps, async () => fastSymlink(deps.cfg, e) ?? withSource(deps.cfg, e, async (src) => withDir(await openDestDir(deps.cfg, e), async (dir) => {
     const name = e.dest[e.dest.length - 1]!;
     const shown = `${userAreaPath(deps.cfg, e.username)}/${e.dest.join('/')}`;
     const done = { sourcePath: src.path, destination: shown, sizeBytes: src.stat.size };
@@ -173,7 +176,7 @@ export async function localSymlink(e: StageEffect, deps: EffectDeps): Promise<Ef
 
 /** direct_download: nothing is written; the source is checked so the gateway can stream it. */
 export async function checkDownload(e: StageEffect, deps: EffectDeps): Promise<EffectResult> {
-  return run(deps, () => withSource(deps.cfg, e, async (src) => ({ sourcePath: src.path, destination: null, sizeBytes: src.stat.size, skipped: false })));
+  return run(deps, async () => fastDownloadCheck(deps.cfg, e) ?? withSource(deps.cfg, e, async (src) => ({ sourcePath: src.path, destination: null, sizeBytes: src.stat.size, skipped: false })));
 }
 
 function jupyterClient(e: StageEffect, deps: EffectDeps): JupyterClient {
