@@ -18,7 +18,9 @@ const fileOf = (e: IngestEffect): IngestFile => ({ fileId: e.fileId, path: e.sto
 
 /** Never throws: every plugin failure is an outcome (a thrown error would be retried by the runtime). */
 export async function runIngest(effect: IngestEffect, deps: IngestEffectDeps): Promise<AttemptResult> {
-  return deps.limiter.run(async () => {
+  // a repeatable plugin bounds itself (Registry: one batched statement per pool connection)
+  const limited = <T>(fn: () => Promise<T>) => (deps.plugin.repeatable ? fn() : deps.limiter.run(fn));
+  return limited(async () => {
     const t0 = deps.now();
     const took = () => deps.now() - t0;
     try {

@@ -42,14 +42,21 @@ function inputOf(event: DecodedEvent): { key: string; input: IngestInput } | nul
 
 /** Runs one attempt once per effect id; an attempt a crash interrupted is reconciled (plugin lookup, else UNKNOWN). */
 async function perform(effect: IngestEffect, ctx: HandlerContext, fx: () => IngestEffectDeps): Promise<IngestInput> {
-  const outcome = await ctx.runEffect(effect.effectId, () => runIngest(effect, fx()));
+  // a repeatable plugin's attempt after a crash finds its own outcome, so it skips the ledger's round trips
+  const outcome = await ctx.runEffect(effect.effectId, () => runIngest(effect, fx()), { idempotent: fx().plugin.repeatable === true });
   const result = outcome.status === 'DONE' ? outcome.result : await reconcileIngest(effect, fx());
   if (outcome.status === 'UNKNOWN') ctx.log.warn({ fileId: effect.fileId, attempt: effect.attempt, status: result.status }, 'ingest attempt interrupted by a crash; reconciled');
   return { name: 'IngestAttemptDone', effect, result };
 }
 
+/** Files decided at once in a batch with a repeatable plugin (Registry): all of a fetched batch, so the
+ *  plugin registers them together. A plugin with a ledger keeps `ingester.concurrency`: each decided file
+ *  writes its STARTED mark before its attempt waits for the plugin's limiter, and a crash would turn every
+ *  waiting one into an UNKNOWN that never ran. */
+export const BATCH_CONCURRENCY = 1000;
+
 /** The ingest processor's handler. `fx` is called when an attempt runs (the plugin starts lazily);
- *  `concurrency`: files decided at once in a batch (their attempts still pass the plugin's limiter). */
+ *  `concurrency`: files decided at once in a batch for a plugin that is not repeatable. */
 export function ingestHandler(plugin: string, fx: () => IngestEffectDeps, concurrency: number) {
   return deciderLoop<FileState, IngestInput, OutcomeEvent, IngestEffect, RuleContext>({
     decider: { decide, evolve: evolveOutcome, evolveInput },
@@ -58,6 +65,7 @@ export function ingestHandler(plugin: string, fx: () => IngestEffectDeps, concur
     save: saveStates,
     context: (event) => ({ now: event.meta.occurredAt, eventId: event.meta.eventId, plugin }),
     perform: (effect, ctx) => perform(effect, ctx, fx),
-    concurrency,
+    // read per batch (the plugin is made on first use)
+    get concurrency() { return fx().plugin.repeatable ? Math.max(BATCH_CONCURRENCY, concurrency) : concurrency; },
   });
 }

@@ -57,25 +57,71 @@ export function createRegistryPlugin(rawConfig: unknown, defaults: { databaseUrl
     return id;
   }
 
+  type Queued = { file: IngestFile; dataId: Record<string, FitsValue>; resolve: (r: IngestResult) => void; reject: (err: unknown) => void };
+  const queued: Queued[] = [];
+  let flushing = 0;
+  const BATCH = 1000;
+
+  /** One file's registration (and the refusal of a data id another file holds). */
+  async function registerOne(file: IngestFile, dataId: Record<string, FitsValue>): Promise<IngestResult> {
+    try {
+      await pool.query(
+        `INSERT INTO ${table} (file_id, dataset_type, data_id, path, checksum) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (file_id) DO UPDATE SET path = EXCLUDED.path`,
+        [file.fileId, cfg.datasetType, JSON.stringify(dataId), file.path, file.checksum],
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23505') throw err;
+      // the (dataset_type, data_id) key belongs to another file: a repository refuses a second dataset with the same id
+      const other = await pool.query(`SELECT file_id FROM ${table} WHERE dataset_type = $1 AND data_id = $2`, [cfg.datasetType, JSON.stringify(dataId)]);
+      return { status: 'FAILURE', error: `data id ${JSON.stringify(dataId)} (${cfg.datasetType}) is already registered by file ${other.rows[0]?.file_id ?? '?'}`, details: { datasetType: cfg.datasetType, dataId } };
+    }
+    return { status: 'SUCCESS', details: { datasetType: cfg.datasetType, dataId } };
+  }
+
+  /** Registers a batch with one multi-row statement; when that is refused (a data id held by another
+   *  file, or one file twice in the batch) each file is registered on its own, in order, so the
+   *  outcomes are exactly those of one-by-one registration. */
+  async function registerMany(batch: Queued[]): Promise<void> {
+    const ids = new Set(batch.map((q) => q.file.fileId));
+    if (batch.length > 1 && ids.size === batch.length) {
+      try {
+        await pool.query(
+          `INSERT INTO ${table} (file_id, dataset_type, data_id, path, checksum)
+           SELECT f, $2, d, p, c FROM unnest($1::text[], $3::jsonb[], $4::text[], $5::text[]) AS u(f, d, p, c)
+           ON CONFLICT (file_id) DO UPDATE SET path = EXCLUDED.path`,
+          [batch.map((q) => q.file.fileId), cfg.datasetType, batch.map((q) => JSON.stringify(q.dataId)), batch.map((q) => q.file.path), batch.map((q) => q.file.checksum)],
+        );
+        for (const q of batch) q.resolve({ status: 'SUCCESS', details: { datasetType: cfg.datasetType, dataId: q.dataId } });
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== '23505') { for (const q of batch) q.reject(err); return; }
+      }
+    }
+    for (const q of batch) await registerOne(q.file, q.dataId).then(q.resolve, q.reject);
+  }
+
+  /** Concurrent calls are registered together: one statement in flight per pool connection, each taking
+   *  every call queued meanwhile (the first call of an idle plugin goes out at once). */
+  function flush() {
+    while (queued.length && flushing < cfg.poolSize) {
+      const batch = queued.splice(0, BATCH);
+      flushing++;
+      void registerMany(batch).finally(() => { flushing--; flush(); });
+    }
+  }
+
   return {
     name: 'Registry',
+    repeatable: true,
     async ingest(file): Promise<IngestResult> {
       await ensureTable();
       const dataId = await dataIdOf(file);
       if (typeof dataId === 'string') return { status: 'FAILURE', error: dataId };
-      try {
-        await pool.query(
-          `INSERT INTO ${table} (file_id, dataset_type, data_id, path, checksum) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (file_id) DO UPDATE SET path = EXCLUDED.path`,
-          [file.fileId, cfg.datasetType, JSON.stringify(dataId), file.path, file.checksum],
-        );
-      } catch (err) {
-        if ((err as { code?: string }).code !== '23505') throw err;
-        // the (dataset_type, data_id) key belongs to another file: a repository refuses a second dataset with the same id
-        const other = await pool.query(`SELECT file_id FROM ${table} WHERE dataset_type = $1 AND data_id = $2`, [cfg.datasetType, JSON.stringify(dataId)]);
-        return { status: 'FAILURE', error: `data id ${JSON.stringify(dataId)} (${cfg.datasetType}) is already registered by file ${other.rows[0]?.file_id ?? '?'}`, details: { datasetType: cfg.datasetType, dataId } };
-      }
-      return { status: 'SUCCESS', details: { datasetType: cfg.datasetType, dataId } };
+      return new Promise<IngestResult>((resolve, reject) => {
+        queued.push({ file, dataId, resolve, reject });
+        flush();
+      });
     },
     async reconcile(file) {
       await ensureTable();
