@@ -1,8 +1,8 @@
 // Filesystem building blocks of the finder: walking the source, hashing, completeness checks and a
 // move that never overwrites (hard link + unlink; copy to a temp name + link across filesystems).
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { copyFile, link, lstat, mkdir, readdir, readFile, readlink, rename, stat, unlink } from 'node:fs/promises';
+import { createReadStream, linkSync, lstatSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { copyFile, link, readdir, readlink, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 
 export interface Candidate { rel: string; path: string; size: number; mtimeMs: number; ino: number }
@@ -27,7 +27,8 @@ export async function walk(root: string, exclude: RegExp[] = [], dirs?: Set<stri
       if (exclude.some((r) => r.test(rel))) return;
       if (e.isDirectory()) return visit(path);
       if (!e.isFile()) return;
-      const st = await stat(path).catch(() => null);
+      let st = null;
+      try { st = statSync(path); } catch { /* gone meanwhile */ }
       if (st?.isFile()) out.push({ rel, path, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
     }));
   }
@@ -35,10 +36,15 @@ export async function walk(root: string, exclude: RegExp[] = [], dirs?: Set<stri
   return out.sort((a, b) => (a.rel < b.rel ? -1 : 1));
 }
 
-const SMALL = 8 << 20; // bytes: files up to this size are hashed from one read
+// Per file the finder makes a dozen small syscalls (stat, link, unlink, journal writes, reading a small
+// file). As async calls each is a libuv threadpool round trip plus an event-loop wake-up, which on a
+// loaded machine costs far more than the syscall (µs): the finder makes them synchronously. It is a
+// process of its own (`dbb ingest finder`) with nothing else on its loop; only large files are read
+// asynchronously (streamed), so one big file does not stall the others.
+const SMALL = 1 << 20; // bytes: files up to this size are hashed from one synchronous read
 
 export async function sha256File(path: string, sizeHint?: number): Promise<string> {
-  if (sizeHint !== undefined && sizeHint <= SMALL) return createHash('sha256').update(await readFile(path)).digest('hex');
+  if (sizeHint !== undefined && sizeHint <= SMALL) return createHash('sha256').update(readFileSync(path)).digest('hex');
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
     createReadStream(path, { highWaterMark: 1 << 20 }).on('error', reject).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex')));
@@ -61,8 +67,12 @@ export async function openFiles(): Promise<Set<string> | null> {
 }
 
 export async function exists(path: string): Promise<{ size: number; ino: number; mtimeMs: number; isFile: boolean } | null> {
-  const st = await lstat(path).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null; throw err; });
-  return st ? { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs, isFile: st.isFile() } : null;
+  let st;
+  try { st = lstatSync(path); } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw err;
+  }
+  return { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs, isFile: st.isFile() };
 }
 
 export class DestinationExists extends Error {
@@ -74,11 +84,11 @@ export class DestinationExists extends Error {
 export async function moveNoOverwrite(src: string, dest: string, madeDirs?: Set<string>): Promise<void> {
   const dir = dirname(dest);
   if (!madeDirs?.has(dir)) {
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     madeDirs?.add(dir);
   }
   try {
-    await link(src, dest);
+    linkSync(src, dest);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new DestinationExists(dest);
@@ -95,7 +105,7 @@ export async function moveNoOverwrite(src: string, dest: string, madeDirs?: Set<
     }
     await unlink(tmp).catch(() => {});
   }
-  await unlink(src);
+  unlinkSync(src);
 }
 
 export const tempPathFor = (dest: string) => join(dirname(dest), `.${basename(dest)}.dbb-tmp-${randomUUID().slice(0, 8)}`);

@@ -2,6 +2,7 @@
 // after the outcome event is acknowledged; plus the "seen" marks of files deliberately left in the
 // source (Keep, conflicts) so they are not reported again on every scan.
 import { createHash } from 'node:crypto';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -39,12 +40,12 @@ export class Journal {
   }
 
   /** Written before anything else happens for the file: a torn entry therefore means nothing was done yet. */
-  write(i: Intent): Promise<void> {
-    return writeFile(join(this.pending, `${i.fileId}.json`), JSON.stringify(i));
+  async write(i: Intent): Promise<void> {
+    writeFileSync(join(this.pending, `${i.fileId}.json`), JSON.stringify(i)); // synchronous: see fsops.ts
   }
 
-  done(fileId: string): Promise<void> {
-    return unlink(join(this.pending, `${fileId}.json`)).catch(() => {});
+  async done(fileId: string): Promise<void> {
+    try { unlinkSync(join(this.pending, `${fileId}.json`)); } catch { /* already gone */ }
   }
 
   async list(): Promise<Intent[]> {
