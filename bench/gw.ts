@@ -1,6 +1,7 @@
 // Benchmark: 16,384-sample float64 chunks through POST /streamdata over real HTTP with several concurrent
 // clients (gateway → Kafka → gw processor → JSON file → outcome → reply), beside the same work done straight
-// to disk in the same run. Run: npx tsx bench/gw.ts [--chunks 600] [--clients 4] [--json]
+// to disk in the same run, alternating round by round. Run: npx tsx bench/gw.ts [--chunks 600] [--clients 8] [--rounds 3]
+// [--workers N] [--datastores N] [--b64] [--no-json] [--split]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, open, rename, rm } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { createAuth, hashToken } from '../gateway/plugins/auth.ts';
 import { buildApp } from '../gateway/app.ts';
 import { createGwProcessor } from '../processors/gw/index.ts';
 import { createGwProjection } from '../projections/gw/index.ts';
+import { loadGwConfig } from '../domains/gw/config.ts';
 import { chunkJson, type ChunkFormat } from '../processors/gw/effects.ts';
 import { sendChunk } from '../producers/gw-streamer/stream.ts';
 
@@ -88,10 +90,16 @@ async function spawnProcessor(env: Env): Promise<ChildProcess> {
   return child;
 }
 
-export async function run(opts: { chunks?: number; clients?: number; json?: boolean; format?: ChunkFormat; datastores?: number; split?: boolean } = {}): Promise<BenchResult> {
+const median = (xs: number[]) => { const v = xs.filter(Number.isFinite).sort((x, y) => x - y); return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : NaN; };
+
+export async function run(opts: { chunks?: number; clients?: number; json?: boolean; format?: ChunkFormat; datastores?: number; split?: boolean; rounds?: number; workers?: number } = {}): Promise<BenchResult> {
   const nChunks = opts.chunks ?? 600;
   const clients = opts.clients ?? 8;
   const format = opts.format ?? 'json';
+  // the baseline and the backbone alternate, round by round, and each ratio is the median of the
+  // rounds' ratios: on a machine whose load swings within seconds, a ratio of two measurements taken
+  // a minute apart says more about the load than about the code
+  const rounds = Math.max(1, opts.rounds ?? 3);
   const stores = Array.from({ length: opts.datastores ?? 1 }, (_, i) => `bench${i}`);
   const work = await mkdtemp(join(tmpdir(), 'gw-bench-'));
   const token = `bench-${randomBytes(6).toString('hex')}`;
@@ -101,9 +109,11 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
       GW_DATA_DIR: join(work, 'buffer'),
       GW_MAX_SIZE: String(2 ** 50),
       GW_FILE_FORMAT: format,
+      ...(opts.workers === undefined ? {} : { GW_FORMAT_WORKERS: String(opts.workers) }),
     },
   });
   const { env, config, platform } = bench;
+  const workers = loadGwConfig(config, env).formatWorkers;
   const log = createLogger({ level: 'warn', name: 'bench-gw' });
   const replies = await startReplyListener({ config, kafka: platform.kafka, serde: platform.serde, appender: platform.appender, log });
   const app = await buildApp({ config, env, db: platform.db, appender: platform.appender, replies, auth: createAuth(config), log });
@@ -114,7 +124,8 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
     await platform.startConsumer(createGwProjection(platform.domainDeps));
     const url = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
     const chunks = makeChunks(nChunks);
-    const mb = (nChunks * SAMPLES * 8) / 1e6; // strain bytes, MB
+    const perRound = Math.ceil(nChunks / rounds);
+    const mbOf = (n: number) => (n * SAMPLES * 8) / 1e6; // strain bytes, MB
 
     await throughBackbone(url, token, chunks.slice(0, 20), clients, true, ['warmup']);
     // CPU time of this process per phase: less sensitive than wall time to a machine shared with others
@@ -122,36 +133,48 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
     const cpu = async <T>(fn: () => Promise<T>): Promise<[T, number]> => { const c = process.cpuUsage(); const r = await fn(); const d = process.cpuUsage(c); return [r, (d.user + d.system) / 1000]; };
     const rawS = await diskBaseline(join(work, 'raw'), chunks, clients, null);
     const preS = await diskBaseline(join(work, 'pre'), chunks, clients, format === 'json' ? 'preformatted' : format);
-    const [jsonDiskS, jsonDiskCpu] = await cpu(() => diskBaseline(join(work, 'json'), chunks, clients, format));
-    const [binS, binCpu] = await cpu(() => clientsInChild(url, token, 0, nChunks, clients, true, stores));
-    const jsonChunks = chunks.slice(0, Math.ceil(nChunks / 4));
-    const jsonS = opts.json === false ? NaN : await clientsInChild(url, token, 0, jsonChunks.length, clients, false, stores.map((s) => `${s}j`));
-    const jsonMb = (jsonChunks.length * SAMPLES * 8) / 1e6;
-
+    const r = { disk: [] as number[], diskCpu: [] as number[], octet: [] as number[], octetCpu: [] as number[], json: [] as number[], octetRatio: [] as number[], jsonRatio: [] as number[], n: [] as number[], nJson: [] as number[] };
+    for (let k = 0; k < rounds; k++) {
+      const slice = chunks.slice(k * perRound, (k + 1) * perRound);
+      if (!slice.length) break;
+      const nJson = Math.ceil(slice.length / 4);
+      const [diskS, diskCpu] = await cpu(() => diskBaseline(join(work, `json${k}`), slice, clients, format));
+      const [octS, octCpu] = await cpu(() => clientsInChild(url, token, k * perRound, slice.length, clients, true, stores));
+      const jsonS = opts.json === false ? NaN : await clientsInChild(url, token, k * perRound, nJson, clients, false, stores.map((s) => `${s}j`));
+      const diskMBs = mbOf(slice.length) / diskS;
+      r.n.push(slice.length); r.nJson.push(nJson);
+      r.disk.push(diskS); r.diskCpu.push(diskCpu); r.octet.push(octS); r.octetCpu.push(octCpu); r.json.push(jsonS);
+      r.octetRatio.push(mbOf(slice.length) / octS / diskMBs);
+      r.jsonRatio.push(mbOf(nJson) / jsonS / diskMBs);
+    }
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const nDone = sum(r.n);
     const metrics = {
-      'octet_chunks_per_s': nChunks / binS,
-      'octet_MB_per_s': mb / binS,
-      'json_body_chunks_per_s': jsonChunks.length / jsonS,
-      'json_body_MB_per_s': jsonMb / jsonS,
-      'disk_raw_MB_per_s': mb / rawS,
-      'disk_same_files_preformatted_MB_per_s': mb / preS,
-      'disk_json_files_MB_per_s': mb / jsonDiskS,
-      'octet_cpu_ms_per_chunk': binCpu / nChunks,
-      'disk_json_files_cpu_ms_per_chunk': jsonDiskCpu / nChunks,
+      'octet_chunks_per_s': nDone / sum(r.octet),
+      'octet_MB_per_s': mbOf(nDone) / sum(r.octet),
+      'json_body_chunks_per_s': sum(r.nJson) / sum(r.json),
+      'json_body_MB_per_s': mbOf(sum(r.nJson)) / sum(r.json),
+      'disk_raw_MB_per_s': mbOf(nChunks) / rawS,
+      'disk_same_files_preformatted_MB_per_s': mbOf(nChunks) / preS,
+      'disk_json_files_MB_per_s': mbOf(nDone) / sum(r.disk),
+      'octet_cpu_ms_per_chunk': sum(r.octetCpu) / nDone,
+      'disk_json_files_cpu_ms_per_chunk': sum(r.diskCpu) / nDone,
     };
+    const f2 = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' / ');
     return {
       name: 'gw',
       metrics,
       ratios: {
         'octet_vs_disk_raw': metrics.octet_MB_per_s / metrics.disk_raw_MB_per_s,
         'octet_vs_disk_same_files_preformatted': metrics.octet_MB_per_s / metrics.disk_same_files_preformatted_MB_per_s,
-        'octet_vs_disk_json_files': metrics.octet_MB_per_s / metrics.disk_json_files_MB_per_s,
-        'json_body_vs_disk_json_files': metrics.json_body_MB_per_s / metrics.disk_json_files_MB_per_s,
-        'cpu_per_chunk_disk_json_files_vs_octet': metrics.disk_json_files_cpu_ms_per_chunk / metrics.octet_cpu_ms_per_chunk,
+        'octet_vs_disk_json_files': median(r.octetRatio),
+        'json_body_vs_disk_json_files': median(r.jsonRatio),
+        'cpu_per_chunk_disk_json_files_vs_octet': median(r.diskCpu.map((c, k) => c / r.octetCpu[k])),
       },
       notes: [
-        `${nChunks} chunks × ${SAMPLES} float64 (${(SAMPLES * 8) / 1024} KiB of strain each), ${clients} concurrent HTTP clients over ${stores.length} datastore(s), file format ${format}, processor ${opts.split ? 'in its own process' : 'in the gateway process'}, HTTP clients in a child process; cpu = this process (gateway + processor + projection), not the broker's or Postgres's; MB = 10^6 bytes of strain`,
+        `${nChunks} chunks × ${SAMPLES} float64 (${(SAMPLES * 8) / 1024} KiB of strain each), ${clients} concurrent HTTP clients over ${stores.length} datastore(s), file format ${format}, ${workers} format worker(s), processor ${opts.split ? 'in its own process' : 'in the gateway process'}, HTTP clients in a child process; cpu = this process (gateway + processor + projection + format workers), not the broker's or Postgres's; MB = 10^6 bytes of strain`,
         'disk_raw: the float64 bytes as files (temp+rename, same clients); disk_same_files_preformatted: the processor\'s file bytes, already formatted, written straight to disk; disk_json_files: format + write, no backbone',
+        `${rounds} rounds, each: disk_json_files, then octet-stream bodies, then JSON bodies (a quarter of the chunks); octet_vs_disk_json_files, json_body_vs_disk_json_files and the cpu ratio are the median of the rounds' ratios (octet ${f2(r.octetRatio)}; JSON ${f2(r.jsonRatio)}), the MB/s metrics are totals over the rounds`,
       ],
     };
   } finally {
@@ -172,7 +195,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '-
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const arg = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : undefined; };
   const fmt = process.argv.includes('--b64') ? 'json-b64' : 'json';
-  run({ chunks: arg('chunks'), clients: arg('clients'), datastores: arg('datastores'), format: fmt, json: !process.argv.includes('--no-json'), split: process.argv.includes('--split') })
+  run({ chunks: arg('chunks'), clients: arg('clients'), datastores: arg('datastores'), rounds: arg('rounds'), workers: arg('workers'), format: fmt, json: !process.argv.includes('--no-json'), split: process.argv.includes('--split') })
     .then((r) => { console.log(JSON.stringify(r)); process.exit(0); })
     .catch((err) => { console.error(err); process.exit(1); });
 }
