@@ -53,16 +53,19 @@ export function startOutboxRelay(deps: { databaseUrl: string; db: Db; producer: 
     .catch((err) => log.warn({ err }, 'outbox LISTEN failed; relay falls back to polling'));
   listener.on('error', (err) => log.warn({ err }, 'outbox listener connection lost; polling'));
 
+  const limit = Math.max(1, Math.floor(Number(deps.batchSize ?? 1000)));
+  // two round trips per drain instead of four: BEGIN goes with the SELECT and COMMIT with the DELETE
+  // (simple-protocol multi-statement queries, so no parameters: the limit and the ids are integers
+  // checked here). Every reply of a request/reply route waits for one drain.
+  const ids = (rows: { id: string }[]) => rows.map((r) => { if (!/^\d+$/.test(String(r.id))) throw new Error(`outbox id ${r.id}`); return r.id; }).join(',');
   async function drainOnce(lockClient: pg.PoolClient): Promise<number> {
-    await lockClient.query('BEGIN');
     try {
-      const { rows } = await lockClient.query(
-        'SELECT id, topic, key, value, headers FROM platform.outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED', [deps.batchSize ?? 1000]);
+      const res = await lockClient.query(`BEGIN; SELECT id, topic, key, value, headers FROM platform.outbox ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`) as unknown as pg.QueryResult[];
+      const rows = res[1].rows;
       if (rows.length) {
         await deps.producer.sendMany(rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: decodeHeaders(r.headers) })));
-        await lockClient.query('DELETE FROM platform.outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
-      }
-      await lockClient.query('COMMIT');
+        await lockClient.query(`DELETE FROM platform.outbox WHERE id IN (${ids(rows)}); COMMIT`);
+      } else await lockClient.query('COMMIT');
       published += rows.length;
       return rows.length;
     } catch (err) {
