@@ -87,7 +87,7 @@ export function startOutboxRelay(deps: { databaseUrl: string; db: Db; producer: 
         // queries) would end the process instead of failing the next query into the catch below
         client.on('error', onClientError);
         const { rows } = await client.query('SELECT pg_try_advisory_lock($1) AS ok', [RELAY_LOCK]);
-        if (!rows[0].ok) { client.release(); client = null; await sleep(1000); continue; }
+        if (!rows[0].ok) { client.removeListener('error', onClientError); client.release(); client = null; await sleep(1000); continue; }
         while (!stopped) {
           const n = await drainOnce(client);
           backoff = 100;
