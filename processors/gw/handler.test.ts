@@ -93,6 +93,28 @@ describe('gw processor handler', () => {
     }
   });
 
+  it('with the format pool, a chunk refused after a /train froze the datastore in the same batch is not stored, and its temp file is removed', async () => {
+    const pool = new FormatPool(2);
+    try {
+      const db = fakeDb();
+      const t = db.begin();
+      const emitted: { n: string; b: any }[] = [];
+      const a = chunkEvent('ds1', [1, 2]);
+      const meta = { ...a.meta, eventId: `${String(++offset).padStart(8, '0')}-0000-5000-8000-000000000000` };
+      const train = { name: 'TrainRequested', key: 'ds1', topic: 'dbb.gw.requests', partition: 0, offset: String(offset), meta, value: { meta, datastoreId: 'ds1', user: 'u', tokenOwner: 'o' } } as DecodedEvent;
+      const b = chunkEvent('ds1', [3]);
+      const fx = { root, fsync: false };
+      const res = await handleGwBatch([a, train, b], { tx: t.tx as never, log: pino({ level: 'silent' }), forEvent: () => { const c = t.ctx(); c.emit = async (n, _k, body) => { emitted.push({ n, b: body }); return {} as never; }; return c; } }, { ...gw, maxSize: 1 }, fx, pool);
+      expect(res).toEqual({ invalid: [] });
+      expect(emitted.map((e) => e.n)).toEqual(['GwChunkStored', 'BufferFrozen', 'GwChunkFailed']);
+      expect(await readdir(join(root, 'ds1', 'data'))).toEqual([emitted[0].b.fileName]);
+      await new Promise((r) => setTimeout(r, 100)); // the refused chunk's temp file is removed in the background
+      expect(await readdir(join(root, 'ds1', 'tmp'))).toEqual([]);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('an archive whose outcome is UNKNOWN after a crash is found on disk and reported, not moved again', async () => {
     const db = fakeDb();
     const fx = { root, fsync: false };
