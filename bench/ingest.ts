@@ -30,8 +30,9 @@ async function until(check: () => Promise<boolean>, timeoutMs: number) {
   }
 }
 
-export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
+export async function run(opts: { files?: number; concurrency?: number } = {}): Promise<BenchResult> {
   const n = opts.files ?? 10_000;
+  const inFlight = opts.concurrency; // default: finder.concurrency's
   const bench = await startBenchStack('ingest', { env: { INGEST_PLUGIN: 'Registry' } });
   const { config, platform } = bench;
   const work = await mkdtemp(join(tmpdir(), 'ingest-bench-'));
@@ -48,7 +49,7 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
     if (mv.status !== 0) throw new Error(`mv failed: ${mv.stderr}`);
     const mvS = (performance.now() - t0) / 1000;
 
-    const cfg = validateIngestConfig({ finder: { source: join(work, 'buffer'), storage: join(work, 'storage'), search: { method: 'watch', interval: 200, stableMs: 0 }, concurrency: 128 } }).finder as FinderConfig;
+    const cfg = validateIngestConfig({ finder: { source: join(work, 'buffer'), storage: join(work, 'storage'), search: { method: 'watch', interval: 200, stableMs: 0 }, ...(inFlight ? { concurrency: inFlight } : {}) } }).finder as FinderConfig;
     await makeFiles(cfg.source, n);
     await mkdir(cfg.storage, { recursive: true });
     const finder = await createFinder({ appender: platform.appender, log }, cfg);
@@ -82,7 +83,7 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
       },
       notes: [
         `${n} files of ~40 bytes in 100 directories, all present before the finder starts (stableMs 0, watch mode)`,
-        'finder: walk + sha256 + journal intent + FileDiscovered + link/unlink into storage + FileMoved, 128 files in flight',
+        `finder: walk + sha256 + journal intent + FileDiscovered + link/unlink into storage + FileMoved, ${cfg.concurrency} files in flight (finder.concurrency)`,
         'end to end: until the Registry plugin has registered every file (FileMoved → IngestQueued + attempt → IngestAttempted); with projection: until projection_ingest shows SUCCESS for all',
         'mv baseline: one `mv -t` process renaming every file (no checksum, no events); goals: ≥ 1,000 files/s end to end (≥ 0.05× mv), finder ≥ 0.25× mv',
       ],
@@ -95,7 +96,7 @@ export async function run(opts: { files?: number } = {}): Promise<BenchResult> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const arg = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : undefined; };
-  run({ files: arg('files') })
+  run({ files: arg('files'), concurrency: arg('concurrency') })
     .then((r) => { console.log(JSON.stringify(r, null, 2)); process.exit(0); })
     .catch((err) => { console.error(err); process.exit(1); });
 }

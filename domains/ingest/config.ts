@@ -29,7 +29,7 @@ export const FinderSection = Type.Object({
     exclude: Type.Array(Type.String(), { default: [], description: 'regular expressions on the relative path; dot-files are always skipped' }),
   }, { additionalProperties: false, default: {} }),
   journal: Type.Optional(Type.String({ description: 'crash journal directory; default <storage>/.dbb-finder' })),
-  concurrency: Type.Integer({ minimum: 1, default: 64, description: 'files handled at once (hides the event round trips)' }),
+  concurrency: Type.Integer({ minimum: 1, default: 512, description: 'files handled at once: each waits for two event acknowledgements, so more in flight means larger producer batches (bench/ingest.ts: 128 → 512 took the finder from ~0.8k to 1.3–1.9k files/s)' }),
 }, { additionalProperties: false });
 
 export const IngesterSection = Type.Object({

@@ -47,7 +47,8 @@ export async function sha256File(path: string, sizeHint?: number): Promise<strin
   if (sizeHint !== undefined && sizeHint <= SMALL) return createHash('sha256').update(readFileSync(path)).digest('hex');
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
-    createReadStream(path, { highWaterMark: 1 << 20 }).on('error', reject).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex')));
+    // 256 KiB reads: many large files may be in flight at once (finder.concurrency)
+    createReadStream(path, { highWaterMark: 256 << 10 }).on('error', reject).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex')));
   });
 }
 
