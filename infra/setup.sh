@@ -90,7 +90,7 @@ fi
 
 # --- 5. what the tests drive: real IVOA client, Jupyter Server, Chromium ---
 if [ "$purpose" = test ]; then
-  install "test clients" python3-pyvo python3-astropy python3-jupyter-server chromium || true
+  install "test clients" python3-pyvo python3-astropy python3-jupyter-server chromium stilts || true
 fi
 
 step done "in $(( $(date +%s) - t0 )) s"

@@ -22,6 +22,9 @@ const DACHS_ROLES = ['gavo', 'gavoadmin', 'untrusted', 'dachsroot', 'postgres'];
 
 const xmlEsc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
+/** Columns of DaCHS's ivoa.obscore (ObsCore 1.1 optional ones and DaCHS's own) that the projection does not have. */
+export const OBSCORE_EXTRA_NULL = ['dataproduct_subtype', 'obs_title', 'obs_creator_did', 'target_class', 's_pixel_scale', 'em_ucd', 'preview'];
+
 export function resourceDescriptor(): string {
   const cols = OBSCORE_COLUMNS.map((c) => `    <column name="${c.name}" type="${c.type}"${c.unit ? ` unit="${c.unit}"` : ''} ucd="${xmlEsc(c.ucd)}"`
     + `${c.utype ? ` utype="${xmlEsc(c.utype)}"` : ''}${c.nullable ? '' : ' required="True"'}\n      description="${xmlEsc(c.description)}"${c.name.startsWith('s_r') || c.name === 'obs_publisher_did' ? ' verbLevel="1"' : ''}/>`);
@@ -36,6 +39,11 @@ export function resourceDescriptor(): string {
   <table id="obscore" onDisk="True" adql="True">
     <meta name="description">One row per Rucio DID: all mandatory ObsCore 1.1 columns plus the DID scope and name.</meta>
     <meta name="utype">ivo://ivoa.net/std/obscore#table-1.1</meta>
+    <!-- DaCHS's own ObsCore publication: adds "SELECT … FROM rucio.obscore" to ivoa._obscoresources, from which
+         \`dachs imp //obscore\` builds the view ivoa.obscore (described in TAP_SCHEMA with the ObsCore utypes, UCDs
+         and units, and declared as the ObsCore 1.1 data model in the TAP capabilities). ObsCore 1.1 makes
+         calib_level mandatory: a DID whose metadata has none is published at level 0 (raw). -->
+    <mixin ${OBSCORE_EXTRA_NULL.map((n) => `${n}="NULL"`).join(' ')} calib_level="COALESCE(calib_level, 0)">//obscore#publishObscoreLike</mixin>
 ${cols.join('\n')}
   </table>
   <data id="import"><make table="obscore"/></data>
@@ -93,9 +101,12 @@ export async function pointTapAt(databaseUrl: string): Promise<void> {
   });
 }
 
-async function configureGavoDb(databaseUrl: string) {
+const UDT = { text: 'text', integer: 'int4', bigint: 'int8', 'double precision': 'float8', spoly: 'spoly' } as const;
+
+/** Makes the foreign table rucio.obscore; true when it was (re)created, false when it was already as wanted. */
+async function configureGavoDb(databaseUrl: string): Promise<boolean> {
   const { host, port } = hostPort(databaseUrl);
-  await withClient(GAVO_DB, async (c) => {
+  return withClient(GAVO_DB, async (c) => {
     await c.query('CREATE EXTENSION IF NOT EXISTS postgres_fdw');
     await c.query('CREATE EXTENSION IF NOT EXISTS pg_sphere');
     const exists = await c.query("SELECT 1 FROM pg_foreign_server WHERE srvname = 'dbb_projection'");
@@ -111,11 +122,18 @@ async function configureGavoDb(databaseUrl: string) {
       if (!m.rowCount) await c.query(`CREATE USER MAPPING FOR ${role} SERVER dbb_projection OPTIONS (user '${TAP_READER}', password_required 'false')`);
     }
     await c.query('CREATE SCHEMA IF NOT EXISTS rucio AUTHORIZATION gavoadmin');
-    await c.query('DROP FOREIGN TABLE IF EXISTS rucio.obscore');
+    // DaCHS's ivoa.obscore view selects from the foreign table: recreate it (and so the view) only when
+    // its columns changed; the caller then re-imports so the view is rebuilt.
+    const have = await c.query<{ cols: string }>(`SELECT string_agg(column_name || ' ' || udt_name, ',' ORDER BY ordinal_position) AS cols
+      FROM information_schema.columns WHERE table_schema = 'rucio' AND table_name = 'obscore'`);
+    const want = OBSCORE_COLUMNS.map((c) => `${c.name} ${UDT[c.type]}`).join(',');
+    if (have.rows[0]?.cols === want) return false;
+    await c.query('DROP FOREIGN TABLE IF EXISTS rucio.obscore CASCADE');
     await c.query(foreignTableSql());
     await c.query('ALTER FOREIGN TABLE rucio.obscore OWNER TO gavoadmin');
     await c.query('GRANT USAGE ON SCHEMA rucio TO gavo, untrusted');
     await c.query('GRANT SELECT ON rucio.obscore TO gavo, untrusted');
+    return true;
   });
 }
 
@@ -150,12 +168,18 @@ export async function ensureDachs(): Promise<void> {
   if (!(await dachsUp(60_000))) throw new Error(`DaCHS did not answer on ${DACHS_TAP_URL} within 60 s; see /var/gavo/logs/dcErrors`);
 }
 
-/** True when DaCHS answers and TAP_SCHEMA knows rucio.obscore. */
+/** True when DaCHS answers, TAP_SCHEMA knows rucio.obscore and ivoa.obscore, and ivoa.obscore reads rucio.obscore. */
 export async function tapConfigured(): Promise<boolean> {
   if (!(await dachsUp(1000))) return false;
-  const q = new URLSearchParams({ REQUEST: 'doQuery', LANG: 'ADQL', QUERY: "SELECT table_name FROM TAP_SCHEMA.tables WHERE table_name = 'rucio.obscore'", RESPONSEFORMAT: 'text/csv' });
+  const q = new URLSearchParams({ REQUEST: 'doQuery', LANG: 'ADQL', QUERY: "SELECT table_name FROM TAP_SCHEMA.tables WHERE table_name IN ('rucio.obscore', 'ivoa.obscore')", RESPONSEFORMAT: 'text/csv' });
   const r = await fetch(`${DACHS_TAP_URL}/sync?${q}`, { signal: AbortSignal.timeout(10_000) }).catch(() => null);
-  return !!r && r.ok && /^rucio\.obscore\s*$/m.test(await r.text());
+  if (!r || !r.ok) return false;
+  const body = await r.text();
+  if (!/^rucio\.obscore\s*$/m.test(body) || !/^ivoa\.obscore\s*$/m.test(body)) return false;
+  return withClient(GAVO_DB, async (c) => {
+    const v = await c.query("SELECT 1 FROM information_schema.view_table_usage WHERE view_schema = 'ivoa' AND view_name = 'obscore' AND table_schema = 'rucio' AND table_name = 'obscore'");
+    return (v.rowCount ?? 0) > 0;
+  }).catch(() => false);
 }
 
 export async function setup(databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/dbb') {
@@ -168,16 +192,21 @@ export async function setup(databaseUrl = process.env.DATABASE_URL ?? 'postgres:
   // The same migrations the projection runs at start, so the table DaCHS describes exists.
   await migrateConsumerSchema(databaseUrl, 'projection_ivoa', fileURLToPath(new URL('../../projections/ivoa/migrations', import.meta.url)));
   await grantTapReader(databaseUrl);
-  await configureGavoDb(databaseUrl);
+  const recreated = await configureGavoDb(databaseUrl);
   mkdirSync(RD_DIR, { recursive: true });
   const rd = resourceDescriptor();
   const rdFile = `${RD_DIR}/q.rd`;
   // Quick when nothing changed: the same RD already imported and the server answering.
-  if (existsSync(rdFile) && readFileSync(rdFile, 'utf8') === rd && await tapConfigured()) return;
+  if (!recreated && existsSync(rdFile) && readFileSync(rdFile, 'utf8') === rd && await tapConfigured()) return;
   writeFileSync(rdFile, rd);
   execFileSync('chown', ['-R', 'dachsroot:gavo', RD_DIR]);
-  // -m: metadata only (TAP_SCHEMA, privileges); the table itself is managed outside DaCHS.
+  // DaCHS's ObsCore machinery (ivoa._obscoresources, ivoa.emptyobscore, the ivoa.obscore view): once.
+  if (!(await withClient(GAVO_DB, async (c) => (await c.query("SELECT to_regclass('ivoa._obscoresources') AS t")).rows[0].t))) dachs(['imp', '//obscore']);
+  // -m: metadata only (TAP_SCHEMA, privileges); the table itself is managed outside DaCHS. Its
+  // //obscore#publishObscoreLike mixin registers rucio.obscore as a source of ivoa.obscore ...
   dachs(['imp', '-m', 'rucio/q']);
+  // ... and this rebuilds the view ivoa.obscore from those sources (and its TAP_SCHEMA rows).
+  dachs(['imp', '//obscore']);
   if (await dachsUp(1000)) execFileSync('dachs', ['serve', 'restart'], { stdio: 'ignore' });
   await ensureDachs();
 }
@@ -199,6 +228,11 @@ export async function serveTapFor(databaseUrl: string, log: (m: string) => void 
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [cmd, url] = process.argv.slice(2);
-  const run = cmd === 'setup' ? setup(url) : cmd === 'point' && url ? pointTapAt(url) : Promise.reject(new Error('usage: dachs.ts setup [DATABASE_URL] | point DATABASE_URL'));
+  // Both re-point or re-import the shared DaCHS: wait for a TAP test that is using it.
+  const locked = async (fn: () => Promise<void>) => {
+    const lock = await lockTap(600_000, () => console.log('waiting for the TAP lock (a TAP test is using DaCHS)'));
+    try { await fn(); } finally { await lock.release(); }
+  };
+  const run = cmd === 'setup' ? locked(() => setup(url)) : cmd === 'point' && url ? locked(() => pointTapAt(url)) : Promise.reject(new Error('usage: dachs.ts setup [DATABASE_URL] | point DATABASE_URL'));
   run.then(() => console.log(`DaCHS TAP ${cmd} done: ${DACHS_TAP_URL}`), (err) => { console.error(err.stderr?.toString?.() ?? '', err.message); process.exit(1); });
 }
