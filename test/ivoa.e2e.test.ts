@@ -14,7 +14,8 @@ import { replayProjection } from '../platform/replay.ts';
 import { ns } from '../platform/config.ts';
 import { TOPIC } from '../schemas/generated/index.ts';
 import { greatCircleKm } from '../projections/ivoa/geo.ts';
-import { bruteCone, dumpLine, makeDids, pyvo, SITES, writeDump, type FixtureDid } from './ivoa/support.ts';
+import { bruteCone, dumpLine, makeDids, pyvo, SITES, votlint, writeDump, type FixtureDid } from './ivoa/support.ts';
+import { greatCircleDeg } from '../projections/ivoa/geo.ts';
 
 const N = 300;
 let stack: TestStack;
@@ -25,11 +26,22 @@ const dids: FixtureDid[] = makeDids(N);
 
 const pubDid = (d: { scope: string; name: string }) => `ivo://dbb.local/rucio?${d.scope}:${d.name}`;
 
+// SODA: IMG's file is in the storage root, CUBE's (with a spectral axis) is reached through a replica path.
+const IMG = dids[20];
+const CUBE = dids[21];
+const cubeUrl = CUBE.replicas[CUBE.replicas.length - 1].url;
+
 beforeAll(async () => {
-  stack = await startTestStack({ consumers: (deps) => [createIvoaProjection(deps)], env: { DBB_ANONYMOUS_ROUTES: 'ivoa-seed', IVOA_SITE_LAT: String(SITES.UKSRC.lat), IVOA_SITE_LON: String(SITES.UKSRC.lon) } });
+  dir = mkdtempSync(join(tmpdir(), 'ivoa-e2e-'));
+  const cubePrefix = cubeUrl.slice(0, cubeUrl.indexOf('/testing/') + 1);
+  await pyvo('', 'make-fits', join(dir, 'storage', IMG.scope, IMG.name), String(IMG.ra), String(IMG.dec), 'image');
+  await pyvo('', 'make-fits', join(dir, 'replicas', cubeUrl.slice(cubePrefix.length)), String(CUBE.ra), String(CUBE.dec), 'cube');
+  stack = await startTestStack({ consumers: (deps) => [createIvoaProjection(deps)], env: {
+    DBB_ANONYMOUS_ROUTES: 'ivoa-seed', IVOA_SITE_LAT: String(SITES.UKSRC.lat), IVOA_SITE_LON: String(SITES.UKSRC.lon),
+    IVOA_STORAGE_ROOT: join(dir, 'storage'), IVOA_REPLICA_PATHS: `${cubePrefix}=${join(dir, 'replicas')}`,
+  } });
   base = await stack.listen();
   token = stack.tokens.reader;
-  dir = mkdtempSync(join(tmpdir(), 'ivoa-e2e-'));
   const lines = dids.map(dumpLine);
   lines.push(JSON.stringify({ scope: 'testing', name: 'bad-dec.fits', metadata: { s_ra: 10, s_dec: 95 } }));
   lines.push('{ this is not json');
@@ -211,5 +223,94 @@ describe('updates, deletes and replay', () => {
     const res = await replayProjection(stack.platform, createIvoaProjection(stack.platform.domainDeps));
     expect(res.events).toBeGreaterThan(N);
     expect(await snapshot()).toEqual(live);
+  });
+});
+
+describe('validators: votlint on SCS and DataLink outputs and error documents', () => {
+  it('finds no errors or warnings', async () => {
+    const urls = [
+      `${base}/scs?RA=15&DEC=0&SR=1`, `${base}/scs?RA=15&DEC=0&SR=1&VERB=3`, `${base}/scs?RA=15&DEC=0&SR=0.000001`,
+      `${base}/scs?RA=abc&DEC=0&SR=1`, `${base}/scs?RA=15&DEC=0&SR=99`,
+      `${base}/datalink?ID=${encodeURIComponent(pubDid(dids[30]))}`,
+      `${base}/datalink?ID=${encodeURIComponent(pubDid(IMG))}&ID=${encodeURIComponent(pubDid(CUBE))}`,
+      `${base}/datalink?ID=${encodeURIComponent('ivo://dbb.local/rucio?testing:nope')}`, `${base}/datalink`,
+    ];
+    for (const url of urls) {
+      const res = await fetch(url);
+      const out = await votlint(await res.text());
+      expect(out, url).toEqual([]);
+    }
+  });
+});
+
+describe('SODA cutouts of DIDs held locally', () => {
+  const sodaUrl = (id: string, params: Record<string, string>) => `${base}/soda?${new URLSearchParams({ ID: id, ...params })}`;
+
+  it('DataLink lists a #cutout row with a SODA service descriptor only for DIDs held here', async () => {
+    const out = await pyvo('', 'datalink', `${base}/datalink`, pubDid(IMG));
+    expect(out.links.map((l: { semantics: string }) => l.semantics)).toContain('#cutout');
+    const body = await (await fetch(`${base}/datalink?ID=${encodeURIComponent(pubDid(IMG))}`)).text();
+    expect(body).toMatch(/<RESOURCE type="meta" utype="adhoc:service" ID="soda">/);
+    expect(body).toContain('value="ivo://ivoa.net/std/SODA#sync-1.0"');
+    expect(body).toContain(`value="${base}/soda"`);
+    const other = await pyvo('', 'datalink', `${base}/datalink`, pubDid(dids[30]));
+    expect(other.links.map((l: { semantics: string }) => l.semantics)).not.toContain('#cutout');
+  });
+
+  it('CIRCLE returns a FITS cutout whose WCS covers the circle (astropy)', async () => {
+    const [ra, dec, r] = [IMG.ra + 0.1, IMG.dec - 0.05, 0.1];
+    const out = await pyvo('', 'fits', sodaUrl(pubDid(IMG), { CIRCLE: `${ra} ${dec} ${r}` }));
+    expect(out).toMatchObject({ ok: true, type: 'application/fits' });
+    // 0.2 deg across at 0.005 deg/pixel: ~41 pixels a side
+    expect(out.shape[0]).toBeGreaterThanOrEqual(40);
+    expect(out.shape[0]).toBeLessThanOrEqual(43);
+    expect(greatCircleDeg(out.centre[0], out.centre[1], ra, dec)).toBeLessThan(0.005);
+    for (const [cra, cdec] of out.corners) {
+      const d = greatCircleDeg(cra, cdec, ra, dec);
+      expect(d).toBeGreaterThan(r * Math.SQRT2 - 0.01);
+      expect(d).toBeLessThan(r * Math.SQRT2 + 0.01);
+    }
+  });
+
+  it('POS RANGE and POS CIRCLE give the same box as the equivalent request', async () => {
+    const out = await pyvo('', 'fits', sodaUrl(pubDid(IMG), { POS: `RANGE ${IMG.ra - 0.1} ${IMG.ra + 0.1} ${IMG.dec - 0.2} ${IMG.dec + 0.2}` }));
+    expect(out).toMatchObject({ ok: true });
+    expect(out.shape[1]).toBeLessThan(out.shape[0]); // 0.2 deg of RA, 0.4 deg of Dec
+    expect(greatCircleDeg(out.centre[0], out.centre[1], IMG.ra, IMG.dec)).toBeLessThan(0.005);
+    const circ = await pyvo('', 'fits', sodaUrl(pubDid(IMG), { POS: `CIRCLE ${IMG.ra} ${IMG.dec} 0.05` }));
+    expect(greatCircleDeg(circ.centre[0], circ.centre[1], IMG.ra, IMG.dec)).toBeLessThan(0.005);
+  });
+
+  it('BAND cuts the spectral axis of a cube reached through a replica path', async () => {
+    const out = await pyvo('', 'fits', sodaUrl(pubDid(CUBE), { CIRCLE: `${CUBE.ra} ${CUBE.dec} 0.05`, BAND: '0.2128 0.2142' }));
+    expect(out).toMatchObject({ ok: true, spectral_unit: 'm' });
+    expect(out.spectral[0]).toBeCloseTo(0.213, 6);
+    expect(out.spectral[1]).toBeCloseTo(0.214, 6);
+    expect(out.shape[0]).toBe(2);
+    expect(greatCircleDeg(out.centre[0], out.centre[1], CUBE.ra, CUBE.dec)).toBeLessThan(0.005);
+  });
+
+  it('answers SODA errors: no overlap, bad parameters, BAND without a spectral axis, unknown DID', async () => {
+    const cases: [string, number, RegExp][] = [
+      [sodaUrl(pubDid(IMG), { CIRCLE: `${(IMG.ra + 180) % 360} ${-IMG.dec} 0.1` }), 400, /^NoOverlap: /],
+      [sodaUrl(pubDid(IMG), { CIRCLE: `${IMG.ra + 3} ${IMG.dec} 0.1` }), 400, /^NoOverlap: /],
+      [sodaUrl(pubDid(IMG), { CIRCLE: '1 2' }), 400, /^UsageError: /],
+      [sodaUrl(pubDid(IMG), { BAND: '0.2 0.3' }), 400, /^UsageError: .*spectral axis/],
+      [sodaUrl(pubDid(dids[30]), { CIRCLE: `${dids[30].ra} ${dids[30].dec} 0.1` }), 404, /^NotFoundFault: .*no copy/],
+      [sodaUrl('ivo://dbb.local/rucio?testing:nope', { CIRCLE: '1 2 3' }), 404, /^NotFoundFault: /],
+      [`${base}/soda?CIRCLE=1+2+3`, 400, /^UsageError: parameter ID/],
+    ];
+    for (const [url, status, body] of cases) {
+      const res = await fetch(url);
+      expect(res.status, url).toBe(status);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(await res.text(), url).toMatch(body);
+    }
+  });
+
+  it('pyvo: the #cutout row of a DataLink document runs the SODA service (processed(circle=...))', async () => {
+    const out = await pyvo('', 'datalink-soda', `${base}/datalink`, pubDid(IMG), String(IMG.ra), String(IMG.dec), '0.05');
+    expect(out).toMatchObject({ ok: true, cutout_id: pubDid(IMG) });
+    expect(greatCircleDeg(out.centre[0], out.centre[1], IMG.ra, IMG.dec)).toBeLessThan(0.005);
   });
 });

@@ -9,6 +9,8 @@ import { coneSearch, getCounts, getDidReplicas, getSite } from '../../projection
 import { DATALINK_FORMAT, OBSCORE_COLUMNS, parsePublisherDid } from '../../projections/ivoa/obscore.ts';
 import { errorDocument, resultsTable, VOTABLE_TYPE, type VoField } from './ivoa-votable.ts';
 import { greatCircleKm, spolyToDali } from '../../projections/ivoa/geo.ts';
+import { localFileOf } from '../../domains/ivoa/local-file.ts';
+import { soda, sodaDescriptor, SODA_DESCRIPTOR_ID } from './ivoa-soda.ts';
 
 const GROUP = 'ivoa-seed';
 /** The seed's paths (DaCHS TAP, DaCHS cone search, rucio-datalink), kept for its existing clients. */
@@ -25,7 +27,10 @@ const obscoreField = (name: string): VoField => {
   const c = OBSCORE_COLUMNS.find((x) => x.name === name)!;
   // SCS 1.03 §3.2.2 names the three required columns by their UCD1 words.
   const ucd = name === 'obs_publisher_did' ? 'ID_MAIN' : name === 's_ra' ? 'POS_EQ_RA_MAIN' : name === 's_dec' ? 'POS_EQ_DEC_MAIN' : c.ucd;
-  return { name, datatype: DATATYPE[c.type], ucd, unit: c.unit || undefined, utype: c.utype || undefined, xtype: c.type === 'spoly' ? 'polygon' : undefined, description: c.description };
+  // A polygon is a double array (ra dec ra dec …, deg). No xtype="polygon": STILTS rejects the empty (null)
+  // value of a DALI polygon, and most DIDs have no s_region; the utype and UCD say what the column is.
+  if (c.type === 'spoly') return { name, datatype: 'double', arraysize: '*', ucd, unit: 'deg', utype: c.utype || undefined, description: c.description };
+  return { name, datatype: DATATYPE[c.type], ucd, unit: c.unit || undefined, utype: c.utype || undefined, description: c.description };
 };
 // SCS VERB: 1 = the minimum (id and position), 2 = the usual columns, 3 = every ObsCore column.
 const VERB_COLUMNS: Record<number, string[]> = {
@@ -66,7 +71,7 @@ async function scs(req: FastifyRequest<{ Querystring: Record<string, string | st
 }
 
 const DATALINK_FIELDS: VoField[] = [
-  { name: 'ID', datatype: 'char', ucd: 'meta.id;meta.main' },
+  { id: 'ID', name: 'ID', datatype: 'char', ucd: 'meta.id;meta.main' },
   { name: 'access_url', datatype: 'char', ucd: 'meta.ref.url' },
   { name: 'service_def', datatype: 'char', ucd: 'meta.ref' },
   { name: 'error_message', datatype: 'char', ucd: 'meta.code.error' },
@@ -76,7 +81,7 @@ const DATALINK_FIELDS: VoField[] = [
   { name: 'content_length', datatype: 'long', ucd: 'phys.size;meta.file', unit: 'byte' },
 ];
 
-async function datalink(req: FastifyRequest<{ Querystring: Record<string, string | string[] | undefined> }>, reply: FastifyReply, deps: GatewayDeps, cfg: IvoaConfig) {
+async function datalink(req: { query: Record<string, string | string[] | undefined>; origin: string }, reply: FastifyReply, deps: GatewayDeps, cfg: IvoaConfig) {
   const q = req.query;
   const ids = ([] as string[]).concat(q.ID ?? []).filter((s) => s.trim() !== '');
   if (ids.length === 0) return votable(reply, errorDocument('UsageFault: parameter ID is required'), 400);
@@ -94,6 +99,7 @@ async function datalink(req: FastifyRequest<{ Querystring: Record<string, string
     here = { lat, lon };
   }
   const rows: unknown[][] = [];
+  let cutouts = false;
   for (const id of ids) {
     const did = parsePublisherDid(id);
     const found = did && await getDidReplicas(deps.db, did.scope, did.name);
@@ -106,9 +112,22 @@ async function datalink(req: FastifyRequest<{ Querystring: Record<string, string
       rows.push([id, r.access_url, null, null, '#this', `replica on ${r.rse} at ${r.site} (${Math.round(r.km)} km)`, null,
         found.accessEstsize === null ? null : found.accessEstsize * 1024]);
     }
+    // A copy held here can be cut out (SODA): one #cutout row, described by the service descriptor below.
+    if (localFileOf(cfg.storageRoot, cfg.replicaPathList, did.scope, did.name, found.replicas.map((r) => r.access_url))) {
+      rows.push([id, null, SODA_DESCRIPTOR_ID, null, '#cutout', 'SODA cutout (CIRCLE, POLYGON, POS; BAND where the file has a spectral axis)', 'application/fits', null]);
+      cutouts = true;
+    }
   }
   // DataLink 1.1 §3.3: the links response is labelled with the datalink content parameter.
-  return reply.type(`${DATALINK_FORMAT}; charset=utf-8`).send(resultsTable(DATALINK_FIELDS, rows));
+  return reply.type(`${DATALINK_FORMAT}; charset=utf-8`).send(resultsTable(DATALINK_FIELDS, rows, { resources: cutouts ? [sodaDescriptor(req.origin)] : [] }));
+}
+
+/** Query parameters plus those of a form-encoded POST body, repeated names as lists. */
+function withForm(req: FastifyRequest): Record<string, string | string[]> {
+  const q: Record<string, string | string[]> = { ...(req.query as Record<string, string | string[]>) };
+  if (!Buffer.isBuffer(req.body)) return q;
+  for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) q[k] = q[k] === undefined ? v : ([] as string[]).concat(q[k], v);
+  return q;
 }
 
 const rawBody = (b: unknown): Uint8Array | string | undefined =>
@@ -136,10 +155,21 @@ async function tapProxy(req: FastifyRequest, reply: FastifyReply, cfg: IvoaConfi
     req.log.error({ err, target }, 'TAP server unreachable');
     return votable(reply, errorDocument(`the TAP service is unavailable: ${(err as Error).message}`), 503);
   }
-  const rewrite = (s: string) => s.split(upstream).join(`${gateway}/tap`).split(origin + SEED_TAP).join(gateway + SEED_TAP);
+  // DaCHS names its VOSI endpoints under its system path (…/__system__/tap/run/tableMetadata); a client that
+  // came through /tap gets them at TAP 1.1's fixed locations (/tap/capabilities, /tap/tables), which
+  // DaCHS serves as well.
+  const viaSeed = req.url.startsWith(SEED_TAP);
+  // ivoa.obscore results carry DaCHS's DataLink service descriptor (//obscore#dl): this system's DataLink
+  // is the gateway's /datalink (replicas nearest first, SODA cutouts), so it points there.
+  const dl = (s: string) => s.split(`${origin}/__system__/obscore/dl/dlmeta`).join(`${gateway}/datalink`);
+  const rewrite = (s: string) => dl(viaSeed
+    ? s.split(upstream).join(`${gateway}/tap`).split(origin + SEED_TAP).join(gateway + SEED_TAP)
+    : s.split(`${origin}${SEED_TAP}/tableMetadata`).join(`${gateway}/tap/tables`).split(upstream).join(`${gateway}/tap`).split(origin + SEED_TAP).join(`${gateway}/tap`));
   reply.code(res.status);
   const type = res.headers.get('content-type');
   if (type) reply.type(type);
+  // taplint (W-CAP-SVR0) wants a Server header: say who answered.
+  reply.header('server', `dbb-gateway (${res.headers.get('server') ?? 'DaCHS'})`);
   const location = res.headers.get('location');
   if (location) reply.header('location', rewrite(location));
   const body = Buffer.from(await res.arrayBuffer());
@@ -168,7 +198,16 @@ export const ivoaRoutes: RoutePlugin = async (app, deps) => {
     onRequest: read,
   };
   for (const url of ['/scs', SEED_SCS]) app.get(url, scsRoute, (req, reply) => scs(req as never, reply, deps, cfg));
-  for (const url of ['/datalink', SEED_DATALINK]) app.get(url, datalinkRoute, (req, reply) => datalink(req as never, reply, deps, cfg));
+  // DataLink 1.0 §2.1: GET and POST (pyvo's iter_datalinks POSTs the IDs of a whole result as a form).
+  for (const url of ['/datalink', SEED_DATALINK]) {
+    app.route({ method: ['GET', 'POST'], url, ...datalinkRoute, handler: (req, reply) => datalink({ query: withForm(req), origin: `${req.protocol}://${req.headers.host ?? 'localhost'}` }, reply, deps, cfg) });
+  }
+  app.route({
+    method: ['GET', 'POST'], url: '/soda',
+    schema: { summary: 'IVOA SODA 1.0 sync cutout of a DID held locally (ID, CIRCLE | POLYGON | POS, BAND) → FITS with the cut WCS; errors as text/plain "<code>: <message>"', querystring: Type.Object({}, { additionalProperties: true }) },
+    onRequest: read,
+    handler: (req, reply) => soda(req, reply, deps, cfg),
+  });
 
   // TAP clients POST forms (sync/async queries, job phase changes): pass the raw body through.
   for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data']) {

@@ -1,6 +1,7 @@
 // Helpers for the ivoa tests: a deterministic DID dump, the brute-force cone check, and the pyvo client.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { greatCircleDeg } from '../../projections/ivoa/geo.ts';
@@ -71,6 +72,20 @@ export function pyvo(token: string, ...args: string[]): Promise<any> {
     execFile(PYTHON, [CLIENT, ...args], { env: { ...process.env, DBB_TOKEN: token, PYTHONWARNINGS: 'ignore' }, timeout: 180_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`client.py ${args.join(' ')} failed: ${err.message}\n${stderr}`));
       try { resolve(JSON.parse(stdout)); } catch { reject(new Error(`client.py printed no JSON: ${stdout}\n${stderr}`)); }
+    });
+  });
+}
+
+/** STILTS votlint on a VOTable document: its ERROR and WARNING lines (empty when the document is valid). */
+export function votlint(doc: string): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'votlint-'));
+  const file = join(dir, 'doc.vot');
+  writeFileSync(file, doc);
+  return new Promise((resolve, reject) => {
+    execFile('stilts', ['votlint', `votable=${file}`], { timeout: 120_000 }, (err, stdout, stderr) => {
+      rmSync(dir, { recursive: true, force: true });
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error('stilts is not installed: run `sh infra/setup.sh test`'));
+      resolve(`${stdout}\n${stderr}`.split('\n').filter((l) => /^(ERROR|WARNING)/.test(l)));
     });
   });
 }
