@@ -1,8 +1,8 @@
 // processor.ingest: consumes dbb.ingest.files; for a moved file or a rerun it appends IngestQueued
 // (PENDING), runs the attempt once through ctx.runEffect and appends IngestAttempted. Its own outputs
 // are evolved into the state as they are emitted and skipped when they come back. Wiring only.
-import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
+import { consumerSpec } from '../../platform/consumer-spec.ts';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { Limiter } from '../../platform/limiter.ts';
 import { loadIngestConfig, ingesterOf, type IngestConfig } from '../../domains/ingest/config.ts';
@@ -22,12 +22,5 @@ export function createIngestProcessor(deps: DomainDeps, opts: { config?: IngestC
     now: () => performance.now(),
   });
   const { handle, handleBatch } = ingestHandler(ingester.plugin.name, effects, ingester.concurrency);
-  return {
-    name: NAME,
-    kind: 'processor',
-    topics: [TOPIC.INGEST_FILES],
-    migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
-    handle,
-    handleBatch,
-  };
+  return consumerSpec('processor', NAME, { topics: [TOPIC.INGEST_FILES], migrations: new URL('./migrations', import.meta.url), handle, handleBatch });
 }

@@ -1,10 +1,9 @@
 // Wiring of the staging processor: consumes dbb.staging.requests, runs each StagingRequested's (or rerun's)
 // effect through ctx.runEffect (reconciling an UNKNOWN outcome) and emits FileStaged/StagingFailed.
 // Rules live in rules.ts, side effects in effects.ts, the loop around them in handler.ts; nothing here decides anything.
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
+import { consumerSpec } from '../../platform/consumer-spec.ts';
 import { loadStagingConfig, type StagingConfig } from '../../domains/staging/config.ts';
 import { stagingHandler } from './handler.ts';
 
@@ -13,12 +12,5 @@ export const NAME = 'processor.staging';
 export function createStagingProcessor(deps: DomainDeps, opts: { cfg?: StagingConfig } = {}): ConsumerSpec {
   const cfg = opts.cfg ?? loadStagingConfig(deps.env);
   const { handle, handleBatch } = stagingHandler(cfg, { cfg, now: Date.now });
-  return {
-    name: NAME,
-    kind: 'processor',
-    topics: [TOPIC.STAGING_REQUESTS],
-    migrationsDir: join(dirname(fileURLToPath(import.meta.url)), 'migrations'),
-    handle,
-    handleBatch,
-  };
+  return consumerSpec('processor', NAME, { topics: [TOPIC.STAGING_REQUESTS], migrations: new URL('./migrations', import.meta.url), handle, handleBatch });
 }

@@ -1,8 +1,8 @@
 // Wiring of the tape processor (processor.tape): consumes dbb.tape.jobs, keeps job state in
 // processor_tape, runs the effects (data-files lookup, batchstage, cancel, callback) and appends the
 // outcome events. The loop around the rules in handler.ts, rules in rules.ts, effects in effects.ts, SQL in store.ts.
-import { fileURLToPath } from 'node:url';
 import { TOPIC } from '../../schemas/generated/index.ts';
+import { consumerSpec } from '../../platform/consumer-spec.ts';
 import { ns } from '../../platform/config.ts';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { loadTapeConfig, type TapeConfig } from '../../domains/tape/config.ts';
@@ -29,12 +29,5 @@ export function createTapeProcessor(deps: DomainDeps, overrides: TapeProcessorOv
   };
   const retryPolicy = { rounds: cfg.callbackRetryRounds, firstDelayMs: cfg.callbackRetryFirstMs, maxDelayMs: cfg.callbackRetryMaxMs, windowMs: cfg.callbackRetryForS * 1000 };
   const { handle, handleBatch } = tapeHandler(cfg, effectDeps, retryPolicy);
-  return {
-    name: NAME,
-    kind: 'processor',
-    topics: [TOPIC.TAPE_JOBS],
-    migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
-    handle,
-    handleBatch,
-  };
+  return consumerSpec('processor', NAME, { topics: [TOPIC.TAPE_JOBS], migrations: new URL('./migrations', import.meta.url), handle, handleBatch });
 }
