@@ -28,7 +28,7 @@ function fakeDb() {
       const emitted: { name: string; body: any }[] = [];
       const tx = {
         async query(sql: string, params: any[]) {
-          if (sql.startsWith('SELECT')) return { rows: (params[0] as string[]).filter((id) => rows.has(id)).map((id) => ({ datastore_id: id, state: rows.get(id) })) };
+          if (sql.startsWith('SELECT')) return { rows: (params[0] as string[]).filter((id) => rows.has(id)).map((id) => ({ id, state: rows.get(id) })) };
           if (sql.startsWith('INSERT')) { (params[0] as string[]).forEach((id, i) => rows.set(id, JSON.parse(params[1][i]))); return { rows: [] }; }
           throw new Error(`unexpected SQL ${sql}`);
         },

@@ -1,6 +1,7 @@
 // The gw processor's handler: loads the datastores' states, runs gw requests through the rules in the
 // one decider loop (platform/decider.ts) and saves the states, in the batch transaction. Input topic
 // dbb.gw.requests; outputs on dbb.gw.datastore.
+import { jsonStateTable } from '../../platform/state-table.ts';
 import { InvalidEventError } from '../../platform/errors.ts';
 import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
 import type { GwConfig } from '../../domains/gw/config.ts';
@@ -10,22 +11,8 @@ import type { FormatPool, Prewritten } from './format-pool.ts';
 import { decide, evolve, initialState, type GwEffect, type GwInput, type GwState, type OutcomeEvent, type RuleContext } from './rules.ts';
 import { deciderLoop } from '../../platform/decider.ts';
 
-type Tx = HandlerContext['tx'];
 
-async function loadStates(tx: Tx, ids: string[]): Promise<Map<string, GwState>> {
-  const { rows } = await tx.query('SELECT datastore_id, state FROM datastores WHERE datastore_id = ANY($1) ORDER BY datastore_id FOR UPDATE', [ids]);
-  const states = new Map<string, GwState>(ids.map((id) => [id, initialState()]));
-  for (const r of rows) states.set(r.datastore_id, { ...initialState(), ...r.state });
-  return states;
-}
-
-async function saveStates(tx: Tx, states: Map<string, GwState>) {
-  if (!states.size) return;
-  await tx.query(
-    `INSERT INTO datastores (datastore_id, state, updated_at) SELECT * , now() FROM unnest($1::text[], $2::jsonb[])
-     ON CONFLICT (datastore_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
-    [[...states.keys()], [...states.values()].map((s) => JSON.stringify(s))]);
-}
+const states = jsonStateTable<GwState>('datastores', 'datastore_id', initialState, { lock: true });
 
 type RequestInput = Extract<GwInput, { name: 'GwChunkReceived' | 'TrainRequested' | 'BufferFlushRequested' }>;
 
@@ -100,8 +87,8 @@ export function gwHandler(gw: GwConfig, fx: EffectDeps, pool?: FormatPool) {
       const input = toInput(event);
       return input && { key: input.value.datastoreId, input };
     },
-    load: loadStates,
-    save: saveStates,
+    load: (tx, ids) => states.load(tx, ids),
+    save: (tx, changed) => states.save(tx, changed),
     context: (event) => ({ now: event.meta.occurredAt, maxSize: gw.maxSize }),
     perform: (effect, ctx, event, n) => runGwEffect(effect, `gw.${effect.kind}.${event.meta.eventId}.${n}`, ctx, fx, effect.kind === 'storeChunk' ? take(event.meta.eventId) : undefined),
     prepare(inputs, states) {

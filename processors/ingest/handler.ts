@@ -1,7 +1,7 @@
 // The ingest processor's handler: loads the files' states, runs dbb.ingest.files events through the rules
 // in the one decider loop (platform/decider.ts), each attempt once through the effect ledger (an attempt
 // interrupted by a crash reconciled), and saves the states, in the batch transaction.
-import type pg from 'pg';
+import { jsonStateTable } from '../../platform/state-table.ts';
 import { deciderLoop } from '../../platform/decider.ts';
 import { InvalidEventError } from '../../platform/errors.ts';
 import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
@@ -12,23 +12,8 @@ import {
   type FileState, type IngestEffect, type IngestInput, type OutcomeEvent, type RuleContext,
 } from './rules.ts';
 
-type States = Map<string, FileState>;
 
-async function loadStates(tx: pg.PoolClient, ids: string[]): Promise<States> {
-  const { rows } = await tx.query('SELECT file_id, state FROM file_state WHERE file_id = ANY($1::text[])', [ids]);
-  const states: States = new Map(ids.map((id) => [id, initialState()]));
-  for (const r of rows) states.set(r.file_id as string, r.state as FileState);
-  return states;
-}
-
-async function saveStates(tx: pg.PoolClient, states: States): Promise<void> {
-  if (!states.size) return;
-  await tx.query(
-    `INSERT INTO file_state (file_id, state, updated_at) SELECT *, now() FROM unnest($1::text[], $2::jsonb[])
-     ON CONFLICT (file_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
-    [[...states.keys()], [...states.values()].map((st) => JSON.stringify(st))],
-  );
-}
+const states = jsonStateTable<FileState>('file_state', 'file_id', initialState);
 
 /** The event as an input keyed by its file id; null for status-less finder events and our own outputs
  *  (already evolved when appended): they need no state read. */
@@ -61,8 +46,8 @@ export function ingestHandler(plugin: string, fx: () => IngestEffectDeps, concur
   return deciderLoop<FileState, IngestInput, OutcomeEvent, IngestEffect, RuleContext>({
     decider: { decide, evolve: evolveOutcome, evolveInput },
     inputOf,
-    load: loadStates,
-    save: saveStates,
+    load: (tx, ids) => states.load(tx, ids),
+    save: (tx, changed) => states.save(tx, changed),
     context: (event) => ({ now: event.meta.occurredAt, eventId: event.meta.eventId, plugin }),
     perform: (effect, ctx) => perform(effect, ctx, fx),
     // read per batch (the plugin is made on first use)

@@ -1,7 +1,7 @@
 // The staging processor's handler: loads the requests' states, runs StagingRequested / StagingRerunRequested
 // through the rules in the one decider loop (platform/decider.ts), each planned effect once through the
 // effect ledger (an UNKNOWN outcome reconciled), and saves the states, in the batch transaction.
-import type pg from 'pg';
+import { jsonStateTable } from '../../platform/state-table.ts';
 import { deciderLoop } from '../../platform/decider.ts';
 import { InvalidEventError } from '../../platform/errors.ts';
 import { is, type DecodedEvent, type HandlerContext } from '../../platform/types.ts';
@@ -16,24 +16,8 @@ import {
  *  shared transaction are queued by pg). */
 const BATCH_CONCURRENCY = 32;
 
-type States = Map<string, StagingState>;
 
-async function loadStates(tx: pg.PoolClient, ids: string[]): Promise<States> {
-  const { rows } = await tx.query('SELECT request_id, state FROM staging_state WHERE request_id = ANY($1::text[])', [ids]);
-  const states: States = new Map(ids.map((id) => [id, initialState()]));
-  for (const r of rows) states.set(r.request_id as string, r.state as StagingState);
-  return states;
-}
-
-async function saveStates(tx: pg.PoolClient, states: States): Promise<void> {
-  if (!states.size) return;
-  await tx.query(
-    `INSERT INTO staging_state (request_id, state)
-     SELECT * FROM unnest($1::text[], $2::jsonb[])
-     ON CONFLICT (request_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
-    [[...states.keys()], [...states.values()].map((st) => JSON.stringify(st))],
-  );
-}
+const states = jsonStateTable<StagingState>('staging_state', 'request_id', initialState);
 
 export const isInput = (e: DecodedEvent) => is(e, 'StagingRequested') || is(e, 'StagingRerunRequested');
 
@@ -66,8 +50,8 @@ export function stagingHandler(cfg: StagingConfig, fx: EffectDeps) {
   return deciderLoop<StagingState, StagingInput, OutcomeEvent, StagingEffect, RuleContext>({
     decider: { decide, evolve, evolveInput },
     inputOf,
-    load: loadStates,
-    save: saveStates,
+    load: (tx, ids) => states.load(tx, ids),
+    save: (tx, changed) => states.save(tx, changed),
     context: (event) => ({ now: event.meta.occurredAt, allowedMethods: cfg.allowedMethods, storageRoot: cfg.storageRoot }),
     perform: (effect, ctx) => perform(effect, ctx, fx),
     concurrency: BATCH_CONCURRENCY,
