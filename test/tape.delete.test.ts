@@ -77,19 +77,14 @@ describe('DELETE /staging', () => {
     expect(callbacksOf(302)).toEqual([]);
   }, 120_000);
 
-  it('removes a completed job without calling the library', async () => {
-    await post({ job_id: 303, files: files('done', 2), notify_url: h.receiver.url });
-    await eventually(() => expect(callbacksOf(303).map((c) => c.body.return_code)).toEqual([0]), { timeoutMs: 60_000 });
+  it.each([
+    { what: 'a completed job', jobId: 303, body: { files: files('done', 2) }, code: 0 },
+    { what: 'a failed job (obs lookup failed)', jobId: 304, body: { obs: { obs_id: 999 } }, code: 100 },
+  ])('removes $what without calling the library', async ({ jobId, body, code }) => {
+    await post({ job_id: jobId, ...body, notify_url: h.receiver.url });
+    await eventually(() => expect(callbacksOf(jobId).map((c) => c.body.return_code)).toEqual([code]), { timeoutMs: 60_000 });
     const cancels = h.library.stats.cancelCalls;
-    await expectRemoved(303);
-    expect(h.library.stats.cancelCalls).toBe(cancels);
-  }, 120_000);
-
-  it('removes a failed job (obs lookup failed) without calling the library', async () => {
-    await post({ job_id: 304, obs: { obs_id: 999 }, notify_url: h.receiver.url });
-    await eventually(() => expect(callbacksOf(304).map((c) => c.body.return_code)).toEqual([100]), { timeoutMs: 60_000 });
-    const cancels = h.library.stats.cancelCalls;
-    await expectRemoved(304);
+    await expectRemoved(jobId);
     expect(h.library.stats.cancelCalls).toBe(cancels);
   }, 120_000);
 
