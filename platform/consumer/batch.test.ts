@@ -1,0 +1,120 @@
+// One sub-batch transaction (the fence, dedupe, DLQ and poison isolation wired together) against a
+// real Postgres, with a JSON fake of the registry serde and kafkajs messages built in memory.
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Config } from '../config.ts';
+import { InvalidEventError, TransientError } from '../errors.ts';
+import type { Serde } from '../registry.ts';
+import type { ConsumerSpec, DecodedEvent } from '../types.ts';
+import { applyChunk, applyChunkIsolating, NeedIsolation, type BatchEnv } from './batch.ts';
+import { FenceLost, readStored } from './offsets.ts';
+import { message, throwawayDb, type ThrowawayDb } from './testing.ts';
+
+const TOPIC = 'u.dbb.in';
+let t: ThrowawayDb;
+beforeAll(async () => {
+  t = await throwawayDb('batch');
+  await t.db.query(`CREATE TABLE ${t.q}.applied (event_id uuid PRIMARY KEY, n int)`);
+});
+afterAll(async () => { await t?.drop(); });
+beforeEach(async () => {
+  await t.db.query(`TRUNCATE ${t.q}.applied, ${t.q}.processed_events, ${t.q}.consumer_offsets, platform.outbox`);
+  await readStored(t.db, { q: t.q, group: 'g' }, TOPIC, 0);
+});
+
+/** Registry serde fake: JSON bodies `{ name, meta, n, poison? }`; anything else is an invalid record. */
+const serde = {
+  catalog: { get: (name: string) => ({ name, topic: 'dbb.out' }) },
+  async decode(buf: Buffer | null) {
+    try { const v = JSON.parse(buf!.toString()); return { entry: { name: v.name }, value: v }; } catch (err) { throw new InvalidEventError('undecodable', err); }
+  },
+  encode: (_name: string, value: unknown) => Buffer.from(JSON.stringify(value)),
+} as unknown as Serde;
+
+const event = (offset: number, n: number, o: { id?: string; poison?: boolean } = {}) =>
+  message(offset, Buffer.from(JSON.stringify({ name: 'Thing', meta: { eventId: o.id ?? randomUUID(), occurredAt: 1, correlationId: randomUUID(), causationId: null, actor: null, source: 't' }, n, poison: o.poison })), { key: `k${n}` });
+
+function env(spec: Partial<ConsumerSpec> = {}): BatchEnv {
+  const s: ConsumerSpec = {
+    name: 'unit.batch', topics: ['dbb.in'], kind: 'projection',
+    async handle(e: DecodedEvent, ctx) {
+      const v = e.value as unknown as { n: number; poison?: boolean };
+      await ctx.tx.query('INSERT INTO applied VALUES ($1, $2)', [e.meta.eventId, v.n]);
+      if (v.poison) throw new InvalidEventError(`poison ${v.n}`); // after a write, which must not commit
+      await ctx.emit('Thing' as any, e.key, { n: v.n } as any);
+    },
+    ...spec,
+  };
+  return { spec: s, config: { namespace: 'u.' } as Config, db: t.db, marks: t.db, serde, log: pino({ level: 'silent' }), schema: t.schema, offsets: { q: t.q, group: 'g' } };
+}
+
+const appliedNs = async () => (await t.db.query(`SELECT n FROM ${t.q}.applied ORDER BY n`)).rows.map((r) => r.n);
+const outbox = async () => (await t.db.query('SELECT topic, key, headers FROM platform.outbox ORDER BY id')).rows as { topic: string; key: string; headers: Record<string, string> }[];
+const stored = () => readStored(t.db, { q: t.q, group: 'g' }, TOPIC, 0);
+
+describe('one sub-batch', () => {
+  it('given the stored offset is the batch start, when the chunk applies, then writes, outputs and the next offset commit together', async () => {
+    await applyChunk(env(), TOPIC, 0, 0n, [event(0, 1), event(1, 2)], false);
+    expect(await appliedNs()).toEqual([1, 2]);
+    expect((await outbox()).map((r) => [r.topic, r.key])).toEqual([['u.dbb.out', 'k1'], ['u.dbb.out', 'k2']]);
+    expect(await stored()).toBe(2n);
+  });
+
+  it('given another instance already moved the stored offset, when a stale chunk applies, then FenceLost and none of its writes, outputs or processed ids commit', async () => {
+    await applyChunk(env(), TOPIC, 0, 0n, [event(0, 1)], false);
+    const id = randomUUID();
+    await expect(applyChunk(env(), TOPIC, 0, 0n, [event(0, 9, { id })], false)).rejects.toBeInstanceOf(FenceLost);
+    expect(await appliedNs()).toEqual([1]);
+    expect(await outbox()).toHaveLength(1);
+    expect(await stored()).toBe(1n);
+    expect((await t.db.query(`SELECT 1 FROM ${t.q}.processed_events WHERE event_id = $1`, [id])).rowCount).toBe(0);
+  });
+
+  it('given an event already processed (relay republished it), when it comes again, then the handler does not see it and the offset still moves', async () => {
+    const id = randomUUID();
+    const handle = vi.fn(env().spec.handle);
+    await applyChunk(env({ handle }), TOPIC, 0, 0n, [event(0, 1, { id })], false);
+    await applyChunk(env({ handle }), TOPIC, 0, 1n, [event(1, 1, { id }), event(2, 2)], false);
+    expect(handle).toHaveBeenCalledTimes(2);
+    expect(await appliedNs()).toEqual([1, 2]);
+    expect(await stored()).toBe(3n);
+  });
+
+  it('given an undecodable record, when the chunk applies, then it goes to <topic>.dlq with its origin and the others apply', async () => {
+    await applyChunk(env(), TOPIC, 0, 0n, [event(0, 1), message(1, Buffer.from('not json'), { key: 'bad' }), event(2, 3)], false);
+    expect(await appliedNs()).toEqual([1, 3]);
+    const dlq = (await outbox()).filter((r) => r.topic === `${TOPIC}.dlq`);
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0].key).toBe('bad');
+    expect(dlq[0].headers).toMatchObject({ 'dbb-original-offset': 's:1', 'dbb-error-code': 's:DBB_EVENT_INVALID', 'dbb-consumer': 's:unit.batch' });
+    expect(await stored()).toBe(3n);
+  });
+
+  it('given a poison event in the handleBatch fast path, when the chunk applies, then the fast path rolls back and one event at a time dead-letters only the poison', async () => {
+    const handleBatch = vi.fn(async (events: DecodedEvent[], ctx: any) => {
+      for (const e of events) await ctx.tx.query('INSERT INTO applied VALUES ($1, $2)', [e.meta.eventId, 100 + (e.value as any).n]);
+      if (events.some((e) => (e.value as any).poison)) throw new Error('boom');
+    });
+    const chunk = [event(0, 1), event(1, 2, { poison: true }), event(2, 3)];
+    await expect(applyChunk(env({ handleBatch }), TOPIC, 0, 0n, chunk, false)).rejects.toBeInstanceOf(NeedIsolation);
+    await applyChunkIsolating(env({ handleBatch }), TOPIC, 0, 0n, chunk);
+    expect(await appliedNs()).toEqual([1, 3]); // per-event handle, none of the fast path's rows
+    expect((await outbox()).filter((r) => r.topic === `${TOPIC}.dlq`).map((r) => r.headers['dbb-original-offset'])).toEqual(['s:1']);
+    expect(await stored()).toBe(3n);
+  });
+
+  it('given events the fast path returns as invalid, when the chunk applies, then exactly those are dead-lettered', async () => {
+    const handleBatch = async (events: DecodedEvent[]) => ({ invalid: events.filter((e) => (e.value as any).n === 2).map((e) => ({ event: e, error: new InvalidEventError('two') })) });
+    await applyChunkIsolating(env({ handleBatch }), TOPIC, 0, 0n, [event(0, 1), event(1, 2)]);
+    expect((await outbox()).map((r) => [r.topic, r.headers['dbb-error']])).toEqual([[`${TOPIC}.dlq`, 's:two']]);
+    expect(await stored()).toBe(2n);
+  });
+
+  it('given a transient error in a handler, when the chunk applies, then it propagates (to be retried) and nothing commits', async () => {
+    const handle = async () => { throw new TransientError('db down'); };
+    await expect(applyChunkIsolating(env({ handle }), TOPIC, 0, 0n, [event(0, 1)])).rejects.toBeInstanceOf(TransientError);
+    expect(await stored()).toBe(0n);
+    expect(await outbox()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,166 @@
+// One sub-batch of one partition in one Postgres transaction (ARCHITECTURE §4): duplicates dropped by
+// eventId, the handler's writes, the outgoing events and dead letters (outbox), then the fence update.
+// The handleBatch fast path first; if it throws a non-transient error the chunk is re-applied one event
+// at a time under savepoints (isolate), so a poison event is dead-lettered and the others apply.
+import type { KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+import { ns, type Config } from '../config.ts';
+import { withTx, type Db, type Tx } from '../db.ts';
+import { enqueue } from '../outbox.ts';
+import type { Serde } from '../registry.ts';
+import { baseTopic } from '../kafka.ts';
+import { eventHeaders, makeMeta, type RawRecord } from '../producer.ts';
+import { derivedId } from '../ids.ts';
+import { InvalidEventError, isTransient, TransientError } from '../errors.ts';
+import { metrics } from '../metrics.ts';
+import type { AppendOptions, ConsumerSpec, DecodedEvent, HandlerContext, Meta } from '../types.ts';
+import { advanceFence, FenceLost, type OffsetsTable } from './offsets.ts';
+import { claimFresh } from './dedupe.ts';
+import { dlqRecord } from './dlq.ts';
+import { runEffect } from './effects-ledger.ts';
+
+/** The fast path failed on a non-transient error: re-apply the chunk with isolate = true. */
+export class NeedIsolation extends Error {}
+
+export type Decoding = { ok: true; event: DecodedEvent } | { ok: false; error: Error };
+
+/** What a batch needs from its consumer. */
+export interface BatchEnv {
+  spec: ConsumerSpec;
+  config: Config;
+  db: Db;
+  marks: Db;
+  serde: Serde;
+  log: Logger;
+  /** Consumer schema (search_path of the batch) and its quoted form. */
+  schema: string;
+  offsets: OffsetsTable;
+}
+
+export async function decode(env: Pick<BatchEnv, 'serde' | 'config'>, m: KafkaMessage, topic: string, partition: number): Promise<Decoding> {
+  try {
+    const d = await env.serde.decode(m.value);
+    const value = d.value as { meta: Meta };
+    return { ok: true, event: { name: d.entry.name as any, value: value as any, meta: value.meta, key: m.key?.toString() ?? '', topic: baseTopic(env.config, topic), partition, offset: m.offset } };
+  } catch (err) {
+    if (err instanceof InvalidEventError) return { ok: false, error: err };
+    throw err; // transient (registry down): the chunk is retried
+  }
+}
+
+/** The handler's view of one event: emit (deterministic ids, into `out`) and runEffect. */
+export function context(env: BatchEnv, tx: Tx, event: DecodedEvent, out: RawRecord[]): HandlerContext {
+  const { spec, serde, config, log } = env;
+  let n = 0;
+  return {
+    tx,
+    log,
+    async emit(name, key, body, o: AppendOptions = {}) {
+      const entry = serde.catalog.get(name);
+      const meta = makeMeta(spec.name, {
+        correlationId: event.meta.correlationId,
+        actor: event.meta.actor,
+        causationId: event.meta.eventId,
+        occurredAt: event.meta.occurredAt,
+        eventId: derivedId(event.meta.eventId, spec.name, name, key, n++),
+        ...o,
+      });
+      out.push({ topic: ns(config, entry.topic), key, value: serde.encode(name, { meta, ...body }), headers: eventHeaders(entry.name, meta) });
+      return meta;
+    },
+    runEffect<T>(effectId: string, fn: () => Promise<T>, o: { idempotent?: boolean } = {}) {
+      return runEffect<T>({ tx, marks: env.marks, q: env.offsets.q }, effectId, fn, o);
+    },
+  };
+}
+
+/** Applies `messages` (offsets from `fence` on) in one transaction; throws FenceLost, NeedIsolation
+ *  (not isolating only) or a transient error, after which nothing of the chunk is committed. */
+export async function applyChunk(env: BatchEnv, topic: string, partition: number, fence: bigint, messages: KafkaMessage[], isolate: boolean): Promise<void> {
+  const decoded = await Promise.all(messages.map((m) => decode(env, m, topic, partition)));
+  await withTx(env.db, async (tx) => {
+    // the client is checked out (no pool 'error' listener) and idle while handlers run effects: a
+    // connection lost then must fail the next query, retried as transient, not end the process as an
+    // unhandled 'error' event (pg's "not queryable" error that follows carries no SQLSTATE)
+    let lost: Error | null = null;
+    const onError = (err: Error) => { lost = err; env.log.warn({ err }, 'batch connection lost'); };
+    tx.on('error', onError);
+    try {
+      await applyInTx(env, topic, partition, fence, messages, isolate, decoded, tx);
+    } catch (err) {
+      if (lost && !(err instanceof FenceLost)) throw new TransientError('batch connection lost', err);
+      throw err;
+    } finally {
+      tx.removeListener('error', onError);
+    }
+  }, env.schema);
+}
+
+async function applyInTx(env: BatchEnv, topic: string, partition: number, fence: bigint, messages: KafkaMessage[], isolate: boolean, decoded: Decoding[], tx: Tx): Promise<void> {
+  const { spec, log } = env;
+  const ids = decoded.flatMap((d) => (d.ok ? [d.event.meta.eventId] : []));
+  const fresh = await claimFresh(tx, env.offsets.q, ids);
+  const out: RawRecord[] = [];
+  let dead = 0;
+  const deadLetter = (m: KafkaMessage, error: Error) => { out.push(dlqRecord(spec.name, topic, partition, m, error)); dead++; };
+  if (spec.handleBatch && !isolate) {
+    const events: DecodedEvent[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      const d = decoded[i];
+      if (!d.ok) deadLetter(messages[i], d.error);
+      else if (fresh.delete(d.event.meta.eventId)) events.push(d.event);
+      else metrics.duplicates.inc({ consumer: spec.name });
+    }
+    const emitted: RawRecord[] = [];
+    let res: Awaited<ReturnType<NonNullable<ConsumerSpec['handleBatch']>>>;
+    try {
+      res = await spec.handleBatch(events, { tx, log, forEvent: (e) => context(env, tx, e, emitted) });
+    } catch (err) {
+      if (isTransient(err)) throw err;
+      throw new NeedIsolation();
+    }
+    out.push(...emitted);
+    const byOffset = new Map(messages.map((m) => [m.offset, m]));
+    for (const { event, error } of res?.invalid ?? []) {
+      log.warn({ reason: error.message, offset: event.offset, event: event.name }, 'invalid event dead-lettered');
+      deadLetter(byOffset.get(event.offset)!, error);
+    }
+  } else for (let i = 0; i < messages.length; i++) {
+    const d = decoded[i];
+    if (!d.ok) { deadLetter(messages[i], d.error); continue; }
+    if (!fresh.delete(d.event.meta.eventId)) { metrics.duplicates.inc({ consumer: spec.name }); continue; }
+    const emitted: RawRecord[] = [];
+    const end = metrics.handlerSeconds.startTimer({ consumer: spec.name });
+    if (isolate) await tx.query('SAVEPOINT dbb_event');
+    try {
+      await spec.handle(d.event, context(env, tx, d.event, emitted));
+      if (isolate) await tx.query('RELEASE SAVEPOINT dbb_event');
+      out.push(...emitted);
+    } catch (err) {
+      if (isTransient(err)) throw err;
+      if (!isolate) throw new NeedIsolation();
+      await tx.query('ROLLBACK TO SAVEPOINT dbb_event');
+      const e = err instanceof Error ? err : new Error(String(err));
+      if (!(err instanceof InvalidEventError)) log.error({ err, offset: messages[i].offset, event: d.event.name }, 'handler failed; event dead-lettered');
+      else log.warn({ reason: e.message, offset: messages[i].offset, event: d.event.name }, 'invalid event dead-lettered');
+      deadLetter(messages[i], e);
+    } finally {
+      end();
+    }
+  }
+  await enqueue(tx, out);
+  const last = BigInt(messages[messages.length - 1].offset);
+  await advanceFence(tx, env.offsets, topic, partition, fence, last + 1n);
+  metrics.handled.inc({ consumer: spec.name }, messages.length - dead);
+  if (dead) metrics.deadLettered.inc({ consumer: spec.name }, dead);
+}
+
+/** applyChunk with the isolation fallback: fast path, then one event at a time on NeedIsolation. */
+export async function applyChunkIsolating(env: BatchEnv, topic: string, partition: number, fence: bigint, messages: KafkaMessage[]): Promise<void> {
+  try {
+    await applyChunk(env, topic, partition, fence, messages, false);
+  } catch (err) {
+    if (err instanceof NeedIsolation) await applyChunk(env, topic, partition, fence, messages, true);
+    else throw err;
+  }
+}
