@@ -5,37 +5,29 @@ import { Command, Option } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
-import { loadConfig, ConfigError, CORE_KEYS, type Env, type KeySpec } from '../platform/config.ts';
-import { GW_KEYS } from '../domains/gw/config.ts';
-import { STAGING_KEYS } from '../domains/staging/config.ts';
-import { TAPE_KEYS } from '../domains/tape/config.ts';
-import { IVOA_KEYS } from '../domains/ivoa/config.ts';
-import { ENV_OVERRIDES as INGEST_ENV } from '../domains/ingest/config.ts';
-
-const CONFIG_SECTIONS = { core: CORE_KEYS, gw: GW_KEYS, staging: STAGING_KEYS, tape: TAPE_KEYS, ivoa: IVOA_KEYS };
-import { createLogger, safeUrl } from '../platform/log.ts';
-import { ensureDatabase, ensureStack, stackStatus, stopStack } from '../infra/stack.ts';
-import { hashToken } from '../gateway/plugins/auth.ts';
-import { startSystem, allConsumers, createDefaultDirs, domainAvailability } from './system.ts';
-import { startPlatform } from '../platform/runtime.ts';
-import { replayProjection } from '../platform/replay.ts';
-import { tailTopic } from './inspect.ts';
-import { consumerLag, listTopics } from '../platform/inspect.ts';
-import { createPool } from '../platform/db.ts';
-import { checkSchemas } from './schemas.ts';
+import type { Env, KeySpec } from '../platform/config.ts';
+import type { allConsumers } from './system.ts';
 import { registerDomainCommands } from './domains.ts';
-import { startDevSimulators } from './dev.ts';
+
+// Everything else is imported by the command that needs it: `dbb --help` loads commander and nothing of
+// the platform (≤ 0.5 s from the build, docs/deploy.md).
+const config$ = () => import('../platform/config.ts');
+const log$ = () => import('../platform/log.ts');
+const stack$ = () => import('../infra/stack.ts');
+const system$ = () => import('./system.ts');
+const db$ = () => import('../platform/db.ts');
+const inspect$ = () => import('../platform/inspect.ts');
 
 const program = new Command('dbb').description('Data Backbone: event-sourced streaming backbone').showHelpAfterError();
 
 const stateDir = () => process.env.DBB_STATE_DIR || join(process.cwd(), '.dbb');
 /** Services (up, run) log to stdout at info; one-shot commands print their answer there and log to stderr at warn. */
-const log = () => createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
-const commandLog = () => createLogger({ level: process.env.LOG_LEVEL ?? 'warn', to: 'stderr' });
+const log = async () => (await log$()).createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+const commandLog = async () => (await log$()).createLogger({ level: process.env.LOG_LEVEL ?? 'warn', to: 'stderr' });
 
 /** Starts Kafka + registry if needed and creates the database; returns the env the system runs with. */
 async function prepare(env: Env, by: string): Promise<{ env: Env; started: string[] }> {
+  const [{ loadConfig }, { ensureStack, ensureDatabase }, { safeUrl }, { createDefaultDirs }] = await Promise.all([config$(), stack$(), log$(), system$()]);
   const config = loadConfig(env);
   const info = await ensureStack({ stateDir: config.stateDir, log: (m) => console.error(`[stack] ${m}`), databaseUrl: config.databaseUrl, by });
   await ensureDatabase(config.databaseUrl).catch((err) => {
@@ -46,8 +38,9 @@ async function prepare(env: Env, by: string): Promise<{ env: Env; started: strin
 }
 
 /** Local dev profile: without configured tokens, mint an operator token and open the seed routes. */
-function devProfile(env: Env): { env: Env; token: string | null } {
+async function devProfile(env: Env): Promise<{ env: Env; token: string | null }> {
   if (env.DBB_TOKENS) return { env, token: null };
+  const { hashToken } = await import('../gateway/plugins/auth.ts');
   const token = `dev-${randomBytes(16).toString('hex')}`;
   mkdirSync(stateDir(), { recursive: true });
   writeFileSync(join(stateDir(), 'dev-token'), token + '\n', { mode: 0o600 });
@@ -74,9 +67,10 @@ program.command('up').description('bring up Kafka, the registry, Postgres schema
   .option('--no-stack-stop', 'leave Kafka and the registry running on exit, even when this command started them')
   .action(async (opts: { stackStop: boolean }) => {
     const prepared = await prepare(process.env, `dbb up (pid ${process.pid})`);
-    const { env, token } = devProfile(prepared.env);
+    const { env, token } = await devProfile(prepared.env);
+    const [{ startDevSimulators }, { startSystem }, { safeUrl }, { stopStack }] = await Promise.all([import('./dev.ts'), system$(), log$(), stack$()]);
     const sims = await startDevSimulators(env, (m) => console.error(`[dev] ${m}`));
-    const sys = await startSystem(env, log(), { gateway: true, consumers: (all) => all, services: true });
+    const sys = await startSystem(env, await log(), { gateway: true, consumers: (all) => all, services: true });
     console.log(`\nData Backbone is up.\n  gateway   ${sys.url}\n  console   ${sys.url}/\n  API docs  ${sys.url}/docs\n  database  ${safeUrl(sys.config.databaseUrl)}\n  kafka     ${sys.config.kafkaBrokers.join(',')}\n  registry  ${sys.config.registryUrl}`);
     if (token) console.log(`  dev token ${token}  (operator; also in ${join(stateDir(), 'dev-token')}; seed routes open without a token)`);
     for (const [name, reason] of Object.entries(sys.availability.snapshot([]))) console.log(`  UNAVAILABLE ${name}: ${reason}`);
@@ -104,19 +98,22 @@ program.command('run').description('run one part alone: gateway | processor <dom
       : part === 'processor' || part === 'projection' ? { gateway: false, consumers: pick(part) }
       : null;
     if (!parts) throw new Error(`unknown part ${part}: gateway | processor <domain> | projection <domain> | workers`);
-    const sys = await startSystem(env, log(), parts);
+    const { startSystem } = await system$();
+    const sys = await startSystem(env, await log(), parts);
     console.log(`running ${part}${domain ? ' ' + domain : ''}${sys.url ? ' at ' + sys.url : ''}`);
     onSignals(() => sys.close());
   });
 
 program.command('down').description('stop Kafka and the registry started by dbb up / npm test')
   .action(async () => {
+    const { stopStack } = await stack$();
     const stopped = await stopStack({ stateDir: stateDir(), log: (m) => console.error(`[stack] ${m}`) });
     console.log(stopped.length ? `stopped ${stopped.join(', ')}` : 'nothing was running');
   });
 
 program.command('status').description('state of the native stack and consumer lag')
   .action(async () => {
+    const [{ stackStatus }, { loadConfig }, { domainAvailability }, { createPool }, { consumerLag }] = await Promise.all([stack$(), config$(), system$(), db$(), inspect$()]);
     for (const s of await stackStatus({ stateDir: stateDir() })) {
       const who = s.pid ? ` (pid ${s.pid}${s.startedBy ? `, started by ${s.startedBy}` : ''})` : s.up ? ' (not started from this state directory)' : '';
       console.log(`${s.name.padEnd(10)} ${s.up ? 'up  ' : 'down'} ${s.url}${who}`);
@@ -135,6 +132,7 @@ program.command('status').description('state of the native stack and consumer la
 
 program.command('topics').description('list topics with partitions and end offsets')
   .action(async () => {
+    const [{ listTopics }, { loadConfig }] = await Promise.all([inspect$(), config$()]);
     for (const t of await listTopics(loadConfig(process.env))) console.log(`${t.topic.padEnd(40)} partitions ${t.partitions}  events ${t.events}`);
   });
 
@@ -143,11 +141,13 @@ program.command('tail').description('print decoded events of a topic as JSON lin
   .option('--from-beginning', 'start at offset 0', false)
   .option('-n, --max <n>', 'stop after n events', (v) => Number(v))
   .action(async (topic: string, opts: { fromBeginning: boolean; max?: number }) => {
+    const [{ tailTopic }, { loadConfig }] = await Promise.all([import('./inspect.ts'), config$()]);
     await tailTopic(loadConfig(process.env), topic, opts);
   });
 
 program.command('lag').description('records behind the log end per consumer group (from the offsets each consumer stores in Postgres)')
   .action(async () => {
+    const [{ loadConfig }, { createPool }, { consumerLag }] = await Promise.all([config$(), db$(), inspect$()]);
     const config = loadConfig(process.env);
     const db = createPool(config.databaseUrl, 1);
     try {
@@ -160,8 +160,11 @@ program.command('lag').description('records behind the log end per consumer grou
 program.command('replay').description('rebuild a projection from offset 0 into a shadow schema, then swap it in')
   .argument('<projection>', 'e.g. gw or projection.gw')
   .action(async (name: string) => {
+    const [{ loadConfig }, { startPlatform }, { replayProjection }, { allConsumers }, { default: cliProgress }] = await Promise.all([
+      config$(), import('../platform/runtime.ts'), import('../platform/replay.ts'), system$(), import('cli-progress'),
+    ]);
     const config = loadConfig(process.env);
-    const platform = await startPlatform(config, { log: commandLog(), source: 'dbb-replay', relay: false });
+    const platform = await startPlatform(config, { log: await commandLog(), source: 'dbb-replay', relay: false });
     try {
       const specs = allConsumers(platform).filter((s) => s.kind === 'projection');
       const spec = specs.find((s) => s.name === name || s.name === `projection.${name}`);
@@ -179,13 +182,18 @@ program.command('replay').description('rebuild a projection from offset 0 into a
 const schemas = program.command('schemas').description('event schemas');
 schemas.command('check').description('check every schema against the registry (BACKWARD_TRANSITIVE); fails on an incompatible change')
   .action(async () => {
+    const [{ checkSchemas }, { loadConfig }] = await Promise.all([import('./schemas.ts'), config$()]);
     const problems = await checkSchemas(loadConfig(process.env), (m) => console.log(m));
     if (problems.length) { for (const p of problems) console.error(`INCOMPATIBLE ${p}`); process.exitCode = 1; }
   });
 
 program.command('config').description('every configuration key with its env var and default')
   .option('--markdown', 'as a Markdown table')
-  .action((o: { markdown?: boolean }) => {
+  .action(async (o: { markdown?: boolean }) => {
+    const [{ CORE_KEYS }, { GW_KEYS }, { STAGING_KEYS }, { TAPE_KEYS }, { IVOA_KEYS }, { ENV_OVERRIDES: INGEST_ENV }] = await Promise.all([
+      config$(), import('../domains/gw/config.ts'), import('../domains/staging/config.ts'), import('../domains/tape/config.ts'), import('../domains/ivoa/config.ts'), import('../domains/ingest/config.ts'),
+    ]);
+    const CONFIG_SECTIONS = { core: CORE_KEYS, gw: GW_KEYS, staging: STAGING_KEYS, tape: TAPE_KEYS, ivoa: IVOA_KEYS };
     for (const [section, keys] of Object.entries(CONFIG_SECTIONS)) {
       console.log(o.markdown ? `\n| ${section} variable | meaning | default |\n| --- | --- | --- |` : `\n${section}`);
       for (const k of Object.values(keys) as KeySpec[]) {
@@ -202,8 +210,7 @@ program.addOption(new Option('--namespace <ns>', 'topic/group/subject prefix (DB
 program.hook('preAction', (cmd) => { const o = cmd.opts(); if (o.namespace) process.env.DBB_NAMESPACE = o.namespace; });
 
 program.parseAsync().catch((err) => {
-  if (err instanceof ConfigError) console.error(err.message);
-  else console.error(err instanceof Error ? err.message : err);
+  console.error(err instanceof Error ? err.message : err); // a ConfigError's message names the variable
   process.exit(1);
 });
 

@@ -1,20 +1,16 @@
 // Domain commands of `dbb`: gw stream, ingest finder|rerun|backfill, ivoa load|stats, rerun tape|staging.
 // Each calls a function its domain exports; nothing domain-specific is decided here.
+// Imports are lazy (inside the actions) so that `dbb --help` loads none of the platform.
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../platform/config.ts';
-import { createLogger } from '../platform/log.ts';
-import { startPlatform, type Platform } from '../platform/runtime.ts';
-import { streamFile } from '../producers/gw-streamer/index.ts';
+import type { Platform } from '../platform/runtime.ts';
 import { registerIngestCommands } from './ingest.ts';
-import { loadDidDump } from '../producers/did-feeder/index.ts';
-import { ivoaStats, formatStats } from '../projections/ivoa/stats.ts';
-import { rerunFailedStaging, rerunFailedTapeCallbacks } from '../gateway/reruns.ts';
 
-const openPlatform = (source: string): Promise<Platform> =>
-  startPlatform(loadConfig(process.env), { log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn', to: 'stderr' }), source, relay: false });
+const openPlatform = async (source: string): Promise<Platform> => {
+  const [{ loadConfig }, { createLogger }, { startPlatform }] = await Promise.all([import('../platform/config.ts'), import('../platform/log.ts'), import('../platform/runtime.ts')]);
+  return startPlatform(loadConfig(process.env), { log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn', to: 'stderr' }), source, relay: false });
+};
 
 async function withPlatform<T>(source: string, fn: (p: Platform) => Promise<T>): Promise<T> {
   const p = await openPlatform(source);
@@ -37,6 +33,7 @@ export function registerDomainCommands(program: Command): void {
     .option('--binary', 'send application/octet-stream')
     .option('--concurrency <n>', 'chunks in flight', '1')
     .action(async (file: string, o: Record<string, string | boolean | undefined>) => {
+      const { streamFile } = await import('../producers/gw-streamer/index.ts');
       const summary = await streamFile(file, {
         url: String(o.url), rate: Number(o.rate), chunkSamples: Number(o.chunk), token: (o.token as string) ?? process.env.DBB_TOKEN ?? devToken(),
         datastore: o.datastore as string | undefined, binary: Boolean(o.binary), concurrency: Number(o.concurrency),
@@ -52,6 +49,7 @@ export function registerDomainCommands(program: Command): void {
   ivoa.command('load').description('append the DIDs and replicas of a JSON-lines dump as events')
     .argument('<file>')
     .action(async (file: string) => withPlatform('dbb-ivoa-load', async (p) => {
+      const [{ default: cliProgress }, { loadDidDump }] = await Promise.all([import('cli-progress'), import('../producers/did-feeder/index.ts')]);
       const bar = new cliProgress.SingleBar({ format: 'load [{bar}] {value} events' }, cliProgress.Presets.shades_classic);
       bar.start(0, 0);
       const res = await loadDidDump(p.appender, file, { onProgress: (n) => { bar.setTotal(n); bar.update(n); } });
@@ -61,6 +59,7 @@ export function registerDomainCommands(program: Command): void {
     }));
   ivoa.command('stats').description('ObsCore rows, DIDs, replicas and lag behind the log')
     .action(async () => withPlatform('dbb-ivoa-stats', async (p) => {
+      const { ivoaStats, formatStats } = await import('../projections/ivoa/stats.ts');
       console.log(formatStats(await ivoaStats({ db: p.db, kafka: p.kafka, config: p.config })));
     }));
 
@@ -73,6 +72,7 @@ export function registerDomainCommands(program: Command): void {
     .option('--since <iso>', 'staging: only requests made since then')
     .action(async (domain: string, o: { callbacksFailed?: boolean; job?: string[]; status: string; user?: string; since?: string }) => {
       await withPlatform('dbb-rerun', async (p) => {
+        const { rerunFailedStaging, rerunFailedTapeCallbacks } = await import('../gateway/reruns.ts');
         let ids: (string | number)[];
         if (domain === 'tape' && o.callbacksFailed) {
           ids = await rerunFailedTapeCallbacks({ db: p.db, appender: p.appender }, { actor: 'cli', jobIds: o.job?.map(Number) });

@@ -4,14 +4,13 @@
 import type { Command } from 'commander';
 import type { ConsumerSpec, DomainDeps } from '../platform/types.ts';
 import type { Platform } from '../platform/runtime.ts';
-import { finderOf, loadIngestConfig, type IngestConfig } from '../domains/ingest/config.ts';
 import { STATUSES, type IngestStatus } from '../domains/ingest/status.ts';
-import { rerunsDone } from '../projections/ingest/queries.ts';
-import { createIngestProjection } from '../projections/ingest/index.ts';
-import { createIngestProcessor } from '../processors/ingest/index.ts';
-import { runFinder, type Finder } from '../producers/ingest-finder/index.ts';
-import { backfill, type OpsDeps } from '../producers/ingest-backfill/index.ts';
-import { requestReruns, type RerunSelection } from '../gateway/reruns.ts';
+import type { IngestConfig } from '../domains/ingest/config.ts';
+import type { Finder } from '../producers/ingest-finder/index.ts';
+import type { OpsDeps } from '../producers/ingest-backfill/index.ts';
+import type { RerunSelection } from '../gateway/reruns.ts';
+// the rest is imported inside the functions, so that `dbb --help` loads none of it
+const ingestConfig = () => import('../domains/ingest/config.ts');
 
 /** What `once` needs to run the ingester (the platform from platform/runtime.ts fits). */
 export interface OpsPlatform extends OpsDeps {
@@ -22,6 +21,9 @@ export interface OpsPlatform extends OpsDeps {
 /** `dbb ingest rerun --status FAILURE|UNKNOWN [--since] [--file ...] [--once]`. With `once` the ingester
  *  (processor + projection) runs in this process until every requested file has a new outcome. */
 export async function rerun(p: OpsPlatform, sel: RerunSelection & { once?: boolean; config?: IngestConfig; pollMs?: number }) {
+  const [{ requestReruns }, { loadIngestConfig }, { rerunsDone }, { createIngestProjection }, { createIngestProcessor }] = await Promise.all([
+    import('../gateway/reruns.ts'), ingestConfig(), import('../projections/ingest/queries.ts'), import('../projections/ingest/index.ts'), import('../processors/ingest/index.ts'),
+  ]);
   const req = await requestReruns(p, sel);
   p.log.info({ files: req.fileIds.length, requestId: req.requestId }, 'ingest: rerun requested');
   if (!sel.once || !req.fileIds.length) return { ...req, done: !sel.once };
@@ -40,6 +42,7 @@ export async function rerun(p: OpsPlatform, sel: RerunSelection & { once?: boole
 
 /** `dbb ingest finder CONFIG`: runs the finder daemon until `signal` aborts. */
 export async function finder(deps: Pick<OpsDeps, 'appender' | 'log'>, opts: { configPath?: string; config?: IngestConfig; env?: Record<string, string | undefined>; signal?: AbortSignal }): Promise<Finder> {
+  const [{ finderOf, loadIngestConfig }, { runFinder }] = await Promise.all([ingestConfig(), import('../producers/ingest-finder/index.ts')]);
   const env = { ...(opts.env ?? process.env), ...(opts.configPath ? { INGEST_CONFIG: opts.configPath } : {}) };
   const cfg = opts.config ?? loadIngestConfig(env);
   return runFinder(deps, finderOf(cfg), opts.signal);
@@ -50,6 +53,7 @@ export function registerIngestCommands(ingest: Command, openPlatform: (source: s
     .description('watch/scan the source buffer and move complete files into storage (seed: endmgr finder start finder.yaml)')
     .argument('<config>', 'YAML with a `finder` section; INGEST_* env vars override')
     .action(async (configPath: string) => {
+      const { loadIngestConfig } = await ingestConfig();
       const cfg = loadIngestConfig({ ...process.env, INGEST_CONFIG: configPath });
       const p = await openPlatform('ingest-finder');
       const ac = new AbortController();
@@ -73,6 +77,7 @@ export function registerIngestCommands(ingest: Command, openPlatform: (source: s
       if (bad.length) throw new Error(`--status: unknown status ${bad.join(', ')} (known: ${STATUSES.join(', ')})`);
       const since = o.since ? new Date(o.since) : undefined;
       if (since && Number.isNaN(since.getTime())) throw new Error(`--since: not an ISO 8601 time: ${o.since}`);
+      const { loadIngestConfig } = await ingestConfig();
       const config = o.once ? loadIngestConfig({ ...process.env, ...(o.config ? { INGEST_CONFIG: o.config } : {}) }) : undefined;
       const p = await openPlatform('ingest-rerun');
       try {
@@ -89,6 +94,7 @@ export function registerIngestCommands(ingest: Command, openPlatform: (source: s
     .option('--config <yaml>', 'YAML with a `backfill` section (storage, sources)')
     .argument('[sources...]', 'files, directories or globs relative to the storage area')
     .action(async (sources: string[], o: { storage?: string; config?: string }) => {
+      const [{ loadIngestConfig }, { backfill }] = await Promise.all([ingestConfig(), import('../producers/ingest-backfill/index.ts')]);
       const cfg = o.config ? loadIngestConfig({ ...process.env, INGEST_CONFIG: o.config }).backfill : undefined;
       const storage = o.storage ?? cfg?.storage;
       const srcs = sources.length ? sources : cfg?.sources ?? [];

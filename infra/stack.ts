@@ -1,7 +1,7 @@
 // The native dev/test stack: Kafka (single-node KRaft, jars fetched with Maven) and the schema
 // registry, started detached with pid files in <stateDir>/run and logs in <stateDir>/logs.
 // ensureStack reuses whatever already answers on the well-known ports.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -80,7 +80,7 @@ interface Part {
 
 const PARTS: Part[] = [
   { name: 'kafka', url: `kafka://${KAFKA_BROKER}`, answers: () => kafkaAnswers(), marker: (s) => `-Ddbb.stateDir=${s}` },
-  { name: 'registry', url: REGISTRY_URL, answers: () => registryAnswers(), marker: () => 'registry/server.ts' },
+  { name: 'registry', url: REGISTRY_URL, answers: () => registryAnswers(), marker: () => 'registry/server.' }, // .ts from the sources, .js from the build
 ];
 
 /** The pid in the part's pid file if that process is alive and still ours. */
@@ -126,9 +126,11 @@ async function startRegistry(stateDir: string, databaseUrl: string, log: Log): P
   } else {
     const dbUrl = withDatabase(databaseUrl, REGISTRY_DB);
     await ensureDatabase(dbUrl);
-    const tsx = pathToFileURL(createRequire(join(REPO_ROOT, 'package.json')).resolve('tsx')).href;
+    const compiled = join(INFRA_DIR, 'registry', 'server.js'); // running from dist/ (npm run build)
+    const args = existsSync(compiled) ? [compiled]
+      : ['--import', pathToFileURL(createRequire(join(REPO_ROOT, 'package.json')).resolve('tsx')).href, join(INFRA_DIR, 'registry', 'server.ts')];
     spawned = true;
-    pid = spawnDetached(process.execPath, ['--import', tsx, join(INFRA_DIR, 'registry', 'server.ts')], {
+    pid = spawnDetached(process.execPath, args, {
       logFile: file,
       cwd: REPO_ROOT,
       env: { ...process.env, REGISTRY_DATABASE_URL: dbUrl, REGISTRY_HOST, REGISTRY_PORT: String(REGISTRY_PORT), NODE_OPTIONS: '' },
