@@ -25,10 +25,15 @@ const stateDir = () => process.env.DBB_STATE_DIR || join(process.cwd(), '.dbb');
 const log = async () => (await log$()).createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
 const commandLog = async () => (await log$()).createLogger({ level: process.env.LOG_LEVEL ?? 'warn', to: 'stderr' });
 
-/** Starts Kafka + registry if needed and creates the database; returns the env the system runs with. */
+/** Starts Kafka + registry if needed and creates the database (unless DBB_STACK=external); returns the env the system runs with. */
 async function prepare(env: Env, by: string): Promise<{ env: Env; started: string[] }> {
   const [{ loadConfig }, { ensureStack, ensureDatabase }, { safeUrl }, { createDefaultDirs }] = await Promise.all([config$(), stack$(), log$(), system$()]);
   const config = loadConfig(env);
+  if (env.DBB_STACK === 'external') {
+    // production (docs/deploy.md): Kafka, the registry and the database are run by others; start nothing, create nothing
+    for (const dir of createDefaultDirs(env, config)) console.error(`[dirs] created ${dir}`);
+    return { env, started: [] };
+  }
   const info = await ensureStack({ stateDir: config.stateDir, log: (m) => console.error(`[stack] ${m}`), databaseUrl: config.databaseUrl, by });
   await ensureDatabase(config.databaseUrl).catch((err) => {
     throw new Error(`Postgres is not reachable at ${safeUrl(config.databaseUrl)} (${(err as Error).message}); start it or set DATABASE_URL`);

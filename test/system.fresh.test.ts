@@ -3,81 +3,17 @@
 // nobody created answers 2xx, TAP answers. And a missing optional dependency (pgSphere, by a wrong
 // extension name) leaves ivoa down and named, while every other domain keeps serving.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFileSync, existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { inject } from 'vitest';
 import { createKafka } from '../platform/kafka.ts';
 import { createLogger } from '../platform/log.ts';
 import { lockTap, pointTapAt } from '../infra/tap/dachs.ts';
-import { deleteNamespace } from './support/stack.ts';
+import { dbbUp as start, stopDbbUp as stop, type Running } from './support/dbb-up.ts';
 
-const BASE_DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const withDb = (name: string) => { const u = new URL(BASE_DB); u.pathname = `/${name}`; return u.toString(); };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface Running { proc: ChildProcess; url: string; token: string; stateDir: string; databaseUrl: string; namespace: string; output: () => string }
 const started: Running[] = [];
-
 /** `dbb up` as `npm start` runs it, with nothing of its own yet: new state dir, new database. */
-async function dbbUp(extra: Record<string, string> = {}): Promise<Running> {
-  const id = randomBytes(3).toString('hex');
-  const stateDir = mkdtempSync(join(tmpdir(), 'dbb-fresh-'));
-  const databaseUrl = withDb(`dbb_fresh_${id}`);
-  const namespace = `f${id}.`;
-  const port = await freePort();
-  const stack = inject('stack');
-  const env = {
-    ...process.env,
-    DBB_STATE_DIR: stateDir, DATABASE_URL: databaseUrl, DBB_PORT: String(port), DBB_NAMESPACE: namespace,
-    KAFKA_BROKERS: stack.brokers.join(','), SCHEMA_REGISTRY_URL: stack.registryUrl,
-    // the tape simulators would take the dev ports 8091/8092, which a developer's own `npm start` may hold
-    TAPE_SCOUT_URLS: 'http://127.0.0.1:9', TAPE_DATA_FILES_URL: 'http://127.0.0.1:9',
-    DBB_TOKENS: '', DBB_PG_POOL: '4', LOG_LEVEL: 'warn', ...extra,
-  };
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'cli/dbb.ts', 'up'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d) => { out += d; });
-  proc.stderr!.on('data', (d) => { out += d; });
-  const running: Running = { proc, url: '', token: '', stateDir, databaseUrl, namespace, output: () => out };
-  started.push(running);
-  const deadline = Date.now() + 150_000;
-  while (!/Ctrl-C stops/.test(out)) {
-    if (proc.exitCode !== null) throw new Error(`dbb up exited with ${proc.exitCode}:\n${out}`);
-    if (Date.now() > deadline) throw new Error(`dbb up did not come up:\n${out}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  running.url = /gateway\s+(http:\/\/\S+)/.exec(out)![1]!;
-  running.token = /dev token (\S+)/.exec(out)![1]!;
-  return running;
-}
-
-async function stop(r: Running) {
-  if (r.proc.exitCode === null) {
-    const exited = new Promise((res) => r.proc.once('exit', res));
-    r.proc.kill('SIGINT');
-    await exited;
-  }
-  const kafka = createKafka({ kafkaBrokers: inject('stack').brokers }, createLogger({ level: 'silent' }));
-  await deleteNamespace({ kafka }, { namespace: r.namespace, registryUrl: inject('stack').registryUrl }).catch(() => {});
-  const admin = new pg.Client({ connectionString: BASE_DB });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${new URL(r.databaseUrl).pathname.slice(1)}" WITH (FORCE)`).catch(() => {});
-  await admin.end();
-  rmSync(r.stateDir, { recursive: true, force: true });
-}
+const dbbUp = (extra: Record<string, string> = {}) => start(extra, { started });
 
 afterAll(async () => { for (const r of started) await stop(r); });
 
