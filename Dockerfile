@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# Data Backbone app image: the compiled build (npm run build) with production dependencies only, run as
+# the unprivileged `node` user. One image for every role: the command picks it (docs/deploy.md).
+#   docker build -t dbb .
+#   docker run --env-file dbb.env -p 8080:8080 dbb                      # gateway (default)
+#   docker run --env-file dbb.env dbb run workers                        # every processor and projection
+#   docker run --env-file dbb.env -v /data/ingest:/data/ingest dbb ingest finder /etc/dbb/ingest.yaml
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+ENV DBB_SETUP=skip
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:24-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    DBB_STACK=external \
+    DBB_HOST=0.0.0.0 \
+    DBB_PORT=8080 \
+    DBB_STATE_DIR=/var/lib/dbb
+WORKDIR /app
+COPY --from=build --chown=root:root /app/package.json ./package.json
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --from=build --chown=root:root /app/bin ./bin
+RUN mkdir -p /var/lib/dbb && chown node:node /var/lib/dbb
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.DBB_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "/app/bin/dbb.js"]
+CMD ["run", "gateway"]
