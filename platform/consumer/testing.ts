@@ -28,10 +28,11 @@ export async function throwawayDb(label: string, schema = 'unit_consumer'): Prom
   return {
     url, db, schema, q: quoteIdent(schema),
     async drop() {
-      await db.end();
+      // FORCE ends connections a failed test left checked out (a hung effect), so the database goes even then
       const a = new pg.Client({ connectionString: `${base()}/postgres` });
       await a.connect();
       try { await a.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`); } finally { await a.end(); }
+      await Promise.race([db.end(), new Promise((r) => setTimeout(r, 1000).unref())]);
     },
   };
 }
