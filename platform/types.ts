@@ -56,7 +56,7 @@ export interface HandlerContext {
    *  eventId derived deterministically from the input eventId + name + key + index. */
   emit<N extends EventName>(name: N, key: string, body: BodyOf<N>, opts?: AppendOptions): Promise<Meta>;
   /** Runs a side effect at most once per effectId. The STARTED mark is committed before `fn` runs;
-   *  DONE is written in the batch transaction. If a previous run crashed between the two, `fn` is
+   *  DONE is committed on its own right after `fn` (so a retried batch gets the result back without running `fn` again). If a previous run crashed between the two, `fn` is
    *  not run again and the outcome is UNKNOWN: the handler must reconcile (check, then report). */
   runEffect<T>(effectId: string, fn: () => Promise<T>, opts?: {
     /** The effect is safe to repeat and checks its own outcome (deterministic name + temp/rename + stat):
