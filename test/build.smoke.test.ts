@@ -17,14 +17,12 @@ beforeAll(() => {
 afterAll(async () => { for (const r of started) await stopDbbUp(r); });
 
 describe('the compiled build', () => {
-  it('answers dbb --help in well under 0.5 s', () => {
-    const t0 = performance.now();
+  // its speed (≈0.1 s here) is a measurement for docs/benchmarks.md, not an assertion
+  it('answers dbb --help from the compiled JavaScript alone', () => {
     const res = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-    const ms = performance.now() - t0;
     expect(res.status, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/Usage: dbb/);
     expect(res.stdout).toMatch(/run <part>/);
-    expect(ms).toBeLessThan(1000); // 0.1 s measured on the 2-core CI machine; the bound leaves room for a loaded one
   });
 
   it('runs dbb up from dist/: ready, and a staging request is served', async () => {
