@@ -15,7 +15,8 @@ import { metrics } from '../platform/metrics.ts';
 import { consumerLag } from '../platform/inspect.ts';
 import { Availability, runProbes, type Probe } from '../platform/availability.ts';
 import { pgSphereProbe } from '../projections/ivoa/requirements.ts';
-import { dachsInstalled, dachsUp, serveTapFor } from '../infra/tap/dachs.ts';
+import { checkTapRunning, serveTapFor } from '../infra/tap/dachs.ts';
+import { DOMAINS } from '../gateway/routes/index.ts';
 import { mkdirSync, existsSync } from 'node:fs';
 import pg from 'pg';
 import { loadGwConfig } from '../domains/gw/config.ts';
@@ -37,12 +38,8 @@ export function domainProbes(platform: Platform, env: Env, opts: { tap: boolean;
 export async function domainAvailability(config: Config, env: Env): Promise<Record<string, string>> {
   const db = new pg.Pool({ connectionString: config.databaseUrl, max: 1 });
   try {
-    const tap: Probe = { name: 'ivoa.tap', async check() {
-      if (!dachsInstalled()) throw new Error('DaCHS is not installed (sudo apt-get install gavodachs2-server, or run sh infra/setup.sh)');
-      if (!(await dachsUp(1000))) throw new Error('DaCHS is not running (dbb up starts it)');
-    } };
-    const availability = await runProbes([pgSphereProbe(db, env), tap]);
-    return availability.snapshot(['gw', 'staging', 'tape', 'ingest', 'ivoa', 'ivoa.tap']);
+    const availability = await runProbes([pgSphereProbe(db, env), { name: 'ivoa.tap', check: checkTapRunning }]);
+    return availability.snapshot([...DOMAINS, 'ivoa.tap']);
   } finally {
     await db.end();
   }

@@ -1,6 +1,7 @@
 // Shared bench plumbing: a private namespace + database + platform on the native stack (like
 // test/support/stack.ts, without vitest), the BenchResult shape every bench/<name>.ts returns, and
 // small helpers (percentiles, machine facts).
+import { deleteNamespace } from '../../platform/namespace.ts';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -73,11 +74,7 @@ export async function startBenchStack(name: string, opts: { env?: Env; relay?: b
     id, info, env, config, platform, databaseUrl,
     async stop() {
       await platform.close().catch(() => {});
-      const kadmin = platform.kafka.admin();
-      await kadmin.connect().then(async () => {
-        const mine = (await kadmin.listTopics()).filter((t) => t.startsWith(config.namespace));
-        if (mine.length) await kadmin.deleteTopics({ topics: mine, timeout: 10_000 });
-      }).catch(() => {}).finally(() => kadmin.disconnect().catch(() => {}));
+      await deleteNamespace(config).catch(() => {});
       await admin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`)).catch(() => {});
     },
   };

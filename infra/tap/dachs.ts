@@ -160,9 +160,20 @@ export async function dachsUp(timeoutMs = 30_000): Promise<boolean> {
 
 export const dachsInstalled = () => spawnSync('sh', ['-c', 'command -v dachs']).status === 0;
 
+/** Throws the one message a missing DaCHS gets, with the way to install it. */
+export function requireDachs(): void {
+  if (!dachsInstalled()) throw new Error('DaCHS is not installed: TAP is unavailable (sudo apt-get install gavodachs2-server, or run sh infra/setup.sh)');
+}
+
+/** For `dbb status`: DaCHS is installed and answering (without starting or re-pointing it). */
+export async function checkTapRunning(): Promise<void> {
+  requireDachs();
+  if (!(await dachsUp(1000))) throw new Error('DaCHS is not running (dbb up starts it)');
+}
+
 /** Starts the DaCHS server if it is not answering (it daemonizes and drops to user gavo). */
 export async function ensureDachs(): Promise<void> {
-  if (!dachsInstalled()) throw new Error('DaCHS is not installed (sudo apt-get install gavodachs2-server, or run sh infra/setup.sh)');
+  requireDachs();
   if (await dachsUp(1000)) return;
   execFileSync('dachs', ['serve', 'start'], { stdio: 'ignore' });
   if (!(await dachsUp(60_000))) throw new Error(`DaCHS did not answer on ${DACHS_TAP_URL} within 60 s; see /var/gavo/logs/dcErrors`);
@@ -183,7 +194,7 @@ export async function tapConfigured(): Promise<boolean> {
 }
 
 export async function setup(databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/dbb') {
-  if (!dachsInstalled()) throw new Error('DaCHS is not installed (apt package gavodachs2-server)');
+  requireDachs();
   writeGavoRc();
   await withClient(databaseUrl.replace(/\/[^/]*$/, '/postgres'), async (c) => {
     const r = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName(databaseUrl)]);
@@ -215,7 +226,7 @@ export async function setup(databaseUrl = process.env.DATABASE_URL ?? 'postgres:
  *  first when it never was (that needs root); takes the TAP lock so it never re-points a DaCHS that a
  *  running TAP test is using. */
 export async function serveTapFor(databaseUrl: string, log: (m: string) => void = () => {}): Promise<void> {
-  if (!dachsInstalled()) throw new Error('DaCHS is not installed: TAP is unavailable (sudo apt-get install gavodachs2-server, or run sh infra/setup.sh)');
+  requireDachs();
   const lock = await lockTap(120_000, () => log('waiting for the TAP lock (a TAP test is using DaCHS)'));
   try {
     if (!(await tapConfigured())) await setup(databaseUrl);

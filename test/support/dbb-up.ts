@@ -9,9 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createKafka } from '../../platform/kafka.ts';
-import { createLogger } from '../../platform/log.ts';
-import { deleteNamespace } from './stack.ts';
+import { deleteNamespace } from '../../platform/namespace.ts';
 
 export const BASE_DB = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const withDb = (name: string) => { const u = new URL(BASE_DB); u.pathname = `/${name}`; return u.toString(); };
@@ -67,8 +65,7 @@ export async function stopDbbUp(r: Running) {
     r.proc.kill('SIGINT');
     await exited;
   }
-  const kafka = createKafka({ kafkaBrokers: inject('stack').brokers }, createLogger({ level: 'silent' }));
-  await deleteNamespace({ kafka }, { namespace: r.namespace, registryUrl: inject('stack').registryUrl }).catch(() => {});
+  await deleteNamespace({ namespace: r.namespace, registryUrl: inject('stack').registryUrl, kafkaBrokers: inject('stack').brokers }).catch(() => {});
   const admin = new pg.Client({ connectionString: BASE_DB });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS "${new URL(r.databaseUrl).pathname.slice(1)}" WITH (FORCE)`).catch(() => {});

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createLogger } from '../../platform/log.ts';
+import { deleteNamespace } from '../../platform/namespace.ts';
 import { loadConfig, type Config, type Env } from '../../platform/config.ts';
 import { startPlatform, type Platform } from '../../platform/runtime.ts';
 import { startReplyListener, type ReplyListener } from '../../platform/request-reply.ts';
@@ -99,34 +100,12 @@ export async function startTestStack(opts: { consumers?: (deps: DomainDeps) => C
       await app.close().catch(() => {});
       await replies.stop().catch(() => {});
       await platform.close().catch(() => {});
-      await deleteNamespace(platform, config).catch(() => {});
+      await deleteNamespace(config).catch(() => {});
       await dropDatabase(baseUrl, dbName).catch(() => {});
     },
   };
   if (opts.consumers) await stack.startConsumers(opts.consumers);
   return stack;
-}
-
-/** Removes what the file's namespace left on the shared broker and registry: topics, consumer groups,
- *  subjects (soft, then permanently), so a developer's own stack never shows them. */
-export async function deleteNamespace(platform: Pick<Platform, 'kafka'>, config: Pick<Config, 'namespace' | 'registryUrl'>) {
-  if (!config.namespace) return;
-  const admin = platform.kafka.admin();
-  await admin.connect();
-  try {
-    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(config.namespace));
-    if (groups.length) await admin.deleteGroups(groups).catch(() => {});
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(config.namespace));
-    if (mine.length) await admin.deleteTopics({ topics: mine, timeout: 10_000 });
-  } finally {
-    await admin.disconnect();
-  }
-  const subjects = await (await fetch(`${config.registryUrl}/subjects?subjectPrefix=${encodeURIComponent(config.namespace)}`)).json() as string[];
-  for (const s of subjects.filter((x) => x.startsWith(config.namespace))) {
-    const url = `${config.registryUrl}/subjects/${encodeURIComponent(s)}`;
-    await fetch(url, { method: 'DELETE' });
-    await fetch(`${url}?permanent=true`, { method: 'DELETE' });
-  }
 }
 
 /** Retries `fn` until it stops throwing (assertions included) or the timeout passes; returns its value. */
