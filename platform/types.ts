@@ -82,7 +82,14 @@ export interface ConsumerSpec {
    *  dead-lettered (their writes must not have been made). If it throws, the runtime falls back to
    *  `handle` one event at a time, so the two must agree. */
   handleBatch?(events: DecodedEvent[], ctx: BatchContext): Promise<{ invalid?: { event: DecodedEvent; error: Error }[] } | void>;
+  /** Foreign topics only (records of another system, e.g. a storage system's JSON, not our Avro): decodes
+   *  a record itself instead of the registry serde. `meta.eventId` must be derived from the record (the
+   *  dedupe key), never random. Throw InvalidEventError to dead-letter the record. */
+  decode?(record: { key: Buffer | null; value: Buffer | null; offset: string; timestamp: string }, topic: string, partition: number): ForeignRecord;
 }
+
+/** A foreign record as `decode` gives it; the handler receives it as a DecodedEvent with this name and value. */
+export interface ForeignRecord { name: string; value: unknown; meta: Meta }
 
 export interface BatchContext {
   tx: pg.PoolClient;

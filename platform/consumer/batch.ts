@@ -37,8 +37,12 @@ export interface BatchEnv {
   offsets: OffsetsTable;
 }
 
-export async function decode(env: Pick<BatchEnv, 'serde' | 'config'>, m: KafkaMessage, topic: string, partition: number): Promise<Decoding> {
+export async function decode(env: Pick<BatchEnv, 'serde' | 'config'> & { spec?: Pick<ConsumerSpec, 'decode'> }, m: KafkaMessage, topic: string, partition: number): Promise<Decoding> {
   try {
+    if (env.spec?.decode) {
+      const f = env.spec.decode(m, baseTopic(env.config, topic), partition);
+      return { ok: true, event: { ...f, key: m.key?.toString() ?? '', topic: baseTopic(env.config, topic), partition, offset: m.offset } as DecodedEvent };
+    }
     const d = await env.serde.decode(m.value);
     const value = d.value as { meta: Meta };
     return { ok: true, event: { name: d.entry.name as any, value: value as any, meta: value.meta, key: m.key?.toString() ?? '', topic: baseTopic(env.config, topic), partition, offset: m.offset } };
