@@ -2,6 +2,7 @@
 // process with a message naming the variable. Domains parse their own section with `parseEnv`.
 import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type Env = Record<string, string | undefined>;
@@ -32,7 +33,12 @@ type Parsed<T extends Record<string, KeySpec>> = { [K in keyof T]: Static<T[K]['
 export function parseEnv<T extends Record<string, KeySpec>>(spec: T, env: Env): Parsed<T> {
   const out: Record<string, unknown> = {};
   for (const [name, k] of Object.entries(spec)) {
-    const raw = env[k.env];
+    // a secret may come from a file instead (<VAR>_FILE, e.g. a mounted Kubernetes/systemd credential)
+    const file = k.secret && !env[k.env] ? env[`${k.env}_FILE`] : undefined;
+    let raw = env[k.env];
+    if (file) {
+      try { raw = readFileSync(file, 'utf8').trim(); } catch (err) { throw new ConfigError(`${k.env}_FILE`, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`); }
+    }
     if (raw === undefined || raw === '') {
       if (k.default === undefined) throw new ConfigError(k.env, `required (${k.doc})`);
       out[name] = k.default;
@@ -61,7 +67,18 @@ export const CORE_KEYS = {
   namespace: key('DBB_NAMESPACE', Type.String({ pattern: '^[a-z0-9_-]*\\.?$' }), 'prefix for topics, consumer groups and subjects (lets several stacks share one broker), e.g. "test1."', ''),
   stateDir: key('DBB_STATE_DIR', Type.String(), 'where the native stack keeps Kafka/registry data and pid files', join(process.cwd(), '.dbb')),
   kafkaBrokers: key('KAFKA_BROKERS', Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }), 'comma-separated bootstrap brokers', ['127.0.0.1:9092']),
+  kafkaPartitions: key('KAFKA_PARTITIONS', Positive, 'partitions of each new topic (the most active instances a consumer group can use); existing topics keep theirs', 3),
+  kafkaReplicationFactor: key('KAFKA_REPLICATION_FACTOR', Type.Integer({ minimum: 0 }), 'replicas of each new topic and DLQ; 0 = from the cluster size: min(3, brokers)', 0),
+  kafkaMinInsyncReplicas: key('KAFKA_MIN_INSYNC_REPLICAS', Type.Integer({ minimum: 0 }), 'min.insync.replicas of each new topic (acks=all fails below it); 0 = replication factor − 1 (at least 1)', 0),
+  kafkaSaslMechanism: key('KAFKA_SASL_MECHANISM', Type.Union([Type.Literal(''), Type.Literal('scram-sha-256'), Type.Literal('scram-sha-512'), Type.Literal('plain')]), 'SASL mechanism for Kafka; empty = no SASL', ''),
+  kafkaSaslUsername: key('KAFKA_SASL_USERNAME', Type.String(), 'SASL user name', ''),
+  kafkaSaslPassword: key('KAFKA_SASL_PASSWORD', Type.String(), 'SASL password (or KAFKA_SASL_PASSWORD_FILE)', '', true),
+  kafkaSsl: key('KAFKA_SSL', Type.Boolean(), 'TLS to the brokers', false),
+  kafkaSslCaFile: key('KAFKA_SSL_CA_FILE', Type.String(), 'PEM file of the CA(s) the brokers\' certificates chain to; empty = the system CAs', ''),
   registryUrl: key('SCHEMA_REGISTRY_URL', Type.String({ pattern: '^https?://' }), 'Confluent-compatible schema registry base URL', 'http://127.0.0.1:8081/apis/ccompat/v7'),
+  registryUsername: key('SCHEMA_REGISTRY_USERNAME', Type.String(), 'registry basic-auth user (Confluent Cloud: the API key)', ''),
+  registryPassword: key('SCHEMA_REGISTRY_PASSWORD', Type.String(), 'registry basic-auth password (or SCHEMA_REGISTRY_PASSWORD_FILE)', '', true),
+  registryToken: key('SCHEMA_REGISTRY_TOKEN', Type.String(), 'registry bearer token instead of basic auth (or SCHEMA_REGISTRY_TOKEN_FILE)', '', true),
   databaseUrl: key('DATABASE_URL', Type.String({ pattern: '^postgres(ql)?://' }), 'Postgres connection string', 'postgres://postgres@127.0.0.1:5432/dbb', true),
   host: key('DBB_HOST', Type.String(), 'gateway listen address', '127.0.0.1'),
   port: key('DBB_PORT', Port, 'gateway listen port', 8080),

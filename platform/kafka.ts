@@ -1,5 +1,7 @@
 // Kafka client and topics. Every catalog topic has a `.dlq` companion; names carry the config namespace.
-import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
+// Partitions, replication factor and min.insync.replicas come from config; 0 = derived from the cluster size.
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, type Admin, type ITopicConfig, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { ns, type Config } from './config.ts';
 import type { Catalog } from './catalog.ts';
@@ -8,11 +10,35 @@ import pRetry from 'p-retry';
 export const DLQ_SUFFIX = '.dlq';
 export const DEFAULT_PARTITIONS = 3;
 
-export function createKafka(config: Pick<Config, 'kafkaBrokers'>, log: Logger, clientId = 'dbb'): Kafka {
+export type KafkaSecurity = Pick<Config, 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword' | 'kafkaSsl' | 'kafkaSslCaFile'>;
+export type TopicSizing = Pick<Config, 'kafkaPartitions' | 'kafkaReplicationFactor' | 'kafkaMinInsyncReplicas'>;
+
+/** kafkajs `ssl` and `sasl` options from config (nothing when neither is configured). */
+export function kafkaSecurity(config: Partial<KafkaSecurity>): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const out: Pick<KafkaConfig, 'ssl' | 'sasl'> = {};
+  if (config.kafkaSsl) out.ssl = config.kafkaSslCaFile ? { ca: [readFileSync(config.kafkaSslCaFile, 'utf8')] } : true;
+  if (config.kafkaSaslMechanism) {
+    if (!config.kafkaSaslUsername || !config.kafkaSaslPassword) throw new Error('KAFKA_SASL_MECHANISM is set but KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD(_FILE) is empty');
+    out.sasl = { mechanism: config.kafkaSaslMechanism, username: config.kafkaSaslUsername, password: config.kafkaSaslPassword } as SASLOptions;
+  }
+  return out;
+}
+
+/** RF = min(3, brokers), min ISR = RF − 1 (at least 1), unless config names them. */
+export function topicSizing(config: Partial<TopicSizing>, brokers: number): { partitions: number; replicationFactor: number; minInsyncReplicas: number } {
+  const replicationFactor = config.kafkaReplicationFactor || Math.max(1, Math.min(3, brokers));
+  const minInsyncReplicas = config.kafkaMinInsyncReplicas || Math.max(1, replicationFactor - 1);
+  if (replicationFactor > brokers) throw new Error(`KAFKA_REPLICATION_FACTOR ${replicationFactor} exceeds the ${brokers} broker(s) of the cluster`);
+  if (minInsyncReplicas > replicationFactor) throw new Error(`KAFKA_MIN_INSYNC_REPLICAS ${minInsyncReplicas} exceeds the replication factor ${replicationFactor}`);
+  return { partitions: config.kafkaPartitions || DEFAULT_PARTITIONS, replicationFactor, minInsyncReplicas };
+}
+
+export function createKafka(config: Pick<Config, 'kafkaBrokers'> & Partial<KafkaSecurity>, log: Logger, clientId = 'dbb'): Kafka {
   const kl = log.child({ component: 'kafkajs' });
   return new Kafka({
     clientId,
     brokers: config.kafkaBrokers,
+    ...kafkaSecurity(config),
     retry: { initialRetryTime: 100, retries: 10 },
     logLevel: logLevel.WARN,
     logCreator: () => ({ level, log: entry }) => {
@@ -25,13 +51,17 @@ export function createKafka(config: Pick<Config, 'kafkaBrokers'>, log: Logger, c
 }
 
 /** Creates missing topics (each base topic and its .dlq); existing topics are left as they are. */
-export async function ensureTopics(admin: Admin, config: Pick<Config, 'namespace'>, topics: { topic: string; partitions?: number; configs?: Record<string, string> }[]): Promise<string[]> {
+export async function ensureTopics(admin: Admin, config: Pick<Config, 'namespace'> & Partial<TopicSizing>, topics: { topic: string; partitions?: number; configs?: Record<string, string>; noDlq?: boolean }[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const wanted: ITopicConfig[] = [];
-  for (const { topic: base, partitions, configs } of topics) {
-    for (const name of [ns(config, base), ns(config, base + DLQ_SUFFIX)]) {
-      const configEntries = Object.entries(name.endsWith(DLQ_SUFFIX) ? { 'retention.ms': '-1' } : configs ?? {}).map(([n, value]) => ({ name: n, value }));
-      if (!existing.has(name)) wanted.push({ topic: name, numPartitions: partitions ?? DEFAULT_PARTITIONS, replicationFactor: 1, configEntries });
+  const names = topics.flatMap((t) => (t.noDlq ? [ns(config, t.topic)] : [ns(config, t.topic), ns(config, t.topic + DLQ_SUFFIX)]));
+  if (names.every((n) => existing.has(n))) return [];
+  const sizing = topicSizing(config, (await admin.describeCluster()).brokers.length);
+  for (const { topic: base, partitions, configs, noDlq } of topics) {
+    for (const name of noDlq ? [ns(config, base)] : [ns(config, base), ns(config, base + DLQ_SUFFIX)]) {
+      const own = name.endsWith(DLQ_SUFFIX) ? { 'retention.ms': '-1' } : configs ?? {};
+      const configEntries = Object.entries({ 'min.insync.replicas': String(sizing.minInsyncReplicas), ...own }).map(([n, value]) => ({ name: n, value }));
+      if (!existing.has(name)) wanted.push({ topic: name, numPartitions: partitions ?? sizing.partitions, replicationFactor: sizing.replicationFactor, configEntries });
     }
   }
   if (wanted.length) await admin.createTopics({ topics: wanted, waitForLeaders: true });
@@ -39,7 +69,7 @@ export async function ensureTopics(admin: Admin, config: Pick<Config, 'namespace
 }
 
 /** Creates the catalog's topics; retried, since a broker busy creating other stacks' topics answers with retriable errors. */
-export async function ensureCatalogTopics(kafka: Kafka, config: Pick<Config, 'namespace'>, catalog: Catalog, extra: string[] = []) {
+export async function ensureCatalogTopics(kafka: Kafka, config: Pick<Config, 'namespace'> & Partial<TopicSizing>, catalog: Catalog, extra: string[] = []) {
   const topics = [...catalog.topics().map((t) => ({ topic: t, partitions: catalog.partitionsOf(t), configs: catalog.topicConfigOf(t) })), ...extra.map((t) => ({ topic: t }))];
   return pRetry(async () => {
     const admin = kafka.admin();

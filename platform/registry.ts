@@ -6,6 +6,19 @@ import type { Catalog, CatalogEntry } from './catalog.ts';
 import { ns, type Config } from './config.ts';
 import { InvalidEventError, TransientError } from './errors.ts';
 
+type Middleware = NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']>[number];
+export type RegistryAuth = Pick<Config, 'registryUsername' | 'registryPassword' | 'registryToken'>;
+
+/** Basic auth (user + password, e.g. a Confluent Cloud API key) or a bearer token for the registry client. */
+export function registryAuth(config: Partial<RegistryAuth>): { auth?: { username: string; password: string }; middlewares?: Middleware[] } {
+  if (config.registryToken) {
+    const authorization = `Bearer ${config.registryToken}`;
+    return { middlewares: [() => ({ prepareRequest: (next) => next().then((req) => req.enhance({ headers: { authorization } })) })] };
+  }
+  if (config.registryUsername) return { auth: { username: config.registryUsername, password: config.registryPassword ?? '' } };
+  return {};
+}
+
 export interface Decoded { entry: CatalogEntry; value: Record<string, any>; schemaId: number }
 
 export const subjectOf = (config: Pick<Config, 'namespace'>, entry: CatalogEntry) => `${ns(config, entry.topic)}-${entry.fullName}`;
@@ -16,8 +29,8 @@ export class Serde {
   private readonly writers = new Map<number, { entry: CatalogEntry; decode: (buf: Buffer) => any }>();
   readonly registry: SchemaRegistry;
 
-  constructor(readonly catalog: Catalog, private readonly config: Pick<Config, 'namespace' | 'registryUrl'>) {
-    this.registry = new SchemaRegistry({ host: config.registryUrl, retry: { retries: 5 } });
+  constructor(readonly catalog: Catalog, private readonly config: Pick<Config, 'namespace' | 'registryUrl'> & Partial<RegistryAuth>) {
+    this.registry = new SchemaRegistry({ host: config.registryUrl, retry: { retries: 5 }, ...registryAuth(config) });
     for (const e of catalog.byName.values()) this.types.set(e.fullName, avro.Type.forSchema(e.schema as avro.Schema));
   }
 
