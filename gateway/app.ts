@@ -8,7 +8,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { OptionalKind, Type } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import { errorsPlugin, problem, sendProblem, toProblem } from './plugins/errors.ts';
-import { registry as metricsRegistry, metrics } from '../platform/metrics.ts';
+import { observabilityPlugin } from './plugins/observability.ts';
+import { registry as metricsRegistry } from '../platform/metrics.ts';
 import { serializeRequest } from '../platform/log.ts';
 import { DOMAIN_ROUTES, DOMAINS } from './routes/index.ts';
 import { eventsRoutes } from './routes/events.ts';
@@ -65,6 +66,7 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
 
   app.decorateRequest('principal', null);
   await app.register(errorsPlugin);
+  await app.register(observabilityPlugin);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Data Backbone gateway', version: '0.1.0', description: 'Seed-compatible routes and /api/v1 for gw, staging, tape, ingest and ivoa.' },
@@ -98,9 +100,6 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
       return sendProblem(reply, problem('DBB_VALIDATION', `${req.method} ${req.routeOptions.url} needs a JSON object body`));
     }
     if (req.body === undefined) req.body = {};
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
   });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));

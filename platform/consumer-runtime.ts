@@ -16,6 +16,7 @@ import type { ConsumerSpec } from './types.ts';
 import { FenceLost, readStored, seekTarget } from './consumer/offsets.ts';
 import { startPruning } from './consumer/dedupe.ts';
 import { applyChunkIsolating, type BatchEnv } from './consumer/batch.ts';
+import { metrics } from './metrics.ts';
 
 export interface RuntimeDeps {
   config: Config;
@@ -116,6 +117,7 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
         pending = pending.slice(chunk.length);
         // long handlers (external commands, big copies) must not cost the partition: heartbeat meanwhile
         const beat = setInterval(() => { heartbeat().catch(() => {}); }, Math.max(500, Math.floor(config.sessionTimeoutMs / 5)));
+        const timer = metrics.batchSeconds.startTimer({ consumer: spec.name });
         try {
           await pRetry(() => applyChunkIsolating(env, topic, partition, stored, chunk), {
             retries: 1e9, minTimeout: 100, maxTimeout: 5000,
@@ -138,6 +140,8 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
         } finally {
           clearInterval(beat);
         }
+        timer();
+        metrics.batchSize.observe({ consumer: spec.name }, chunk.length);
         const last = chunk[chunk.length - 1].offset;
         stored = BigInt(last) + 1n;
         applied += chunk.length;

@@ -4,6 +4,8 @@
 // with one statement. The rules stay pure: they return outputs, this loop carries them out.
 import type pg from 'pg';
 import { InvalidEventError } from './errors.ts';
+import { metrics } from './metrics.ts';
+import { inSpan } from './tracing.ts';
 import type { BatchContext, DecodedEvent, EventName, HandlerContext, Meta } from './types.ts';
 
 /** An outcome event the rules append (through the outbox, in the batch transaction). */
@@ -57,6 +59,27 @@ export interface DeciderHandler<S, I, E extends Appended, F, C, U = never> {
 
 type Failed = { event: DecodedEvent; error: Error };
 
+/** The effect kind for metrics and spans: the effect's `kind` field when it has one. */
+const kindOf = (effect: unknown) => {
+  const k = (effect as { kind?: unknown } | null)?.kind;
+  return typeof k === 'string' ? k : 'effect';
+};
+
+/** `h.perform` timed into dbb_effect_seconds{effect,outcome} and, with tracing on, in an `effect <kind>`
+ *  span under the event's consumer span. */
+async function performObserved<I, F>(h: { perform(effect: F, ctx: HandlerContext, event: DecodedEvent, n: number): Promise<I> }, effect: F, ctx: HandlerContext, event: DecodedEvent, n: number): Promise<I> {
+  const effectKind = kindOf(effect);
+  const end = metrics.effectSeconds.startTimer({ effect: effectKind });
+  try {
+    const result = await inSpan(`effect ${effectKind}`, { 'dbb.effect': effectKind, 'dbb.event': event.name, 'dbb.correlation_id': event.meta.correlationId }, () => h.perform(effect, ctx, event, n), ctx.traceContext);
+    end({ outcome: 'ok' });
+    return result;
+  } catch (err) {
+    end({ outcome: 'error' });
+    throw err;
+  }
+}
+
 const inputsOf = (byKey: Map<string, { input: unknown }[]>) => new Map([...byKey].map(([key, list]) => [key, list.map((x) => x.input)]));
 
 /** The consumer functions (`handle` for one event, `handleBatch` for a batch) of a decider handler. */
@@ -84,7 +107,7 @@ export function deciderLoop<S, I, E extends Appended, F, C, U = never>(h: Decide
           state = h.decider.evolve(state, out.event, meta);
         } else {
           acted = true;
-          const result = await h.perform(out.effect, ctx, event, n++);
+          const result = await performObserved(h, out.effect, ctx, event, n++);
           queue.unshift(...h.decider.decide(result, state, rc));
         }
       }

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Db, Tx } from './db.ts';
 import type { BatchingProducer, RawRecord } from './producer.ts';
 import { isTransient } from './errors.ts';
+import { metrics, setOutboxDepthSource } from './metrics.ts';
 
 const CHANNEL = 'dbb_outbox';
 const RELAY_LOCK = 0x0db0_0001;
@@ -67,6 +68,7 @@ export function startOutboxRelay(deps: { databaseUrl: string; db: Db; producer: 
         await lockClient.query(`DELETE FROM platform.outbox WHERE id IN (${ids(rows)}); COMMIT`);
       } else await lockClient.query('COMMIT');
       published += rows.length;
+      if (rows.length) metrics.outboxPublished.inc(rows.length);
       return rows.length;
     } catch (err) {
       await lockClient.query('ROLLBACK').catch(() => {});
@@ -74,6 +76,7 @@ export function startOutboxRelay(deps: { databaseUrl: string; db: Db; producer: 
     }
   }
 
+  setOutboxDepthSource(async () => Number((await deps.db.query('SELECT count(*)::int AS n FROM (SELECT 1 FROM platform.outbox LIMIT 100000) o')).rows[0].n));
   const onClientError = (err: Error) => log.warn({ err }, 'outbox relay connection lost');
   const loop = (async () => {
     await listening;
@@ -110,6 +113,7 @@ export function startOutboxRelay(deps: { databaseUrl: string; db: Db; producer: 
     published: () => published,
     async stop() {
       stopped = true;
+      setOutboxDepthSource(null);
       wake?.();
       await loop;
       await listener.end().catch(() => {});

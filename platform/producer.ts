@@ -14,6 +14,7 @@ import { newId } from './ids.ts';
 import { enqueue } from './outbox.ts';
 import type { Tx } from './db.ts';
 import type { Appender, AppendOptions, BodyOf, EventName, Meta } from './types.ts';
+import { traceHeaders, tracingOn, type Context } from './tracing.ts';
 
 export interface RawRecord { topic: string; key: string | null; value: Buffer | null; headers?: IHeaders }
 
@@ -149,8 +150,12 @@ export class BatchingProducer {
   }
 }
 
-/** Headers on every event record, so readers can route or skip a record without decoding it. */
-export const eventHeaders = (name: string, meta: Meta): IHeaders => ({ 'dbb-event': name, 'dbb-correlation-id': meta.correlationId });
+/** Headers on every event record, so readers can route or skip a record without decoding it; with
+ *  tracing on, also the traceparent of `trace` (default: the active context), e.g. the gateway request. */
+export function eventHeaders(name: string, meta: Meta, trace?: Context): IHeaders {
+  const h: IHeaders = { 'dbb-event': name, 'dbb-correlation-id': meta.correlationId };
+  return tracingOn() ? Object.assign(h, traceHeaders(trace)) : h;
+}
 
 export function makeMeta(source: string, opts: AppendOptions = {}): Meta {
   const eventId = opts.eventId ?? newId();

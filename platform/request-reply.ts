@@ -8,6 +8,7 @@ import { ns, type Config } from './config.ts';
 import { baseTopic } from './kafka.ts';
 import type { Serde } from './registry.ts';
 import { ReplyTimeoutError } from './errors.ts';
+import { markSpan } from './tracing.ts';
 import type { Appender, AppendOptions, BodyOf, DecodedEvent, EventName, Meta } from './types.ts';
 
 /** What the gateway's routes use to wait for outcomes and to follow live events. */
@@ -60,7 +61,11 @@ export async function startReplyListener(deps: { config: Config; kafka: Kafka; s
       }
       const list = waiters.get(event.meta.correlationId);
       if (list) {
-        for (const w of [...list]) if (w.names.has(event.name)) w.resolve(event);
+        for (const w of [...list]) {
+          if (!w.names.has(event.name)) continue;
+          markSpan(`reply ${event.name}`, message.headers, { 'dbb.event': event.name, 'dbb.correlation_id': event.meta.correlationId, 'messaging.destination.name': topic });
+          w.resolve(event);
+        }
       }
       for (const s of subscribers) {
         if (s.topics.has(event.topic)) {

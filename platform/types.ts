@@ -2,6 +2,7 @@
 // processors and projections export, and what a handler may do inside its batch transaction.
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { Context } from '@opentelemetry/api';
 import type { EventMap, EventName, Meta } from '../schemas/generated/index.ts';
 
 export type { EventMap, EventName, Meta };
@@ -64,6 +65,8 @@ export interface HandlerContext {
     idempotent?: boolean;
   }): Promise<EffectOutcome<T>>;
   log: Logger;
+  /** The event's consumer span (tracing on only): effects and emitted events are its children. */
+  traceContext?: Context;
 }
 
 export interface ConsumerSpec {

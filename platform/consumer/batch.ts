@@ -18,6 +18,7 @@ import { advanceFence, FenceLost, type OffsetsTable } from './offsets.ts';
 import { claimFresh } from './dedupe.ts';
 import { dlqRecord } from './dlq.ts';
 import { runEffect } from './effects-ledger.ts';
+import { contextFromHeaders, failSpan, SpanKind, startSpan, tracingOn, withContext, type Context, type Span } from '../tracing.ts';
 
 /** The fast path failed on a non-transient error: re-apply the chunk with isolate = true. */
 export class NeedIsolation extends Error {}
@@ -52,13 +53,15 @@ export async function decode(env: Pick<BatchEnv, 'serde' | 'config'> & { spec?: 
   }
 }
 
-/** The handler's view of one event: emit (deterministic ids, into `out`) and runEffect. */
-export function context(env: BatchEnv, tx: Tx, event: DecodedEvent, out: RawRecord[]): HandlerContext {
+/** The handler's view of one event: emit (deterministic ids, into `out`) and runEffect; `trace` is the
+ *  event's consumer span context (tracing on), which the emitted records carry as their parent. */
+export function context(env: BatchEnv, tx: Tx, event: DecodedEvent, out: RawRecord[], trace?: Context): HandlerContext {
   const { spec, serde, config, log } = env;
   let n = 0;
   return {
     tx,
     log,
+    traceContext: trace,
     async emit(name, key, body, o: AppendOptions = {}) {
       const entry = serde.catalog.get(name);
       const meta = makeMeta(spec.name, {
@@ -69,13 +72,22 @@ export function context(env: BatchEnv, tx: Tx, event: DecodedEvent, out: RawReco
         eventId: derivedId(event.meta.eventId, spec.name, name, key, n++),
         ...o,
       });
-      out.push({ topic: ns(config, entry.topic), key, value: serde.encode(name, { meta, ...body }), headers: eventHeaders(entry.name, meta) });
+      out.push({ topic: ns(config, entry.topic), key, value: serde.encode(name, { meta, ...body }), headers: eventHeaders(entry.name, meta, trace) });
       return meta;
     },
     runEffect<T>(effectId: string, fn: () => Promise<T>, o: { idempotent?: boolean } = {}) {
       return runEffect<T>({ tx, marks: env.marks, q: env.offsets.q }, effectId, fn, o);
     },
   };
+}
+
+/** One consumer span per record (tracing on only), child of the traceparent its headers carry. */
+function consumerSpan(env: BatchEnv, m: KafkaMessage, topic: string, event: DecodedEvent): { span: Span; ctx: Context } {
+  return startSpan(`${env.spec.name} ${event.name}`, contextFromHeaders(m.headers), {
+    'messaging.system': 'kafka', 'messaging.operation.type': 'process', 'messaging.destination.name': topic,
+    'messaging.destination.partition.id': String(event.partition), 'messaging.kafka.offset': Number(m.offset),
+    'messaging.consumer.group.name': env.offsets.group, 'dbb.consumer': env.spec.name, 'dbb.event': event.name, 'dbb.correlation_id': event.meta.correlationId,
+  }, SpanKind.CONSUMER);
 }
 
 /** Applies `messages` (offsets from `fence` on) in one transaction; throws FenceLost, NeedIsolation
@@ -116,15 +128,19 @@ async function applyInTx(env: BatchEnv, topic: string, partition: number, fence:
       else metrics.duplicates.inc({ consumer: spec.name });
     }
     const emitted: RawRecord[] = [];
+    const byOffset = new Map(messages.map((m) => [m.offset, m]));
+    const spans = tracingOn() ? new Map(events.map((e) => [e, consumerSpan(env, byOffset.get(e.offset)!, topic, e)])) : null;
     let res: Awaited<ReturnType<NonNullable<ConsumerSpec['handleBatch']>>>;
     try {
-      res = await spec.handleBatch(events, { tx, log, forEvent: (e) => context(env, tx, e, emitted) });
+      res = await spec.handleBatch(events, { tx, log, forEvent: (e) => context(env, tx, e, emitted, spans?.get(e)?.ctx) });
     } catch (err) {
+      spans?.forEach(({ span }) => failSpan(span, err));
       if (isTransient(err)) throw err;
       throw new NeedIsolation();
+    } finally {
+      spans?.forEach(({ span }) => span.end());
     }
     out.push(...emitted);
-    const byOffset = new Map(messages.map((m) => [m.offset, m]));
     for (const { event, error } of res?.invalid ?? []) {
       log.warn({ reason: error.message, offset: event.offset, event: event.name }, 'invalid event dead-lettered');
       deadLetter(byOffset.get(event.offset)!, error);
@@ -135,12 +151,14 @@ async function applyInTx(env: BatchEnv, topic: string, partition: number, fence:
     if (!fresh.delete(d.event.meta.eventId)) { metrics.duplicates.inc({ consumer: spec.name }); continue; }
     const emitted: RawRecord[] = [];
     const end = metrics.handlerSeconds.startTimer({ consumer: spec.name });
+    const traced = tracingOn() ? consumerSpan(env, messages[i], topic, d.event) : null;
     if (isolate) await tx.query('SAVEPOINT dbb_event');
     try {
-      await spec.handle(d.event, context(env, tx, d.event, emitted));
+      await withContext(traced?.ctx, () => spec.handle(d.event, context(env, tx, d.event, emitted, traced?.ctx)));
       if (isolate) await tx.query('RELEASE SAVEPOINT dbb_event');
       out.push(...emitted);
     } catch (err) {
+      if (traced) failSpan(traced.span, err);
       if (isTransient(err)) throw err;
       if (!isolate) throw new NeedIsolation();
       await tx.query('ROLLBACK TO SAVEPOINT dbb_event');
@@ -150,6 +168,7 @@ async function applyInTx(env: BatchEnv, topic: string, partition: number, fence:
       deadLetter(messages[i], e);
     } finally {
       end();
+      traced?.span.end();
     }
   }
   await enqueue(tx, out);
