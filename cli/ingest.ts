@@ -40,12 +40,19 @@ export async function rerun(p: OpsPlatform, sel: RerunSelection & { once?: boole
   return { ...req, done: true };
 }
 
-/** `dbb ingest finder CONFIG`: runs the finder daemon until `signal` aborts. */
-export async function finder(deps: Pick<OpsDeps, 'appender' | 'log'>, opts: { configPath?: string; config?: IngestConfig; env?: Record<string, string | undefined>; signal?: AbortSignal }): Promise<Finder> {
+/** `dbb ingest finder CONFIG`: runs the finder daemon until `signal` aborts; with `search.method: events`
+ *  it consumes the storage-events topic on `deps.platform` (required then) instead of walking the source. */
+export async function finder(deps: Pick<OpsDeps, 'appender' | 'log'> & { platform?: Pick<Platform, 'kafka' | 'config' | 'startConsumer'> }, opts: { configPath?: string; config?: IngestConfig; env?: Record<string, string | undefined>; signal?: AbortSignal }): Promise<Finder> {
   const [{ finderOf, loadIngestConfig }, { runFinder }] = await Promise.all([ingestConfig(), import('../producers/ingest-finder/index.ts')]);
   const env = { ...(opts.env ?? process.env), ...(opts.configPath ? { INGEST_CONFIG: opts.configPath } : {}) };
-  const cfg = opts.config ?? loadIngestConfig(env);
-  return runFinder(deps, finderOf(cfg), opts.signal);
+  const cfg = finderOf(opts.config ?? loadIngestConfig(env));
+  const f = await runFinder(deps, cfg, opts.signal);
+  if (cfg.search.method === 'events') {
+    if (!deps.platform) throw new Error('finder: search.method events needs the platform (Kafka, Postgres) to consume storage events');
+    const { startStorageEvents } = await import('../producers/ingest-finder/storage-events.ts');
+    await startStorageEvents(deps.platform, f, cfg);
+  }
+  return f;
 }
 
 export function registerIngestCommands(ingest: Command, openPlatform: (source: string) => Promise<Platform>): void {
@@ -57,7 +64,7 @@ export function registerIngestCommands(ingest: Command, openPlatform: (source: s
       const cfg = loadIngestConfig({ ...process.env, INGEST_CONFIG: configPath });
       const p = await openPlatform('ingest-finder');
       const ac = new AbortController();
-      const f = await finder(p, { config: cfg, signal: ac.signal });
+      const f = await finder({ ...p, platform: p }, { config: cfg, signal: ac.signal });
       const stop = async () => { ac.abort(); await f.stop(); await p.close(); process.exit(0); };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);

@@ -5,6 +5,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import type { Env } from '../../platform/config.ts';
+import { DEFAULT_EVENTS_TOPIC } from './storage-events.ts';
 
 const Ms = (dflt: number, doc: string) => Type.Integer({ minimum: 0, default: dflt, description: doc });
 
@@ -22,11 +23,15 @@ export const FinderSection = Type.Object({
     alternative: Type.Union([Type.Literal('Delete'), Type.Literal('Keep')], { default: 'Delete', description: 'for a file already in storage with the same checksum' }),
   }, { additionalProperties: false, default: {} }),
   search: Type.Object({
-    method: Type.Union([Type.Literal('scan'), Type.Literal('watch')], { default: 'scan', description: 'scan: periodic walk; watch: fs.watch (inotify) wakes a walk at once' }),
+    method: Type.Union([Type.Literal('scan'), Type.Literal('watch'), Type.Literal('events')], { default: 'scan', description: 'scan: periodic walk; watch: fs.watch (inotify) wakes a walk at once; events: the files named by storage events on finder.events.topic (no walk)' }),
     interval: Ms(1000, 'ms between scans (watch mode: between safety scans)'),
     complete: Type.Union([Type.Literal('stable'), Type.Literal('closed')], { default: 'stable', description: 'stable: size/mtime unchanged for stableMs; closed: also no process has it open (Linux /proc)' }),
     stableMs: Ms(2000, 'ms a file must stay unmodified before it is taken'),
     exclude: Type.Array(Type.String(), { default: [], description: 'regular expressions on the relative path; dot-files are always skipped' }),
+  }, { additionalProperties: false, default: {} }),
+  events: Type.Object({
+    topic: Type.String({ minLength: 1, default: DEFAULT_EVENTS_TOPIC, description: 'Kafka topic of storage events (JSON: S3/MinIO bucket notifications or {"path": ...}); prefixed by DBB_NAMESPACE' }),
+    bucketDir: Type.Boolean({ default: false, description: 'S3 events: the bucket name is the first directory below source (MinIO filesystem layout)' }),
   }, { additionalProperties: false, default: {} }),
   journal: Type.Optional(Type.String({ description: 'crash journal directory; default <storage>/.dbb-finder' })),
   concurrency: Type.Integer({ minimum: 1, default: 512, description: 'files handled at once: each waits for two event acknowledgements, so more in flight means larger producer batches (bench/ingest.ts: 128 → 512 took the finder from ~0.8k to 1.3–1.9k files/s)' }),
@@ -34,9 +39,10 @@ export const FinderSection = Type.Object({
 
 export const IngesterSection = Type.Object({
   plugin: Type.Object({
-    name: Type.String({ minLength: 1, description: 'Registry or Command' }),
+    name: Type.String({ minLength: 1, default: 'Registry', description: 'Registry or Command' }),
     config: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
-  }, { additionalProperties: false }),
+  }, { additionalProperties: false, default: {} }),
+  quarantine: Type.Optional(Type.String({ minLength: 1, description: 'directory a file moves to (relative path kept, <name>.reason.json beside it) when its ingest attempt ends FAILURE; off when unset' })),
   concurrency: Type.Integer({ minimum: 1, default: 4, description: 'attempts run at once per plugin' }),
   daemon: Type.Boolean({ default: true, description: 'false: process queued work, then exit (seed non-daemonic mode)' }),
   file_status: Type.Optional(Type.Union([Type.Literal('RERUN'), Type.Literal('UNTRIED')], { description: 'non-daemonic mode: which work to wait for' })),
@@ -73,6 +79,8 @@ export const ENV_OVERRIDES: Record<string, string> = {
   INGEST_FINDER_COMPLETE: 'finder.search.complete',
   INGEST_FINDER_STABLE_MS: 'finder.search.stableMs',
   INGEST_FINDER_JOURNAL: 'finder.journal',
+  INGEST_FINDER_EVENTS_TOPIC: 'finder.events.topic',
+  INGEST_QUARANTINE_DIR: 'ingester.quarantine',
   INGEST_PLUGIN: 'ingester.plugin.name',
   INGEST_PLUGIN_CONFIG: 'ingester.plugin.config',
   INGEST_CONCURRENCY: 'ingester.concurrency',

@@ -13,6 +13,8 @@ import type { FinderConfig } from '../../domains/ingest/config.ts';
 import { Limiter } from '../../platform/limiter.ts';
 import { DestinationExists, exists, moveNoOverwrite, openFiles, sha256File, walk, type Candidate } from './fsops.ts';
 import { Journal, type Action, type Intent } from './journal.ts';
+import { openSource, StagingRefusal } from '../../platform/safe-fs.ts';
+import { TransientError } from '../../platform/errors.ts';
 
 export const FINDER_SOURCE = 'ingest-finder';
 
@@ -24,12 +26,18 @@ export interface FinderDeps {
 
 export interface ScanReport { seen: number; taken: number; waiting: number }
 
+/** What became of a file named by a storage event; `refused`: a link on the way, not a regular file, not there. */
+export type TakeOutcome = 'taken' | 'changing' | 'busy' | 'excluded' | 'already-taken' | { refused: string };
+
 export interface Finder {
   /** One scan of the source, resolving when every file it took is handled. */
   scanOnce(): Promise<ScanReport>;
   /** Handled files so far, by outcome. */
   readonly stats: Record<Action | 'skipped', number>;
-  /** Starts the daemon loop: scans every `search.interval` ms, at once on fs.watch events in watch mode. */
+  /** Handles one file named by a storage event (see storage-events.ts). */
+  takeFile(components: string[]): Promise<TakeOutcome>;
+  /** Starts the daemon loop: scans every `search.interval` ms, at once on fs.watch events in watch mode
+   *  (in events mode there is no loop: storage-events.ts calls takeFile). */
   start(): void;
   stop(): Promise<void>;
 }
@@ -125,10 +133,11 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
    *  since the file may already have left the source. */
   const retry = new Set<string>();
 
-  async function handle(c: Candidate): Promise<void> {
+  /** false: the file changed while it was hashed (still being written), nothing done. */
+  async function handle(c: Candidate): Promise<boolean> {
     const checksum = await sha256File(c.path, c.size);
     const again = await exists(c.path);
-    if (!again || again.size !== c.size || again.mtimeMs !== c.mtimeMs) { stats.skipped++; return; } // still being written
+    if (!again || again.size !== c.size || again.mtimeMs !== c.mtimeMs) { stats.skipped++; return false; } // still being written
     const fileId = fileIdOf(c.rel, checksum);
     const dest = join(storage, ...c.rel.split('/'));
     const there = await exists(dest);
@@ -149,6 +158,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
       retry.add(fileId);
       throw err;
     }
+    return true;
   }
 
   /** Re-drives journal intents (all of them at start, after a crash; the failed ones later): the state on
@@ -202,6 +212,34 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
     return { seen: all.length, taken: ready.length, waiting: fresh.length - ready.length };
   }
 
+  /** A file a storage event names (`components`: its path below the source, checked lexically): taken at
+   *  once, as a scan takes a complete file; the event is the storage system's word that it is complete. */
+  async function takeFile(components: string[]): Promise<TakeOutcome> {
+    if (retry.size) await recover(new Set(retry));
+    if (retry.size) throw new TransientError(`finder: ${retry.size} earlier file(s) still wait for their events`);
+    const rel = components.join('/');
+    if (components.some((c) => c.startsWith('.')) || exclude.some((r) => r.test(rel))) return 'excluded';
+    let st;
+    try {
+      const opened = await openSource(source, components); // no symbolic link on the way, a regular file at the end
+      st = opened.stat;
+      await opened.close();
+    } catch (err) {
+      if (!(err instanceof StagingRefusal)) throw err;
+      if (err.code !== 'SOURCE_NOT_FOUND') return { refused: err.message };
+      return (await exists(join(storage, ...components)))?.isFile ? 'already-taken' : { refused: `not in the buffer: ${join(source, ...components)}` };
+    }
+    if (seen.get(rel) === `${st.size}:${st.mtimeMs}`) return 'already-taken';
+    if (inflight.has(rel)) return 'busy';
+    inflight.add(rel);
+    try {
+      const c: Candidate = { rel, path: join(source, ...components), size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+      return (await limiter.run(() => handle(c))) ? 'taken' : 'changing';
+    } finally {
+      inflight.delete(rel);
+    }
+  }
+
   await recover();
 
   let stopped = false;
@@ -242,6 +280,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
 
   return {
     scanOnce,
+    takeFile,
     stats,
     async stop() {
       stopped = true;
@@ -252,6 +291,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
       await running;
     },
     start() {
+      if (cfg.search.method === 'events') return;
       watching = cfg.search.method === 'watch';
       schedule(0);
     },
