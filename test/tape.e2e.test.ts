@@ -75,12 +75,12 @@ describe('tape staging jobs', () => {
     expect((await h.stack.app.inject({ method: 'POST', url: '/staging', payload: { job_id: 107, files: ['x'], notify_url: h.receiver.url } })).statusCode).toBe(401);
   });
 
-  it('counts failed files as errors and still completes with 0', async () => {
+  it('counts failed files as errors and still completes with 0, with the first read error as the reason', async () => {
     h.library.opts.failFile = (p) => p.includes('/bad/');
     try {
       await post({ job_id: 108, files: [...files('bad', 1), ...files('good8', 2)], notify_url: h.receiver.url });
       const [cb] = await eventually(() => { const c = callbackOf(108); expect(c).toHaveLength(1); return c; });
-      expect(cb.body).toEqual({ job_id: 108, return_code: 0, total_files: 3, ready_files: 2, error_files: 1, comment: '2 files staged, 1 failed' });
+      expect(cb.body).toEqual({ job_id: 108, return_code: 0, total_files: 3, ready_files: 2, error_files: 1, comment: `2 files staged, 1 failed (first: ${files('bad', 1)[0]}: tape read error)` });
       const st = (await get('/staging?job_id=108&include_files=true')).json();
       expect(st.files[files('bad', 1)[0]].slice(0, 2)).toEqual([false, true]);
     } finally {

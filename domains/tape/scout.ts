@@ -32,6 +32,8 @@ export interface ScoutClient {
   call<T = any>(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<ScoutResponse<T>>;
   batchStage(files: string[], key: string, topic: string): Promise<ScoutResponse>;
   cancelBatchStage(files: string[], key: string, topic: string): Promise<ScoutResponse>;
+  /** drops files from the disk cache (they stay on tape); like the WLCG tape REST API's release */
+  release(files: string[], key: string): Promise<ScoutResponse>;
   fileInfo(path: string): Promise<{ offlineblocks: number } & Record<string, unknown>>;
   fsCache(): Promise<Record<string, unknown>>;
 }
@@ -101,6 +103,7 @@ export function createScoutClient(opts: ScoutOptions): ScoutClient {
     call,
     batchStage: (files, key, topic) => call('PUT', '/v1/request/batchstage', stageBody(files, key, topic)),
     cancelBatchStage: (files, key, topic) => call('PUT', '/v1/request/cancelbatchstage', stageBody(files, key, topic)),
+    release: (files, key) => call('PUT', '/v1/request/release', { path: files, key }),
     fileInfo: async (path) => (await call<any>('GET', `/v1/file?path=${encodeURIComponent(path)}`)).body,
     fsCache: async () => (await call<any>('GET', '/v1/fscache')).body,
   };

@@ -9,7 +9,8 @@ import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
 import type { TapeConfig } from '../../domains/tape/config.ts';
 import * as fx from './effects.ts';
 import { decide, evolveInput, evolveView, TAPE_EVENTS, updateView, type OutcomeEvent, type Reschedule, type RetryPolicy, type RuleContext, type TapeEffect, type TapeEvent, type TapeInput, type TapeView } from './rules.ts';
-import { claimJobId, dueCallbacks, fileStatuses, forgetPositions, jobFiles, jobIdAccepted, loadJobs, markedFileState, overdueJobs, saveJob } from './store.ts';
+import { reconcileFiles } from './reconcile.ts';
+import { claimJobId, dueCallbacks, pendingFiles, quietJobs, fileStatuses, forgetPositions, jobFiles, jobIdAccepted, loadJobs, markedFileState, overdueJobs, saveJob } from './store.ts';
 import { jobKey } from '../../domains/tape/ids.ts';
 
 const NO_RETRY: RetryPolicy = { rounds: 0, firstDelayMs: 1, maxDelayMs: 1, windowMs: 0 };
@@ -28,7 +29,8 @@ async function inputsOf(event: DecodedEvent, tx: pg.PoolClient, cfg: TapeConfig)
     const now = event.meta.occurredAt;
     const overdue = (await overdueJobs(tx, now)).map((id) => ({ key: jobKey(id), input }));
     const due = (await dueCallbacks(tx, now, cfg.callbackRoundsPerTick)).map((id) => ({ key: jobKey(id), input: { name: 'CallbackDue' as const, value: input.value } }));
-    return [...overdue, ...due];
+    const quiet = (await quietJobs(tx, now - cfg.quietPeriodS * 1000, cfg.reconcilePerTick)).map((id) => ({ key: jobKey(id), input: { name: 'ReconcileDue' as const, value: input.value } }));
+    return [...overdue, ...due, ...quiet];
   }
   return [{ key: jobKey(input.value.jobId), input }];
 }
@@ -38,7 +40,7 @@ async function loadViews(tx: pg.PoolClient, keys: string[], inputs: ReadonlyMap<
   const views = new Map<string, JobView>();
   for (const key of keys) {
     const { job, fileState } = stored.get(Number(key))!;
-    const names = (inputs.get(key) ?? []).flatMap((i) => (i.name === 'TapeFilesStaged' ? [...i.value.staged, ...i.value.failed.map((f) => f.file)] : []));
+    const names = (inputs.get(key) ?? []).flatMap((i) => (i.name === 'TapeFilesStaged' || i.name === 'TapeFilesReconciled' ? [...i.value.staged, ...i.value.failed.map((f) => f.file)] : []));
     views.set(key, { job, fileState, ...(names.length ? { files: await fileStatuses(tx, Number(key), fileState, names) } : {}) });
   }
   return views;
@@ -82,6 +84,14 @@ async function perform(e: TapeEffect, ctx: HandlerContext, event: DecodedEvent, 
       if (!result.ok) ctx.log.warn({ jobId: e.jobId, error: result.error }, 'cancelbatchstage failed; job cancelled here anyway');
       return { name: 'CancelStageDone', effect: e };
     }
+    case 'reconcileFiles': {
+      // reads, and a batchstage idempotent on the job key: safe to repeat after a crash, no effect ledger
+      const files = await pendingFiles(ctx.tx, e.jobId, cfg.reconcileMaxFiles);
+      const result = await reconcileFiles(jobKey(e.jobId), files, deps, cfg.filestatusConcurrency);
+      if (!result.ok) ctx.log.warn({ jobId: e.jobId, error: result.error }, 'reconcile: the library did not answer; asking again after the quiet period');
+      else ctx.log.info({ jobId: e.jobId, staged: result.staged.length, failed: result.failed.length, pending: result.pending }, 'reconciled a quiet job with the library');
+      return { name: 'FilesReconciled', effect: e, result };
+    }
     case 'deliverCallback': {
       const cbDeps = e.scheduled ? { ...deps, callback: { ...deps.callback, attempts: 1 } } : deps;
       const send = () => fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, cbDeps);
@@ -108,7 +118,7 @@ export function tapeHandler(cfg: TapeConfig, deps: fx.EffectDeps, retry: RetryPo
     save: saveViews,
     context: (event) => ({
       now: event.meta.occurredAt, eventId: event.meta.eventId, jobTimeoutMs: cfg.jobTimeoutS * 1000, maxFiles: cfg.maxFiles,
-      failedBatchstageCode: cfg.failedBatchstageCode, retry,
+      failedBatchstageCode: cfg.failedBatchstageCode, retry, quietMs: cfg.quietPeriodS * 1000,
     }),
     perform: (effect, ctx, event) => perform(effect, ctx, event, cfg, deps),
   });

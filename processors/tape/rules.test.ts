@@ -8,7 +8,7 @@ import {
 
 const meta = (eventId = '00000000-0000-5000-8000-000000000001', occurredAt = 1_000) =>
   ({ eventId, occurredAt, correlationId: eventId, causationId: null, actor: null, source: 'test' });
-const ctx: RuleContext = { now: 1_000, eventId: meta().eventId, jobTimeoutMs: 60_000, maxFiles: 100, failedBatchstageCode: 199, retry: { rounds: 0, firstDelayMs: 1, maxDelayMs: 1, windowMs: 0 } };
+const ctx: RuleContext = { now: 1_000, eventId: meta().eventId, jobTimeoutMs: 60_000, maxFiles: 100, failedBatchstageCode: 199, retry: { rounds: 0, firstDelayMs: 1, maxDelayMs: 1, windowMs: 0 }, quietMs: 60_000 };
 /** the update a callback result decided */
 const updateOf = (o: Output | undefined): Reschedule => (o as Extract<Output, { kind: 'update' }>).update;
 /** a request whose job id was claimed (JobIdClaimed), decided */
@@ -18,7 +18,7 @@ const ev = (name: string, value: Record<string, unknown>) => ({ name, value: { m
 const staging = (over: Partial<Job> = {}): Job => ({
   status: 'STAGING', jobId: 7, notifyUrl: 'http://cb', total: 2, ready: 0, error: 0, deadline: 61_000, submitted: true,
   returnCode: null, comment: '', callback: 'NONE', deliveryId: null,
-  callbackNextAt: null, callbackRounds: 0, callbackAttempts: 0, callbackSince: null, ...over,
+  callbackNextAt: null, callbackRounds: 0, callbackAttempts: 0, callbackSince: null, lastHeardAt: 500, firstError: null, ...over,
 });
 
 describe('tape rules', () => {
@@ -85,7 +85,7 @@ describe('tape rules', () => {
       expect(decide(batch(['a'], ['b']), view(staging(), { a: 'PENDING', b: 'PENDING' }), ctx)).toEqual([{
         kind: 'append', event: {
           name: 'TapeJobCompleted',
-          value: { jobId: 7, returnCode: 0, totalFiles: 2, readyFiles: 1, errorFiles: 1, comment: '1 files staged, 1 failed', notifyUrl: 'http://cb' },
+          value: { jobId: 7, returnCode: 0, totalFiles: 2, readyFiles: 1, errorFiles: 1, comment: '1 files staged, 1 failed (first: b: bad tape)', notifyUrl: 'http://cb' },
         },
       }]);
     });
@@ -108,6 +108,41 @@ describe('tape rules', () => {
       expect(evolveInput(before, batch(['a']))).toBe(before);
       expect(decide(batch(['a']), view(staging({ status: 'CANCELLED' }), { a: 'PENDING' }), ctx)).toEqual([{ kind: 'ignore', reason: 'JOB_NOT_STAGING' }]);
       expect(decide(batch(['a']), view(initialState(), {}), ctx)).toEqual([{ kind: 'ignore', reason: 'UNKNOWN_JOB' }]);
+    });
+  });
+
+  describe('reconcile of a quiet job', () => {
+    const tick = { name: 'ReconcileDue', value: { meta: meta(), tick: 1, notificationsConsumed: 0, cache: null } } as TapeInput;
+    const effect = { kind: 'reconcileFiles', jobId: 7 } as const;
+    it('given a staging job silent for the quiet period, when the tick comes, then it asks the library', () => {
+      expect(decide(tick, { job: staging({ lastHeardAt: 500 }) }, { ...ctx, now: 60_500 })).toEqual([{ kind: 'effect', effect }]);
+    });
+    it('leaves a job heard from within the quiet period, one not submitted and one not staging alone', () => {
+      expect(decide(tick, { job: staging({ lastHeardAt: 501 }) }, { ...ctx, now: 60_500 })).toEqual([]);
+      expect(decide(tick, { job: staging({ submitted: false }) }, { ...ctx, now: 1e9 })).toEqual([{ kind: 'ignore', reason: 'JOB_NOT_STAGING' }]);
+      expect(decide(tick, { job: staging({ status: 'COMPLETED' }) }, { ...ctx, now: 1e9 })).toEqual([{ kind: 'ignore', reason: 'JOB_NOT_STAGING' }]);
+    });
+    it('records what the library found, and that it did not answer as nothing found', () => {
+      const found = { ok: true as const, staged: ['a'], failed: [{ file: 'b', error: 'tape read error' }], pending: 0, checked: 2 };
+      expect(decide({ name: 'FilesReconciled', effect, result: found }, { job: staging() }, ctx)).toEqual([{ kind: 'append', event: {
+        name: 'TapeFilesReconciled', value: { jobId: 7, staged: ['a'], failed: [{ file: 'b', error: 'tape read error' }], pending: 0, checked: 2 } } }]);
+      expect(decide({ name: 'FilesReconciled', effect, result: { ok: false, error: 'down' } }, { job: staging({ ready: 1 }) }, ctx)).toEqual([{ kind: 'append', event: {
+        name: 'TapeFilesReconciled', value: { jobId: 7, staged: [], failed: [], pending: 1, checked: 0 } } }]);
+    });
+    it('restarts the quiet period when the reconcile is appended', () => {
+      const [out] = decide({ name: 'FilesReconciled', effect, result: { ok: false, error: 'down' } }, { job: staging() }, ctx);
+      const after = evolveView({ job: staging() }, (out as any).event, meta('00000000-0000-5000-8000-000000000002', 70_000));
+      expect(after.job).toMatchObject({ lastHeardAt: 70_000, ready: 0 });
+    });
+    it('counts a reconcile read back like a notification batch: a read error ends the job with its reason', () => {
+      const rec = ev('TapeFilesReconciled', { jobId: 7, staged: ['a'], failed: [{ file: 'b', error: 'tape read error' }], pending: 0, checked: 2 });
+      const v = { job: staging(), files: new Map<string, 'PENDING' | null>([['a', 'PENDING'], ['b', 'PENDING']]) };
+      expect(decide(rec, v, ctx)).toEqual([{ kind: 'append', event: { name: 'TapeJobCompleted', value: {
+        jobId: 7, returnCode: 0, totalFiles: 2, readyFiles: 1, errorFiles: 1, comment: '1 files staged, 1 failed (first: b: tape read error)', notifyUrl: 'http://cb' } } }]);
+      expect(evolveInput(v, rec).job).toMatchObject({ ready: 1, error: 1, firstError: 'b: tape read error', lastHeardAt: 1_000 });
+    });
+    it('is ignored after the job completed', () => {
+      expect(decide({ name: 'FilesReconciled', effect, result: { ok: false, error: 'x' } }, { job: staging({ status: 'COMPLETED' }) }, ctx)).toEqual([{ kind: 'ignore', reason: 'JOB_NOT_STAGING' }]);
     });
   });
 

@@ -35,6 +35,11 @@ export interface Job {
   callbackRounds: number;
   callbackAttempts: number;
   callbackSince: number | null;
+  /** when the library was last heard about this job (submitted, a notification that counted, a
+   *  reconcile), ms: after TAPE_QUIET_PERIOD_S of silence the processor asks the library (reconcile) */
+  lastHeardAt: number | null;
+  /** the first failed file and the library's reason, for the completion comment */
+  firstError: string | null;
 }
 export type TapeState = { status: 'NONE' } | Job;
 export const initialState = (): TapeState => ({ status: 'NONE' });
@@ -54,19 +59,22 @@ type Ev<N extends EventName> = { name: N; value: EventMap[N] };
 export const TAPE_EVENTS = [
   'TapeJobRequested', 'TapeJobCreated', 'TapeJobCreationFailed', 'TapeJobStageSubmitted', 'TapeFilesStaged', 'TapeJobCompleted',
   'TapeJobCancelRequested', 'TapeJobCancelled', 'TapeJobCancelFailed', 'TapeJobTimeoutChecked', 'TapeCallbackDelivered',
-  'TapeCallbackFailed', 'TapeCallbackRerunRequested',
+  'TapeCallbackFailed', 'TapeCallbackRerunRequested', 'TapeFilesReconciled',
 ] as const;
 export type TapeEvent = { [N in (typeof TAPE_EVENTS)[number]]: Ev<N> }[(typeof TAPE_EVENTS)[number]];
 export type TapeInput =
   | TapeEvent
   /** a tick, once per job whose scheduled callback redelivery may be due */
   | { name: 'CallbackDue'; value: EventMap['TapeJobTimeoutChecked'] }
+  /** a tick, once per staging job not heard about for the quiet period */
+  | { name: 'ReconcileDue'; value: EventMap['TapeJobTimeoutChecked'] }
   /** results of the effects */
   | { name: 'JobIdClaimed'; effect: Extract<TapeEffect, { kind: 'claimJobId' }>; holds: boolean }
   | { name: 'ReservationChecked'; effect: Extract<TapeEffect, { kind: 'checkReserved' }>; reserved: boolean }
   | { name: 'FilesLookedUp'; effect: Extract<TapeEffect, { kind: 'lookupFiles' }>; result: LookupResult }
   | { name: 'BatchStageDone'; effect: Extract<TapeEffect, { kind: 'batchStage' }>; result: StageResult }
   | { name: 'CancelStageDone'; effect: Extract<TapeEffect, { kind: 'cancelStage' }> }
+  | { name: 'FilesReconciled'; effect: Extract<TapeEffect, { kind: 'reconcileFiles' }>; result: ReconcileResult }
   /** `now`: the wall clock when the attempt ended (the input's time may be long past), the schedule's clock */
   | { name: 'CallbackDone'; effect: Extract<TapeEffect, { kind: 'deliverCallback' }>; result: CallbackResult; now: number };
 
@@ -82,6 +90,8 @@ export type TapeEffect =
   | { kind: 'lookupFiles'; jobId: number; obs: Record<string, unknown>; notifyUrl: string }
   | { kind: 'batchStage'; jobId: number; files: string[] }
   | { kind: 'cancelStage'; jobId: number }
+  /** ask the library (Scout file status) about the job's still-pending files; resubmit batchstage for those still on tape */
+  | { kind: 'reconcileFiles'; jobId: number }
   | { kind: 'deliverCallback'; jobId: number; notifyUrl: string; deliveryId: string; body: CallbackBody; scheduled?: true };
 
 export type IgnoreReason =
@@ -89,7 +99,7 @@ export type IgnoreReason =
   | 'ALREADY_SUBMITTED' | 'CALLBACK_DONE' | 'CALLBACK_NOT_FAILED' | 'ALREADY_CANCELLED' | 'OWN_OUTCOME';
 
 type OutcomeName = 'TapeJobCreated' | 'TapeJobCreationFailed' | 'TapeJobStageSubmitted' | 'TapeJobCompleted' | 'TapeJobCancelled'
-  | 'TapeJobCancelFailed' | 'TapeCallbackDelivered' | 'TapeCallbackFailed';
+  | 'TapeJobCancelFailed' | 'TapeCallbackDelivered' | 'TapeCallbackFailed' | 'TapeFilesReconciled';
 /** The outcome events the rules append (keyed by their job). */
 export type OutcomeEvent = { [N in OutcomeName]: { name: N; value: BodyOf<N> } }[OutcomeName];
 /** A failed delivery to try again at nextAt: a decided update of the job state, no event (the tick triggers it). */
@@ -106,6 +116,8 @@ export interface RuleContext {
   failedBatchstageCode: number;
   /** long retry schedule of a failed callback delivery */
   retry: RetryPolicy;
+  /** silence after which a staging job's files are reconciled with the library, ms */
+  quietMs: number;
 }
 
 /** The state decide sees for one job key: the job; for file notifications the status of each file they
@@ -122,10 +134,13 @@ export function decide(input: TapeInput, view: TapeView, ctx: RuleContext): Outp
     case 'TapeJobCreated': return onCreated(input.value, view.job);
     case 'TapeJobCreationFailed':
     case 'TapeJobCompleted': return onFinished(view.job);
-    case 'TapeFilesStaged': return onFiles(input.value, view);
+    case 'TapeFilesStaged':
+    case 'TapeFilesReconciled': return onFiles(input.value, view);
     case 'TapeJobCancelRequested': return onCancelRequested(input.value, view);
     case 'TapeJobTimeoutChecked': return onTick(view.job, ctx);
     case 'CallbackDue': return dueCallback(view.job, ctx.now);
+    case 'ReconcileDue': return onQuiet(view.job, ctx);
+    case 'FilesReconciled': return isJob(view.job) ? afterReconcile(view.job, input.result) : [ignore('UNKNOWN_JOB')];
     case 'TapeCallbackRerunRequested': return onRerun(view.job);
     case 'JobIdClaimed': return input.holds ? onClaimed(input.effect.request, ctx) : [ignore('DUPLICATE_JOB')];
     case 'ReservationChecked': return onReservation(input.effect.jobId, input.reserved);
@@ -210,7 +225,7 @@ function completed(job: Job, returnCode: number, comment: string, extra = { read
 }
 
 /** The notifications of one batch that count: files of the job still PENDING, first outcome of a file wins. */
-export function acceptedFiles(ev: EventMap['TapeFilesStaged'], files: ReadonlyMap<string, FileStatus | null>) {
+export function acceptedFiles(ev: FileOutcomes, files: ReadonlyMap<string, FileStatus | null>) {
   const seen = new Set<string>();
   const staged: string[] = [];
   const failed: { file: string; error: string }[] = [];
@@ -228,7 +243,10 @@ export function acceptedFiles(ev: EventMap['TapeFilesStaged'], files: ReadonlyMa
   return { staged, failed, unknown, duplicate };
 }
 
-function onFiles(ev: EventMap['TapeFilesStaged'], view: TapeView): Output[] {
+/** A notification batch, or what a reconcile found: both count files the same way. */
+type FileOutcomes = Pick<EventMap['TapeFilesStaged'], 'staged' | 'failed'>;
+
+function onFiles(ev: FileOutcomes, view: TapeView): Output[] {
   const job = view.job;
   if (!isJob(job)) return [ignore('UNKNOWN_JOB')];
   if (job.status !== 'STAGING') return [ignore('JOB_NOT_STAGING')];
@@ -239,8 +257,31 @@ function onFiles(ev: EventMap['TapeFilesStaged'], view: TapeView): Output[] {
   if (extra.ready + extra.error === 0) return ignored;
   if (job.ready + job.error + extra.ready + extra.error < job.total) return ignored;
   const errors = job.error + extra.error;
-  const comment = errors === 0 ? `all ${job.total} files staged` : `${job.total - errors} files staged, ${errors} failed`;
+  const firstError = job.firstError ?? errorOf(a.failed[0]);
+  const comment = errors === 0 ? `all ${job.total} files staged` : `${job.total - errors} files staged, ${errors} failed (first: ${firstError})`;
   return [...ignored, completed(job, RC.SUCCESS, comment, extra)];
+}
+
+const errorOf = (f: { file: string; error: string } | undefined) => (f ? `${f.file}: ${f.error}` : null);
+
+/** What the library said about a job's pending files (Scout file status); ok false: it did not answer. */
+export type ReconcileResult =
+  | { ok: true; staged: string[]; failed: { file: string; error: string }[]; pending: number; checked: number }
+  | { ok: false; error: string };
+
+/** A staging job the library has been silent about for the quiet period: ask it. */
+function onQuiet(job: TapeState, ctx: RuleContext): Output[] {
+  if (!isJob(job) || job.status !== 'STAGING' || !job.submitted) return [ignore('JOB_NOT_STAGING')];
+  if ((job.lastHeardAt ?? 0) + ctx.quietMs > ctx.now) return [];
+  return [{ kind: 'effect', effect: { kind: 'reconcileFiles', jobId: job.jobId } }];
+}
+
+/** Records what the library said; the event is then counted like a notification batch when read back.
+ *  A library that did not answer is recorded as nothing found (the quiet period starts again). */
+export function afterReconcile(job: Job, result: ReconcileResult): Output[] {
+  if (job.status !== 'STAGING') return [ignore('JOB_NOT_STAGING')];
+  const found = result.ok ? result : { staged: [], failed: [], pending: job.total - job.ready - job.error, checked: 0 };
+  return [emit('TapeFilesReconciled', { jobId: job.jobId, staged: found.staged, failed: found.failed, pending: found.pending, checked: found.checked })];
 }
 
 function onFinished(job: TapeState): Output[] {
@@ -339,14 +380,14 @@ function onRerun(job: TapeState): Output[] {
 /** The input itself changes state only when it is a notification batch with files that count (each
  *  file's first outcome while the job is staging); every other input through the events decide appends. */
 export function evolveInput<V extends TapeView>(view: V, input: TapeInput): V {
-  if (input.name !== 'TapeFilesStaged' || !isJob(view.job) || view.job.status !== 'STAGING') return view;
+  if ((input.name !== 'TapeFilesStaged' && input.name !== 'TapeFilesReconciled') || !isJob(view.job) || view.job.status !== 'STAGING') return view;
   const before = view.files ?? new Map<string, FileStatus | null>();
   const a = acceptedFiles(input.value, before);
   if (!a.staged.length && !a.failed.length) return view;
   const files = new Map(before);
   for (const f of a.staged) files.set(f, 'READY');
   for (const { file } of a.failed) files.set(file, 'ERROR');
-  const job = evolve(view.job, { name: input.name, value: { ...input.value, staged: a.staged, failed: a.failed } });
+  const job = evolve(view.job, { name: 'TapeFilesStaged', value: { ...input.value, staged: a.staged, failed: a.failed } });
   return { ...view, job, files };
 }
 
@@ -361,6 +402,7 @@ export function evolveView<V extends TapeView>(view: V, event: OutcomeEvent, met
 export const updateView = <V extends TapeView>(view: V, r: Reschedule): V => ({ ...view, job: rescheduled(view.job as Job, r) });
 
 const NO_SCHEDULE = { callbackNextAt: null, callbackRounds: 0, callbackAttempts: 0, callbackSince: null } as const;
+const NEW_JOB = { ...NO_SCHEDULE, lastHeardAt: null, firstError: null } as const;
 
 type Evolving = { name: EventName; value: { meta: Meta } & Record<string, any> };
 
@@ -379,19 +421,25 @@ function apply(state: TapeState, { name, value: v }: Evolving): TapeState {
   }
   switch (name) {
     case 'TapeJobCreated':
-      return { status: 'STAGING', jobId: v.jobId, notifyUrl: v.notifyUrl, total: v.files.length, ready: 0, error: 0, deadline: v.deadline, submitted: false, returnCode: null, comment: '', callback: 'NONE', deliveryId: null, ...NO_SCHEDULE };
+      return { status: 'STAGING', jobId: v.jobId, notifyUrl: v.notifyUrl, total: v.files.length, ready: 0, error: 0, deadline: v.deadline, submitted: false, returnCode: null, comment: '', callback: 'NONE', deliveryId: null, ...NEW_JOB };
     case 'TapeJobCreationFailed':
-      return { status: 'FAILED', jobId: v.jobId, notifyUrl: v.notifyUrl, total: 0, ready: 0, error: 0, deadline: v.meta.occurredAt, submitted: false, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId), ...NO_SCHEDULE };
+      return { status: 'FAILED', jobId: v.jobId, notifyUrl: v.notifyUrl, total: 0, ready: 0, error: 0, deadline: v.meta.occurredAt, submitted: false, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId), ...NEW_JOB };
   }
   if (name === 'TapeJobCancelled' && !isJob(state)) {
     // cancelled before its queued request was handled: a tombstone, so the request creates nothing
-    return { status: 'CANCELLED', jobId: v.jobId, notifyUrl: '', total: 0, ready: 0, error: 0, deadline: v.meta.occurredAt, submitted: false, returnCode: null, comment: 'cancelled while queued', callback: 'NONE', deliveryId: null, ...NO_SCHEDULE };
+    return { status: 'CANCELLED', jobId: v.jobId, notifyUrl: '', total: 0, ready: 0, error: 0, deadline: v.meta.occurredAt, submitted: false, returnCode: null, comment: 'cancelled while queued', callback: 'NONE', deliveryId: null, ...NEW_JOB };
   }
   if (!isJob(state)) throw new InvalidEventError(`tape job ${v.jobId}: ${name} before the job exists`);
   switch (name) {
-    case 'TapeJobStageSubmitted': return { ...state, submitted: true };
-    // evolved with the accepted files only (acceptedFiles)
-    case 'TapeFilesStaged': return { ...state, ready: state.ready + v.staged.length, error: state.error + v.failed.length };
+    case 'TapeJobStageSubmitted': return { ...state, submitted: true, lastHeardAt: v.meta.occurredAt };
+    // evolved with the accepted files only (acceptedFiles), also when a reconcile found them
+    case 'TapeFilesStaged':
+      return {
+        ...state, ready: state.ready + v.staged.length, error: state.error + v.failed.length,
+        lastHeardAt: Math.max(state.lastHeardAt ?? 0, v.meta?.occurredAt ?? 0), firstError: state.firstError ?? errorOf(v.failed[0]),
+      };
+    // appended: the library was asked now (what it found counts when the event is read back)
+    case 'TapeFilesReconciled': return { ...state, lastHeardAt: v.meta.occurredAt };
     case 'TapeJobCompleted':
       return { ...state, status: 'COMPLETED', ready: v.readyFiles, error: v.errorFiles, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId), ...NO_SCHEDULE };
     case 'TapeJobCancelled': return { ...state, status: 'CANCELLED' };

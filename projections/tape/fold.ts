@@ -27,7 +27,8 @@ export function fold(event: DecodedEvent): RowChange[] {
     case 'TapeJobCreated': return [{ op: 'jobCreated', jobId: v.jobId, files: v.files, deadline: v.deadline }];
     case 'TapeJobCreationFailed': return [{ op: 'jobFinished', jobId: v.jobId, status: 'FAILED', at, returnCode: v.returnCode, comment: v.comment }];
     case 'TapeJobStageSubmitted': return [{ op: 'jobSet', jobId: v.jobId, set: { submitted: true } }];
-    case 'TapeFilesStaged': return [{ op: 'files', jobId: v.jobId, at, files: firstOutcomes(v.staged, v.failed) }];
+    case 'TapeFilesStaged':
+    case 'TapeFilesReconciled': return [{ op: 'files', jobId: v.jobId, at, files: firstOutcomes(v.staged, v.failed) }];
     case 'TapeJobCompleted':
       return [{ op: 'jobFinished', jobId: v.jobId, status: 'COMPLETED', at, returnCode: v.returnCode, comment: v.comment, counts: { ready: v.readyFiles, error: v.errorFiles } }];
     case 'TapeJobCancelled': return [{ op: 'jobCancelled', jobId: v.jobId }];

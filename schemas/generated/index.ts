@@ -46,6 +46,7 @@ export interface EventMap {
   TapeCallbackDelivered: tape.TapeCallbackDelivered;
   TapeCallbackFailed: tape.TapeCallbackFailed;
   TapeCallbackRerunRequested: tape.TapeCallbackRerunRequested;
+  TapeFilesReconciled: tape.TapeFilesReconciled;
   TapeFilesStaged: tape.TapeFilesStaged;
   TapeJobCancelFailed: tape.TapeJobCancelFailed;
   TapeJobCancelled: tape.TapeJobCancelled;
@@ -93,6 +94,7 @@ export const EVENT_TOPIC = {
   TapeCallbackDelivered: 'dbb.tape.jobs',
   TapeCallbackFailed: 'dbb.tape.jobs',
   TapeCallbackRerunRequested: 'dbb.tape.jobs',
+  TapeFilesReconciled: 'dbb.tape.jobs',
   TapeFilesStaged: 'dbb.tape.jobs',
   TapeJobCancelFailed: 'dbb.tape.jobs',
   TapeJobCancelled: 'dbb.tape.jobs',

@@ -26,6 +26,25 @@ export interface TapeCallbackRerunRequested {
   jobId: number;
 }
 
+export interface TapeFileReadError {
+  file: string;
+  error: string;
+}
+
+/** The processor asked the tape library for the state of a job's still-pending files (Scout file status) after its notifications stopped for TAPE_QUIET_PERIOD_S, and records what it found; folded exactly like TapeFilesStaged. Key: job id. */
+export interface TapeFilesReconciled {
+  meta: Meta;
+  jobId: number;
+  /** files the library reports on disk cache */
+  staged: Array<string>;
+  /** files the library reports as failed (e.g. a tape read error) */
+  failed: Array<TapeFileReadError>;
+  /** files still on tape and not failed (batchstage was resubmitted for them, idempotent on the job key) */
+  pending: number;
+  /** files asked about (at most TAPE_RECONCILE_MAX_FILES per round) */
+  checked: number;
+}
+
 export interface TapeFileFailure {
   file: string;
   error: string;
@@ -132,6 +151,7 @@ export type TapeEvent =
   | { name: 'TapeCallbackDelivered'; value: TapeCallbackDelivered }
   | { name: 'TapeCallbackFailed'; value: TapeCallbackFailed }
   | { name: 'TapeCallbackRerunRequested'; value: TapeCallbackRerunRequested }
+  | { name: 'TapeFilesReconciled'; value: TapeFilesReconciled }
   | { name: 'TapeFilesStaged'; value: TapeFilesStaged }
   | { name: 'TapeJobCancelFailed'; value: TapeJobCancelFailed }
   | { name: 'TapeJobCancelled'; value: TapeJobCancelled }

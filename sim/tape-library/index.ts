@@ -1,6 +1,7 @@
 // Tape-library simulator speaking the Scout API the seed used (login, batchstage, cancelbatchstage,
 // file, fscache). Files stay offline until staged; staging takes a configurable delay and fails at a
-// configurable rate; each staged file is published as one JSON message to the topic given in batchstage.
+// configurable rate; each staged file is published as one JSON message to the topic given in batchstage;
+// release drops files from the disk cache. Options make it lose notifications (a library that drops messages).
 // N instances can share one `TapeLibrary` to play the HA nodes of one library.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -27,14 +28,18 @@ export interface TapeLibraryOptions {
   online?: string[];
   /** messages per Kafka send */
   maxBatch?: number;
+  /** files whose notification is lost (staged or failed, but never published): a library that drops messages */
+  loseNotification?: (path: string) => boolean;
 }
 
-export interface LibraryStats { batchstageCalls: number; cancelCalls: number; staged: number; failed: number; published: number; logins: number }
+export interface LibraryStats { batchstageCalls: number; cancelCalls: number; staged: number; failed: number; published: number; logins: number; lost: number; released: number }
 
 /** The library's state, shared by every node (Scout endpoint) started on it. */
 export class TapeLibrary {
   readonly online = new Set<string>();
-  readonly stats: LibraryStats = { batchstageCalls: 0, cancelCalls: 0, staged: 0, failed: 0, published: 0, logins: 0 };
+  /** files whose last staging failed, with the reason (Scout file status reports it) */
+  readonly errors = new Map<string, string>();
+  readonly stats: LibraryStats = { batchstageCalls: 0, cancelCalls: 0, staged: 0, failed: 0, published: 0, logins: 0, lost: 0, released: 0 };
   readonly tokens = new Set<string>();
   /** batchstage key → pending timers by path */
   private readonly requests = new Map<string, Map<string, NodeJS.Timeout>>();
@@ -91,12 +96,21 @@ export class TapeLibrary {
     }
   }
 
+  /** Drops files from the disk cache (they stay on tape: offline again); returns how many were online. */
+  release(paths: string[]): number {
+    let n = 0;
+    for (const p of paths) if (this.online.delete(p)) n++;
+    this.stats.released += n;
+    return n;
+  }
+
   private finish(key: string, path: string, topic: string) {
     if (this.closed) return;
     this.requests.get(key)?.set(path, null as unknown as NodeJS.Timeout);
     const failed = this.opts.failFile?.(path) ?? (Math.random() < (this.opts.failureRate ?? 0));
-    if (failed) this.stats.failed++;
-    else { this.stats.staged++; this.online.add(path); }
+    if (failed) { this.stats.failed++; this.errors.set(path, 'tape read error'); }
+    else { this.stats.staged++; this.online.add(path); this.errors.delete(path); }
+    if (this.opts.loseNotification?.(path)) { this.stats.lost++; return; }
     this.queue.push({ topic, path, error: failed });
     this.kick();
   }
@@ -214,10 +228,16 @@ export async function startTapeLibrarySim(opts: TapeLibraryOptions & { port?: nu
         }
         return send(res, 200, { response: 'OK', key: String(body.key), count: body.path.length });
       }
+      if (req.method === 'PUT' && url.pathname === '/v1/request/release') {
+        const body = await readJson(req);
+        if (!Array.isArray(body.path)) return send(res, 400, { error: 'path[] required' });
+        return send(res, 200, { response: 'OK', count: body.path.length, released: library.release(body.path.map(String)) });
+      }
       if (req.method === 'GET' && url.pathname === '/v1/file') {
         const path = url.searchParams.get('path') ?? '';
         const online = library.online.has(path);
-        return send(res, 200, { path, size: 1024, online, onlineblocks: online ? 1 : 0, offlineblocks: online ? 0 : 1 });
+        const error = library.errors.get(path);
+        return send(res, 200, { path, size: 1024, online, onlineblocks: online ? 1 : 0, offlineblocks: online ? 0 : 1, ...(error ? { error } : {}) });
       }
       if (req.method === 'GET' && url.pathname === '/v1/fscache') {
         const used = library.online.size;
