@@ -26,7 +26,7 @@ const log = async () => (await log$()).createLogger({ level: process.env.LOG_LEV
 const commandLog = async () => (await log$()).createLogger({ level: process.env.LOG_LEVEL ?? 'warn', to: 'stderr' });
 
 /** Starts Kafka + registry if needed and creates the database (unless DBB_STACK=external); returns the env the system runs with. */
-async function prepare(env: Env, by: string): Promise<{ env: Env; started: string[] }> {
+async function prepare(env: Env, by: string, cluster: { brokers?: number; scram?: boolean } = {}): Promise<{ env: Env; started: string[] }> {
   const [{ loadConfig }, { ensureStack, ensureDatabase }, { safeUrl }, { createDefaultDirs }] = await Promise.all([config$(), stack$(), log$(), system$()]);
   const config = loadConfig(env);
   if (env.DBB_STACK === 'external') {
@@ -34,12 +34,12 @@ async function prepare(env: Env, by: string): Promise<{ env: Env; started: strin
     for (const dir of createDefaultDirs(env, config)) console.error(`[dirs] created ${dir}`);
     return { env, started: [] };
   }
-  const info = await ensureStack({ stateDir: config.stateDir, log: (m) => console.error(`[stack] ${m}`), databaseUrl: config.databaseUrl, by });
+  const info = await ensureStack({ stateDir: config.stateDir, log: (m) => console.error(`[stack] ${m}`), databaseUrl: config.databaseUrl, by, ...cluster });
   await ensureDatabase(config.databaseUrl).catch((err) => {
     throw new Error(`Postgres is not reachable at ${safeUrl(config.databaseUrl)} (${(err as Error).message}); start it or set DATABASE_URL`);
   });
   for (const dir of createDefaultDirs(env, config)) console.error(`[dirs] created ${dir}`);
-  return { env: { ...env, KAFKA_BROKERS: env.KAFKA_BROKERS || info.brokers.join(','), SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL || info.registryUrl }, started: info.started };
+  return { env: { ...info.env, ...env, KAFKA_BROKERS: env.KAFKA_BROKERS || info.brokers.join(','), SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL || info.registryUrl }, started: info.started };
 }
 
 /** Local dev profile: without configured tokens, mint an operator token and open the seed routes. */
@@ -70,8 +70,10 @@ function onSignals(close: () => Promise<void>) {
 
 program.command('up').description('bring up Kafka, the registry, Postgres schemas, and run the gateway + every processor and projection')
   .option('--no-stack-stop', 'leave Kafka and the registry running on exit, even when this command started them')
-  .action(async (opts: { stackStop: boolean }) => {
-    const prepared = await prepare(process.env, `dbb up (pid ${process.pid})`);
+  .option('--brokers <n>', 'run a local KRaft cluster of n brokers (in <state dir>/cluster-<n>, ports from 9192; docs/scaling.md)', (v) => Number(v))
+  .option('--scram', 'with --brokers: clients and brokers authenticate with SCRAM-SHA-512')
+  .action(async (opts: { stackStop: boolean; brokers?: number; scram?: boolean }) => {
+    const prepared = await prepare(process.env, `dbb up (pid ${process.pid})`, { brokers: opts.brokers, scram: opts.scram });
     const { env, token } = await devProfile(prepared.env);
     const [{ startDevSimulators }, { startSystem }, { safeUrl }, { stopStack }] = await Promise.all([import('./dev.ts'), system$(), log$(), stack$()]);
     const sims = await startDevSimulators(env, (m) => console.error(`[dev] ${m}`));

@@ -66,7 +66,7 @@ export function serverProperties(stateDir: string): string {
   return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
 }
 
-const LOG4J2 = `# written by infra/kafka.ts
+export const LOG4J2 = `# written by infra/kafka.ts
 status = warn
 appender.out.type = Console
 appender.out.name = OUT
@@ -93,7 +93,7 @@ logger.config.name = org.apache.kafka.common.config.AbstractConfig
 logger.config.level = WARN
 `;
 
-function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
+export function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -102,6 +102,15 @@ function run(cmd: string, args: string[]): Promise<{ code: number; output: strin
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, output }));
   });
+}
+
+/** JVM flags of a broker; `-Ddbb.stateDir=` marks the process as the one this state dir started. */
+export function brokerJvmArgs(stateDir: string, heap: string): string[] {
+  return [
+    '-Xms256m', `-Xmx${heap}`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35',
+    '-XX:+ExplicitGCInvokesConcurrent', '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true',
+    `-Dkafka.logs.dir=${join(stateDir, 'logs')}`, `-Ddbb.stateDir=${stateDir}`,
+  ];
 }
 
 /** Fetches jars, writes config, formats the storage once. Returns the java command line. */
@@ -123,11 +132,7 @@ export async function prepareKafka(stateDir: string, log: (msg: string) => void)
     const r = await run(javaBin(), [...common, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted']);
     if (r.code !== 0) throw new Error(`kafka storage format failed (exit ${r.code}):\n${r.output.split('\n').slice(-30).join('\n')}`);
   }
-  const jvm = [
-    `-Xms256m`, `-Xmx${KAFKA_HEAP}`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35',
-    '-XX:+ExplicitGCInvokesConcurrent', '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true',
-    `-Dkafka.logs.dir=${join(stateDir, 'logs')}`, `-Ddbb.stateDir=${stateDir}`,
-  ];
+  const jvm = brokerJvmArgs(stateDir, KAFKA_HEAP);
   // AppCDS: the first run dumps the loaded classes when the broker stops; later starts map them
   // (a stale or mismatched archive is ignored by the JVM)
   const jsa = `${libDir(stateDir, 'kafka')}.jsa`;

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { KAFKA_BROKER, KAFKA_HOST, KAFKA_PORT, kafkaAnswers, prepareKafka, warmUpKafka } from './kafka.ts';
 import { INFRA_DIR, fetchArtifacts } from './maven.ts';
+import { clusterOf, clusterDirs } from './cluster.ts';
 import { cmdlineOf, isAlive, logFile, pidFile, portOpen, readPid, removeFile, spawnDetached, terminate, waitUntil, withLock, writePid } from './proc.ts';
 
 export { javaBin, kafkaClasspath, KAFKA_VERSION } from './kafka.ts';
@@ -16,6 +17,8 @@ export interface StackInfo {
   brokers: string[];
   registryUrl: string; // e.g. http://127.0.0.1:8081/apis/ccompat/v7
   started: string[]; // which parts this call started
+  /** what a client needs besides the brokers (SASL settings of a multi-broker cluster) */
+  env?: Record<string, string>;
 }
 
 export const REGISTRY_HOST = '127.0.0.1';
@@ -146,10 +149,20 @@ async function startRegistry(stateDir: string, databaseUrl: string, log: Log): P
  * Makes sure Kafka (127.0.0.1:9092) and the registry (127.0.0.1:8081) answer, starting whichever
  * does not. Safe to call concurrently from several processes (a lock file in stateDir).
  */
-export async function ensureStack(opts: { stateDir: string; log?: Log; databaseUrl?: string; by?: string }): Promise<StackInfo> {
+export async function ensureStack(opts: { stateDir: string; log?: Log; databaseUrl?: string; by?: string; brokers?: number; scram?: boolean }): Promise<StackInfo> {
   const log = opts.log ?? noop;
   const stateDir = resolve(opts.stateDir);
   const databaseUrl = opts.databaseUrl ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  if ((opts.brokers ?? 1) > 1) {
+    // a multi-broker cluster (infra/cluster.ts) in <stateDir>/cluster-<n>, beside the usual registry
+    const cluster = clusterOf(stateDir, opts.brokers!, opts.scram);
+    const started = await cluster.start(log);
+    if (!(await registryAnswers())) {
+      const spawned = await withLock(join(stateDir, 'run', 'stack.lock'), async () => !(await registryAnswers()) && startRegistry(stateDir, databaseUrl, log));
+      if (spawned) started.push('registry');
+    }
+    return { brokers: cluster.bootstrap, registryUrl: REGISTRY_URL, started, env: cluster.clientEnv() };
+  }
   const info = (started: string[]): StackInfo => ({ brokers: [KAFKA_BROKER], registryUrl: REGISTRY_URL, started });
   const [k0, r0] = await Promise.all([kafkaAnswers(), registryAnswers()]);
   if (k0 && r0) return info([]);
@@ -187,6 +200,7 @@ export async function stopStack(opts: { stateDir: string; log?: Log; only?: stri
   const log = opts.log ?? noop;
   const stateDir = resolve(opts.stateDir);
   const stopped: string[] = [];
+  for (const dir of clusterDirs(stateDir)) if (!opts.only || opts.only.some((p) => p.startsWith('kafka'))) stopped.push(...await clusterOf(dir).stop(log));
   // registry first: it is the quick one
   for (const part of [...PARTS].reverse()) {
     if (opts.only && !opts.only.includes(part.name)) continue;
