@@ -77,7 +77,7 @@ program.command('up').description('bring up Kafka, the registry, Postgres schema
     const { env, token } = await devProfile(prepared.env);
     const [{ startDevSimulators }, { startSystem }, { safeUrl }, { stopStack }] = await Promise.all([import('./dev.ts'), system$(), log$(), stack$()]);
     const sims = await startDevSimulators(env, (m) => console.error(`[dev] ${m}`));
-    const sys = await startSystem(env, await log(), { gateway: true, consumers: (all) => all, services: true });
+    const sys = await startSystem({ ...env, ...sims.env }, await log(), { gateway: true, consumers: (all) => all, services: true });
     console.log(`\nData Backbone is up.\n  gateway   ${sys.url}\n  console   ${sys.url}/\n  API docs  ${sys.url}/docs\n  database  ${safeUrl(sys.config.databaseUrl)}\n  kafka     ${sys.config.kafkaBrokers.join(',')}\n  registry  ${sys.config.registryUrl}`);
     if (token) console.log(`  dev token ${token}  (operator; also in ${join(stateDir(), 'dev-token')}; seed routes open without a token)`);
     for (const [name, reason] of Object.entries(sys.availability.snapshot([]))) console.log(`  UNAVAILABLE ${name}: ${reason}`);

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { KAFKA_BROKER, KAFKA_HOST, KAFKA_PORT, kafkaAnswers, prepareKafka, warmUpKafka } from './kafka.ts';
 import { INFRA_DIR, fetchArtifacts } from './maven.ts';
 import { clusterOf, clusterDirs } from './cluster.ts';
+import { stopTapeSim } from './tape-sim.ts';
 import { cmdlineOf, isAlive, logFile, pidFile, portOpen, readPid, removeFile, spawnDetached, terminate, waitUntil, withLock, writePid } from './proc.ts';
 
 export { javaBin, kafkaClasspath, KAFKA_VERSION } from './kafka.ts';
@@ -212,6 +213,8 @@ export async function stopStack(opts: { stateDir: string; log?: Log; only?: stri
     removeFile(ownerFile(stateDir, part.name));
     stopped.push(part.name);
   }
+  // the dev tape-library simulator (cli/dev.ts) outlives a killed `dbb up` the same way
+  if (!opts.only && await stopTapeSim(stateDir, log)) stopped.push('tape-sim');
   return stopped;
 }
 
