@@ -13,6 +13,8 @@ import type { App } from '../gateway/types.ts';
 import type { ConsumerSpec } from '../platform/types.ts';
 import { metrics } from '../platform/metrics.ts';
 import { consumerLag } from '../platform/inspect.ts';
+import { initTracing } from '../platform/tracing.ts';
+import { loadOpsConfig, startOpsServer, type OpsServer } from '../platform/ops-server.ts';
 import { Availability, runProbes, type Probe } from '../platform/availability.ts';
 import { pgSphereProbe } from '../projections/ivoa/requirements.ts';
 import { checkTapRunning, serveTapFor } from '../infra/tap/dachs.ts';
@@ -64,12 +66,22 @@ export function allConsumers(platform: Platform): ConsumerSpec[] {
   return [...createProcessors(platform.domainDeps), ...createProjections(platform.domainDeps)];
 }
 
+/** service.name of the spans when OTEL_SERVICE_NAME is not set: what the process runs. */
+function serviceNameOf(parts: SystemParts, consumers: ConsumerSpec[]): string {
+  if (parts.gateway) return consumers.length ? 'dbb' : 'dbb-gateway';
+  return consumers.length === 1 && !parts.services ? `dbb-${consumers[0]!.name}` : 'dbb-workers';
+}
+
 export async function startSystem(env: Env, log: Logger, parts: SystemParts): Promise<RunningSystem> {
   const config = loadConfig(env);
+  const ops = loadOpsConfig(env);
   const platform = await startPlatform(config, { env, log, source: parts.gateway ? 'gateway' : 'worker' });
+  const chosen = parts.consumers(allConsumers(platform));
+  const tracing = initTracing(env, ops.serviceName || serviceNameOf(parts, chosen));
+  if (tracing.enabled) log.info('tracing: spans exported over OTLP/HTTP');
   const availability = await runProbes(domainProbes(platform, env, { tap: parts.gateway, log: (m) => log.info(m) }));
   for (const [name, reason] of Object.entries(availability.snapshot([]))) log.warn({ domain: name }, `${name} unavailable: ${reason}`);
-  for (const spec of parts.consumers(allConsumers(platform))) {
+  for (const spec of chosen) {
     if (availability.reasonFor(domainOf(spec))) continue;
     await platform.startConsumer(spec);
     log.info({ consumer: spec.name }, 'consumer started');
@@ -97,12 +109,30 @@ export async function startSystem(env: Env, log: Logger, parts: SystemParts): Pr
       },
     });
     closers.push(() => admin.disconnect());
+    url = await app.listen({ host: config.host, port: config.port });
+  }
+  let opsServer: OpsServer | null = null;
+  if (!parts.gateway && ops.metricsPort > 0) {
+    const admin = platform.kafka.admin();
+    await admin.connect();
+    closers.push(() => admin.disconnect());
+    opsServer = await startOpsServer({
+      host: ops.metricsHost, port: ops.metricsPort,
+      healthy: () => {
+        const detail = Object.fromEntries(platform.consumers.map((c) => [c.name, c.failure() ?? 'running']));
+        return { ok: platform.consumers.every((c) => c.failure() === null), detail };
+      },
+      readiness: { postgres: () => platform.db.query('SELECT 1'), kafka: () => admin.describeCluster() },
+    });
+    closers.unshift(() => opsServer!.close());
+    log.info({ url: opsServer.url }, 'metrics and health at /metrics, /healthz, /readyz');
+  }
+  if (app || opsServer) {
     const lagTimer = setInterval(() => {
       consumerLag(platform).then((ls) => { for (const l of ls) metrics.consumerLag.set({ group: l.group }, l.lag); }).catch(() => {});
     }, 15_000);
     lagTimer.unref();
     closers.push(async () => clearInterval(lagTimer));
-    url = await app.listen({ host: config.host, port: config.port });
   }
   return {
     config, platform, app, replies, url, availability,
@@ -111,6 +141,7 @@ export async function startSystem(env: Env, log: Logger, parts: SystemParts): Pr
       await replies?.stop();
       for (const c of closers) await c().catch(() => {});
       await platform.close();
+      await tracing.shutdown();
     },
   };
 }

@@ -47,6 +47,8 @@ export interface RunningConsumer {
   schema: string;
   /** Resolves when every partition in `stopAt` is reached (never, without stopAt). */
   caughtUp: Promise<void>;
+  /** Why the consumer stopped for good (a crash kafkajs does not restart), or null while it runs. */
+  failure(): string | null;
   stop(): Promise<void>;
 }
 
@@ -67,8 +69,10 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
   const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: config.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)), maxBytesPerPartition: 8 << 20 });
   // kafkajs restarts a consumer after a retriable crash; after any other it stays stopped (the process
   // lives on, the consumer does nothing): say which, so a silent stop shows in the log
+  let failure: string | null = null;
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     (payload.restart ? log.warn.bind(log) : log.error.bind(log))({ err: payload.error, restart: payload.restart }, 'kafka consumer crashed');
+    if (!payload.restart && !stopping) failure = `crashed: ${payload.error.message}`;
   });
   const env: BatchEnv = { spec, config, db, marks, serde, log, schema, offsets: { q, group: offsetsGroup } };
   const seekedTo = new Map<string, bigint>();
@@ -161,6 +165,7 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
     groupId,
     schema,
     caughtUp,
+    failure: () => failure,
     async stop() {
       stopping = true;
       stopPruning();
