@@ -29,6 +29,8 @@ export interface EventMap {
   FileConflictFound: ingest.FileConflictFound;
   FileDiscovered: ingest.FileDiscovered;
   FileMoved: ingest.FileMoved;
+  FileQuarantined: ingest.FileQuarantined;
+  FileRestored: ingest.FileRestored;
   FileStaged: staging.FileStaged;
   GwChunkFailed: gw.GwChunkFailed;
   GwChunkReceived: gw.GwChunkReceived;
@@ -77,6 +79,8 @@ export const EVENT_TOPIC = {
   FileConflictFound: 'dbb.ingest.files',
   FileDiscovered: 'dbb.ingest.files',
   FileMoved: 'dbb.ingest.files',
+  FileQuarantined: 'dbb.ingest.files',
+  FileRestored: 'dbb.ingest.files',
   FileStaged: 'dbb.staging.requests',
   GwChunkFailed: 'dbb.gw.datastore',
   GwChunkReceived: 'dbb.gw.requests',

@@ -79,6 +79,30 @@ export interface FileMoved {
   checksum: string;
 }
 
+/** The ingester moved a file whose ingest attempt ended FAILURE out of storage into the quarantine directory (ingester.quarantine), with <name>.reason.json beside it. The ingest status stays FAILURE. */
+export interface FileQuarantined {
+  meta: Meta;
+  /** deterministic file id: UUID-shaped sha256 of relPath + checksum */
+  fileId: string;
+  /** the failed attempt that sent it there */
+  attempt: number;
+  /** where the file was (and where a rerun brings it back) */
+  storagePath: string;
+  quarantinePath: string;
+  /** JSON beside the file: attempt history and error */
+  reasonPath: string;
+  error: null | string;
+}
+
+/** A rerun brought a quarantined file back into storage (its reason file removed) before its next attempt. */
+export interface FileRestored {
+  meta: Meta;
+  /** deterministic file id: UUID-shaped sha256 of relPath + checksum */
+  fileId: string;
+  quarantinePath: string;
+  storagePath: string;
+}
+
 /** The outcome of one ingest attempt: SUCCESS, FAILURE, or UNKNOWN when the ingester died during the attempt. */
 export interface IngestAttempted {
   meta: Meta;
@@ -124,6 +148,8 @@ export type IngestEvent =
   | { name: 'FileConflictFound'; value: FileConflictFound }
   | { name: 'FileDiscovered'; value: FileDiscovered }
   | { name: 'FileMoved'; value: FileMoved }
+  | { name: 'FileQuarantined'; value: FileQuarantined }
+  | { name: 'FileRestored'; value: FileRestored }
   | { name: 'IngestAttempted'; value: IngestAttempted }
   | { name: 'IngestQueued'; value: IngestQueued }
   | { name: 'IngestRerunRequested'; value: IngestRerunRequested };
