@@ -101,6 +101,8 @@ export const PROBLEMS = {
   DBB_STAGING_INTERRUPTED: { status: 500, title: 'Staging interrupted by a processor stop', retriable: false },
   DBB_STAGING_JUPYTER_UNAVAILABLE: { status: 500, title: 'Jupyter server unavailable', retriable: true },
   DBB_STAGING_JUPYTER_ERROR: { status: 500, title: 'Jupyter server error', retriable: false },
+  DBB_STAGING_CHECKSUM_MISMATCH: { status: 500, title: 'Copy does not match the source sha256', retriable: false },
+  DBB_STAGING_NOTIFY_FORBIDDEN: { status: 400, title: 'notify_url not allowed', retriable: false },
 } as const satisfies Record<string, ProblemEntry>;
 
 /** A catalog code: a typo is a compile error. */
@@ -143,6 +145,7 @@ export const STAGING_PROBLEMS = {
   INTERRUPTED: 'DBB_STAGING_INTERRUPTED',
   JUPYTER_UNAVAILABLE: 'DBB_STAGING_JUPYTER_UNAVAILABLE',
   JUPYTER_ERROR: 'DBB_STAGING_JUPYTER_ERROR',
+  CHECKSUM_MISMATCH: 'DBB_STAGING_CHECKSUM_MISMATCH',
 } as const satisfies Record<string, ProblemCode>;
 
 export type StagingRefusalCode = keyof typeof STAGING_PROBLEMS;
