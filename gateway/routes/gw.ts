@@ -8,6 +8,7 @@ import { loadGwConfig, DATASTORE_ID_PATTERN } from '../../domains/gw/config.ts';
 import { getDatastore, getHistory, listBufferFiles, listDatastores, type DatastoreView, type HistoryEntry } from '../../projections/gw/queries.ts';
 import { is } from '../../platform/types.ts';
 import { actorOf, type App, type GatewayDeps, type RoutePlugin } from '../types.ts';
+import { gwStrainRoutes } from './gw-strain.ts';
 
 const TAGS = ['gw'];
 const Status = Type.Union([Type.Literal('OPERATIONAL'), Type.Literal('FROZEN')]);
@@ -218,4 +219,6 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
     schema: { tags: TAGS, summary: 'Every datastore with its status and counters', response: { 200: Type.Object({ datastores: Type.Array(Type.Object({ id: Type.String(), dstatus: Status, n_itm: Type.Integer(), buff_size: Type.Integer() })) }) } },
     onRequest: v1.read,
   }, async () => ({ datastores: (await listDatastores(deps.db)).map((d) => ({ id: d.datastoreId, dstatus: d.dstatus, n_itm: d.n_itm, buff_size: d.buff_size })) }));
+
+  await gwStrainRoutes(app, deps, gw);
 };

@@ -6,6 +6,10 @@ import { mkdir, readdir, rename, stat, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArchiveBatchEffect, StoreChunkEffect } from './rules.ts';
 import type { Prewritten } from './format-pool.ts';
+import { chunkJson, type ChunkFormat } from '../../domains/gw/chunk-file.ts';
+import { datastorePaths } from '../../domains/gw/paths.ts';
+
+export { chunkJson, datastorePaths, type ChunkFormat };
 
 export interface EffectDeps {
   /** GW_DATA_DIR: one sub-directory per datastore id */
@@ -14,27 +18,6 @@ export interface EffectDeps {
   fsync: boolean;
   /** chunk file layout, see chunkJson (default 'json') */
   format?: ChunkFormat;
-}
-
-/** 'json': the seed's body, h as an array of numbers. 'json-b64': h as base64 of little-endian float64
- *  (`h_b64`, about half the bytes and no float formatting; still one JSON document per chunk). */
-export type ChunkFormat = 'json' | 'json-b64';
-
-/** Where a datastore keeps its files: data/ (the buffer), archive/<batch>/, tmp/ (partial writes). */
-export function datastorePaths(root: string, datastoreId: string) {
-  const base = join(root, datastoreId);
-  return { base, data: join(base, 'data'), archive: join(base, 'archive'), tmp: join(base, 'tmp') };
-}
-
-/** The file a user reads back: the seed's /streamdata body, `{"h":[...],"t":[t0,dt]}`, or with
- *  format 'json-b64' `{"h_b64":"<base64 float64le>","dtype":"float64le","n":N,"t":[t0,dt]}`. */
-export function chunkJson(samples: Float64Array, t0: number, dt: number, format: ChunkFormat = 'json'): string {
-  if (format === 'json-b64') {
-    const le = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
-    if (le.length >= 8 && le.readDoubleLE(0) !== samples[0]) throw new Error('json-b64 needs a little-endian host');
-    return `{"h_b64":"${le.toString('base64')}","dtype":"float64le","n":${samples.length},"t":${JSON.stringify([t0, dt])}}`;
-  }
-  return JSON.stringify({ h: Array.from(samples), t: [t0, dt] });
 }
 
 const madeDirs = new Set<string>();

@@ -43,7 +43,7 @@ function fakeDb() {
   };
 }
 
-const gw: GwConfig = { dataDir: '', maxSize: 1e9, defaultDatastore: 'default', maxChunkBytes: 1 << 20, fileFormat: 'json', formatWorkers: 0, fsync: false };
+const gw: GwConfig = { dataDir: '', maxSize: 1e9, defaultDatastore: 'default', maxChunkBytes: 1 << 20, fileFormat: 'json', formatWorkers: 0, readMaxSamples: 1 << 20, fsync: false };
 let offset = 0;
 const chunkEvent = (id: string, xs: number[]): DecodedEvent => {
   const meta = { eventId: `${String(++offset).padStart(8, '0')}-0000-5000-8000-000000000000`, occurredAt: 1e12, correlationId: 'c', causationId: null, actor: null, source: 't' };

@@ -1,0 +1,34 @@
+// The chunk file format of the gw buffer, written by the processor and read back by the strain route:
+// the seed's /streamdata body `{"h":[...],"t":[t0,dt]}`, or with GW_FILE_FORMAT=json-b64
+// `{"h_b64":"<base64 float64le>","dtype":"float64le","n":N,"t":[t0,dt]}`.
+
+/** 'json': the seed's body, h as an array of numbers. 'json-b64': h as base64 of little-endian float64
+ *  (`h_b64`, about half the bytes and no float formatting; still one JSON document per chunk). */
+export type ChunkFormat = 'json' | 'json-b64';
+
+export function chunkJson(samples: Float64Array, t0: number, dt: number, format: ChunkFormat = 'json'): string {
+  if (format === 'json-b64') {
+    const le = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+    if (le.length >= 8 && le.readDoubleLE(0) !== samples[0]) throw new Error('json-b64 needs a little-endian host');
+    return `{"h_b64":"${le.toString('base64')}","dtype":"float64le","n":${samples.length},"t":${JSON.stringify([t0, dt])}}`;
+  }
+  return JSON.stringify({ h: Array.from(samples), t: [t0, dt] });
+}
+
+export interface ChunkData { t0: number; dt: number; h: Float64Array }
+
+/** Parses a chunk file in either format; throws on anything else (the caller names the file). */
+export function parseChunkJson(text: string): ChunkData {
+  const doc = JSON.parse(text) as { h?: unknown; h_b64?: unknown; n?: unknown; t?: unknown };
+  if (!Array.isArray(doc.t) || doc.t.length !== 2 || typeof doc.t[0] !== 'number' || typeof doc.t[1] !== 'number') throw new Error('chunk file has no "t": [t0, dt]');
+  const [t0, dt] = doc.t as [number, number];
+  if (typeof doc.h_b64 === 'string') {
+    const raw = Buffer.from(doc.h_b64, 'base64');
+    if (raw.length % 8 !== 0 || (typeof doc.n === 'number' && raw.length / 8 !== doc.n)) throw new Error('chunk file h_b64 does not hold n float64 samples');
+    const h = new Float64Array(raw.length / 8);
+    for (let i = 0; i < h.length; i++) h[i] = raw.readDoubleLE(i * 8);
+    return { t0, dt, h };
+  }
+  if (!Array.isArray(doc.h)) throw new Error('chunk file has neither "h" nor "h_b64"');
+  return { t0, dt, h: Float64Array.from(doc.h as number[]) };
+}
