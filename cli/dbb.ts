@@ -197,10 +197,10 @@ schemas.command('check').description('check every schema against the registry (B
 program.command('config').description('every configuration key with its env var and default')
   .option('--markdown', 'as a Markdown table')
   .action(async (o: { markdown?: boolean }) => {
-    const [{ CORE_KEYS }, { GW_KEYS }, { STAGING_KEYS }, { TAPE_KEYS }, { IVOA_KEYS }, { ENV_OVERRIDES: INGEST_ENV }] = await Promise.all([
-      config$(), import('../domains/gw/config.ts'), import('../domains/staging/config.ts'), import('../domains/tape/config.ts'), import('../domains/ivoa/config.ts'), import('../domains/ingest/config.ts'),
+    const [{ CORE_KEYS }, { OPS_KEYS }, { GW_KEYS }, { STAGING_KEYS }, { TAPE_KEYS }, { IVOA_KEYS }, { ENV_OVERRIDES: INGEST_ENV }] = await Promise.all([
+      config$(), import('../platform/ops-server.ts'), import('../domains/gw/config.ts'), import('../domains/staging/config.ts'), import('../domains/tape/config.ts'), import('../domains/ivoa/config.ts'), import('../domains/ingest/config.ts'),
     ]);
-    const CONFIG_SECTIONS = { core: CORE_KEYS, gw: GW_KEYS, staging: STAGING_KEYS, tape: TAPE_KEYS, ivoa: IVOA_KEYS };
+    const CONFIG_SECTIONS = { core: CORE_KEYS, observability: OPS_KEYS, gw: GW_KEYS, staging: STAGING_KEYS, tape: TAPE_KEYS, ivoa: IVOA_KEYS };
     for (const [section, keys] of Object.entries(CONFIG_SECTIONS)) {
       console.log(o.markdown ? `\n| ${section} variable | meaning | default |\n| --- | --- | --- |` : `\n${section}`);
       for (const k of Object.values(keys) as KeySpec[]) {
