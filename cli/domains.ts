@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Platform } from '../platform/runtime.ts';
 import { registerIngestCommands } from './ingest.ts';
+import { registerGwCommands } from './gw.ts';
 
 const openPlatform = async (source: string): Promise<Platform> => {
   const [{ loadConfig }, { createLogger }, { startPlatform }] = await Promise.all([import('../platform/config.ts'), import('../platform/log.ts'), import('../platform/runtime.ts')]);
@@ -22,26 +23,7 @@ const devToken = () => {
 };
 
 export function registerDomainCommands(program: Command): void {
-  const gw = program.command('gw').description('GW data buffer');
-  gw.command('stream').description('replay a GWOSC strain file (HDF5 or text) to /streamdata in chunks')
-    .argument('<file>')
-    .option('--url <url>', 'gateway base URL', process.env.DBB_URL ?? 'http://127.0.0.1:8080')
-    .option('--rate <chunks/s>', 'chunks per second (0 = as fast as answered)', '1')
-    .option('--chunk <samples>', 'samples per chunk', '16384')
-    .option('--token <token>', 'bearer token (default: DBB_TOKEN, else the dev token)')
-    .option('--datastore <id>', 'datastore id (default: the seed route)')
-    .option('--binary', 'send application/octet-stream')
-    .option('--concurrency <n>', 'chunks in flight', '1')
-    .action(async (file: string, o: Record<string, string | boolean | undefined>) => {
-      const { streamFile } = await import('../producers/gw-streamer/index.ts');
-      const summary = await streamFile(file, {
-        url: String(o.url), rate: Number(o.rate), chunkSamples: Number(o.chunk), token: (o.token as string) ?? process.env.DBB_TOKEN ?? devToken(),
-        datastore: o.datastore as string | undefined, binary: Boolean(o.binary), concurrency: Number(o.concurrency),
-        onChunk: (i, a) => console.log(JSON.stringify({ chunk: i, resp: a.resp, ...a.body })),
-      });
-      console.log(JSON.stringify(summary));
-      if (summary.frozen) process.exitCode = 2;
-    });
+  registerGwCommands(program.command('gw').description('GW data buffer'), devToken);
 
   registerIngestCommands(program.command('ingest').description('file finder and ingester'), openPlatform);
 

@@ -6,6 +6,7 @@ import { streamFile } from './stream.ts';
 
 export { streamFile, streamSeries, sendChunk, chunksOf } from './stream.ts';
 export { readStrainFile, parseStrainText } from './strain-file.ts';
+export { replayPaced, streamSeriesPaced, streamBatchPaced, batchChunks, type PacedRecord, type PacedSummary } from './paced.ts';
 
 export async function main(argv = process.argv) {
   const program = new Command('gw-streamer')

@@ -49,3 +49,35 @@ describe('streamSeries', () => {
     expect(sent[3].body).toEqual(new Float64Array([0, 1, 2, 3]));
   });
 });
+
+describe('readStrainFile: chunk JSON, .npy and raw float64', () => {
+  const h = Float64Array.from([1.5e-21, -2e-21, 3.25e-22, 0]);
+  const withTmp = async (name: string, bytes: Uint8Array | string, fn: (path: string) => Promise<void>) => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'strain-file-'));
+    try { await writeFile(join(dir, name), bytes); await fn(join(dir, name)); } finally { await rm(dir, { recursive: true, force: true }); }
+  };
+
+  it('reads a buffer chunk file (the seed body) with its own times', async () => {
+    await withTmp('c.json', JSON.stringify({ h: [...h], t: [7, 0.5] }), async (p) => expect(await readStrainFile(p)).toEqual({ t0: 7, dt: 0.5, h }));
+  });
+
+  it('reads float64 and float32 .npy with the times given', async () => {
+    const { dump } = await import('npyjs');
+    await withTmp('s.npy', new Uint8Array(dump(h, [4], { dtype: 'f8' })), async (p) => {
+      expect(await readStrainFile(p, { t0: 7, dt: 0.5 })).toEqual({ t0: 7, dt: 0.5, h });
+      await expect(readStrainFile(p)).rejects.toThrow(/give t0/);
+    });
+    await withTmp('s32.npy', new Uint8Array(dump(Float32Array.from([1, 2.5]), [2], { dtype: 'f4' })), async (p) => {
+      expect((await readStrainFile(p, { t0: 0, dt: 1 })).h).toEqual(Float64Array.from([1, 2.5]));
+    });
+  });
+
+  it('reads raw little-endian float64 (.f64) with the times given, and refuses a torn file', async () => {
+    const le = Buffer.alloc(32);
+    h.forEach((v, i) => le.writeDoubleLE(v, i * 8));
+    await withTmp('s.f64', le, async (p) => expect(await readStrainFile(p, { t0: 7, dt: 0.5 })).toEqual({ t0: 7, dt: 0.5, h }));
+    await withTmp('s.f64', le.subarray(0, 12), async (p) => expect(readStrainFile(p, { t0: 7, dt: 0.5 })).rejects.toThrow(/whole number/));
+  });
+});

@@ -1,7 +1,10 @@
 // Reads GW strain time series in the GWOSC file formats: HDF5 (/strain/Strain with Xstart/Xspacing, via
 // h5wasm) and the plain text form (a "# ... N samples per second / starting GPS T" header, one value per
-// line; two columns "time value" as written by gwpy are accepted too).
+// line; two columns "time value" as written by gwpy are accepted too); also a chunk file of the buffer
+// (the seed's {"h":[...],"t":[t0,dt]}), NumPy .npy (float64/float32, via npyjs) and raw little-endian
+// float64 — the last two carry no times, so they need t0 and dt from the caller.
 import { readFile } from 'node:fs/promises';
+import { parseChunkJson } from '../../domains/gw/chunk-file.ts';
 
 export interface StrainSeries {
   /** GPS time of the first sample, s */
@@ -14,9 +17,40 @@ export interface StrainSeries {
 
 const isHdf5 = (head: Buffer) => head.subarray(0, 8).equals(Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]));
 
-export async function readStrainFile(path: string): Promise<StrainSeries> {
+const isNpy = (head: Buffer) => head.subarray(0, 6).equals(Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]));
+const RAW_F64 = /\.(f64|raw|bin)$/i;
+
+/** `times`: t0 (GPS s) and dt (s) for the formats that do not carry them (.npy, raw float64). */
+export async function readStrainFile(path: string, times: { t0?: number; dt?: number } = {}): Promise<StrainSeries> {
   const raw = await readFile(path);
-  return isHdf5(raw) ? readHdf5(path) : parseStrainText(raw.toString('utf8'));
+  if (isHdf5(raw)) return readHdf5(path);
+  if (isNpy(raw)) return withTimes(path, await readNpy(path, raw), times);
+  if (RAW_F64.test(path)) return withTimes(path, readRawF64(path, raw), times);
+  if (raw.subarray(0, 64).toString('utf8').trimStart().startsWith('{')) return parseChunkJson(raw.toString('utf8'));
+  return parseStrainText(raw.toString('utf8'));
+}
+
+function withTimes(path: string, h: Float64Array, times: { t0?: number; dt?: number }): StrainSeries {
+  const { t0, dt } = times;
+  if (t0 === undefined || dt === undefined || !Number.isFinite(t0) || !(dt > 0)) throw new Error(`${path}: the file has no times; give t0 (GPS s) and dt > 0 (s)`);
+  const bad = h.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`${path}: sample ${bad} is not a finite number`);
+  return { t0, dt, h };
+}
+
+async function readNpy(path: string, raw: Buffer): Promise<Float64Array> {
+  const { parse } = await import('npyjs');
+  const a = parse(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer);
+  if (a.dtype !== 'f8' && a.dtype !== 'f4') throw new Error(`${path}: .npy of ${a.dtype}; strain is float64 or float32`);
+  if (a.shape.length !== 1) throw new Error(`${path}: .npy of shape (${a.shape.join(', ')}); strain is one-dimensional`);
+  return Float64Array.from(a.data as Float64Array | Float32Array);
+}
+
+function readRawF64(path: string, raw: Buffer): Float64Array {
+  if (raw.length % 8 !== 0) throw new Error(`${path}: ${raw.length} bytes is not a whole number of float64 samples`);
+  const h = new Float64Array(raw.length / 8);
+  for (let i = 0; i < h.length; i++) h[i] = raw.readDoubleLE(i * 8);
+  return h;
 }
 
 async function readHdf5(path: string): Promise<StrainSeries> {
