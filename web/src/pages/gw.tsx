@@ -1,8 +1,9 @@
 // GW datastores: status (OPERATIONAL/FROZEN), n_itm, buff_size, bytes over time, freeze/flush history;
-// train (freeze) and cleanbuf (flush) with a confirmation, operator role only.
+// train (freeze) and cleanbuf (flush) with a confirmation, operator role only; strain read back by time range.
 import { useState } from 'react';
 import { api, atLeast, getToken, type Who } from '../api.ts';
 import { Confirm, Err, fmtBytes, fmtTime, usePoll } from '../hooks.tsx';
+import { StrainViewer } from './gw-strain.tsx';
 
 interface Ds { id: string; dstatus: 'OPERATIONAL' | 'FROZEN'; n_itm: number; buff_size: number }
 interface Entry { offset: number; event: string; occurredAt: string; actor: string | null; body: Record<string, any> }
@@ -85,6 +86,7 @@ function Datastore({ id, who }: { id: string; who: Who }) {
           {!events.length && <tr><td colSpan={6} className="hint">none yet</td></tr>}
         </tbody>
       </table>
+      <StrainViewer id={id} />
     </section>
   );
 }
