@@ -32,6 +32,7 @@ beforeAll(async () => {
     replies: {
       request: async (name: string, _key: string, body: unknown) => { requested.push({ name, body }); throw new ReplyTimeoutError('c', 1); },
       subscribe: () => () => {},
+      correlationId: () => '00000000-0000-8000-8000-000000000000',
     } as never,
   });
 }, 60_000);

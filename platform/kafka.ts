@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ns, type Config } from './config.ts';
 import type { Catalog } from './catalog.ts';
 import pRetry from 'p-retry';
+import { REPLY_PARTITIONS, REPLY_RETENTION_MS, REPLY_TOPIC } from './reply-route.ts';
 
 export const DLQ_SUFFIX = '.dlq';
 export const DEFAULT_PARTITIONS = 3;
@@ -70,7 +71,11 @@ export async function ensureTopics(admin: Admin, config: Pick<Config, 'namespace
 
 /** Creates the catalog's topics; retried, since a broker busy creating other stacks' topics answers with retriable errors. */
 export async function ensureCatalogTopics(kafka: Kafka, config: Pick<Config, 'namespace'> & Partial<TopicSizing>, catalog: Catalog, extra: string[] = []) {
-  const topics = [...catalog.topics().map((t) => ({ topic: t, partitions: catalog.partitionsOf(t), configs: catalog.topicConfigOf(t) })), ...extra.map((t) => ({ topic: t }))];
+  const topics = [
+    ...catalog.topics().map((t) => ({ topic: t, partitions: catalog.partitionsOf(t), configs: catalog.topicConfigOf(t) })),
+    ...extra.map((t) => ({ topic: t })),
+    { topic: REPLY_TOPIC, partitions: REPLY_PARTITIONS, configs: { 'retention.ms': String(REPLY_RETENTION_MS) }, noDlq: true },
+  ];
   return pRetry(async () => {
     const admin = kafka.admin();
     await admin.connect();

@@ -12,11 +12,12 @@ import { ns, type Config } from './config.ts';
 import type { Serde } from './registry.ts';
 import { newId } from './ids.ts';
 import { enqueue } from './outbox.ts';
+import { replyCopy } from './reply-route.ts';
 import type { Tx } from './db.ts';
 import type { Appender, AppendOptions, BodyOf, EventName, Meta } from './types.ts';
 import { traceHeaders, tracingOn, type Context } from './tracing.ts';
 
-export interface RawRecord { topic: string; key: string | null; value: Buffer | null; headers?: IHeaders }
+export interface RawRecord { topic: string; key: string | null; value: Buffer | null; headers?: IHeaders; partition?: number }
 
 /** The records of one sendMany: once one of them fails, the others still queued are not sent. */
 interface Group { failed: boolean }
@@ -41,7 +42,8 @@ export class BatchingProducer {
 
   private pendingBytes = 0;
 
-  constructor(private readonly kafka: Kafka, private readonly opts: { lingerMs?: number; maxBatch?: number; maxBatchBytes?: number } = {}) {
+  /** `replyTopic`: the (namespaced) replies topic; events a gateway waits for are copied there (platform/reply-route.ts) */
+  constructor(private readonly kafka: Kafka, private readonly opts: { lingerMs?: number; maxBatch?: number; maxBatchBytes?: number; replyTopic?: string } = {}) {
     this.producer = this.newProducer();
   }
 
@@ -105,11 +107,17 @@ export class BatchingProducer {
   }
 
   private async flushBatch(batch: Pending[]) {
-    const byTopic = new Map<string, { key: string | null; value: Buffer | null; headers?: IHeaders }[]>();
-    for (const { record } of batch) {
+    const byTopic = new Map<string, { key: string | null; value: Buffer | null; headers?: IHeaders; partition?: number }[]>();
+    const add = (record: RawRecord) => {
       const list = byTopic.get(record.topic) ?? [];
-      list.push({ key: record.key, value: record.value, headers: record.headers });
+      list.push({ key: record.key, value: record.value, headers: record.headers, partition: record.partition });
       byTopic.set(record.topic, list);
+    };
+    for (const { record } of batch) {
+      add(record);
+      // in the same sendBatch as the event: a failed send fails (and retries) both
+      const copy = this.opts.replyTopic ? replyCopy(record, this.opts.replyTopic) : null;
+      if (copy) add(copy);
     }
     try {
       await this.connect();

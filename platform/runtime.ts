@@ -3,7 +3,8 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { loadCatalog, type Catalog } from './catalog.ts';
-import type { Config, Env } from './config.ts';
+import { ns, type Config, type Env } from './config.ts';
+import { REPLY_TOPIC } from './reply-route.ts';
 import { createPool, migratePlatform, type Db } from './db.ts';
 import { createKafka, ensureCatalogTopics } from './kafka.ts';
 import { Serde } from './registry.ts';
@@ -46,7 +47,7 @@ export async function startPlatform(config: Config, opts: { env?: Env; log: Logg
   await serde.registerAll();
   await migratePlatform(config.databaseUrl, log);
   await ensureCatalogTopics(kafka, config, catalog, opts.extraTopics);
-  const producer = new BatchingProducer(kafka);
+  const producer = new BatchingProducer(kafka, { replyTopic: ns(config, REPLY_TOPIC) });
   await producer.connect();
   const appender = createAppender({ producer, serde, config, source: opts.source });
   const relay = opts.relay === false ? null : startOutboxRelay({ databaseUrl: config.databaseUrl, db, producer, log });

@@ -71,7 +71,6 @@ export const consoleRoutes: RoutePlugin = async (app, deps) => {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    res.write(': connected\n\n');
     open.add(res);
     // a token bound to a user sees that user's staging events only (as on /api/v1/staging/events)
     const own = boundUser(req);
@@ -87,5 +86,7 @@ export const consoleRoutes: RoutePlugin = async (app, deps) => {
     });
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     res.on('close', () => { clearInterval(ping); stop(); open.delete(res); });
+    await stop.ready?.catch(() => {}); // the live consumer starts on first use: "connected" once it reads
+    res.write(': connected\n\n');
   });
 };

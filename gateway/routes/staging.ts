@@ -3,7 +3,6 @@
 // for request status, listing, rerun of a failed request, ranged download and a live SSE stream.
 // Decisions on state are the processor's (request/reply); reads come from the projection. A token
 // bound to a user (DBB_TOKENS ...:user=alice) stages only into, and sees only, that user's requests.
-import { randomUUID } from 'node:crypto';
 import { constants as C } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -176,7 +175,7 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
       const dst = checkRelativePath(relativePath);
       if (!dst.ok) refuse(dst.code, dst.reason);
     }
-    const requestId = randomUUID();
+    const requestId = deps.replies.correlationId(); // a UUID whose reply is routed to this gateway instance
     const outcome = await deps.replies.request('StagingRequested', requestId, {
       requestId, method, username, localPathOnStorage: item.local_path_on_storage, relativePath,
     }, { eventId: requestId, correlationId: requestId, actor: actorOf(req), replies: ['FileStaged', 'StagingFailed'], timeoutMs: cfg.replyTimeoutMs });
@@ -282,7 +281,6 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
     const res = reply.raw;
     streams.add(res);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    res.write(': connected\n\n');
     // a bound token sees its user's events: those naming the user, and later ones of the same requests
     const own = boundUser(req);
     const mine = new Set<string>();
@@ -297,6 +295,8 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
     });
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     req.raw.on('close', () => { clearInterval(ping); stop(); streams.delete(res); });
+    await stop.ready?.catch(() => {}); // the live consumer starts on first use: "connected" once it reads
+    res.write(': connected\n\n');
   });
 
   // the console's test-file tool (URL kept for the console): source files to try /stage_data with
