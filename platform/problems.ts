@@ -42,6 +42,10 @@ export const PROBLEMS = {
   // raw events (/api/v1/events)
   DBB_UNKNOWN_EVENT: { status: 404, title: 'No such event type', retriable: false },
 
+  // history and point-in-time snapshots (docs/history.md)
+  DBB_HISTORY_NOT_FOUND: { status: 404, title: 'No event of this entity', retriable: false },
+  DBB_SNAPSHOT_NOT_FOUND: { status: 404, title: 'No such snapshot of this read model', retriable: false },
+
   // console
   DBB_CONSOLE_UNKNOWN_TOPIC: { status: 400, title: 'Unknown topic', retriable: false },
   DBB_CONSOLE_TOPIC_NOT_FOUND: { status: 404, title: 'No such topic', retriable: false },
@@ -54,6 +58,12 @@ export const PROBLEMS = {
   DBB_GW_EMPTY_CHUNK: { status: 400, title: 'Empty strain chunk', retriable: false },
   DBB_GW_TOKEN_INVALID: { status: 401, title: 'Unknown token in the body', retriable: false },
   DBB_GW_TOKEN_FORBIDDEN: { status: 403, title: 'Token may not freeze', retriable: false },
+  // gw strain read-back (GET /api/v1/gw/datastores/{id}/strain)
+  DBB_GW_BAD_RANGE: { status: 400, title: 'Bad time range', retriable: false },
+  DBB_GW_RANGE_TOO_LARGE: { status: 400, title: 'Time range holds too many samples', retriable: false },
+  DBB_GW_DATASTORE_NOT_FOUND: { status: 404, title: 'No strain stored in this datastore', retriable: false },
+  DBB_GW_MIXED_SAMPLING: { status: 409, title: 'Chunks in range are on different sample grids', retriable: false },
+  DBB_GW_CHUNK_UNREADABLE: { status: 500, title: 'Indexed chunk file missing or inconsistent', retriable: false },
 
   // ingest
   DBB_INGEST_BAD_SINCE: { status: 400, title: 'Bad since time', retriable: false },

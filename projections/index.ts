@@ -5,6 +5,7 @@ import { createStagingProjection } from './staging/index.ts';
 import { createIvoaProjection } from './ivoa/index.ts';
 import { createGwProjection } from './gw/index.ts';
 import { createIngestProjection } from './ingest/index.ts';
+import { createHistoryProjection } from './history/index.ts';
 
 export function createProjections(deps: DomainDeps): ConsumerSpec[] {
   return [
@@ -13,5 +14,6 @@ export function createProjections(deps: DomainDeps): ConsumerSpec[] {
     createIvoaProjection(deps),
     createGwProjection(deps),
     createIngestProjection(deps),
+    createHistoryProjection(deps),
   ];
 }

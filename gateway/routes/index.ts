@@ -7,6 +7,7 @@ import { gwRoutes } from './gw.ts';
 import { ingestRoutes } from './ingest.ts';
 import { consoleRoutes } from './console.ts';
 import { opsRoutes } from './ops.ts';
+import { historyRoutes } from './history.ts';
 
 /** The five domains (what /readyz reports availability for); console and ops are views over them. */
 export const DOMAINS = ['gw', 'staging', 'tape', 'ingest', 'ivoa'] as const;
@@ -19,4 +20,5 @@ export const DOMAIN_ROUTES: { name: string; plugin: RoutePlugin }[] = [
   { name: 'ingest', plugin: ingestRoutes },
   { name: 'console', plugin: consoleRoutes },
   { name: 'ops', plugin: opsRoutes },
+  { name: 'history', plugin: historyRoutes },
 ];
