@@ -65,7 +65,8 @@ export function registerIngestCommands(ingest: Command, openPlatform: (source: s
       const p = await openPlatform('ingest-finder');
       const ac = new AbortController();
       const f = await finder({ ...p, platform: p }, { config: cfg, signal: ac.signal });
-      const stop = async () => { ac.abort(); await f.stop(); await p.close(); process.exit(0); };
+      const ops = await (await import('../platform/ops-server.ts')).serveOps(p, process.env, p.log); // DBB_METRICS_PORT
+      const stop = async () => { ac.abort(); await ops?.close(); await f.stop(); await p.close(); process.exit(0); };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
     });

@@ -14,7 +14,7 @@ import type { ConsumerSpec } from '../platform/types.ts';
 import { metrics } from '../platform/metrics.ts';
 import { consumerLag } from '../platform/inspect.ts';
 import { initTracing } from '../platform/tracing.ts';
-import { loadOpsConfig, startOpsServer, type OpsServer } from '../platform/ops-server.ts';
+import { loadOpsConfig, serveOps } from '../platform/ops-server.ts';
 import { Availability, runProbes, type Probe } from '../platform/availability.ts';
 import { pgSphereProbe } from '../projections/ivoa/requirements.ts';
 import { checkTapRunning, serveTapFor } from '../infra/tap/dachs.ts';
@@ -111,22 +111,8 @@ export async function startSystem(env: Env, log: Logger, parts: SystemParts): Pr
     closers.push(() => admin.disconnect());
     url = await app.listen({ host: config.host, port: config.port });
   }
-  let opsServer: OpsServer | null = null;
-  if (!parts.gateway && ops.metricsPort > 0) {
-    const admin = platform.kafka.admin();
-    await admin.connect();
-    closers.push(() => admin.disconnect());
-    opsServer = await startOpsServer({
-      host: ops.metricsHost, port: ops.metricsPort,
-      healthy: () => {
-        const detail = Object.fromEntries(platform.consumers.map((c) => [c.name, c.failure() ?? 'running']));
-        return { ok: platform.consumers.every((c) => c.failure() === null), detail };
-      },
-      readiness: { postgres: () => platform.db.query('SELECT 1'), kafka: () => admin.describeCluster() },
-    });
-    closers.unshift(() => opsServer!.close());
-    log.info({ url: opsServer.url }, 'metrics and health at /metrics, /healthz, /readyz');
-  }
+  const opsServer = parts.gateway ? null : await serveOps(platform, env, log);
+  if (opsServer) closers.unshift(() => opsServer.close());
   if (app || opsServer) {
     const lagTimer = setInterval(() => {
       consumerLag(platform).then((ls) => { for (const l of ls) metrics.consumerLag.set({ group: l.group }, l.lag); }).catch(() => {});

@@ -5,8 +5,10 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Type } from '@sinclair/typebox';
+import type { Logger } from 'pino';
 import { key, parseEnv, type Env } from './config.ts';
 import { registry } from './metrics.ts';
+import type { Platform } from './runtime.ts';
 
 export const OPS_KEYS = {
   metricsPort: key('DBB_METRICS_PORT', Type.Integer({ minimum: 0, maximum: 65535 }), 'port of /metrics, /healthz and /readyz in a process without the gateway (dbb run processor|projection|workers); 0 = off. The gateway serves them on DBB_PORT', 0),
@@ -76,4 +78,28 @@ export async function startOpsServer(opts: OpsOptions): Promise<OpsServer> {
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
+}
+
+/** The ops server of a process without the gateway, on DBB_METRICS_PORT (null when 0): healthy while
+ *  every consumer of `platform` runs, ready while Postgres and Kafka answer. */
+export async function serveOps(platform: Pick<Platform, 'kafka' | 'db' | 'consumers'>, env: Env, log: Logger): Promise<OpsServer | null> {
+  const ops = loadOpsConfig(env);
+  if (ops.metricsPort === 0) return null;
+  const admin = platform.kafka.admin();
+  await admin.connect();
+  try {
+    const server = await startOpsServer({
+      host: ops.metricsHost, port: ops.metricsPort,
+      healthy: () => ({
+        ok: platform.consumers.every((c) => c.failure() === null),
+        detail: Object.fromEntries(platform.consumers.map((c) => [c.name, c.failure() ?? 'running'])),
+      }),
+      readiness: { postgres: () => platform.db.query('SELECT 1'), kafka: () => admin.describeCluster() },
+    });
+    log.info({ url: server.url }, 'metrics and health at /metrics, /healthz, /readyz');
+    return { url: server.url, close: async () => { await server.close(); await admin.disconnect().catch(() => {}); } };
+  } catch (err) {
+    await admin.disconnect().catch(() => {});
+    throw err;
+  }
 }
