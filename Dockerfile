@@ -20,6 +20,8 @@ ENV NODE_ENV=production \
     DBB_STACK=external \
     DBB_HOST=0.0.0.0 \
     DBB_PORT=8080 \
+    DBB_METRICS_HOST=0.0.0.0 \
+    DBB_METRICS_PORT=9464 \
     DBB_STATE_DIR=/var/lib/dbb
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json ./package.json
@@ -28,8 +30,9 @@ COPY --from=build --chown=root:root /app/dist ./dist
 COPY --from=build --chown=root:root /app/bin ./bin
 RUN mkdir -p /var/lib/dbb && chown node:node /var/lib/dbb
 USER node
-EXPOSE 8080
+# 8080: the gateway (API, /healthz, /metrics); 9464: /healthz, /readyz, /metrics of workers and the finder
+EXPOSE 8080 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.DBB_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "const h=p=>fetch('http://127.0.0.1:'+p+'/healthz').then(r=>r.ok||Promise.reject());Promise.any([h(process.env.DBB_PORT||8080),h(process.env.DBB_METRICS_PORT||9464)]).then(()=>process.exit(0),()=>process.exit(1))"]
 ENTRYPOINT ["node", "/app/bin/dbb.js"]
 CMD ["run", "gateway"]
