@@ -26,12 +26,13 @@ export async function freePort(): Promise<number> {
 export interface Running { proc: ChildProcess; url: string; token: string; stateDir: string; databaseUrl: string; namespace: string; output: () => string }
 
 /** Starts `node <args> up` (default: the sources through tsx) and waits for "Ctrl-C stops". */
-export async function dbbUp(extra: Record<string, string> = {}, opts: { args?: string[]; started?: Running[] } = {}): Promise<Running> {
+export async function dbbUp(extra: Record<string, string> = {}, opts: { args?: string[]; started?: Running[]; again?: Running } = {}): Promise<Running> {
   const id = randomBytes(3).toString('hex');
-  const stateDir = mkdtempSync(join(tmpdir(), 'dbb-fresh-'));
-  const databaseUrl = withDb(`dbb_fresh_${id}`);
-  const namespace = `f${id}.`;
-  const port = await freePort();
+  // `again`: the same state directory, database, namespace and port as an earlier run (a restart)
+  const stateDir = opts.again?.stateDir ?? mkdtempSync(join(tmpdir(), 'dbb-fresh-'));
+  const databaseUrl = opts.again?.databaseUrl ?? withDb(`dbb_fresh_${id}`);
+  const namespace = opts.again?.namespace ?? `f${id}.`;
+  const port = opts.again ? Number(new URL(opts.again.url).port) : await freePort();
   const stack = inject('stack');
   const env = {
     ...process.env,
