@@ -183,8 +183,10 @@ export class KafkaCluster {
 
   /** Starts every node that is not running and waits until all brokers are registered. */
   async start(log: Log = () => {}): Promise<string[]> {
-    const started: number[] = [];
-    for (const n of this.nodes) if (!this.pidOf(n.id)) { await this.startNode(n.id, log); started.push(n.id); }
+    const started = this.nodes.map((n) => n.id).filter((id) => !this.pidOf(id));
+    await this.jars(log);
+    // formats run in parallel: each is a JVM start (seconds on a busy machine)
+    await Promise.all(started.map((id) => this.startNode(id, log)));
     await this.waitForBrokers(this.spec.brokers);
     return started.map((id) => `kafka-${id}`);
   }
