@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CORE_KEYS } from './config.ts';
+import { OPS_KEYS } from './ops-server.ts';
 import { isProblemCode, PROBLEMS, renderProblemsDoc, STAGING_PROBLEMS, stagingProblem, type ProblemCode } from './problems.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -18,7 +19,7 @@ function sources(dir = ROOT): { path: string; text: string }[] {
 
 const all = sources().filter((f) => f.path !== CATALOG_FILE);
 const isTest = (path: string) => /\.test\.ts$|^test\//.test(path);
-const envKeys = new Set(Object.values(CORE_KEYS).map((k) => k.env));
+const envKeys = new Set([...Object.values(CORE_KEYS), ...Object.values(OPS_KEYS)].map((k) => k.env));
 const matches = (re: RegExp, text: string) => [...text.matchAll(re)].map((m) => m[1]!);
 const where = (re: RegExp) => all.flatMap((f) => matches(re, f.text).map((code) => ({ code, path: f.path })));
 
