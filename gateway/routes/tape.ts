@@ -12,7 +12,7 @@ import { getJobDetail, getJobStatus, getStats, listJobs } from '../../projection
 import { is } from '../../platform/types.ts';
 import { actorOf, type RoutePlugin } from '../types.ts';
 import { jobKey } from '../../domains/tape/ids.ts';
-import { createScout } from '../../domains/tape/scout.ts';
+import { createScout, ScoutError } from '../../domains/tape/scout.ts';
 import { rerunFailedTapeCallbacks } from '../reruns.ts';
 
 const JobId = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -36,7 +36,7 @@ const JobStatus = Type.Object({
 const Detail = Type.Object({
   jobId: Type.Integer(), status: Type.String(), notifyUrl: Type.String(), created: Type.String(), completed: Type.Boolean(),
   completedAt: Type.Union([Type.String(), Type.Null()]), totalFiles: Type.Integer(), readyFiles: Type.Integer(), errorFiles: Type.Integer(),
-  returnCode: Type.Union([Type.Integer(), Type.Null()]), comment: Type.String(),
+  returnCode: Type.Union([Type.Integer(), Type.Null()]), comment: Type.String(), releasedFiles: Type.Integer(),
   callback: Type.Object({ status: Type.String(), attempts: Type.Integer(), error: Type.Union([Type.String(), Type.Null()]) }),
 });
 const Stats = Type.Object({
@@ -92,6 +92,20 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
     const outcome = await deps.replies.request('TapeJobCancelRequested', jobKey(jobId), { jobId }, { actor: actorOf(req), replies: ['TapeJobCancelled', 'TapeJobCancelFailed'] });
     if (is(outcome, 'TapeJobCancelFailed')) throw notFound(jobId);
     return { job_id: jobId, cancelled: true };
+  });
+
+  app.delete('/staging/files', {
+    schema: { tags: ['tape'], summary: 'Release the files a job staged from the tape library\'s disk cache (Scout release; they stay on tape); 404 unknown or removed job, 502 the library failed', querystring: JobQuery, response: { 200: Type.Object({ job_id: Type.Integer(), released: Type.Integer() }) } },
+    onRequest: seed('producer'),
+  }, async (req) => {
+    const jobId = req.query.job_id;
+    // the processor knows the job and its staged files; no projection read here
+    const outcome = await deps.replies.request('TapeFilesReleaseRequested', jobKey(jobId), { jobId }, { actor: actorOf(req), replies: ['TapeFilesReleased', 'TapeFilesReleaseFailed'] });
+    if (is(outcome, 'TapeFilesReleaseFailed')) {
+      if (outcome.value.reason === 'NOT_FOUND') throw notFound(jobId);
+      throw new ScoutError(`the tape library did not release the files of job ${jobId}: ${outcome.value.error}`);
+    }
+    return { job_id: jobId, released: is(outcome, 'TapeFilesReleased') ? outcome.value.files.length : 0 };
   });
 
   app.get('/get_joblist', {

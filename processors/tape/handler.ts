@@ -10,7 +10,7 @@ import type { TapeConfig } from '../../domains/tape/config.ts';
 import * as fx from './effects.ts';
 import { decide, evolveInput, evolveView, TAPE_EVENTS, updateView, type OutcomeEvent, type Reschedule, type RetryPolicy, type RuleContext, type TapeEffect, type TapeEvent, type TapeInput, type TapeView } from './rules.ts';
 import { reconcileFiles } from './reconcile.ts';
-import { claimJobId, dueCallbacks, pendingFiles, quietJobs, fileStatuses, forgetPositions, jobFiles, jobIdAccepted, loadJobs, markedFileState, overdueJobs, saveJob } from './store.ts';
+import { claimJobId, dueCallbacks, pendingFiles, quietJobs, readyFiles, fileStatuses, forgetPositions, jobFiles, jobIdAccepted, loadJobs, markedFileState, overdueJobs, saveJob } from './store.ts';
 import { jobKey } from '../../domains/tape/ids.ts';
 
 const NO_RETRY: RetryPolicy = { rounds: 0, firstDelayMs: 1, maxDelayMs: 1, windowMs: 0 };
@@ -91,6 +91,16 @@ async function perform(e: TapeEffect, ctx: HandlerContext, event: DecodedEvent, 
       if (!result.ok) ctx.log.warn({ jobId: e.jobId, error: result.error }, 'reconcile: the library did not answer; asking again after the quiet period');
       else ctx.log.info({ jobId: e.jobId, staged: result.staged.length, failed: result.failed.length, pending: result.pending }, 'reconciled a quiet job with the library');
       return { name: 'FilesReconciled', effect: e, result };
+    }
+    case 'releaseFiles': {
+      // idempotent at the library (a released file is just offline): no effect ledger
+      const files = await readyFiles(ctx.tx, e.jobId);
+      try {
+        if (files.length) await deps.scout.release(files, jobKey(e.jobId));
+        return { name: 'FilesReleased', effect: e, result: { ok: true, files } };
+      } catch (err) {
+        return { name: 'FilesReleased', effect: e, result: { ok: false, error: (err as Error).message } };
+      }
     }
     case 'deliverCallback': {
       const cbDeps = e.scheduled ? { ...deps, callback: { ...deps.callback, attempts: 1 } } : deps;

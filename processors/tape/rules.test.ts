@@ -146,6 +146,29 @@ describe('tape rules', () => {
     });
   });
 
+  describe('release', () => {
+    const req = ev('TapeFilesReleaseRequested', { jobId: 7 });
+    it('asks the library to release a job\'s staged files in any state but removed', () => {
+      for (const status of ['STAGING', 'COMPLETED', 'FAILED'] as const) {
+        expect(decide(req, { job: staging({ status }) }, ctx)).toEqual([{ kind: 'effect', effect: { kind: 'releaseFiles', jobId: 7 } }]);
+      }
+    });
+    it('refuses an unknown or removed job without calling the library', () => {
+      for (const job of [initialState(), staging({ status: 'CANCELLED' })]) {
+        expect(decide(req, { job }, ctx)).toEqual([{ kind: 'append', event: { name: 'TapeFilesReleaseFailed', value: { jobId: 7, reason: 'NOT_FOUND', error: '' } } }]);
+      }
+    });
+    it('records what the library released, or that it failed, and changes no job state', () => {
+      const effect = { kind: 'releaseFiles', jobId: 7 } as const;
+      const [done] = decide({ name: 'FilesReleased', effect, result: { ok: true, files: ['a'] } }, { job: staging() }, ctx);
+      expect(done).toEqual({ kind: 'append', event: { name: 'TapeFilesReleased', value: { jobId: 7, files: ['a'] } } });
+      expect(decide({ name: 'FilesReleased', effect, result: { ok: false, error: 'down' } }, { job: staging() }, ctx))
+        .toEqual([{ kind: 'append', event: { name: 'TapeFilesReleaseFailed', value: { jobId: 7, reason: 'LIBRARY_ERROR', error: 'down' } } }]);
+      const v = { job: staging() };
+      expect(evolveView(v, (done as any).event, meta())).toBe(v);
+    });
+  });
+
   describe('timeout tick', () => {
     const tick = ev('TapeJobTimeoutChecked', { tick: 1, notificationsConsumed: 0, cache: null });
     it('completes an overdue job with 10', () => {

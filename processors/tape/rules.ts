@@ -59,7 +59,8 @@ type Ev<N extends EventName> = { name: N; value: EventMap[N] };
 export const TAPE_EVENTS = [
   'TapeJobRequested', 'TapeJobCreated', 'TapeJobCreationFailed', 'TapeJobStageSubmitted', 'TapeFilesStaged', 'TapeJobCompleted',
   'TapeJobCancelRequested', 'TapeJobCancelled', 'TapeJobCancelFailed', 'TapeJobTimeoutChecked', 'TapeCallbackDelivered',
-  'TapeCallbackFailed', 'TapeCallbackRerunRequested', 'TapeFilesReconciled',
+  'TapeCallbackFailed', 'TapeCallbackRerunRequested', 'TapeFilesReconciled', 'TapeFilesReleaseRequested', 'TapeFilesReleased',
+  'TapeFilesReleaseFailed',
 ] as const;
 export type TapeEvent = { [N in (typeof TAPE_EVENTS)[number]]: Ev<N> }[(typeof TAPE_EVENTS)[number]];
 export type TapeInput =
@@ -74,6 +75,7 @@ export type TapeInput =
   | { name: 'FilesLookedUp'; effect: Extract<TapeEffect, { kind: 'lookupFiles' }>; result: LookupResult }
   | { name: 'BatchStageDone'; effect: Extract<TapeEffect, { kind: 'batchStage' }>; result: StageResult }
   | { name: 'CancelStageDone'; effect: Extract<TapeEffect, { kind: 'cancelStage' }> }
+  | { name: 'FilesReleased'; effect: Extract<TapeEffect, { kind: 'releaseFiles' }>; result: { ok: true; files: string[] } | { ok: false; error: string } }
   | { name: 'FilesReconciled'; effect: Extract<TapeEffect, { kind: 'reconcileFiles' }>; result: ReconcileResult }
   /** `now`: the wall clock when the attempt ended (the input's time may be long past), the schedule's clock */
   | { name: 'CallbackDone'; effect: Extract<TapeEffect, { kind: 'deliverCallback' }>; result: CallbackResult; now: number };
@@ -92,6 +94,8 @@ export type TapeEffect =
   | { kind: 'cancelStage'; jobId: number }
   /** ask the library (Scout file status) about the job's still-pending files; resubmit batchstage for those still on tape */
   | { kind: 'reconcileFiles'; jobId: number }
+  /** Scout release of the job's staged files (idempotent: a released file is simply offline) */
+  | { kind: 'releaseFiles'; jobId: number }
   | { kind: 'deliverCallback'; jobId: number; notifyUrl: string; deliveryId: string; body: CallbackBody; scheduled?: true };
 
 export type IgnoreReason =
@@ -99,7 +103,7 @@ export type IgnoreReason =
   | 'ALREADY_SUBMITTED' | 'CALLBACK_DONE' | 'CALLBACK_NOT_FAILED' | 'ALREADY_CANCELLED' | 'OWN_OUTCOME';
 
 type OutcomeName = 'TapeJobCreated' | 'TapeJobCreationFailed' | 'TapeJobStageSubmitted' | 'TapeJobCompleted' | 'TapeJobCancelled'
-  | 'TapeJobCancelFailed' | 'TapeCallbackDelivered' | 'TapeCallbackFailed' | 'TapeFilesReconciled';
+  | 'TapeJobCancelFailed' | 'TapeCallbackDelivered' | 'TapeCallbackFailed' | 'TapeFilesReconciled' | 'TapeFilesReleased' | 'TapeFilesReleaseFailed';
 /** The outcome events the rules append (keyed by their job). */
 export type OutcomeEvent = { [N in OutcomeName]: { name: N; value: BodyOf<N> } }[OutcomeName];
 /** A failed delivery to try again at nextAt: a decided update of the job state, no event (the tick triggers it). */
@@ -140,6 +144,10 @@ export function decide(input: TapeInput, view: TapeView, ctx: RuleContext): Outp
     case 'TapeJobTimeoutChecked': return onTick(view.job, ctx);
     case 'CallbackDue': return dueCallback(view.job, ctx.now);
     case 'ReconcileDue': return onQuiet(view.job, ctx);
+    case 'TapeFilesReleaseRequested': return onReleaseRequested(input.value.jobId, view.job);
+    case 'FilesReleased': return input.result.ok
+      ? [emit('TapeFilesReleased', { jobId: input.effect.jobId, files: input.result.files })]
+      : [emit('TapeFilesReleaseFailed', { jobId: input.effect.jobId, reason: 'LIBRARY_ERROR', error: input.result.error })];
     case 'FilesReconciled': return isJob(view.job) ? afterReconcile(view.job, input.result) : [ignore('UNKNOWN_JOB')];
     case 'TapeCallbackRerunRequested': return onRerun(view.job);
     case 'JobIdClaimed': return input.holds ? onClaimed(input.effect.request, ctx) : [ignore('DUPLICATE_JOB')];
@@ -152,7 +160,9 @@ export function decide(input: TapeInput, view: TapeView, ctx: RuleContext): Outp
     case 'TapeJobCancelled':
     case 'TapeJobCancelFailed':
     case 'TapeCallbackDelivered':
-    case 'TapeCallbackFailed': return [ignore('OWN_OUTCOME')];
+    case 'TapeCallbackFailed':
+    case 'TapeFilesReleased':
+    case 'TapeFilesReleaseFailed': return [ignore('OWN_OUTCOME')];
     default: {
       const never: never = input;
       throw new InvalidEventError(`tape rules cannot handle ${(never as { name: string }).name}`);
@@ -282,6 +292,12 @@ export function afterReconcile(job: Job, result: ReconcileResult): Output[] {
   if (job.status !== 'STAGING') return [ignore('JOB_NOT_STAGING')];
   const found = result.ok ? result : { staged: [], failed: [], pending: job.total - job.ready - job.error, checked: 0 };
   return [emit('TapeFilesReconciled', { jobId: job.jobId, staged: found.staged, failed: found.failed, pending: found.pending, checked: found.checked })];
+}
+
+/** DELETE /staging/files: the library releases what the job staged, in any state but removed. */
+function onReleaseRequested(jobId: number, job: TapeState): Output[] {
+  if (!isJob(job) || job.status === 'CANCELLED') return [emit('TapeFilesReleaseFailed', { jobId, reason: 'NOT_FOUND', error: '' })];
+  return [{ kind: 'effect', effect: { kind: 'releaseFiles', jobId } }];
 }
 
 function onFinished(job: TapeState): Output[] {
@@ -415,7 +431,8 @@ export function evolve(state: TapeState, event: Evolving): TapeState {
 }
 
 function apply(state: TapeState, { name, value: v }: Evolving): TapeState {
-  if (name === 'TapeJobCancelFailed') return state; // a refusal changes nothing
+  // a refusal, and a release (the disk cache is the library's), change nothing here
+  if (name === 'TapeJobCancelFailed' || name === 'TapeFilesReleaseFailed' || name === 'TapeFilesReleased') return state;
   if ((name === 'TapeJobCreated' || name === 'TapeJobCreationFailed') && isJob(state)) {
     throw new InvalidEventError(`tape job ${v.jobId}: ${name} for a job that already exists`);
   }

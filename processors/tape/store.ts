@@ -109,6 +109,13 @@ export async function pendingFiles(tx: Tx, jobId: number, max: number): Promise<
   return rows.map((r) => r.file);
 }
 
+/** The job's files staged (READY in its status bytes). */
+export async function readyFiles(tx: Tx, jobId: number): Promise<string[]> {
+  const { rows } = await tx.query(
+    `SELECT f.file FROM jobs j JOIN job_files f USING (job_id) WHERE j.job_id = $1 AND get_byte(j.file_state, f.idx) = 1 ORDER BY f.idx`, [jobId]);
+  return rows.map((r) => r.file);
+}
+
 /** Jobs whose scheduled callback redelivery is due (rules.dueCallback decides each). */
 export async function dueCallbacks(tx: Tx, now: number, limit = 100): Promise<number[]> {
   const { rows } = await tx.query(`SELECT job_id FROM jobs WHERE callback = 'PENDING' AND callback_next_at <= $1 ORDER BY callback_next_at, job_id LIMIT $2`, [now, limit]);

@@ -58,6 +58,14 @@ export async function applyChanges(tx: Tx, offset: string, changes: RowChange[])
         if (rowCount) await tx.query('DELETE FROM files WHERE job_id = $1', [c.jobId]);
         break;
       }
+      case 'released':
+        await tx.query(
+          `WITH f AS (UPDATE files SET released_at = to_timestamp($3 / 1000.0)
+                      WHERE job_id = $1 AND name = ANY($4::text[]) AND released_at IS NULL
+                      AND EXISTS (SELECT 1 FROM jobs WHERE job_id = $1 AND last_offset < $2) RETURNING 1)
+           UPDATE jobs SET released_files = released_files + (SELECT count(*) FROM f), last_offset = $2 WHERE job_id = $1 AND last_offset < $2`,
+          [c.jobId, offset, c.at, c.files]);
+        break;
       case 'heartbeat':
         await tx.query(
           `INSERT INTO adapter (id, heartbeat, notifications_consumed, cache, last_offset) VALUES ('tape', to_timestamp($1 / 1000.0), $2, $3, $4)
@@ -162,4 +170,5 @@ async function applySegment(tx: Tx, changes: (RowChange & { offset: string })[])
       [cancelled.map((c) => c.jobId), cancelled.map((c) => c.offset)]);
   }
   for (const c of of('heartbeat')) await applyChanges(tx, c.offset, [c]); // one adapter row: at most one per segment
+  for (const c of of('released')) await applyChanges(tx, c.offset, [c]); // rare: one statement each
 }

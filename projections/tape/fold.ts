@@ -9,6 +9,7 @@ export type RowChange =
   | { op: 'jobFinished'; jobId: number; status: 'COMPLETED' | 'FAILED'; at: number; returnCode: number; comment: string; counts?: { ready: number; error: number } }
   | { op: 'files'; jobId: number; at: number; files: { name: string; ready: boolean; error: string | null }[] }
   | { op: 'jobCancelled'; jobId: number }
+  | { op: 'released'; jobId: number; at: number; files: string[] }
   | { op: 'heartbeat'; at: number; notificationsConsumed: number; cache: string | null };
 
 /** Each file once, first outcome wins (staged before failed), as the processor counts them. */
@@ -32,6 +33,7 @@ export function fold(event: DecodedEvent): RowChange[] {
     case 'TapeJobCompleted':
       return [{ op: 'jobFinished', jobId: v.jobId, status: 'COMPLETED', at, returnCode: v.returnCode, comment: v.comment, counts: { ready: v.readyFiles, error: v.errorFiles } }];
     case 'TapeJobCancelled': return [{ op: 'jobCancelled', jobId: v.jobId }];
+    case 'TapeFilesReleased': return [{ op: 'released', jobId: v.jobId, at, files: v.files }];
     case 'TapeCallbackDelivered': return [{ op: 'jobSet', jobId: v.jobId, set: { callback_status: 'DELIVERED', callback_attempts: v.attempts, callback_error: null } }];
     case 'TapeCallbackFailed': return [{ op: 'jobSet', jobId: v.jobId, set: { callback_status: 'FAILED', callback_attempts: v.attempts, callback_error: v.error } }];
     case 'TapeJobTimeoutChecked': return [{ op: 'heartbeat', at, notificationsConsumed: v.notificationsConsumed, cache: v.cache }];

@@ -19,13 +19,15 @@ export interface JobStatusView {
 export interface JobDetail {
   jobId: number; status: string; notifyUrl: string; created: string; completed: boolean; completedAt: string | null;
   totalFiles: number; readyFiles: number; errorFiles: number; returnCode: number | null; comment: string;
+  /** files released from the disk cache since (DELETE /staging/files) */
+  releasedFiles: number;
   callback: { status: string; attempts: number; error: string | null };
 }
 
 const detail = (r: any): JobDetail => ({
   jobId: Number(r.job_id), status: r.status, notifyUrl: r.notify_url, created: iso(r.created)!, completed: r.completed,
   completedAt: iso(r.completed_at), totalFiles: r.total_files, readyFiles: r.ready_files, errorFiles: r.error_files,
-  returnCode: r.return_code, comment: r.comment,
+  returnCode: r.return_code, comment: r.comment, releasedFiles: r.released_files ?? 0,
   callback: { status: r.callback_status, attempts: r.callback_attempts, error: r.callback_error },
 });
 

@@ -49,6 +49,9 @@ export interface EventMap {
   TapeCallbackFailed: tape.TapeCallbackFailed;
   TapeCallbackRerunRequested: tape.TapeCallbackRerunRequested;
   TapeFilesReconciled: tape.TapeFilesReconciled;
+  TapeFilesReleased: tape.TapeFilesReleased;
+  TapeFilesReleaseFailed: tape.TapeFilesReleaseFailed;
+  TapeFilesReleaseRequested: tape.TapeFilesReleaseRequested;
   TapeFilesStaged: tape.TapeFilesStaged;
   TapeJobCancelFailed: tape.TapeJobCancelFailed;
   TapeJobCancelled: tape.TapeJobCancelled;
@@ -99,6 +102,9 @@ export const EVENT_TOPIC = {
   TapeCallbackFailed: 'dbb.tape.jobs',
   TapeCallbackRerunRequested: 'dbb.tape.jobs',
   TapeFilesReconciled: 'dbb.tape.jobs',
+  TapeFilesReleased: 'dbb.tape.jobs',
+  TapeFilesReleaseFailed: 'dbb.tape.jobs',
+  TapeFilesReleaseRequested: 'dbb.tape.jobs',
   TapeFilesStaged: 'dbb.tape.jobs',
   TapeJobCancelFailed: 'dbb.tape.jobs',
   TapeJobCancelled: 'dbb.tape.jobs',

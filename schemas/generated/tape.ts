@@ -45,6 +45,30 @@ export interface TapeFilesReconciled {
   checked: number;
 }
 
+/** The tape library released the job's staged files from its disk cache (Scout release); they stay on tape. Key: job id. */
+export interface TapeFilesReleased {
+  meta: Meta;
+  jobId: number;
+  /** the files released (the job's staged files) */
+  files: Array<string>;
+}
+
+/** The processor could not release a job's files: the job id is unknown or removed (the gateway answers 404), or the library refused or did not answer (502). Key: job id. */
+export interface TapeFilesReleaseFailed {
+  meta: Meta;
+  jobId: number;
+  /** NOT_FOUND or LIBRARY_ERROR */
+  reason: string;
+  /** the library's error (LIBRARY_ERROR) */
+  error: string;
+}
+
+/** A client asked to release a job's staged files from the tape library's disk cache (DELETE /staging/files; the WLCG tape REST API's release). Key: job id. */
+export interface TapeFilesReleaseRequested {
+  meta: Meta;
+  jobId: number;
+}
+
 export interface TapeFileFailure {
   file: string;
   error: string;
@@ -152,6 +176,9 @@ export type TapeEvent =
   | { name: 'TapeCallbackFailed'; value: TapeCallbackFailed }
   | { name: 'TapeCallbackRerunRequested'; value: TapeCallbackRerunRequested }
   | { name: 'TapeFilesReconciled'; value: TapeFilesReconciled }
+  | { name: 'TapeFilesReleased'; value: TapeFilesReleased }
+  | { name: 'TapeFilesReleaseFailed'; value: TapeFilesReleaseFailed }
+  | { name: 'TapeFilesReleaseRequested'; value: TapeFilesReleaseRequested }
   | { name: 'TapeFilesStaged'; value: TapeFilesStaged }
   | { name: 'TapeJobCancelFailed'; value: TapeJobCancelFailed }
   | { name: 'TapeJobCancelled'; value: TapeJobCancelled }
