@@ -18,6 +18,7 @@ import { checkRelativePath, checkSourcePath, checkUsername } from '../../domains
 import { fdPath, openSource, openTrustedDir, StagingRefusal, walkDirs } from '../../platform/safe-fs.ts';
 import { getStagingLog, getStagingRequest, listStagingRequests, SCHEMA, type StagingRequestRecord } from '../../projections/staging/queries.ts';
 import { actorOf, boundUser, mayActFor, type RoutePlugin } from '../types.ts';
+import { AS_OF, schemaAsOf } from '../as-of.ts';
 
 const Item = Type.Object({
   local_path_on_storage: Type.String({ maxLength: 8192, description: 'source: absolute under the storage root, or relative to it' }),
@@ -54,8 +55,8 @@ function requireUser(req: FastifyRequest, username: string, what: string): void 
 }
 
 /** A request record the caller may see: 404 when absent, 403 when it is another user's (bound token). */
-async function visibleRequest(req: FastifyRequest, db: Parameters<typeof getStagingRequest>[0], id: string, what: string): Promise<StagingRequestRecord> {
-  const rec = await getStagingRequest(db, id);
+async function visibleRequest(req: FastifyRequest, db: Parameters<typeof getStagingRequest>[0], id: string, what: string, schema = SCHEMA): Promise<StagingRequestRecord> {
+  const rec = await getStagingRequest(db, id, schema);
   if (!rec) throw new BadRequestError('DBB_STAGING_NOT_FOUND', `no staging request ${id}`);
   requireUser(req, rec.username, what);
   return rec;
@@ -205,8 +206,8 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
 
   app.get('/api/v1/staging/requests/:id', {
     onRequest: deps.auth.require('reader'),
-    schema: { summary: 'Status of one staging request', params: IdParams, response: { 200: Record_ } },
-  }, async (req) => visibleRequest(req, deps.db, req.params.id, 'see the request'));
+    schema: { summary: 'Status of one staging request', params: IdParams, querystring: Type.Object(AS_OF), response: { 200: Record_ } },
+  }, async (req) => visibleRequest(req, deps.db, req.params.id, 'see the request', await schemaAsOf(deps, 'projection.staging', req.query.as_of)));
 
   app.get('/api/v1/staging/requests', {
     onRequest: deps.auth.require('reader'),
@@ -216,13 +217,14 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
         username: Type.Optional(Type.String({ maxLength: 256 })),
         status: Type.Optional(Type.Union([Type.Literal('QUEUED'), Type.Literal('SUCCESS'), Type.Literal('FAILURE')])),
         limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
+        ...AS_OF,
       }),
       response: { 200: Type.Object({ requests: Type.Array(Record_) }) },
     },
   }, async (req) => {
     const own = boundUser(req);
     if (own && req.query.username !== undefined) requireUser(req, req.query.username, 'list the requests');
-    return { requests: await listStagingRequests(deps.db, { ...req.query, username: own ?? req.query.username }) };
+    return { requests: await listStagingRequests(deps.db, { ...req.query, username: own ?? req.query.username }, await schemaAsOf(deps, 'projection.staging', req.query.as_of)) };
   });
 
   app.post('/api/v1/staging/requests/:id/rerun', {
