@@ -22,7 +22,7 @@ export const canMove = (from: StatusOrNone, to: IngestStatus) => TRANSITIONS[fro
 
 export const INGEST_EVENTS = [
   'FileDiscovered', 'FileMoved', 'DuplicateFound', 'FileConflictFound', 'FileBackfilled',
-  'IngestRerunRequested', 'IngestQueued', 'IngestAttempted',
+  'IngestRerunRequested', 'IngestQueued', 'IngestAttempted', 'FileQuarantined', 'FileRestored',
 ] as const;
 export type IngestEventName = (typeof INGEST_EVENTS)[number];
 export type IngestEvent = { [N in IngestEventName]: { name: N; value: EventMap[N] } }[IngestEventName];
@@ -40,6 +40,8 @@ export function statusOf(e: IngestEvent): IngestStatus | null {
     case 'IngestAttempted': return STATUSES.includes(e.value.status as IngestStatus) ? (e.value.status as IngestStatus) : null;
     case 'FileDiscovered':
     case 'DuplicateFound':
+    case 'FileQuarantined': // stays FAILURE: where the file is, not how its ingest went
+    case 'FileRestored': // followed by IngestQueued
       return null;
     default: {
       const never: never = e;

@@ -1,5 +1,6 @@
-// Ingest routes (the seed has no HTTP API; all under /api/v1/ingest): files by current status, a
-// file's complete event history, counts per status, and rerun (operator; appends IngestRerunRequested).
+// Ingest routes (the seed has no HTTP API; all under /api/v1/ingest): files by current status (or in
+// quarantine), a file's complete event history, counts per status, and rerun (operator; appends
+// IngestRerunRequested; a quarantined file is brought back by the processor).
 import { Type } from '@sinclair/typebox';
 import { BadRequestError } from '../../platform/errors.ts';
 import { STATUSES } from '../../domains/ingest/status.ts';
@@ -14,6 +15,7 @@ const File = Type.Object({
   sourcePath: Nullable(Type.String()), storagePath: Nullable(Type.String()), inStorage: Type.Boolean(), status: Nullable(Status),
   statusAt: Nullable(Type.String()), attempts: Type.Integer(), plugin: Nullable(Type.String()), lastError: Nullable(Type.String()),
   finderAction: Nullable(Type.String()), discoveredAt: Nullable(Type.String()), updatedAt: Type.String(),
+  quarantinePath: Nullable(Type.String({ description: 'where the file is while quarantined (<name>.reason.json beside it); null otherwise' })),
 });
 const Event = Type.Object({
   eventId: Type.String(), event: Type.String(), status: Nullable(Status), occurredAt: Type.String(), actor: Nullable(Type.String()),
@@ -33,13 +35,14 @@ export const ingestRoutes: RoutePlugin = async (app, deps) => {
       summary: 'Files with their current ingest status (the latest status event)',
       querystring: Type.Object({
         status: Type.Optional(Status), since: Type.Optional(Since),
+        quarantined: Type.Optional(Type.Boolean({ description: 'true: only files in quarantine; false: only files not in quarantine' })),
         limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }), offset: Type.Integer({ minimum: 0, default: 0 }),
       }),
       response: { 200: Type.Object({ files: Type.Array(File) }) },
     },
   }, async (req) => {
-    const { status, since, limit, offset } = req.query;
-    return { files: await listFiles(deps.db, { status, since: since ? new Date(since) : undefined, limit, offset }) };
+    const { status, since, quarantined, limit, offset } = req.query;
+    return { files: await listFiles(deps.db, { status, since: since ? new Date(since) : undefined, quarantined, limit, offset }) };
   });
 
   app.get('/api/v1/ingest/files/:id', {
@@ -72,7 +75,7 @@ export const ingestRoutes: RoutePlugin = async (app, deps) => {
       body: Type.Object({
         status: Type.Union([RerunStatus, Type.Array(RerunStatus, { minItems: 1 })]),
         since: Type.Optional(Since),
-        files: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 8192 }), { maxItems: 100_000, description: 'file ids, relative paths or storage paths' })),
+        files: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 8192 }), { maxItems: 100_000, description: 'file ids, relative paths, storage paths or quarantine paths' })),
         reason: Type.Optional(Type.String({ maxLength: 2000 })),
       }, { additionalProperties: false }),
       response: { 202: Type.Object({ requestId: Type.String(), count: Type.Integer(), fileIds: Type.Array(Type.String()), statusUrl: Type.String() }) },

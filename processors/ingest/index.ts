@@ -21,6 +21,6 @@ export function createIngestProcessor(deps: DomainDeps, opts: { config?: IngestC
     limiter: new Limiter(ingester.concurrency),
     now: () => performance.now(),
   });
-  const { handle, handleBatch } = ingestHandler(ingester.plugin.name, effects, ingester.concurrency);
+  const { handle, handleBatch } = ingestHandler(ingester.plugin.name, effects, ingester.concurrency, ingester.quarantine ?? null);
   return consumerSpec('processor', NAME, { topics: [TOPIC.INGEST_FILES], migrations: new URL('./migrations', import.meta.url), handle, handleBatch });
 }

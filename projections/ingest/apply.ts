@@ -7,6 +7,7 @@ import type { RowChange } from './fold.ts';
 const COLS: [keyof Extract<RowChange, { op: 'file' }>['fields'], string][] = [
   ['relPath', 'rel_path'], ['checksum', 'checksum'], ['size', 'size'], ['sourcePath', 'source_path'], ['storagePath', 'storage_path'],
   ['inStorage', 'in_storage'], ['attempts', 'attempts'], ['plugin', 'plugin'], ['lastError', 'last_error'], ['finderAction', 'finder_action'],
+  ['quarantinePath', 'quarantine_path'],
 ];
 
 export async function applyChanges(tx: Pick<pg.PoolClient, 'query'>, changes: RowChange[]): Promise<void> {

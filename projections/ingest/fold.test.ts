@@ -25,4 +25,11 @@ describe('ingest fold', () => {
     const [file] = fold(ev('DuplicateFound', { fileId: 'f1', relPath: 'a', sourcePath: '/b/a', storagePath: '/s/a', size: 3, checksum: 'c', action: 'Keep' }));
     expect(file).toMatchObject({ status: null, fields: { finderAction: 'Keep' } });
   });
+  it('moves a file out of storage into quarantine and back, without changing its status', () => {
+    const [q, qe] = fold(ev('FileQuarantined', { fileId: 'f1', attempt: 1, storagePath: '/s/a', quarantinePath: '/q/a', reasonPath: '/q/a.reason.json', error: 'boom' }, '10'));
+    expect(q).toMatchObject({ upsert: false, status: null, fields: { inStorage: false, quarantinePath: '/q/a' } });
+    expect(qe).toMatchObject({ event: 'FileQuarantined', error: 'boom', details: { quarantinePath: '/q/a', reasonPath: '/q/a.reason.json' } });
+    const [r] = fold(ev('FileRestored', { fileId: 'f1', quarantinePath: '/q/a', storagePath: '/s/a' }, '11'));
+    expect(r).toMatchObject({ upsert: false, status: null, fields: { inStorage: true, quarantinePath: null } });
+  });
 });

@@ -16,6 +16,8 @@ export interface FileFields {
   lastError?: string | null;
   finderAction?: string;
   discoveredAt?: number;
+  /** null: back in storage */
+  quarantinePath?: string | null;
 }
 
 export type RowChange =
@@ -63,6 +65,8 @@ function fieldsOf(e: IngestEvent): { upsert: boolean; fields: FileFields } {
     case 'IngestQueued': return { upsert: false, fields: { attempts: e.value.attempt, plugin: e.value.plugin } };
     case 'IngestAttempted': return { upsert: false, fields: { plugin: e.value.plugin, lastError: e.value.error } };
     case 'IngestRerunRequested': return { upsert: false, fields: {} };
+    case 'FileQuarantined': return { upsert: false, fields: { inStorage: false, quarantinePath: e.value.quarantinePath } };
+    case 'FileRestored': return { upsert: false, fields: { inStorage: true, quarantinePath: null } };
   }
 }
 
@@ -80,9 +84,17 @@ export function fold(event: DecodedEvent): RowChange[] {
       actor: event.meta.actor, plugin: typeof v.plugin === 'string' ? v.plugin : null, attempt,
       durationMs: typeof v.durationMs === 'number' ? v.durationMs : null,
       error: typeof v.error === 'string' ? v.error : typeof v.reason === 'string' && e.name === 'FileConflictFound' ? v.reason : null,
-      details: e.name === 'IngestAttempted' && e.value.details ? parseDetails(e.value.details) : e.name === 'DuplicateFound' ? { action: e.value.action } : null,
+      details: detailsOf(e),
     },
   ];
+}
+
+function detailsOf(e: IngestEvent): unknown {
+  if (e.name === 'IngestAttempted') return e.value.details ? parseDetails(e.value.details) : null;
+  if (e.name === 'DuplicateFound') return { action: e.value.action };
+  if (e.name === 'FileQuarantined') return { storagePath: e.value.storagePath, quarantinePath: e.value.quarantinePath, reasonPath: e.value.reasonPath };
+  if (e.name === 'FileRestored') return { quarantinePath: e.value.quarantinePath, storagePath: e.value.storagePath };
+  return null;
 }
 
 function parseDetails(s: string): unknown {

@@ -8,11 +8,13 @@ export interface IngestFileRow {
   fileId: string; relPath: string | null; checksum: string | null; size: number | null; sourcePath: string | null;
   storagePath: string | null; inStorage: boolean; status: IngestStatus | null; statusAt: string | null; attempts: number;
   plugin: string | null; lastError: string | null; finderAction: string | null; discoveredAt: string | null; updatedAt: string;
+  quarantinePath: string | null;
 }
 
 const FILE_COLS = `file_id AS "fileId", rel_path AS "relPath", checksum, size::float8 AS size, source_path AS "sourcePath",
   storage_path AS "storagePath", in_storage AS "inStorage", status, status_at AS "statusAt", attempts, plugin,
-  last_error AS "lastError", finder_action AS "finderAction", discovered_at AS "discoveredAt", updated_at AS "updatedAt"`;
+  last_error AS "lastError", finder_action AS "finderAction", discovered_at AS "discoveredAt", updated_at AS "updatedAt",
+  quarantine_path AS "quarantinePath"`;
 
 const iso = (r: any) => ({
   ...r,
@@ -21,12 +23,14 @@ const iso = (r: any) => ({
   updatedAt: new Date(r.updatedAt).toISOString(),
 });
 
-export async function listFiles(db: Db, q: { status?: IngestStatus; since?: Date; limit?: number; offset?: number } = {}): Promise<IngestFileRow[]> {
+/** `quarantined`: true = only files in quarantine, false = only files not in quarantine. */
+export async function listFiles(db: Db, q: { status?: IngestStatus; since?: Date; quarantined?: boolean; limit?: number; offset?: number } = {}): Promise<IngestFileRow[]> {
   const { rows } = await db.query(
     `SELECT ${FILE_COLS} FROM projection_ingest.files
       WHERE ($1::text IS NULL OR status = $1) AND ($2::timestamptz IS NULL OR status_at >= $2)
+        AND ($5::boolean IS NULL OR (quarantine_path IS NOT NULL) = $5)
       ORDER BY status_at NULLS LAST, file_id LIMIT $3 OFFSET $4`,
-    [q.status ?? null, q.since ?? null, q.limit ?? 1000, q.offset ?? 0],
+    [q.status ?? null, q.since ?? null, q.limit ?? 1000, q.offset ?? 0, q.quarantined ?? null],
   );
   return rows.map(iso);
 }
@@ -60,12 +64,14 @@ export async function statusCounts(db: Db): Promise<Record<IngestStatus, number>
   return out;
 }
 
-/** File ids to rerun: current status in `statuses` (and in storage), changed since `since`, optionally only `fileIds`. */
+/** File ids to rerun: current status in `statuses` (and in storage or in quarantine), changed since `since`, optionally only
+ *  `fileIds` (ids, relative, storage or quarantine paths: the rerun finds a quarantined file where it went). */
 export async function selectForRerun(db: Db, q: { statuses: IngestStatus[]; since?: Date; fileIds?: string[] }): Promise<string[]> {
   const { rows } = await db.query(
     `SELECT file_id FROM projection_ingest.files
       WHERE status = ANY($1) AND ($2::timestamptz IS NULL OR status_at >= $2)
-        AND (($3::text[] IS NULL AND in_storage) OR file_id = ANY($3) OR rel_path = ANY($3) OR storage_path = ANY($3))
+        AND (($3::text[] IS NULL AND (in_storage OR quarantine_path IS NOT NULL))
+             OR file_id = ANY($3) OR rel_path = ANY($3) OR storage_path = ANY($3) OR quarantine_path = ANY($3))
       ORDER BY file_id`,
     [q.statuses, q.since ?? null, q.fileIds?.length ? q.fileIds : null],
   );
