@@ -292,8 +292,15 @@ describe('web console', () => {
       await h.stack.appender.append('IngestQueued', fileId, { fileId, attempt: 1, plugin: 'butler', ...paths }, { actor: 'test' });
       await h.stack.appender.append('IngestAttempted', fileId, { fileId, attempt: 1, plugin: 'butler', status: 'FAILURE', durationMs: 12, error: `butler refused night1/${name}: no dataset type`, details: null }, { actor: 'test' });
     }
+    // the first one was moved to quarantine (INGEST_QUARANTINE_DIR) by the processor
+    await h.stack.appender.append('FileQuarantined', '00000000-0000-4000-8000-000000000001', {
+      fileId: '00000000-0000-4000-8000-000000000001', attempt: 1, storagePath: '/repo/night1/a.fits', quarantinePath: '/quarantine/night1/a.fits',
+      reasonPath: '/quarantine/night1/a.fits.reason.json', error: 'butler refused night1/a.fits: no dataset type',
+    }, { actor: 'test' });
     const page = await login('operator', '#/ingest');
     await page.getByText('butler refused night1/a.fits: no dataset type').waitFor({ timeout: WAIT });
+    await page.getByText('/quarantine/night1/a.fits', { exact: true }).waitFor({ timeout: WAIT });
+    await page.getByText('1 of them in quarantine').waitFor({ timeout: WAIT });
     await page.getByText('butler refused night1/b.fits: no dataset type').waitFor({ timeout: WAIT });
     await page.locator('.counts li', { hasText: 'FAILURE' }).filter({ hasText: /FAILURE\s*2/ }).waitFor({ timeout: WAIT });
     await page.getByRole('checkbox', { name: 'select night1/a.fits' }).check();

@@ -1,9 +1,10 @@
-// Ingest: files per status, the failures with their error, and "rerun selected" (operator).
+// Ingest: files per status, the failures with their error (and where a quarantined one went), and
+// "rerun selected" (operator; a quarantined file is brought back into storage first).
 import { useState } from 'react';
 import { api, atLeast, type Who } from '../api.ts';
 import { Err, fmtTime, usePoll } from '../hooks.tsx';
 
-interface File { fileId: string; relPath: string | null; status: string | null; statusAt: string | null; attempts: number; plugin: string | null; lastError: string | null }
+interface File { fileId: string; relPath: string | null; status: string | null; statusAt: string | null; attempts: number; plugin: string | null; lastError: string | null; quarantinePath: string | null }
 
 export function IngestPage({ who }: { who: Who }) {
   const { data: counts, error: e1, reload: r1 } = usePoll(() => api<Record<string, number>>('/api/v1/ingest/counts'), 3000);
@@ -11,6 +12,7 @@ export function IngestPage({ who }: { who: Who }) {
   const [sel, setSel] = useState<Set<string>>(new Set());
   const [msg, setMsg] = useState<string | null>(null);
   const files = failed?.files ?? [];
+  const quarantined = files.filter((f) => f.quarantinePath).length;
   const toggle = (id: string) => setSel((s) => { const n = new Set(s); if (n.has(id)) n.delete(id); else n.add(id); return n; });
   async function rerun() {
     try {
@@ -35,6 +37,7 @@ export function IngestPage({ who }: { who: Who }) {
       <section aria-labelledby="fail-h">
         <h2 id="fail-h">Failures</h2>
         <Err text={e2} />
+        {quarantined > 0 && <p className="hint">{quarantined} of them in quarantine (a reason file beside each); a rerun brings a file back into storage first.</p>}
         {canRerun && (
           <div className="row">
             <button type="button" onClick={() => setSel(new Set(files.map((f) => f.fileId)))} disabled={!files.length}>Select all</button>
@@ -43,15 +46,16 @@ export function IngestPage({ who }: { who: Who }) {
         )}
         {msg && <p role="status">{msg}</p>}
         <table>
-          <thead><tr>{canRerun && <th><span className="sr">select</span></th>}<th>file</th><th>attempts</th><th>plugin</th><th>failed at</th><th>error</th></tr></thead>
+          <thead><tr>{canRerun && <th><span className="sr">select</span></th>}<th>file</th><th>attempts</th><th>plugin</th><th>failed at</th><th>error</th><th>quarantine</th></tr></thead>
           <tbody>
             {files.map((f) => (
               <tr key={f.fileId}>
                 {canRerun && <td><input type="checkbox" aria-label={`select ${f.relPath ?? f.fileId}`} checked={sel.has(f.fileId)} onChange={() => toggle(f.fileId)} /></td>}
                 <td><code>{f.relPath ?? f.fileId}</code></td><td>{f.attempts}</td><td>{f.plugin ?? ''}</td><td>{fmtTime(f.statusAt)}</td><td className="error">{f.lastError ?? ''}</td>
+                <td>{f.quarantinePath ? <code title={`${f.quarantinePath}.reason.json`}>{f.quarantinePath}</code> : ''}</td>
               </tr>
             ))}
-            {!files.length && <tr><td colSpan={6} className="hint">no failures</td></tr>}
+            {!files.length && <tr><td colSpan={7} className="hint">no failures</td></tr>}
           </tbody>
         </table>
       </section>
