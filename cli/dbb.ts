@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Env, KeySpec } from '../platform/config.ts';
 import type { allConsumers } from './system.ts';
 import { registerDomainCommands } from './domains.ts';
+import { registerReplayCommand } from './replay.ts';
 
 // Everything else is imported by the command that needs it: `dbb --help` loads commander and nothing of
 // the platform (≤ 0.5 s from the build, docs/deploy.md).
@@ -164,27 +165,7 @@ program.command('lag').description('records behind the log end per consumer grou
     }
   });
 
-program.command('replay').description('rebuild a projection from offset 0 into a shadow schema, then swap it in')
-  .argument('<projection>', 'e.g. gw or projection.gw')
-  .action(async (name: string) => {
-    const [{ loadConfig }, { startPlatform }, { replayProjection }, { allConsumers }, { default: cliProgress }] = await Promise.all([
-      config$(), import('../platform/runtime.ts'), import('../platform/replay.ts'), system$(), import('cli-progress'),
-    ]);
-    const config = loadConfig(process.env);
-    const platform = await startPlatform(config, { log: await commandLog(), source: 'dbb-replay', relay: false });
-    try {
-      const specs = allConsumers(platform).filter((s) => s.kind === 'projection');
-      const spec = specs.find((s) => s.name === name || s.name === `projection.${name}`);
-      if (!spec) throw new Error(`no projection ${name}; known: ${specs.map((s) => s.name).join(', ')}`);
-      const bar = new cliProgress.SingleBar({ format: `replay ${spec.name} [{bar}] {percentage}% {value}/{total} events {eta_formatted}` }, cliProgress.Presets.shades_classic);
-      bar.start(1, 0);
-      const res = await replayProjection(platform, spec, { onProgress: (done, total) => { bar.setTotal(Math.max(total, 1)); bar.update(done); } });
-      bar.stop();
-      console.log(`replayed ${res.events} events in ${(res.ms / 1000).toFixed(1)} s; ${res.schema} swapped in${res.previous ? `, previous kept as ${res.previous}` : ''}`);
-    } finally {
-      await platform.close();
-    }
-  });
+registerReplayCommand(program, commandLog);
 
 const schemas = program.command('schemas').description('event schemas');
 schemas.command('check').description('check every schema against the registry (BACKWARD_TRANSITIVE); fails on an incompatible change')

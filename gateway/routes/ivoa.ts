@@ -11,6 +11,7 @@ import { errorDocument, resultsTable, VOTABLE_TYPE, type VoField } from './ivoa-
 import { greatCircleKm, spolyToDali } from '../../projections/ivoa/geo.ts';
 import { localFileOf } from '../../domains/ivoa/local-file.ts';
 import { soda, sodaDescriptor, SODA_DESCRIPTOR_ID } from './ivoa-soda.ts';
+import { AS_OF, schemaAsOf } from '../as-of.ts';
 
 const GROUP = 'ivoa-seed';
 /** The seed's paths (DaCHS TAP, DaCHS cone search, rucio-datalink), kept for its existing clients. */
@@ -221,8 +222,9 @@ export const ivoaRoutes: RoutePlugin = async (app, deps) => {
   app.get('/api/v1/ivoa/stats', {
     schema: {
       summary: 'ObsCore rows, published DIDs, deleted DIDs and live replicas',
+      querystring: Type.Object(AS_OF),
       response: { 200: Type.Object({ rows: Type.Integer(), dids: Type.Integer(), deletedDids: Type.Integer(), replicas: Type.Integer() }) },
     },
     onRequest: read,
-  }, async () => getCounts(deps.db));
+  }, async (req) => getCounts(deps.db, await schemaAsOf(deps, 'projection.ivoa', req.query.as_of)));
 };

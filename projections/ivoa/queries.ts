@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { COLUMN_NAMES } from './obscore.ts';
 
 type Db = Pick<pg.Pool, 'query'>;
+export const SCHEMA = 'projection_ivoa';
 
 /** Columns as the gateway reads them: s_region rendered as pgSphere text. */
 const SELECT_COLS = COLUMN_NAMES.map((c) => (c === 's_region' ? 'o.s_region::text AS s_region' : `o.${c}`)).join(', ');
@@ -50,14 +51,15 @@ export async function getSite(db: Db, site: string): Promise<{ lat: number; lon:
 /** `replicas`: live replicas of published DIDs, i.e. what DataLink can list. */
 export interface IvoaCounts { rows: number; dids: number; deletedDids: number; replicas: number }
 
-export async function getCounts(db: Db): Promise<IvoaCounts> {
+/** `schema`: the live projection or a point-in-time snapshot of it (`?as_of=`). */
+export async function getCounts(db: Db, schema = SCHEMA): Promise<IvoaCounts> {
   const { rows } = await db.query(
-    `SELECT (SELECT count(*) FROM projection_ivoa.obscore)::bigint AS rows,
-            (SELECT count(DISTINCT (rucio_did_scope, rucio_did_name)) FROM projection_ivoa.obscore)::bigint AS dids,
-            (SELECT count(*) FROM projection_ivoa.did_tombstones t
-              WHERE NOT EXISTS (SELECT 1 FROM projection_ivoa.obscore o WHERE o.rucio_did_scope = t.scope AND o.rucio_did_name = t.name))::bigint AS deleted,
-            (SELECT count(*) FROM projection_ivoa.replicas r WHERE NOT r.removed
-              AND EXISTS (SELECT 1 FROM projection_ivoa.obscore o WHERE o.rucio_did_scope = r.scope AND o.rucio_did_name = r.name))::bigint AS replicas`,
+    `SELECT (SELECT count(*) FROM ${schema}.obscore)::bigint AS rows,
+            (SELECT count(DISTINCT (rucio_did_scope, rucio_did_name)) FROM ${schema}.obscore)::bigint AS dids,
+            (SELECT count(*) FROM ${schema}.did_tombstones t
+              WHERE NOT EXISTS (SELECT 1 FROM ${schema}.obscore o WHERE o.rucio_did_scope = t.scope AND o.rucio_did_name = t.name))::bigint AS deleted,
+            (SELECT count(*) FROM ${schema}.replicas r WHERE NOT r.removed
+              AND EXISTS (SELECT 1 FROM ${schema}.obscore o WHERE o.rucio_did_scope = r.scope AND o.rucio_did_name = r.name))::bigint AS replicas`,
   );
   const r = rows[0];
   return { rows: Number(r.rows), dids: Number(r.dids), deletedDids: Number(r.deleted), replicas: Number(r.replicas) };
