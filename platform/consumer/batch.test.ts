@@ -117,4 +117,18 @@ describe('one sub-batch', () => {
     expect(await stored()).toBe(0n);
     expect(await outbox()).toHaveLength(0);
   });
+  it('given a consumer of a foreign topic, when its own decode reads the records, then the handler gets them, a repeated derived id is dropped and a refused record is dead-lettered', async () => {
+    const seen: string[] = [];
+    const decode = (m: { value: Buffer | null; offset: string }) => {
+      const text = m.value!.toString();
+      if (!text.startsWith('path:')) throw new InvalidEventError(`not a path: ${text}`);
+      const id = `00000000-0000-4000-8000-${text.length.toString().padStart(12, '0')}`; // derived from the content
+      return { name: 'Foreign', value: { path: text.slice(5) }, meta: { eventId: id, occurredAt: 1, correlationId: id, causationId: null, actor: null, source: 'foreign' } };
+    };
+    const handle = async (e: DecodedEvent) => { seen.push(`${e.name}:${(e.value as unknown as { path: string }).path}:${e.offset}`); };
+    await applyChunkIsolating(env({ decode, handle }), TOPIC, 0, 0n, [message(0, Buffer.from('path:a')), message(1, Buffer.from('garbage')), message(2, Buffer.from('path:a')), message(3, Buffer.from('path:bb'))]);
+    expect(seen).toEqual(['Foreign:a:0', 'Foreign:bb:3']);
+    expect((await outbox()).map((r) => [r.topic, r.headers['dbb-error']])).toEqual([[`${TOPIC}.dlq`, 's:not a path: garbage']]);
+    expect(await stored()).toBe(4n);
+  });
 });
