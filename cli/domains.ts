@@ -1,4 +1,4 @@
-// Domain commands of `dbb`: gw stream, ingest finder|rerun|backfill, ivoa load|stats, rerun tape|staging.
+// Domain commands of `dbb`: gw stream, ingest finder|rerun|backfill, tape wait, ivoa load|stats, rerun tape|staging.
 // Each calls a function its domain exports; nothing domain-specific is decided here.
 // Imports are lazy (inside the actions) so that `dbb --help` loads none of the platform.
 import type { Command } from 'commander';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Platform } from '../platform/runtime.ts';
 import { registerIngestCommands } from './ingest.ts';
 import { registerGwCommands } from './gw.ts';
+import { registerTapeCommands } from './tape.ts';
 
 const openPlatform = async (source: string): Promise<Platform> => {
   const [{ loadConfig }, { createLogger }, { startPlatform }] = await Promise.all([import('../platform/config.ts'), import('../platform/log.ts'), import('../platform/runtime.ts')]);
@@ -26,6 +27,8 @@ export function registerDomainCommands(program: Command): void {
   registerGwCommands(program.command('gw').description('GW data buffer'), devToken);
 
   registerIngestCommands(program.command('ingest').description('file finder and ingester'), openPlatform);
+
+  registerTapeCommands(program.command('tape').description('tape staging jobs'), devToken);
 
   const ivoa = program.command('ivoa').description('IVOA publishing (ObsCore, TAP, SCS, DataLink)');
   ivoa.command('load').description('append the DIDs and replicas of a JSON-lines dump as events')
