@@ -1,7 +1,10 @@
 // The built-in schema registry: the Confluent Schema Registry REST API (the subset Confluent
 // clients use: subjects, versions, schemas by id, config, compatibility) for Avro, stored in
 // Postgres. Served under /apis/ccompat/v7 (Apicurio's path, so URLs stay the same) and at /.
-// Run: node --import tsx infra/registry/server.ts  (REGISTRY_DATABASE_URL, REGISTRY_HOST, REGISTRY_PORT)
+// Run: node --import tsx infra/registry/server.ts  (REGISTRY_DATABASE_URL, REGISTRY_HOST, REGISTRY_PORT;
+// REGISTRY_BASIC_AUTH_FILE: a file holding user:password, then every request needs that basic auth)
+import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { Store, RegistryError } from './store.ts';
@@ -13,7 +16,14 @@ const CT = 'application/vnd.schemaregistry.v1+json';
 
 type Handler = (m: RegExpExecArray, q: URLSearchParams, body: any) => Promise<unknown>;
 
-export function createRegistryServer(store: Store) {
+/** True when the request's Authorization header is basic auth with `credentials` (user:password). */
+function authorized(req: IncomingMessage, credentials: string): boolean {
+  const want = Buffer.from(`Basic ${Buffer.from(credentials).toString('base64')}`);
+  const got = Buffer.from(req.headers.authorization ?? '');
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+export function createRegistryServer(store: Store, opts: { basicAuth?: string } = {}) {
   const routes: [string, RegExp, Handler][] = [];
   const on = (method: string, path: string, h: Handler) =>
     routes.push([method, new RegExp(`^${path.replace(/:(\w+)/g, '(?<$1>[^/]+)')}$`), h]);
@@ -66,6 +76,10 @@ export function createRegistryServer(store: Store) {
 
   return createServer(async (req: IncomingMessage, res: ServerResponse) => {
     try {
+      if (opts.basicAuth && !authorized(req, opts.basicAuth)) {
+        res.setHeader('www-authenticate', 'Basic realm="dbb registry"');
+        throw new RegistryError(401, 40101, 'Unauthorized');
+      }
       const url = new URL(req.url ?? '/', 'http://registry');
       let path = url.pathname.startsWith(PREFIX) ? url.pathname.slice(PREFIX.length) : url.pathname;
       if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
@@ -108,7 +122,8 @@ async function main() {
   const port = Number(process.env.REGISTRY_PORT ?? 8081);
   const store = new Store(databaseUrl);
   await store.init();
-  const server = createRegistryServer(store);
+  const authFile = process.env.REGISTRY_BASIC_AUTH_FILE;
+  const server = createRegistryServer(store, { basicAuth: authFile ? readFileSync(authFile, 'utf8').trim() : undefined });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
   console.log(new Date().toISOString(), `dbb registry listening on http://${host}:${port}${PREFIX} (storage ${databaseUrl.replace(/\/\/[^@]*@/, '//')})`);
