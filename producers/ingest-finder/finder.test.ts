@@ -9,6 +9,9 @@ import { sha256File } from './fsops.ts';
 import { validateIngestConfig, type FinderConfig } from '../../domains/ingest/config.ts';
 import type { Appender } from '../../platform/types.ts';
 import { fileIdOf } from '../../domains/ingest/ids.ts';
+import { storageEventsConsumer } from './storage-events.ts';
+import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
+import { InvalidEventError, TransientError } from '../../platform/errors.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -157,5 +160,32 @@ describe('ingest finder (real files, recording appender)', () => {
     expect(events[0].eventId).toBe(events[1].eventId);
     expect(await readFile(join(cfg.storage, 'r.fits'), 'utf8')).toBe('RRR');
     expect(await readdir(join(cfg.storage, '.dbb-finder', 'pending'))).toEqual([]);
+  });
+  it('in events mode takes only the named file; a record whose events cannot be appended is retried (transient) and completes the move', async () => {
+    const cfg = await dirs({ search: { method: 'events', stableMs: 0 } });
+    await put(join(cfg.source, 'n/e.fits'), 'EEE');
+    await put(join(cfg.source, 'other.fits'), 'OOO');
+    const { appender, events } = recorder();
+    let down = true;
+    const flaky: Appender = {
+      async append(name, key, body, opts) {
+        if (name === 'FileMoved' && down) throw new Error('broker down');
+        return appender.append(name, key, body, opts);
+      },
+    };
+    const finder = await createFinder({ appender: flaky, log }, cfg);
+    const spec = storageEventsConsumer(finder, cfg);
+    const record = { key: null, value: Buffer.from(JSON.stringify({ path: 'n/e.fits' })), offset: '0', timestamp: '0' };
+    const f = spec.decode!(record, cfg.events.topic, 0);
+    const event = { ...f, key: '', topic: cfg.events.topic, partition: 0, offset: '0' } as unknown as DecodedEvent;
+    const ctx = { log } as unknown as HandlerContext;
+    await expect(spec.handle(event, ctx)).rejects.toBeInstanceOf(TransientError);
+    expect(await gone(join(cfg.source, 'n/e.fits'))).toBe(true); // moved, its FileMoved not yet out
+    down = false;
+    await spec.handle(event, ctx); // the runtime retries the record
+    expect(events.filter((e) => e.name === 'FileMoved').map((e) => e.body.relPath)).toEqual(['n/e.fits']);
+    expect(await readFile(join(cfg.storage, 'n/e.fits'), 'utf8')).toBe('EEE');
+    expect(await gone(join(cfg.source, 'other.fits')), 'no walk').toBe(false);
+    await expect(spec.handle({ ...event, value: { ...(event.value as object), paths: ['../x'] } } as unknown as DecodedEvent, ctx)).rejects.toBeInstanceOf(InvalidEventError);
   });
 });

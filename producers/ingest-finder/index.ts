@@ -14,7 +14,6 @@ import { Limiter } from '../../platform/limiter.ts';
 import { DestinationExists, exists, moveNoOverwrite, openFiles, sha256File, walk, type Candidate } from './fsops.ts';
 import { Journal, type Action, type Intent } from './journal.ts';
 import { openSource, StagingRefusal } from '../../platform/safe-fs.ts';
-import { TransientError } from '../../platform/errors.ts';
 
 export const FINDER_SOURCE = 'ingest-finder';
 
@@ -215,8 +214,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
   /** A file a storage event names (`components`: its path below the source, checked lexically): taken at
    *  once, as a scan takes a complete file; the event is the storage system's word that it is complete. */
   async function takeFile(components: string[]): Promise<TakeOutcome> {
-    if (retry.size) await recover(new Set(retry));
-    if (retry.size) throw new TransientError(`finder: ${retry.size} earlier file(s) still wait for their events`);
+    if (retry.size) await recover(new Set(retry)); // files whose events failed before (a retried record brings this one back here)
     const rel = components.join('/');
     if (components.some((c) => c.startsWith('.')) || exclude.some((r) => r.test(rel))) return 'excluded';
     let st;

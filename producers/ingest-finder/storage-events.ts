@@ -21,6 +21,19 @@ const CHANGING_TRIES = 5;
 
 export function storageEventsConsumer(finder: Finder, cfg: FinderConfig, opts: { retryDelayMs?: number } = {}): ConsumerSpec {
   const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** A filesystem refusal (permissions, read-only, ...) is the record's reason for the .dlq; anything else
+   *  (the broker not acknowledging the finder's events) is retried with backoff, never skipped: the file
+   *  may have left the buffer already, and the retry re-drives its journal intent. */
+  const take = async (components: string[]) => {
+    try {
+      return await finder.takeFile(components);
+    } catch (err) {
+      if (err instanceof TransientError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return { refused: `${components.join('/')}: ${(err as Error).message}` };
+      throw new TransientError(`finder: ${components.join('/')} not handled: ${(err as Error).message}`, err);
+    }
+  };
   return {
     kind: 'processor',
     name: STORAGE_EVENTS_CONSUMER,
@@ -42,10 +55,10 @@ export function storageEventsConsumer(finder: Finder, cfg: FinderConfig, opts: {
       for (const path of e.paths) {
         const p = resolveEventPath(path, cfg.source);
         if (!p.ok) { refused.push(`${p.code}: ${p.reason}`); continue; }
-        let outcome = await finder.takeFile(p.components);
+        let outcome = await take(p.components);
         for (let i = 1; outcome === 'changing' && i < CHANGING_TRIES; i++) {
           await wait(opts.retryDelayMs ?? Math.max(100, cfg.search.stableMs));
-          outcome = await finder.takeFile(p.components);
+          outcome = await take(p.components);
         }
         if (outcome === 'changing') throw new TransientError(`${p.rel} keeps changing; the record is retried`);
         if (typeof outcome === 'object') refused.push(outcome.refused);
