@@ -33,6 +33,7 @@ export const TAPE_KEYS = {
   quietPeriodS: key('TAPE_QUIET_PERIOD_S', Positive, 'a staging job whose library notifications stop for this long is reconciled: the processor asks the library (Scout file status) about its pending files and records what it finds, seconds', 300),
   reconcilePerTick: key('TAPE_RECONCILE_PER_TICK', Positive, 'most quiet jobs one tick reconciles (they run in the tick\'s batch); the rest wait for the next tick', 4),
   reconcileMaxFiles: key('TAPE_RECONCILE_MAX_FILES', Positive, 'most pending files of one job asked about in one reconcile (the rest in the next round, a quiet period later)', 500),
+  progressPercent: key('TAPE_PROGRESS_PERCENT', Type.Array(Type.String({ pattern: '^[1-9][0-9]?$' })), 'percentages of files done (1-99, comma-separated) at which a PROGRESS callback is POSTed, for jobs whose request names none ("progress" in POST /staging); empty = none', []),
   filestatusConcurrency: key('TAPE_FILESTATUS_CONCURRENCY', Positive, 'parallel Scout file lookups of POST /filestatus', 8),
   maxFiles: key('TAPE_MAX_FILES', Positive, 'most files in one job (the file list travels in one event)', 20_000),
   retryJitter: key('TAPE_RETRY_JITTER', Type.Number({ minimum: 0, maximum: 1 }), 'fraction of random jitter added to backoffs', 0.2),
@@ -40,4 +41,7 @@ export const TAPE_KEYS = {
 };
 
 export type TapeConfig = ReturnType<typeof loadTapeConfig>;
-export const loadTapeConfig = (env: Env) => parseEnv(TAPE_KEYS, env);
+export function loadTapeConfig(env: Env) {
+  const cfg = parseEnv(TAPE_KEYS, env);
+  return { ...cfg, progressPercent: cfg.progressPercent.map(Number) };
+}

@@ -24,6 +24,7 @@ const NewJob = Type.Object({
     obsid: Type.Optional(Type.Integer({ minimum: 0 })),
   }, { additionalProperties: true, description: 'observation (obs_id, or obsid) whose files are looked up in the data-files service; every key is passed on as a query parameter' })),
   notify_url: Type.String({ pattern: '^https?://', maxLength: 2048 }),
+  progress: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 99 }), { maxItems: 99, description: 'percentages of files done at which a PROGRESS callback is POSTed to notify_url (default TAPE_PROGRESS_PERCENT; [] for none)' })),
 });
 const JobQuery = Type.Object({ job_id: JobId });
 const StatusQuery = Type.Object({ job_id: JobId, include_files: Type.Optional(Type.Boolean({ default: false })) });
@@ -59,7 +60,7 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
     schema: { tags: ['tape'], summary: 'New staging job by file list or obs; 202, then a callback to notify_url', body: NewJob, response: { 202: Type.Object({ job_id: Type.Integer(), status_url: Type.String() }) } },
     onRequest: seed('producer'),
   }, async (req, reply) => {
-    const { job_id: jobId, files, obs, notify_url: notifyUrl } = req.body;
+    const { job_id: jobId, files, obs, notify_url: notifyUrl, progress } = req.body;
     if (!files && !obs) throw new BadRequestError('DBB_TAPE_NO_FILES', 'give either "files" (a list of paths) or "obs" (an observation)');
     if (!files && obs && obs.obs_id === undefined && obs.obsid === undefined) throw new BadRequestError('DBB_TAPE_NO_OBS_ID', '"obs" needs an "obs_id"');
     if (files && files.length > cfg.maxFiles) throw new BadRequestError('DBB_TAPE_TOO_MANY_FILES', `a job holds at most ${cfg.maxFiles} files (got ${files.length})`);
@@ -68,7 +69,7 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
     if (!target.ok && !target.unresolved) throw new BadRequestError('DBB_TAPE_CALLBACK_FORBIDDEN', target.reason, { details: { notify_url: notifyUrl } });
     // exactly once: the id's reservation and the event commit together, a duplicate hits the primary key
     const accepted = await acceptJobRequest({ db: deps.db, appender: deps.appender, databaseUrl: deps.config.databaseUrl, log: deps.log }, {
-      jobId, files: files ?? null, obs: files ? null : JSON.stringify(obs), notifyUrl,
+      jobId, files: files ?? null, obs: files ? null : JSON.stringify(obs), notifyUrl, progress: progress ?? null,
     }, { actor: actorOf(req) });
     if (!accepted) throw new BadRequestError('DBB_TAPE_JOB_EXISTS', `staging job ${jobId} already exists`);
     return reply.code(202).send({ job_id: jobId, status_url: `/staging?job_id=${jobId}` });

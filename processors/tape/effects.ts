@@ -3,7 +3,7 @@
 // callback POST (at least once, same Idempotency-Key and webhook-id on every attempt, signed per
 // Standard Webhooks, backoff on 5xx/timeouts or Retry-After, stop on 410, SSRF guard per attempt with
 // the connection pinned to the checked addresses).
-import type { CallbackBody, CallbackResult, LookupResult, StageResult } from './rules.ts';
+import type { ProgressBody, CallbackBody, CallbackResult, LookupResult, StageResult } from './rules.ts';
 import type { ScoutClient } from '../../domains/tape/scout.ts';
 import { parseAllowList, type AllowList, type Lookup } from '../../domains/tape/callback-target.ts';
 import { deliverWebhook } from '../../platform/webhook.ts';
@@ -73,7 +73,7 @@ export async function cancelStage(jobKey: string, files: string[], deps: EffectD
 
 /** POSTs the job result through platform/webhook.ts (signed per Standard Webhooks when a secret is set,
  *  the seed's basic auth, retries and SSRF guard there); absent allow-list: nothing allow-listed. */
-export async function deliverCallback(notifyUrl: string, deliveryId: string, body: CallbackBody, deps: Pick<EffectDeps, 'callback' | 'sleep' | 'now' | 'lookup'>): Promise<CallbackResult> {
+export async function deliverCallback(notifyUrl: string, deliveryId: string, body: CallbackBody | ProgressBody, deps: Pick<EffectDeps, 'callback' | 'sleep' | 'now' | 'lookup'>): Promise<CallbackResult> {
   const c = deps.callback;
   const auth = Buffer.from(`${c.user}:${c.password}`).toString('base64');
   return deliverWebhook(notifyUrl, deliveryId, body, { ...c, allow: c.allow ?? openAllow, headers: { authorization: `Basic ${auth}` } }, deps);

@@ -102,6 +102,14 @@ async function perform(e: TapeEffect, ctx: HandlerContext, event: DecodedEvent, 
         return { name: 'FilesReleased', effect: e, result: { ok: false, error: (err as Error).message } };
       }
     }
+    case 'deliverProgress': {
+      const send = () => fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, deps);
+      // once: DONE in the ledger is never sent again; a crash mid-POST resends with the same Idempotency-Key
+      const o = await ctx.runEffect(`tape.progress:${e.deliveryId}`, send);
+      const result = o.status === 'DONE' ? o.result : await send();
+      if (!result.ok) ctx.log.warn({ jobId: e.jobId, deliveryId: e.deliveryId, error: result.error }, 'PROGRESS callback failed (not retried later: the final callback is what counts)');
+      return { name: 'ProgressDone', effect: e, result };
+    }
     case 'deliverCallback': {
       const cbDeps = e.scheduled ? { ...deps, callback: { ...deps.callback, attempts: 1 } } : deps;
       const send = () => fx.deliverCallback(e.notifyUrl, e.deliveryId, e.body, cbDeps);
@@ -128,7 +136,7 @@ export function tapeHandler(cfg: TapeConfig, deps: fx.EffectDeps, retry: RetryPo
     save: saveViews,
     context: (event) => ({
       now: event.meta.occurredAt, eventId: event.meta.eventId, jobTimeoutMs: cfg.jobTimeoutS * 1000, maxFiles: cfg.maxFiles,
-      failedBatchstageCode: cfg.failedBatchstageCode, retry, quietMs: cfg.quietPeriodS * 1000,
+      failedBatchstageCode: cfg.failedBatchstageCode, retry, quietMs: cfg.quietPeriodS * 1000, progressDefault: cfg.progressPercent,
     }),
     perform: (effect, ctx, event) => perform(effect, ctx, event, cfg, deps),
   });

@@ -8,7 +8,7 @@ import {
 
 const meta = (eventId = '00000000-0000-5000-8000-000000000001', occurredAt = 1_000) =>
   ({ eventId, occurredAt, correlationId: eventId, causationId: null, actor: null, source: 'test' });
-const ctx: RuleContext = { now: 1_000, eventId: meta().eventId, jobTimeoutMs: 60_000, maxFiles: 100, failedBatchstageCode: 199, retry: { rounds: 0, firstDelayMs: 1, maxDelayMs: 1, windowMs: 0 }, quietMs: 60_000 };
+const ctx: RuleContext = { now: 1_000, eventId: meta().eventId, jobTimeoutMs: 60_000, maxFiles: 100, failedBatchstageCode: 199, retry: { rounds: 0, firstDelayMs: 1, maxDelayMs: 1, windowMs: 0 }, quietMs: 60_000, progressDefault: [] };
 /** the update a callback result decided */
 const updateOf = (o: Output | undefined): Reschedule => (o as Extract<Output, { kind: 'update' }>).update;
 /** a request whose job id was claimed (JobIdClaimed), decided */
@@ -18,7 +18,7 @@ const ev = (name: string, value: Record<string, unknown>) => ({ name, value: { m
 const staging = (over: Partial<Job> = {}): Job => ({
   status: 'STAGING', jobId: 7, notifyUrl: 'http://cb', total: 2, ready: 0, error: 0, deadline: 61_000, submitted: true,
   returnCode: null, comment: '', callback: 'NONE', deliveryId: null,
-  callbackNextAt: null, callbackRounds: 0, callbackAttempts: 0, callbackSince: null, lastHeardAt: 500, firstError: null, ...over,
+  callbackNextAt: null, callbackRounds: 0, callbackAttempts: 0, callbackSince: null, lastHeardAt: 500, firstError: null, progress: [], progressSent: 0, ...over,
 });
 
 describe('tape rules', () => {
@@ -32,11 +32,11 @@ describe('tape rules', () => {
     });
     it('creates a job from a file list, without duplicate files, with a deadline', () => {
       const out = claimed({ jobId: 7, files: ['a', 'b', 'a'], obs: null, notifyUrl: 'http://cb' });
-      expect(out).toEqual([{ kind: 'append', event: { name: 'TapeJobCreated', value: { jobId: 7, files: ['a', 'b'], notifyUrl: 'http://cb', deadline: 61_000 } } }]);
+      expect(out).toEqual([{ kind: 'append', event: { name: 'TapeJobCreated', value: { jobId: 7, files: ['a', 'b'], notifyUrl: 'http://cb', deadline: 61_000, progress: [] } } }]);
     });
     it('looks the files of an obs up first', () => {
       const out = claimed({ jobId: 7, files: null, obs: '{"obs_id":123}', notifyUrl: 'u' });
-      expect(out).toEqual([{ kind: 'effect', effect: { kind: 'lookupFiles', jobId: 7, obs: { obs_id: 123 }, notifyUrl: 'u' } }]);
+      expect(out).toEqual([{ kind: 'effect', effect: { kind: 'lookupFiles', jobId: 7, obs: { obs_id: 123 }, notifyUrl: 'u', progress: null } }]);
     });
     it('creates the job from the files the lookup found', () => {
       const effect: TapeEffect = { kind: 'lookupFiles', jobId: 7, obs: {}, notifyUrl: 'u' };
@@ -143,6 +143,37 @@ describe('tape rules', () => {
     });
     it('is ignored after the job completed', () => {
       expect(decide({ name: 'FilesReconciled', effect, result: { ok: false, error: 'x' } }, { job: staging({ status: 'COMPLETED' }) }, ctx)).toEqual([{ kind: 'ignore', reason: 'JOB_NOT_STAGING' }]);
+    });
+  });
+
+  describe('PROGRESS callbacks', () => {
+    it('creates a job with the request\'s percentages, or the configured ones, ascending and in range', () => {
+      const [own] = claimed({ jobId: 7, files: ['a'], obs: null, notifyUrl: 'u', progress: [50, 25, 50, 100, 0] });
+      expect((own as any).event.value.progress).toEqual([25, 50]);
+      const [dflt] = decide({ name: 'JobIdClaimed', effect: { kind: 'claimJobId', request: { meta: meta(), jobId: 7, files: ['a'], obs: null, notifyUrl: 'u', progress: null } }, holds: true }, { job: initialState() }, { ...ctx, progressDefault: [10] });
+      expect((dflt as any).event.value.progress).toEqual([10]);
+      const [none] = decide({ name: 'JobIdClaimed', effect: { kind: 'claimJobId', request: { meta: meta(), jobId: 7, files: ['a'], obs: null, notifyUrl: 'u', progress: [] } }, holds: true }, { job: initialState() }, { ...ctx, progressDefault: [10] });
+      expect((none as any).event.value.progress).toEqual([]);
+    });
+    const batch = (staged: string[]) => ev('TapeFilesStaged', { jobId: 7, staged, failed: [], firstNotifiedAt: 1 });
+    const pending = (n: number) => new Map(Array.from({ length: n }, (_, i) => [`f${i}`, 'PENDING' as const]));
+    it('appends one TapeJobProgressed per percentage a batch passes, none already passed', () => {
+      const job = staging({ total: 4, progress: [25, 50, 75], progressSent: 25, ready: 1 });
+      const out = decide(batch(['f1', 'f2']), { job, files: pending(4) }, ctx);
+      expect(out).toEqual([{ kind: 'append', event: { name: 'TapeJobProgressed', value: { jobId: 7, percent: 50, totalFiles: 4, readyFiles: 3, errorFiles: 0, notifyUrl: 'http://cb' } } },
+        { kind: 'append', event: { name: 'TapeJobProgressed', value: { jobId: 7, percent: 75, totalFiles: 4, readyFiles: 3, errorFiles: 0, notifyUrl: 'http://cb' } } }]);
+      expect(evolveView({ job }, (out[1] as any).event, meta()).job).toMatchObject({ progressSent: 75 });
+    });
+    it('sends no progress in the batch that completes the job', () => {
+      const out = decide(batch(['f0', 'f1']), { job: staging({ total: 2, progress: [50] }), files: pending(2) }, ctx);
+      expect(out.map((o: any) => o.event?.name)).toEqual(['TapeJobCompleted']);
+    });
+    it('POSTs a progress read back once with its own delivery id, unless the job is no longer staging', () => {
+      const p = ev('TapeJobProgressed', { jobId: 7, percent: 50, totalFiles: 4, readyFiles: 2, errorFiles: 0, notifyUrl: 'http://cb' });
+      const [o] = decide(p, { job: staging() }, ctx);
+      expect(o).toMatchObject({ kind: 'effect', effect: { kind: 'deliverProgress', jobId: 7, notifyUrl: 'http://cb', body: { job_id: 7, status: 'PROGRESS', percent: 50, total_files: 4, ready_files: 2, error_files: 0 } } });
+      expect((o as any).effect.deliveryId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(decide(p, { job: staging({ status: 'COMPLETED' }) }, ctx)).toEqual([{ kind: 'ignore', reason: 'JOB_NOT_STAGING' }]);
     });
   });
 
@@ -302,7 +333,7 @@ describe('tape rules', () => {
 
   describe('the loop\'s view', () => {
     it('given a request, when TapeJobCreated is appended, then the view keeps the file list to write with the job', () => {
-      const v = evolveView({ job: initialState() }, { name: 'TapeJobCreated', value: { jobId: 7, files: ['a', 'b'], notifyUrl: 'u', deadline: 5 } }, meta());
+      const v = evolveView({ job: initialState() }, { name: 'TapeJobCreated', value: { jobId: 7, files: ['a', 'b'], notifyUrl: 'u', deadline: 5, progress: [] } }, meta());
       expect(v).toMatchObject({ job: { status: 'STAGING', total: 2 }, created: ['a', 'b'] });
     });
     it('given a refusal, when it is appended, then the view is the same object (nothing to save)', () => {

@@ -40,6 +40,9 @@ export interface Job {
   lastHeardAt: number | null;
   /** the first failed file and the library's reason, for the completion comment */
   firstError: string | null;
+  /** percentages of files done at which a PROGRESS callback goes out (ascending), and the highest passed */
+  progress: number[];
+  progressSent: number;
 }
 export type TapeState = { status: 'NONE' } | Job;
 export const initialState = (): TapeState => ({ status: 'NONE' });
@@ -60,7 +63,7 @@ export const TAPE_EVENTS = [
   'TapeJobRequested', 'TapeJobCreated', 'TapeJobCreationFailed', 'TapeJobStageSubmitted', 'TapeFilesStaged', 'TapeJobCompleted',
   'TapeJobCancelRequested', 'TapeJobCancelled', 'TapeJobCancelFailed', 'TapeJobTimeoutChecked', 'TapeCallbackDelivered',
   'TapeCallbackFailed', 'TapeCallbackRerunRequested', 'TapeFilesReconciled', 'TapeFilesReleaseRequested', 'TapeFilesReleased',
-  'TapeFilesReleaseFailed',
+  'TapeFilesReleaseFailed', 'TapeJobProgressed',
 ] as const;
 export type TapeEvent = { [N in (typeof TAPE_EVENTS)[number]]: Ev<N> }[(typeof TAPE_EVENTS)[number]];
 export type TapeInput =
@@ -75,6 +78,7 @@ export type TapeInput =
   | { name: 'FilesLookedUp'; effect: Extract<TapeEffect, { kind: 'lookupFiles' }>; result: LookupResult }
   | { name: 'BatchStageDone'; effect: Extract<TapeEffect, { kind: 'batchStage' }>; result: StageResult }
   | { name: 'CancelStageDone'; effect: Extract<TapeEffect, { kind: 'cancelStage' }> }
+  | { name: 'ProgressDone'; effect: Extract<TapeEffect, { kind: 'deliverProgress' }>; result: CallbackResult }
   | { name: 'FilesReleased'; effect: Extract<TapeEffect, { kind: 'releaseFiles' }>; result: { ok: true; files: string[] } | { ok: false; error: string } }
   | { name: 'FilesReconciled'; effect: Extract<TapeEffect, { kind: 'reconcileFiles' }>; result: ReconcileResult }
   /** `now`: the wall clock when the attempt ended (the input's time may be long past), the schedule's clock */
@@ -89,21 +93,26 @@ export interface CallbackBody {
 export type TapeEffect =
   | { kind: 'claimJobId'; request: EventMap['TapeJobRequested'] }
   | { kind: 'checkReserved'; jobId: number }
-  | { kind: 'lookupFiles'; jobId: number; obs: Record<string, unknown>; notifyUrl: string }
+  | { kind: 'lookupFiles'; jobId: number; obs: Record<string, unknown>; notifyUrl: string; progress?: number[] | null }
   | { kind: 'batchStage'; jobId: number; files: string[] }
   | { kind: 'cancelStage'; jobId: number }
   /** ask the library (Scout file status) about the job's still-pending files; resubmit batchstage for those still on tape */
   | { kind: 'reconcileFiles'; jobId: number }
   /** Scout release of the job's staged files (idempotent: a released file is simply offline) */
   | { kind: 'releaseFiles'; jobId: number }
-  | { kind: 'deliverCallback'; jobId: number; notifyUrl: string; deliveryId: string; body: CallbackBody; scheduled?: true };
+  | { kind: 'deliverCallback'; jobId: number; notifyUrl: string; deliveryId: string; body: CallbackBody; scheduled?: true }
+  /** one PROGRESS callback, once (its own delivery id); best effort: a failure is logged, the final callback is what counts */
+  | { kind: 'deliverProgress'; jobId: number; notifyUrl: string; deliveryId: string; body: ProgressBody };
+
+/** Body of a PROGRESS callback (ours; the seed has only the final one). */
+export interface ProgressBody { job_id: number; status: 'PROGRESS'; percent: number; total_files: number; ready_files: number; error_files: number }
 
 export type IgnoreReason =
   | 'DUPLICATE_JOB' | 'UNKNOWN_JOB' | 'JOB_NOT_STAGING' | 'UNKNOWN_FILE' | 'DUPLICATE_FILE'
-  | 'ALREADY_SUBMITTED' | 'CALLBACK_DONE' | 'CALLBACK_NOT_FAILED' | 'ALREADY_CANCELLED' | 'OWN_OUTCOME';
+  | 'ALREADY_SUBMITTED' | 'CALLBACK_DONE' | 'CALLBACK_NOT_FAILED' | 'ALREADY_CANCELLED' | 'OWN_OUTCOME' | 'PROGRESS_SENT' | 'PROGRESS_FAILED';
 
 type OutcomeName = 'TapeJobCreated' | 'TapeJobCreationFailed' | 'TapeJobStageSubmitted' | 'TapeJobCompleted' | 'TapeJobCancelled'
-  | 'TapeJobCancelFailed' | 'TapeCallbackDelivered' | 'TapeCallbackFailed' | 'TapeFilesReconciled' | 'TapeFilesReleased' | 'TapeFilesReleaseFailed';
+  | 'TapeJobCancelFailed' | 'TapeCallbackDelivered' | 'TapeCallbackFailed' | 'TapeFilesReconciled' | 'TapeFilesReleased' | 'TapeFilesReleaseFailed' | 'TapeJobProgressed';
 /** The outcome events the rules append (keyed by their job). */
 export type OutcomeEvent = { [N in OutcomeName]: { name: N; value: BodyOf<N> } }[OutcomeName];
 /** A failed delivery to try again at nextAt: a decided update of the job state, no event (the tick triggers it). */
@@ -122,6 +131,8 @@ export interface RuleContext {
   retry: RetryPolicy;
   /** silence after which a staging job's files are reconciled with the library, ms */
   quietMs: number;
+  /** TAPE_PROGRESS_PERCENT: progress percentages of a job whose request names none */
+  progressDefault: number[];
 }
 
 /** The state decide sees for one job key: the job; for file notifications the status of each file they
@@ -144,6 +155,8 @@ export function decide(input: TapeInput, view: TapeView, ctx: RuleContext): Outp
     case 'TapeJobTimeoutChecked': return onTick(view.job, ctx);
     case 'CallbackDue': return dueCallback(view.job, ctx.now);
     case 'ReconcileDue': return onQuiet(view.job, ctx);
+    case 'TapeJobProgressed': return onProgressed(input.value, view.job);
+    case 'ProgressDone': return [ignore(input.result.ok ? 'PROGRESS_SENT' : 'PROGRESS_FAILED')];
     case 'TapeFilesReleaseRequested': return onReleaseRequested(input.value.jobId, view.job);
     case 'FilesReleased': return input.result.ok
       ? [emit('TapeFilesReleased', { jobId: input.effect.jobId, files: input.result.files })]
@@ -187,22 +200,26 @@ function obsOf(req: EventMap['TapeJobRequested']): Record<string, unknown> {
 /** The request holds its job id (job_ids: POST /staging reserved it for this very event, or nobody had
  *  it); otherwise the id belongs to another request (POST /staging accepts an id once; this one came another way). */
 function onClaimed(req: EventMap['TapeJobRequested'], ctx: RuleContext): Output[] {
-  if (req.files) return created(req.jobId, req.files, req.notifyUrl, ctx);
-  if (req.obs) return [{ kind: 'effect', effect: { kind: 'lookupFiles', jobId: req.jobId, obs: obsOf(req), notifyUrl: req.notifyUrl } }];
+  if (req.files) return created(req.jobId, req.files, req.notifyUrl, ctx, req.progress);
+  if (req.obs) return [{ kind: 'effect', effect: { kind: 'lookupFiles', jobId: req.jobId, obs: obsOf(req), notifyUrl: req.notifyUrl, progress: req.progress ?? null } }];
   return [emit('TapeJobCreationFailed', { jobId: req.jobId, returnCode: RC.NO_FILES, comment: 'neither files nor obs given', notifyUrl: req.notifyUrl })];
 }
 
 /** The outcome of the data-files lookup of an obs request. */
 export type LookupResult = { ok: true; files: string[] } | { ok: false; error: string };
 
-export function afterLookup(req: { jobId: number; notifyUrl: string }, result: LookupResult, ctx: RuleContext): Output[] {
+export function afterLookup(req: { jobId: number; notifyUrl: string; progress?: number[] | null }, result: LookupResult, ctx: RuleContext): Output[] {
   if (!result.ok) {
     return [emit('TapeJobCreationFailed', { jobId: req.jobId, returnCode: RC.LOOKUP_FAILED, comment: `file lookup failed: ${result.error}`, notifyUrl: req.notifyUrl })];
   }
-  return created(req.jobId, result.files, req.notifyUrl, ctx);
+  return created(req.jobId, result.files, req.notifyUrl, ctx, req.progress);
 }
 
-function created(jobId: number, files: string[], notifyUrl: string, ctx: RuleContext): Output[] {
+/** The job's progress percentages: the request's (null or absent: the configured default), 1-99, ascending, once each. */
+export const progressOf = (requested: number[] | null | undefined, dflt: number[]) =>
+  [...new Set((requested ?? dflt).filter((p) => Number.isInteger(p) && p >= 1 && p <= 99))].sort((a, b) => a - b);
+
+function created(jobId: number, files: string[], notifyUrl: string, ctx: RuleContext, progress?: number[] | null): Output[] {
   const unique = [...new Set(files)];
   if (unique.length === 0) {
     return [emit('TapeJobCreationFailed', { jobId, returnCode: RC.NO_FILES, comment: 'no files to stage', notifyUrl })];
@@ -210,7 +227,7 @@ function created(jobId: number, files: string[], notifyUrl: string, ctx: RuleCon
   if (unique.length > ctx.maxFiles) {
     return [emit('TapeJobCreationFailed', { jobId, returnCode: RC.CREATE_EXCEPTION, comment: `job has ${unique.length} files, more than ${ctx.maxFiles}`, notifyUrl })];
   }
-  return [emit('TapeJobCreated', { jobId, files: unique, notifyUrl, deadline: ctx.now + ctx.jobTimeoutMs })];
+  return [emit('TapeJobCreated', { jobId, files: unique, notifyUrl, deadline: ctx.now + ctx.jobTimeoutMs, progress: progressOf(progress, ctx.progressDefault ?? []) })];
 }
 
 function onCreated(ev: EventMap['TapeJobCreated'], job: TapeState): Output[] {
@@ -265,11 +282,27 @@ function onFiles(ev: FileOutcomes, view: TapeView): Output[] {
   const ignored: Output[] = [...(a.unknown ? [ignore('UNKNOWN_FILE')] : []), ...(a.duplicate ? [ignore('DUPLICATE_FILE')] : [])];
   const extra = { ready: a.staged.length, error: a.failed.length };
   if (extra.ready + extra.error === 0) return ignored;
-  if (job.ready + job.error + extra.ready + extra.error < job.total) return ignored;
+  if (job.ready + job.error + extra.ready + extra.error < job.total) return [...ignored, ...progressed(job, extra)];
   const errors = job.error + extra.error;
   const firstError = job.firstError ?? errorOf(a.failed[0]);
   const comment = errors === 0 ? `all ${job.total} files staged` : `${job.total - errors} files staged, ${errors} failed (first: ${firstError})`;
   return [...ignored, completed(job, RC.SUCCESS, comment, extra)];
+}
+
+/** One TapeJobProgressed per percentage this batch passed (the completing batch sends none: the final callback says it all). */
+function progressed(job: Job, extra: { ready: number; error: number }): Output[] {
+  const ready = job.ready + extra.ready;
+  const error = job.error + extra.error;
+  const pct = Math.floor(((ready + error) * 100) / job.total);
+  return (job.progress ?? []).filter((p) => p > (job.progressSent ?? 0) && p <= pct)
+    .map((percent) => emit('TapeJobProgressed', { jobId: job.jobId, percent, totalFiles: job.total, readyFiles: ready, errorFiles: error, notifyUrl: job.notifyUrl }));
+}
+
+/** Read back: POST the PROGRESS callback, unless the job is no longer staging (the final callback then says more). */
+function onProgressed(ev: EventMap['TapeJobProgressed'], job: TapeState): Output[] {
+  if (!isJob(job) || job.status !== 'STAGING') return [ignore('JOB_NOT_STAGING')];
+  const body: ProgressBody = { job_id: ev.jobId, status: 'PROGRESS', percent: ev.percent, total_files: ev.totalFiles, ready_files: ev.readyFiles, error_files: ev.errorFiles };
+  return [{ kind: 'effect', effect: { kind: 'deliverProgress', jobId: ev.jobId, notifyUrl: ev.notifyUrl, deliveryId: deliveryIdOf(ev.meta.eventId), body } }];
 }
 
 const errorOf = (f: { file: string; error: string } | undefined) => (f ? `${f.file}: ${f.error}` : null);
@@ -418,7 +451,7 @@ export function evolveView<V extends TapeView>(view: V, event: OutcomeEvent, met
 export const updateView = <V extends TapeView>(view: V, r: Reschedule): V => ({ ...view, job: rescheduled(view.job as Job, r) });
 
 const NO_SCHEDULE = { callbackNextAt: null, callbackRounds: 0, callbackAttempts: 0, callbackSince: null } as const;
-const NEW_JOB = { ...NO_SCHEDULE, lastHeardAt: null, firstError: null } as const;
+const NEW_JOB = { ...NO_SCHEDULE, lastHeardAt: null, firstError: null, progress: [] as number[], progressSent: 0 };
 
 type Evolving = { name: EventName; value: { meta: Meta } & Record<string, any> };
 
@@ -438,7 +471,7 @@ function apply(state: TapeState, { name, value: v }: Evolving): TapeState {
   }
   switch (name) {
     case 'TapeJobCreated':
-      return { status: 'STAGING', jobId: v.jobId, notifyUrl: v.notifyUrl, total: v.files.length, ready: 0, error: 0, deadline: v.deadline, submitted: false, returnCode: null, comment: '', callback: 'NONE', deliveryId: null, ...NEW_JOB };
+      return { status: 'STAGING', jobId: v.jobId, notifyUrl: v.notifyUrl, total: v.files.length, ready: 0, error: 0, deadline: v.deadline, submitted: false, returnCode: null, comment: '', callback: 'NONE', deliveryId: null, ...NEW_JOB, progress: v.progress ?? [] };
     case 'TapeJobCreationFailed':
       return { status: 'FAILED', jobId: v.jobId, notifyUrl: v.notifyUrl, total: 0, ready: 0, error: 0, deadline: v.meta.occurredAt, submitted: false, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId), ...NEW_JOB };
   }
@@ -457,6 +490,7 @@ function apply(state: TapeState, { name, value: v }: Evolving): TapeState {
       };
     // appended: the library was asked now (what it found counts when the event is read back)
     case 'TapeFilesReconciled': return { ...state, lastHeardAt: v.meta.occurredAt };
+    case 'TapeJobProgressed': return { ...state, progressSent: Math.max(state.progressSent ?? 0, v.percent) };
     case 'TapeJobCompleted':
       return { ...state, status: 'COMPLETED', ready: v.readyFiles, error: v.errorFiles, returnCode: v.returnCode, comment: v.comment, callback: 'PENDING', deliveryId: deliveryIdOf(v.meta.eventId), ...NO_SCHEDULE };
     case 'TapeJobCancelled': return { ...state, status: 'CANCELLED' };

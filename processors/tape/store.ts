@@ -11,6 +11,7 @@ const toJob = (r: any): Job => ({
   deliveryId: r.delivery_id, callbackNextAt: r.callback_next_at === null ? null : Number(r.callback_next_at), callbackRounds: r.callback_rounds,
   callbackAttempts: r.callback_attempts, callbackSince: r.callback_since === null ? null : Number(r.callback_since),
   lastHeardAt: r.last_heard_at === null ? null : Number(r.last_heard_at), firstError: r.first_error,
+  progress: r.progress ?? [], progressSent: r.progress_sent ?? 0,
 });
 
 /** A stored job and its files' status bytes (one per file, at its position in the file list). */
@@ -51,14 +52,14 @@ export async function markedFileState(tx: Tx, jobId: number, fileState: Buffer |
 export async function saveJob(tx: Tx, job: Job, files?: readonly string[], fileState?: Buffer | null): Promise<void> {
   await tx.query(
     `INSERT INTO jobs (job_id, status, notify_url, total, ready, error, deadline, submitted, return_code, comment, callback, delivery_id, file_state,
-       callback_next_at, callback_rounds, callback_attempts, callback_since, last_heard_at, first_error)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, COALESCE($18::bytea, $13), $14, $15, $16, $17, $19, $20)
+       callback_next_at, callback_rounds, callback_attempts, callback_since, last_heard_at, first_error, progress, progress_sent)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, COALESCE($18::bytea, $13), $14, $15, $16, $17, $19, $20, $21, $22)
      ON CONFLICT (job_id) DO UPDATE SET status = $2, ready = $5, error = $6, submitted = $8, return_code = $9, comment = $10, callback = $11, delivery_id = $12,
        callback_next_at = $14, callback_rounds = $15, callback_attempts = $16, callback_since = $17, file_state = COALESCE($18::bytea, jobs.file_state),
-       last_heard_at = $19, first_error = $20`,
+       last_heard_at = $19, first_error = $20, progress_sent = $22`,
     [job.jobId, job.status, job.notifyUrl, job.total, job.ready, job.error, job.deadline, job.submitted, job.returnCode, job.comment, job.callback, job.deliveryId,
       Buffer.alloc(files?.length ?? 0), job.callbackNextAt ?? null, job.callbackRounds ?? 0, job.callbackAttempts ?? 0, job.callbackSince ?? null, fileState ?? null,
-      job.lastHeardAt ?? null, job.firstError ?? null]);
+      job.lastHeardAt ?? null, job.firstError ?? null, job.progress ?? [], job.progressSent ?? 0]);
   if (files?.length) {
     await tx.query(`INSERT INTO job_files (job_id, file, idx) SELECT $1, f, i - 1 FROM unnest($2::text[]) WITH ORDINALITY AS t(f, i) ON CONFLICT DO NOTHING`, [job.jobId, files]);
   }

@@ -59,6 +59,7 @@ export interface EventMap {
   TapeJobCompleted: tape.TapeJobCompleted;
   TapeJobCreated: tape.TapeJobCreated;
   TapeJobCreationFailed: tape.TapeJobCreationFailed;
+  TapeJobProgressed: tape.TapeJobProgressed;
   TapeJobRequested: tape.TapeJobRequested;
   TapeJobStageSubmitted: tape.TapeJobStageSubmitted;
   TapeJobTimeoutChecked: tape.TapeJobTimeoutChecked;
@@ -112,6 +113,7 @@ export const EVENT_TOPIC = {
   TapeJobCompleted: 'dbb.tape.jobs',
   TapeJobCreated: 'dbb.tape.jobs',
   TapeJobCreationFailed: 'dbb.tape.jobs',
+  TapeJobProgressed: 'dbb.tape.jobs',
   TapeJobRequested: 'dbb.tape.jobs',
   TapeJobStageSubmitted: 'dbb.tape.jobs',
   TapeJobTimeoutChecked: 'dbb.tape.jobs',

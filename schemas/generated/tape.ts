@@ -128,6 +128,8 @@ export interface TapeJobCreated {
   notifyUrl: string;
   /** when the job times out (return code 10) */
   deadline: number;
+  /** percentages of files done at which a PROGRESS callback is POSTed, ascending (the request's, or TAPE_PROGRESS_PERCENT) */
+  progress: Array<number>;
 }
 
 /** The job could not be created: file lookup failed (100), no files (101) or another exception (199). A callback follows. Key: job id. */
@@ -136,6 +138,18 @@ export interface TapeJobCreationFailed {
   jobId: number;
   returnCode: number;
   comment: string;
+  notifyUrl: string;
+}
+
+/** A staging job passed one of its progress percentages (files ready or errored / total); the processor POSTs a PROGRESS callback for it when it reads the event back, once, with its own Idempotency-Key. Key: job id. */
+export interface TapeJobProgressed {
+  meta: Meta;
+  jobId: number;
+  /** the percentage passed */
+  percent: number;
+  totalFiles: number;
+  readyFiles: number;
+  errorFiles: number;
   notifyUrl: string;
 }
 
@@ -148,6 +162,8 @@ export interface TapeJobRequested {
   /** the seed obs object as JSON (obs id and filters), resolved through the data-files service */
   obs: null | string;
   notifyUrl: string;
+  /** percentages of files done (1-99) at which a PROGRESS callback is POSTed; null: TAPE_PROGRESS_PERCENT, []: none */
+  progress: null | Array<number>;
 }
 
 /** The tape library accepted the batchstage call for the job (idempotent on the job key). Key: job id. */
@@ -186,6 +202,7 @@ export type TapeEvent =
   | { name: 'TapeJobCompleted'; value: TapeJobCompleted }
   | { name: 'TapeJobCreated'; value: TapeJobCreated }
   | { name: 'TapeJobCreationFailed'; value: TapeJobCreationFailed }
+  | { name: 'TapeJobProgressed'; value: TapeJobProgressed }
   | { name: 'TapeJobRequested'; value: TapeJobRequested }
   | { name: 'TapeJobStageSubmitted'; value: TapeJobStageSubmitted }
   | { name: 'TapeJobTimeoutChecked'; value: TapeJobTimeoutChecked };
