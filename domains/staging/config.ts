@@ -4,6 +4,8 @@ import { Type } from '@sinclair/typebox';
 import { statSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError, key, parseEnv, type Env } from '../../platform/config.ts';
+import type { WebhookPolicy } from '../../platform/webhook.ts';
+import { parseAllowList } from '../../platform/webhook-target.ts';
 
 /** Every method the processor implements; `symlink_copy` is the seed's name for a hard link. */
 export const METHODS = ['local_copy', 'symlink_copy', 'local_symlink', 'direct_download', 'jupyter_copy'] as const;
@@ -21,6 +23,12 @@ export const STAGING_KEYS = {
   jupyterStartCommand: key('STAGING_JUPYTER_START_COMMAND', Type.String(), 'shell command run when the user\'s Jupyter server is down ({username} is substituted, shell-quoted), e.g. a JupyterHub API call; empty = do not start', ''),
   jupyterStartTimeoutMs: key('STAGING_JUPYTER_START_TIMEOUT_MS', Type.Integer({ minimum: 1 }), 'how long to wait for a started Jupyter server to answer, ms', 60_000),
   jupyterChunkBytes: key('STAGING_JUPYTER_CHUNK_BYTES', Type.Integer({ minimum: 1024 }), 'bytes per chunk of a Jupyter contents upload', 8 * 1024 * 1024),
+  maxActivePerUser: key('STAGING_MAX_ACTIVE_PER_USER', Type.Integer({ minimum: 0 }), 'requests of one user staged at once; more wait (status QUEUED, waiting) and start in order as earlier ones end (Globus: 3 active tasks per user); 0 = no cap', 3),
+  notifySecret: key('STAGING_NOTIFY_SECRET', Type.String({ pattern: '^(whsec_)?[A-Za-z0-9+/]*={0,2}$' }), 'Standard Webhooks signing secret of notify_url POSTs, whsec_<base64> (webhook-id/-timestamp/-signature headers). Empty: not signed', '', true),
+  notifyAllow: key('STAGING_NOTIFY_ALLOW', Type.Array(Type.String({ minLength: 1 })), 'notify_url targets allowed although not global unicast (loopback, private, link-local...): CIDRs and/or host names, comma-separated; empty = none', []),
+  notifyAttempts: key('STAGING_NOTIFY_ATTEMPTS', Type.Integer({ minimum: 1 }), 'POSTs of one notification before it is recorded as failed (StagingNotificationFailed)', 4),
+  notifyBackoffMs: key('STAGING_NOTIFY_BACKOFF_MS', Type.Integer({ minimum: 1 }), 'wait after the first failed POST, ms (doubles, 20 % jitter; a Retry-After up to 5 s wins)', 200),
+  notifyTimeoutMs: key('STAGING_NOTIFY_TIMEOUT_MS', Type.Integer({ minimum: 1 }), 'timeout of one notify_url POST, ms (attempts × timeout run inside the processor batch: keep them well under the 30 s consumer session)', 5_000),
   replyTimeoutMs: key('STAGING_REPLY_TIMEOUT_MS', Type.Integer({ minimum: 1 }), 'how long POST /stage_data waits for the outcome before 504 (the request still completes), ms', 300_000),
 };
 
@@ -33,6 +41,12 @@ export interface StagingConfig {
   jupyterStartCommand: string;
   jupyterStartTimeoutMs: number;
   jupyterChunkBytes: number;
+  maxActivePerUser: number;
+  notifySecret: string;
+  notifyAllow: string[];
+  notifyAttempts: number;
+  notifyBackoffMs: number;
+  notifyTimeoutMs: number;
   replyTimeoutMs: number;
 }
 
@@ -56,6 +70,7 @@ export function loadStagingConfig(env: Env): StagingConfig {
   if (unknown.length) throw new ConfigError('STAGING_ALLOWED_METHODS', `unknown method(s) ${unknown.join(', ')}; known: ${METHODS.join(', ')}`);
   if (raw.allowedMethods.length === 0) throw new ConfigError('STAGING_ALLOWED_METHODS', 'at least one method');
   if (!/^https?:\/\//.test(raw.jupyterUrlTemplate)) throw new ConfigError('STAGING_JUPYTER_URL_TEMPLATE', 'must be an http(s) URL');
+  try { parseAllowList(raw.notifyAllow, 'STAGING_NOTIFY_ALLOW'); } catch (err) { throw new ConfigError('STAGING_NOTIFY_ALLOW', (err as Error).message); }
   return { ...raw, storageRoot, userAreaTemplate, allowedMethods: raw.allowedMethods as Method[] };
 }
 
@@ -69,3 +84,11 @@ export function userAreaParts(template: string, username: string): { base: strin
 
 export const jupyterBaseUrl = (cfg: Pick<StagingConfig, 'jupyterUrlTemplate'>, username: string) =>
   cfg.jupyterUrlTemplate.replaceAll('{username}', encodeURIComponent(username)).replace(/\/+$/, '');
+
+/** The notify_url delivery policy (platform/webhook.ts) of this site's config. */
+export function notifyPolicy(cfg: StagingConfig): WebhookPolicy {
+  return {
+    attempts: cfg.notifyAttempts, backoffMs: cfg.notifyBackoffMs, timeoutMs: cfg.notifyTimeoutMs, jitter: 0.2,
+    secret: cfg.notifySecret, allow: parseAllowList(cfg.notifyAllow, 'STAGING_NOTIFY_ALLOW'),
+  };
+}

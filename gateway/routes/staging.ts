@@ -13,7 +13,8 @@ import { stagingProblem } from '../../platform/problems.ts';
 import { problem } from '../plugins/errors.ts';
 import { is } from '../../platform/types.ts';
 import { TOPIC } from '../../schemas/generated/index.ts';
-import { isMethod, loadStagingConfig, type StagingConfig } from '../../domains/staging/config.ts';
+import { isMethod, loadStagingConfig, notifyPolicy, type StagingConfig } from '../../domains/staging/config.ts';
+import { checkWebhookTarget } from '../../platform/webhook-target.ts';
 import { checkRelativePath, checkSourcePath, checkUsername } from '../../domains/staging/paths.ts';
 import { fdPath, openSource, openTrustedDir, StagingRefusal, walkDirs } from '../../platform/safe-fs.ts';
 import { getStagingLog, getStagingRequest, listStagingRequests, SCHEMA, type StagingRequestRecord } from '../../projections/staging/queries.ts';
@@ -23,6 +24,7 @@ import { AS_OF, schemaAsOf } from '../as-of.ts';
 const Item = Type.Object({
   local_path_on_storage: Type.String({ maxLength: 8192, description: 'source: absolute under the storage root, or relative to it' }),
   relative_path: Type.Optional(Type.String({ maxLength: 8192, description: 'destination relative to the user area (not used by direct_download)' })),
+  notify_url: Type.Optional(Type.String({ maxLength: 2048, description: 'http(s) URL POSTed once with the outcome, signed per Standard Webhooks (docs/staging.md, "Completion webhooks")' })),
 });
 const StageBody = Type.Union([Type.Object({ data: Item }), Item]);
 const StageQuery = Type.Object({
@@ -35,6 +37,8 @@ const Record_ = Type.Object({
   id: Type.String(), method: Type.String(), username: Type.String(), local_path_on_storage: Type.String(), relative_path: Type.String(),
   status: Type.String(), attempts: Type.Integer(), skipped: Type.Boolean(), reconciled: Type.Boolean(), source_path: Type.Union([Type.String(), Type.Null()]),
   destination: Type.Union([Type.String(), Type.Null()]), size_bytes: Type.Union([Type.Number(), Type.Null()]),
+  sha256: Type.Union([Type.String(), Type.Null()]), waiting: Type.Boolean(), notify_url: Type.Union([Type.String(), Type.Null()]),
+  notify_status: Type.Union([Type.Literal('PENDING'), Type.Literal('DELIVERED'), Type.Literal('FAILED'), Type.Null()]),
   error_code: Type.Union([Type.String(), Type.Null()]), error_reason: Type.Union([Type.String(), Type.Null()]),
   actor: Type.Union([Type.String(), Type.Null()]), requested_at: Type.String(), started_at: Type.Union([Type.String(), Type.Null()]),
   finished_at: Type.Union([Type.String(), Type.Null()]), duration_ms: Type.Union([Type.Number(), Type.Null()]),
@@ -148,6 +152,7 @@ async function createTestFile(root: string, path: string, content: Buffer): Prom
 
 export const stagingRoutes: RoutePlugin = async (app, deps) => {
   const cfg = loadStagingConfig(deps.env);
+  const notifyAllow = notifyPolicy(cfg).allow;
   // open SSE responses, ended when the app closes (they would otherwise hold the server open)
   const streams = new Set<import('node:http').ServerResponse>();
   app.addHook('onClose', async () => { for (const r of streams) r.end(); });
@@ -176,9 +181,15 @@ export const stagingRoutes: RoutePlugin = async (app, deps) => {
       const dst = checkRelativePath(relativePath);
       if (!dst.ok) refuse(dst.code, dst.reason);
     }
+    const notifyUrl = item.notify_url ?? null;
+    if (notifyUrl !== null) {
+      // judged again at every delivery: a name may resolve elsewhere later
+      const target = await checkWebhookTarget(notifyUrl, notifyAllow);
+      if (!target.ok) throw new BadRequestError('DBB_STAGING_NOTIFY_FORBIDDEN', target.reason);
+    }
     const requestId = deps.replies.correlationId(); // a UUID whose reply is routed to this gateway instance
     const outcome = await deps.replies.request('StagingRequested', requestId, {
-      requestId, method, username, localPathOnStorage: item.local_path_on_storage, relativePath,
+      requestId, method, username, localPathOnStorage: item.local_path_on_storage, relativePath, notifyUrl,
     }, { eventId: requestId, correlationId: requestId, actor: actorOf(req), replies: ['FileStaged', 'StagingFailed'], timeoutMs: cfg.replyTimeoutMs });
     if (is(outcome, 'StagingFailed')) {
       const { code, reason } = outcome.value;

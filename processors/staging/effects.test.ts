@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, statSync, lstatSync, symlinkSync, readdirSync, existsSync, readlinkSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { checkDownload, hardLink, localCopy, localSymlink, reconcile, tempName, type EffectDeps, type StageEffect } from './effects.ts';
 import type { StagingConfig } from '../../domains/staging/config.ts';
@@ -18,6 +19,7 @@ beforeEach(() => {
   const cfg: StagingConfig = {
     storageRoot: join(dir, 'storage'), userAreaTemplate: join(dir, 'users', '{username}', 'staging'), allowedMethods: ['local_copy'],
     jupyterUrlTemplate: 'http://127.0.0.1:1', jupyterToken: '', jupyterStartCommand: '', jupyterStartTimeoutMs: 1000, jupyterChunkBytes: 1024, replyTimeoutMs: 1000,
+    maxActivePerUser: 0, notifySecret: '', notifyAllow: [], notifyAttempts: 1, notifyBackoffMs: 1, notifyTimeoutMs: 1000,
   };
   deps = { cfg, now: () => 42 };
 });
@@ -32,6 +34,18 @@ describe('staging effects', () => {
     expect(readFileSync(dest(), 'utf8')).toBe('hello staging');
     expect(statSync(dest()).mode & 0o777).toBe(0o444);
     expect(readdirSync(join(dir, 'users', 'alice', 'staging', 'proj'))).toEqual(['f.dat']);
+  });
+
+  it('records the sha256 of the bytes copied, also for a skipped repeat', async () => {
+    const want = createHash('sha256').update('hello staging').digest('hex');
+    expect(await localCopy(eff(), deps)).toMatchObject({ ok: true, sha256: want });
+    expect(await localCopy(eff({ requestId: 'req-2' }), deps)).toMatchObject({ ok: true, skipped: true, sha256: want });
+  });
+
+  it('refuses a copy whose read-back sha256 differs (CHECKSUM_MISMATCH) and leaves nothing behind', async () => {
+    const r = await localCopy(eff(), { ...deps, verifyHash: async () => '0'.repeat(64) });
+    expect(r).toMatchObject({ ok: false, code: 'CHECKSUM_MISMATCH' });
+    expect(readdirSync(join(dir, 'users', 'alice', 'staging', 'proj'))).toEqual([]);
   });
 
   it('skips an identical file and refuses to overwrite a different one', async () => {

@@ -4,6 +4,7 @@
 import { constants as C, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { jupyterBaseUrl, userAreaParts, type Method, type StagingConfig } from '../../domains/staging/config.ts';
 import { fdPath, lstatIn, openSource, openTrustedDir, sameContent, StagingRefusal, walkDirs, type OpenedSource } from '../../platform/safe-fs.ts';
 import { fastDownloadCheck, fastHardLink, fastSymlink } from './fast-links.ts';
@@ -16,9 +17,11 @@ export interface EffectDeps {
   cfg: StagingConfig;
   now: () => number;
   fetch?: typeof fetch;
+  /** how a written copy is hashed back (tests corrupt it here); default sha256Of */
+  verifyHash?: (fh: FileHandle) => Promise<string>;
 }
 
-type Done = { sourcePath: string; destination: string | null; sizeBytes: number; skipped: boolean };
+type Done = { sourcePath: string; destination: string | null; sizeBytes: number; skipped: boolean; sha256?: string | null };
 
 /** Temp name in the destination directory, fixed per request so a restart finds (and removes) it. */
 export const tempName = (requestId: string) => `.staging-${requestId}.part`;
@@ -48,7 +51,7 @@ async function run(deps: EffectDeps, body: () => Promise<Done>, reconciled = fal
   const startedAt = deps.now();
   try {
     const done = await body();
-    return { ok: true, ...done, reconciled, startedAt, finishedAt: deps.now() };
+    return { ok: true, ...done, sha256: done.sha256 ?? null, reconciled, startedAt, finishedAt: deps.now() };
   } catch (err) {
     const code = err instanceof StagingRefusal ? err.code : 'IO_ERROR';
     return { ok: false, code, reason: (err as Error).message, startedAt, finishedAt: deps.now() };
@@ -87,26 +90,71 @@ async function existingCopy(dir: FileHandle, name: string, src: OpenedSource, sh
   throw new StagingRefusal('DESTINATION_CONFLICT', `A different file already exists at ${shown}`);
 }
 
+const COPY_CHUNK = 1024 * 1024; // bytes per read of a hashed copy
+
+/** Reads a whole open file from offset 0 in chunks (the handle stays open), calling `each` per chunk. */
+async function readAll(fh: FileHandle, each: (chunk: Buffer) => Promise<void> | void): Promise<void> {
+  const buf = Buffer.allocUnsafe(COPY_CHUNK);
+  for (let pos = 0; ;) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+    if (bytesRead === 0) return;
+    await each(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+}
+
+/** Hex SHA-256 of a whole open file. */
+export async function sha256Of(fh: FileHandle): Promise<string> {
+  const hash = createHash('sha256');
+  await readAll(fh, (chunk) => { hash.update(chunk); });
+  return hash.digest('hex');
+}
+
+/** Copies `src` into a new file at `to` (mode 0600 until verified), hashing the bytes as they pass:
+ *  the source is read once. */
+async function hashingCopy(src: FileHandle, to: string): Promise<string> {
+  const hash = createHash('sha256');
+  const out = await fsp.open(to, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+  try {
+    await readAll(src, async (chunk) => {
+      hash.update(chunk);
+      for (let off = 0; off < chunk.length;) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+    });
+    await out.sync();
+  } finally {
+    await out.close();
+  }
+  return hash.digest('hex');
+}
+
+const mismatch = (what: string, expected: string, actual: string) =>
+  new StagingRefusal('CHECKSUM_MISMATCH', `${what} has sha256 ${actual}, the bytes read from the source ${expected}; the copy was removed`);
+
 async function removeIfPresent(path: string): Promise<void> {
   await fsp.unlink(path).catch((err) => { if (err.code !== 'ENOENT') throw err; });
 }
 
-/** local_copy: copy_file_range (fs.copyFile) into a temp name, read-only, then link to the final name
- *  (fails if it exists, unlike rename) and drop the temp name. */
+/** local_copy: the source streamed into a temp name while hashed (one read of the source), the temp
+ *  read back and its sha256 compared (a mismatch removes it: CHECKSUM_MISMATCH), read-only, then linked
+ *  to the final name (fails if it exists, unlike rename) and the temp name dropped. */
 export async function localCopy(e: StageEffect, deps: EffectDeps): Promise<EffectResult> {
   return run(deps, () => withSource(deps.cfg, e, async (src) => withDir(await openDestDir(deps.cfg, e), async (dir) => {
     const name = e.dest[e.dest.length - 1]!;
     const shown = `${userAreaPath(deps.cfg, e.username)}/${e.dest.join('/')}`;
     const done = { sourcePath: src.path, destination: shown, sizeBytes: src.stat.size };
-    if (await existingCopy(dir, name, src, shown)) return { ...done, skipped: true };
+    if (await existingCopy(dir, name, src, shown)) return { ...done, skipped: true, sha256: await sha256Of(src.file) };
     const tmp = tempName(e.requestId);
     await removeIfPresent(fdPath(dir, tmp));
-    // a reflink where the filesystem can (btrfs, XFS: instant, as `cp --reflink=auto` does), else copy_file_range in the kernel
-    await fsp.copyFile(fdPath(src.file), fdPath(dir, tmp), C.COPYFILE_EXCL | C.COPYFILE_FICLONE);
+    const sent = await hashingCopy(src.file, fdPath(dir, tmp));
     const out = await fsp.open(fdPath(dir, tmp), C.O_RDONLY | C.O_NOFOLLOW);
     try {
       const st = await out.stat();
       if (!st.isFile() || st.size !== src.stat.size) throw new StagingRefusal('COPY_INCOMPLETE', `copy of ${src.path} has ${st.size} of ${src.stat.size} bytes`);
+      const written = await (deps.verifyHash ?? sha256Of)(out);
+      if (written !== sent) {
+        await removeIfPresent(fdPath(dir, tmp));
+        throw mismatch(`the copy of ${src.path}`, sent, written);
+      }
       await out.chmod(0o444);
     } finally {
       await out.close();
@@ -116,10 +164,10 @@ export async function localCopy(e: StageEffect, deps: EffectDeps): Promise<Effec
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       await removeIfPresent(fdPath(dir, tmp));
-      if (await existingCopy(dir, name, src, shown)) return { ...done, skipped: true };
+      if (await existingCopy(dir, name, src, shown)) return { ...done, skipped: true, sha256: sent };
     }
     await removeIfPresent(fdPath(dir, tmp));
-    return { ...done, skipped: false };
+    return { ...done, skipped: false, sha256: sent };
   })));
 }
 
@@ -220,7 +268,8 @@ async function uploadSlot<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** jupyter_copy: upload through the Jupyter Server contents API in chunks to a temp name, then rename. */
+/** jupyter_copy: upload through the Jupyter Server contents API in chunks to a temp name (hashing what is
+ *  sent), read the temp back and compare its sha256 (a mismatch removes it: CHECKSUM_MISMATCH), then rename. */
 export async function jupyterCopy(e: StageEffect, deps: EffectDeps): Promise<EffectResult> {
   return run(deps, () => uploadSlot(() => withSource(deps.cfg, e, async (src) => {
     const client = jupyterClient(e, deps);
@@ -236,14 +285,20 @@ export async function jupyterCopy(e: StageEffect, deps: EffectDeps): Promise<Eff
       if (m.type === 'file' && m.size === src.stat.size && (await sameRemote(client, final, src))) return true;
       throw new StagingRefusal('DESTINATION_CONFLICT', `A different file already exists at ${final.join('/')} in the Jupyter server`);
     };
-    if (await identical()) return { ...done, skipped: true };
+    if (await identical()) return { ...done, skipped: true, sha256: await sha256Of(src.file) };
     await client.remove(tmp);
-    await client.upload(tmp, src.file, src.stat.size, deps.cfg.jupyterChunkBytes);
+    const sent = await client.upload(tmp, src.file, src.stat.size, deps.cfg.jupyterChunkBytes);
+    // what the server stored, read back through the contents API, before it gets the final name
+    const stored = createHash('sha256').update(await client.read(tmp)).digest('hex');
+    if (stored !== sent) {
+      await client.remove(tmp);
+      throw mismatch(`the upload of ${src.path} to the Jupyter server`, sent, stored);
+    }
     if (!(await client.rename(tmp, final))) {
       await client.remove(tmp);
-      if (await identical()) return { ...done, skipped: true };
+      if (await identical()) return { ...done, skipped: true, sha256: sent };
     }
-    return { ...done, skipped: false };
+    return { ...done, skipped: false, sha256: sent };
   })));
 }
 
@@ -272,7 +327,7 @@ export async function reconcile(e: StageEffect, deps: EffectDeps): Promise<Effec
       await client.remove([...e.dest.slice(0, -1), jupyterTempName(e.requestId)]);
       const m = await client.stat(e.dest);
       if (m?.type === 'file' && m.size === src.stat.size && (await sameRemote(client, e.dest, src))) {
-        return { sourcePath: src.path, destination: e.dest.join('/'), sizeBytes: src.stat.size, skipped: false };
+        return { sourcePath: src.path, destination: e.dest.join('/'), sizeBytes: src.stat.size, skipped: false, sha256: await sha256Of(src.file) };
       }
       throw interrupted();
     }
@@ -287,7 +342,8 @@ export async function reconcile(e: StageEffect, deps: EffectDeps): Promise<Effec
         throw interrupted();
       }
       if (e.kind === 'symlink_copy' && st.ino === src.stat.ino && st.dev === src.stat.dev) return done;
-      if (await existingCopy(dir, name, src, shown)) return done;
+      // the copy equals the source byte for byte: the source's hash is the copy's
+      if (await existingCopy(dir, name, src, shown)) return e.kind === 'local_copy' ? { ...done, sha256: await sha256Of(src.file) } : done;
       throw interrupted();
     });
   }), true);

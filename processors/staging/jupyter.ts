@@ -2,6 +2,7 @@
 // component arrays (each URL-encoded), uploads go in base64 chunks (the contents API's `chunk`:
 // 1, 2, ..., -1 for the last), and every call maps failures to StagingRefusal.
 import type { FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { StagingRefusal } from '../../platform/safe-fs.ts';
 
 export interface ContentsModel { name: string; path: string; type: 'file' | 'directory' | 'notebook'; size: number | null }
@@ -66,19 +67,26 @@ export class JupyterClient {
     await res.body?.cancel();
   }
 
-  async upload(path: string[], file: FileHandle, size: number, chunkBytes: number): Promise<void> {
+  /** Uploads the file in chunks; returns the hex SHA-256 of the bytes sent. */
+  async upload(path: string[], file: FileHandle, size: number, chunkBytes: number): Promise<string> {
+    const hash = createHash('sha256');
     const buf = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(size, 1)));
     if (size <= chunkBytes) {
       const { bytesRead } = await file.read(buf, 0, size, 0);
-      return this.put(path, { type: 'file', format: 'base64', content: buf.subarray(0, bytesRead).toString('base64') });
+      const sent = buf.subarray(0, bytesRead);
+      hash.update(sent);
+      await this.put(path, { type: 'file', format: 'base64', content: sent.toString('base64') });
+      return hash.digest('hex');
     }
     for (let pos = 0, chunk = 1; pos < size; pos += chunkBytes, chunk++) {
       const n = Math.min(chunkBytes, size - pos);
       const { bytesRead } = await file.read(buf, 0, n, pos);
       if (bytesRead !== n) throw new StagingRefusal('IO_ERROR', `short read at ${pos}`);
       const last = pos + n >= size;
+      hash.update(buf.subarray(0, n));
       await this.put(path, { type: 'file', format: 'base64', content: buf.subarray(0, n).toString('base64'), chunk: last ? -1 : chunk });
     }
+    return hash.digest('hex');
   }
 
   private async put(path: string[], body: unknown): Promise<void> {

@@ -7,7 +7,7 @@ const requested = { name: 'StagingRequested', meta: meta('e1'), offset: '5', val
 describe('staging fold', () => {
   it('given a StagingRequested, upserts a QUEUED row and logs the request', () => {
     const changes = fold(requested);
-    expect(changes[0]).toEqual({ op: 'upsertRequest', row: { requestId: 'r1', method: 'local_copy', username: 'alice', localPathOnStorage: '/s/f', relativePath: 'f', actor: 'alice', requestedAt: 1000, offset: '5' } });
+    expect(changes[0]).toEqual({ op: 'upsertRequest', row: { requestId: 'r1', method: 'local_copy', username: 'alice', localPathOnStorage: '/s/f', relativePath: 'f', actor: 'alice', requestedAt: 1000, offset: '5', notifyUrl: null } });
     expect(changes[1]).toMatchObject({ op: 'appendLog', row: { level: 'INFO', requestId: 'r1', eventId: 'e1' } });
   });
 
@@ -37,5 +37,16 @@ describe('staging fold', () => {
     const changes = fold({ name: 'StagingRerunRefused', value: { requestId: 'r1', code: 'NOT_FAILED', status: 'SUCCESS', reason: 'request r1 has status SUCCESS' }, meta: { eventId: 'e9', occurredAt: 9, actor: null }, offset: '10' });
     expect(changes).toHaveLength(1);
     expect(changes[0]).toMatchObject({ op: 'appendLog', row: { requestId: 'r1', level: 'ERROR', event: 'StagingRerunRefused', message: 'Rerun of request r1 refused: NOT_FAILED: request r1 has status SUCCESS' } });
+  });
+});
+
+describe('staging fold: cap and notify_url', () => {
+  it('marks a request waiting and started, and records the notification outcome, each guarded by offset', () => {
+    expect(fold({ name: 'StagingWaiting', meta: meta('w'), offset: '11', value: { requestId: 'r1', username: 'alice', active: 3, position: 1 } })[0])
+      .toEqual({ op: 'setWaiting', row: { requestId: 'r1', waiting: true, offset: '11' } });
+    expect(fold({ name: 'StagingStarted', meta: meta('s'), offset: '12', value: { requestId: 'r1', username: 'alice', after: 'r0' } })[0])
+      .toEqual({ op: 'setWaiting', row: { requestId: 'r1', waiting: false, offset: '12' } });
+    expect(fold({ name: 'StagingNotificationFailed', meta: meta('n'), offset: '13', value: { requestId: 'r1', deliveryId: 'd', attempts: 4, error: 'HTTP 500' } })[0])
+      .toEqual({ op: 'setNotified', row: { requestId: 'r1', notifyStatus: 'FAILED', offset: '13' } });
   });
 });

@@ -17,6 +17,11 @@ export interface StagingRequestRecord {
   source_path: string | null;
   destination: string | null;
   size_bytes: number | null;
+  sha256: string | null;
+  /** QUEUED behind the user's cap (STAGING_MAX_ACTIVE_PER_USER) */
+  waiting: boolean;
+  notify_url: string | null;
+  notify_status: 'PENDING' | 'DELIVERED' | 'FAILED' | null;
   error_code: string | null;
   error_reason: string | null;
   actor: string | null;
@@ -27,7 +32,7 @@ export interface StagingRequestRecord {
 }
 
 const COLUMNS = `request_id AS id, method, username, local_path_on_storage, relative_path, status, attempts, skipped, reconciled, source_path,
-  destination, size_bytes::float8 AS size_bytes, error_code, error_reason, actor, requested_at, started_at, finished_at,
+  destination, size_bytes::float8 AS size_bytes, sha256, waiting, notify_url, notify_status, error_code, error_reason, actor, requested_at, started_at, finished_at,
   (extract(epoch FROM finished_at - started_at) * 1000)::float8 AS duration_ms`;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -42,9 +42,13 @@ export interface EventMap {
   ReplicaRemoved: ivoa.ReplicaRemoved;
   SampleRecorded: example.SampleRecorded;
   StagingFailed: staging.StagingFailed;
+  StagingNotificationDelivered: staging.StagingNotificationDelivered;
+  StagingNotificationFailed: staging.StagingNotificationFailed;
   StagingRequested: staging.StagingRequested;
   StagingRerunRefused: staging.StagingRerunRefused;
   StagingRerunRequested: staging.StagingRerunRequested;
+  StagingStarted: staging.StagingStarted;
+  StagingWaiting: staging.StagingWaiting;
   TapeCallbackDelivered: tape.TapeCallbackDelivered;
   TapeCallbackFailed: tape.TapeCallbackFailed;
   TapeCallbackRerunRequested: tape.TapeCallbackRerunRequested;
@@ -96,9 +100,13 @@ export const EVENT_TOPIC = {
   ReplicaRemoved: 'dbb.ivoa.dids',
   SampleRecorded: 'dbb.example.samples',
   StagingFailed: 'dbb.staging.requests',
+  StagingNotificationDelivered: 'dbb.staging.requests',
+  StagingNotificationFailed: 'dbb.staging.requests',
   StagingRequested: 'dbb.staging.requests',
   StagingRerunRefused: 'dbb.staging.requests',
   StagingRerunRequested: 'dbb.staging.requests',
+  StagingStarted: 'dbb.staging.requests',
+  StagingWaiting: 'dbb.staging.requests',
   TapeCallbackDelivered: 'dbb.tape.jobs',
   TapeCallbackFailed: 'dbb.tape.jobs',
   TapeCallbackRerunRequested: 'dbb.tape.jobs',

@@ -16,6 +16,8 @@ export interface FileStaged {
   skipped: boolean;
   /** outcome established after a crash by checking the destination */
   reconciled: boolean;
+  /** hex SHA-256 of the bytes copied (local_copy, jupyter_copy), computed while copying and verified on the copy; null for links and direct_download */
+  sha256: null | string;
   startedAt: number;
   finishedAt: number;
 }
@@ -34,6 +36,26 @@ export interface StagingFailed {
   finishedAt: null | number;
 }
 
+/** The outcome of a request was POSTed to its notify_url and answered 2xx. Key: request id. */
+export interface StagingNotificationDelivered {
+  meta: Meta;
+  requestId: string;
+  /** webhook-id / Idempotency-Key, the same on every attempt */
+  deliveryId: string;
+  attempts: number;
+  httpStatus: number;
+}
+
+/** Every attempt to POST the outcome of a request to its notify_url failed (or the target was refused). Key: request id. */
+export interface StagingNotificationFailed {
+  meta: Meta;
+  requestId: string;
+  /** webhook-id / Idempotency-Key, the same on every attempt */
+  deliveryId: string;
+  attempts: number;
+  error: string;
+}
+
 /** A user asked to stage one file from the storage root into their area (seed: POST /stage_data). */
 export interface StagingRequested {
   meta: Meta;
@@ -46,6 +68,8 @@ export interface StagingRequested {
   localPathOnStorage: string;
   /** destination relative to the user's area (empty for direct_download) */
   relativePath: string;
+  /** http(s) URL POSTed once with the outcome (signed per Standard Webhooks with STAGING_NOTIFY_SECRET); null: no notification */
+  notifyUrl: null | string;
 }
 
 /** The processor refused a StagingRerunRequested: the request is unknown or not in FAILURE. Nothing was run; the request's state is unchanged. The reply that POST /api/v1/staging/requests/{id}/rerun waits for besides FileStaged / StagingFailed. */
@@ -68,9 +92,33 @@ export interface StagingRerunRequested {
   reason: string;
 }
 
+/** A waiting request got a slot (an earlier request of the same user ended) and starts now. Key: request id. */
+export interface StagingStarted {
+  meta: Meta;
+  requestId: string;
+  username: string;
+  /** the request whose end freed the slot */
+  after: string;
+}
+
+/** The user already has STAGING_MAX_ACTIVE_PER_USER requests active: this one waits (status QUEUED, waiting) until one of them ends; the processor then appends StagingStarted. Key: request id. */
+export interface StagingWaiting {
+  meta: Meta;
+  requestId: string;
+  username: string;
+  /** requests of the user active when this one was held */
+  active: number;
+  /** place in the user's queue, 1 = next */
+  position: number;
+}
+
 export type StagingEvent =
   | { name: 'FileStaged'; value: FileStaged }
   | { name: 'StagingFailed'; value: StagingFailed }
+  | { name: 'StagingNotificationDelivered'; value: StagingNotificationDelivered }
+  | { name: 'StagingNotificationFailed'; value: StagingNotificationFailed }
   | { name: 'StagingRequested'; value: StagingRequested }
   | { name: 'StagingRerunRefused'; value: StagingRerunRefused }
-  | { name: 'StagingRerunRequested'; value: StagingRerunRequested };
+  | { name: 'StagingRerunRequested'; value: StagingRerunRequested }
+  | { name: 'StagingStarted'; value: StagingStarted }
+  | { name: 'StagingWaiting'; value: StagingWaiting };

@@ -2,9 +2,9 @@
 // on a free port with a token and its own root dir; `stop()` kills it. Also builds the shell command
 // the staging processor runs to start a server itself (STAGING_JUPYTER_START_COMMAND).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 export interface JupyterServer { url: string; token: string; rootDir: string; stop(): Promise<void>; log(): string }
 
@@ -44,11 +44,19 @@ function runtimeEnv(rootDir: string): NodeJS.ProcessEnv {
   return { ...process.env, JUPYTER_RUNTIME_DIR: rt, JUPYTER_DATA_DIR: rt, JUPYTER_CONFIG_DIR: rt, HOME: process.env.HOME };
 }
 
-export async function startJupyter(rootDir: string, token = 'staging-test-token'): Promise<JupyterServer> {
+/** `config`: the text of a jupyter_server_config.py for this server (e.g. a pre_save_hook). */
+export async function startJupyter(rootDir: string, token = 'staging-test-token', config?: string): Promise<JupyterServer> {
   mkdirSync(rootDir, { recursive: true });
+  const env = runtimeEnv(rootDir);
+  if (config !== undefined) {
+    const dir = join(rootDir, '..', `.jupyter-config-${process.pid}-${basename(rootDir)}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'jupyter_server_config.py'), config);
+    env.JUPYTER_CONFIG_DIR = dir;
+  }
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const child: ChildProcess = spawn('/usr/bin/python3', jupyterArgs(port, token, rootDir), { env: runtimeEnv(rootDir), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn('/usr/bin/python3', jupyterArgs(port, token, rootDir), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (b) => { out += b; });
     child.stderr!.on('data', (b) => { out += b; });
