@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { api, atLeast, type Who } from '../api.ts';
 import { Err, fmtTime, usePoll } from '../hooks.tsx';
+import { History } from '../history.tsx';
 
 interface File { fileId: string; relPath: string | null; status: string | null; statusAt: string | null; attempts: number; plugin: string | null; lastError: string | null; quarantinePath: string | null }
 
@@ -46,16 +47,17 @@ export function IngestPage({ who }: { who: Who }) {
         )}
         {msg && <p role="status">{msg}</p>}
         <table>
-          <thead><tr>{canRerun && <th><span className="sr">select</span></th>}<th>file</th><th>attempts</th><th>plugin</th><th>failed at</th><th>error</th><th>quarantine</th></tr></thead>
+          <thead><tr>{canRerun && <th><span className="sr">select</span></th>}<th>file</th><th>attempts</th><th>plugin</th><th>failed at</th><th>error</th><th>quarantine</th><th>who did what</th></tr></thead>
           <tbody>
             {files.map((f) => (
               <tr key={f.fileId}>
                 {canRerun && <td><input type="checkbox" aria-label={`select ${f.relPath ?? f.fileId}`} checked={sel.has(f.fileId)} onChange={() => toggle(f.fileId)} /></td>}
                 <td><code>{f.relPath ?? f.fileId}</code></td><td>{f.attempts}</td><td>{f.plugin ?? ''}</td><td>{fmtTime(f.statusAt)}</td><td className="error">{f.lastError ?? ''}</td>
                 <td>{f.quarantinePath ? <code title={`${f.quarantinePath}.reason.json`}>{f.quarantinePath}</code> : ''}</td>
+                <td><History path={`/api/v1/ingest/files/${encodeURIComponent(f.fileId)}/history`} /></td>
               </tr>
             ))}
-            {!files.length && <tr><td colSpan={7} className="hint">no failures</td></tr>}
+            {!files.length && <tr><td colSpan={8} className="hint">no failures</td></tr>}
           </tbody>
         </table>
       </section>

@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'react';
 import { api, ApiError, atLeast, raw, type Who } from '../api.ts';
 import { Err, fmtBytes, fmtTime, usePoll } from '../hooks.tsx';
+import { History } from '../history.tsx';
 
 interface StagingRecord {
   id: string; method: string; username: string; local_path_on_storage: string; relative_path: string; status: string;
@@ -123,11 +124,11 @@ function RecentRequests({ tick }: { tick: number }) {
       <h2 id="recent-h">Recent requests</h2>
       <Err text={error} />
       <table>
-        <thead><tr><th>requested</th><th>user</th><th>method</th><th>source</th><th>status</th><th>error</th></tr></thead>
+        <thead><tr><th>requested</th><th>user</th><th>method</th><th>source</th><th>status</th><th>error</th><th>who did what</th></tr></thead>
         <tbody>
           {(data?.requests ?? []).map((r) => (
             <tr key={r.id}><td>{fmtTime(r.requested_at)}</td><td>{r.username}</td><td>{r.method}</td><td>{r.local_path_on_storage}</td>
-              <td><span className={`status ${r.status}`}>{r.status}</span></td><td>{r.error_code ?? ''}</td></tr>
+              <td><span className={`status ${r.status}`}>{r.status}</span></td><td>{r.error_code ?? ''}</td><td><History path={`/api/v1/staging/requests/${r.id}/history`} /></td></tr>
           ))}
         </tbody>
       </table>
