@@ -1,6 +1,7 @@
 // Metrics and health of every process: `dbb run processor staging` (a child process) serves /healthz,
 // /readyz and /metrics with its consumer and effect metrics on DBB_METRICS_PORT; the gateway's /metrics
-// has the per-route latency histogram once a request was answered.
+// has the per-route latency histogram once a request was answered; with both processes exporting to one
+// OTLP receiver, the worker's spans continue the gateway's trace.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,8 @@ import { dirname, join } from 'node:path';
 import { eventually, type TestStack } from './support/stack.ts';
 import { freePort } from './support/dbb-up.ts';
 import { makeSite, startStagingStack, type Site } from './staging/fixture.ts';
+import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.ts';
+import { initTracing, type Tracing } from '../platform/tracing.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -17,8 +20,12 @@ let gateway: string;
 let worker: ChildProcess;
 let workerOut = '';
 let ops: string;
+let receiver: OtlpReceiver;
+let tracing: Tracing;
 
 beforeAll(async () => {
+  receiver = await startOtlpReceiver();
+  tracing = initTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, 'dbb-ops-test');
   site = makeSite();
   stack = await startStagingStack({ env: site.env }); // the gateway only: the processor runs in the child
   gateway = await stack.listen();
@@ -26,7 +33,7 @@ beforeAll(async () => {
   ops = `http://127.0.0.1:${port}`;
   worker = spawn(process.execPath, ['--import', 'tsx', 'cli/dbb.ts', 'run', 'processor', 'staging'], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...stack.env, DBB_STACK: 'external', DBB_METRICS_PORT: String(port), DBB_PG_POOL: '4' } as NodeJS.ProcessEnv,
+    env: { ...stack.env, DBB_STACK: 'external', DBB_METRICS_PORT: String(port), DBB_PG_POOL: '4', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } as NodeJS.ProcessEnv,
   });
   worker.stdout!.on('data', (d) => { workerOut += d; });
   worker.stderr!.on('data', (d) => { workerOut += d; });
@@ -43,6 +50,8 @@ afterAll(async () => {
     await exited;
   }
   await stack?.stop();
+  await tracing?.shutdown();
+  await receiver?.close();
   site?.cleanup();
 });
 
@@ -99,6 +108,24 @@ describe('a worker process serves health and metrics', () => {
     expect(sample(samples, 'dbb_outbox_depth')).toBeGreaterThanOrEqual(0);
     // the gateway runs in this test's process: its routes are not counted by the worker
     expect(samples.some((s) => s.name.startsWith('dbb_http_request_duration_seconds'))).toBe(false);
+  });
+});
+
+describe('tracing across processes', () => {
+  it('continues the gateway\'s trace in the worker: its consumer span is a child of the gateway\'s server span', async () => {
+    const res = await stageOverHttp('ops/traced.dat');
+    expect(res.status).toBe(200);
+    const spans = await eventually(async () => {
+      await tracing.flush();
+      const found = receiver.spans.filter((s) => s.attributes['dbb.correlation_id'] === res.body.request_id || s.name === 'POST /stage_data');
+      expect(found.map((s) => s.name)).toEqual(expect.arrayContaining(['processor.staging StagingRequested', 'effect local_copy']));
+      return found;
+    }, { timeoutMs: 30_000, intervalMs: 300 });
+    const processor = spans.find((s) => s.name === 'processor.staging StagingRequested')!;
+    const gateway = receiver.spans.find((s) => s.spanId === processor.parentSpanId);
+    expect(gateway).toMatchObject({ name: 'POST /stage_data', service: 'dbb-ops-test', traceId: processor.traceId });
+    expect(processor.service).toBe('dbb-processor.staging');
+    expect(spans.find((s) => s.name === 'effect local_copy')).toMatchObject({ parentSpanId: processor.spanId, service: 'dbb-processor.staging' });
   });
 });
 
