@@ -1,0 +1,99 @@
+// Point-in-time read models (issue 21.4) end to end: a snapshot of the staging projection built up to a
+// time (Kafka timestamps) or up to offsets holds what the log held then, the read API serves it with
+// ?as_of=<name>, writes to it are refused, and unknown or malformed names answer a problem.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { eventually, type TestStack } from './support/stack.ts';
+import { createStagingProcessor } from '../processors/staging/index.ts';
+import { createStagingProjection } from '../projections/staging/index.ts';
+import { makeSite, startStagingStack, stage, type Site } from './staging/fixture.ts';
+import { parseUntil, replaySnapshot } from '../platform/replay.ts';
+import { dropSnapshot, listSnapshots } from '../platform/snapshots.ts';
+
+let site: Site;
+let stack: TestStack;
+
+beforeAll(async () => {
+  site = makeSite();
+  stack = await startStagingStack({ consumers: (deps) => [createStagingProcessor(deps), createStagingProjection(deps)], env: site.env });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  site?.cleanup();
+});
+
+const get = (url: string) => stack.app.inject({ method: 'GET', url, headers: stack.auth('reader') });
+async function stagedOk(rel: string): Promise<string> {
+  const res = await stage(stack, 'local_copy', 'alice', { local_path_on_storage: join(site.root, 'obs', 'f.dat'), relative_path: rel });
+  expect(res.statusCode).toBe(200);
+  const id = res.json().request_id as string;
+  await eventually(async () => expect((await get(`/api/v1/staging/requests/${id}`)).json().status).toBe('SUCCESS'));
+  return id;
+}
+const idsOf = async (url: string) => { const r = await get(url); expect(r.statusCode).toBe(200); return r.json().requests.map((q: any) => q.id).sort(); };
+
+describe('point-in-time snapshots', () => {
+  let a: string;
+  let b: string;
+  let stopOffsets: Record<string, string>;
+
+  it('a snapshot up to a time holds the requests made before it, served with ?as_of', async () => {
+    a = await stagedOk('asof/a.dat');
+    const cut = new Date();
+    await new Promise((r) => setTimeout(r, 20)); // B's records must carry a later millisecond than the cut
+    b = await stagedOk('asof/b.dat');
+
+    const spec = createStagingProjection(stack.platform.domainDeps);
+    const res = await replaySnapshot(stack.platform, spec, { until: parseUntil(cut.toISOString()), into: 'before_b' });
+    expect(res.schema).toBe('projection_staging_asof_before_b');
+    expect(res.events).toBe(2); // A's StagingRequested and FileStaged
+    stopOffsets = res.stopOffsets;
+
+    expect(await idsOf('/api/v1/staging/requests?as_of=before_b')).toEqual([a]);
+    expect(await idsOf('/api/v1/staging/requests')).toEqual([a, b].sort());
+    expect((await get(`/api/v1/staging/requests/${a}?as_of=before_b`)).json()).toMatchObject({ id: a, status: 'SUCCESS' });
+    const missing = await get(`/api/v1/staging/requests/${b}?as_of=before_b`);
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().code).toBe('DBB_STAGING_NOT_FOUND');
+  });
+
+  it('a snapshot up to explicit offsets equals the one up to the matching time', async () => {
+    const until = 'offsets:' + Object.entries(stopOffsets).map(([tp, o]) => `${tp}=${o}`).join(',');
+    await replaySnapshot(stack.platform, createStagingProjection(stack.platform.domainDeps), { until: parseUntil(until), into: 'by_offsets' });
+    expect(await idsOf('/api/v1/staging/requests?as_of=by_offsets')).toEqual([a]);
+    const empty = 'offsets:' + Object.keys(stopOffsets).map((tp) => `${tp}=0`).join(',');
+    await replaySnapshot(stack.platform, createStagingProjection(stack.platform.domainDeps), { until: parseUntil(empty), into: 'nothing' });
+    expect(await idsOf('/api/v1/staging/requests?as_of=nothing')).toEqual([]);
+  });
+
+  it('refuses writes into a snapshot, even from the owner', async () => {
+    await expect(stack.db.query(`UPDATE projection_staging_asof_before_b.staging_requests SET status = 'FAILURE'`)).rejects.toThrow(/read-only/);
+    await expect(stack.db.query(`DELETE FROM projection_staging_asof_before_b.staging_log`)).rejects.toThrow(/read-only/);
+    expect((await get(`/api/v1/staging/requests/${a}?as_of=before_b`)).json().status).toBe('SUCCESS');
+  });
+
+  it('answers 404 for an unknown snapshot, 400 for a malformed name, and refuses a name twice', async () => {
+    const unknown = await get('/api/v1/staging/requests?as_of=no_such');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.headers['content-type']).toContain('application/problem+json');
+    expect(unknown.json().code).toBe('DBB_SNAPSHOT_NOT_FOUND');
+    // a snapshot of another projection is not one of staging's
+    expect((await get('/api/v1/ivoa/stats?as_of=before_b')).json().code).toBe('DBB_SNAPSHOT_NOT_FOUND');
+    const bad = await get(`/api/v1/staging/requests?as_of=${encodeURIComponent('x"; DROP SCHEMA public')}`);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().code).toBe('DBB_VALIDATION');
+    await expect(replaySnapshot(stack.platform, createStagingProjection(stack.platform.domainDeps), { until: parseUntil(new Date().toISOString()), into: 'before_b' }))
+      .rejects.toThrow(/exists/);
+  });
+
+  it('lists and drops snapshots; a dropped one is gone from the read API', async () => {
+    expect((await listSnapshots(stack.db)).map((s) => [s.name, s.projection, s.events])).toEqual([
+      ['before_b', 'projection.staging', 2], ['by_offsets', 'projection.staging', 2], ['nothing', 'projection.staging', 0],
+    ]);
+    expect(await dropSnapshot(stack.db, 'before_b')).toEqual(['projection_staging_asof_before_b']);
+    expect((await get('/api/v1/staging/requests?as_of=before_b')).json().code).toBe('DBB_SNAPSHOT_NOT_FOUND');
+    const { rowCount } = await stack.db.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'projection_staging_asof_before_b'`);
+    expect(rowCount).toBe(0);
+  });
+});
