@@ -210,7 +210,7 @@ describe('web console', () => {
     await page.close();
   });
 
-  it("shows a tape job's progress bar reach 100 % as the simulator stages files, per-file state, and cancels a job", async () => {
+  it("shows a tape job's progress bar reach 100 % as the simulator stages files, per-file state, releases its files, and cancels a job", async () => {
     const page = await login('operator', '#/tape');
     expect((await api('POST', '/staging', 'producer', { job_id: 7001, files: files('console', 8), notify_url: h.receiver.url })).statusCode).toBe(202);
     const bar = page.locator('tr[data-job="7001"] [role=progressbar]');
@@ -220,7 +220,12 @@ describe('web console', () => {
     await page.getByRole('button', { name: '7001' }).click();
     const detail = page.getByTestId('job-detail');
     await eventually(async () => expect(await detail.locator('tbody tr', { hasText: 'READY' }).count()).toBe(8), { timeoutMs: WAIT });
+    await detail.locator('code', { hasText: 'dbb tape wait 7001' }).waitFor({ timeout: WAIT });
     await shot(page, 'tape');
+    await page.getByRole('button', { name: 'Release files' }).click();
+    await page.getByRole('dialog', { name: 'Release the files of job 7001?' }).getByRole('button', { name: 'Release files' }).click();
+    await page.getByRole('status').filter({ hasText: '8 files of job 7001 released' }).waitFor({ timeout: WAIT });
+    await detail.getByTestId('released').filter({ hasText: /^8$/ }).waitFor({ timeout: WAIT });
 
     expect((await api('POST', '/staging', 'producer', { job_id: 7002, files: [...files('hold', 2), ...files('part', 1)], notify_url: h.receiver.url })).statusCode).toBe(202);
     await page.locator('tr[data-job="7002"] [role=progressbar][aria-valuenow="33"]').waitFor({ timeout: WAIT });

@@ -1,18 +1,27 @@
-// Tape jobs: every job with a ready/error/total progress bar; a job's detail with per-file state; cancel.
+// Tape jobs: every job with a ready/error/total progress bar; a job's detail with per-file state, the
+// shell command that waits for it, cancel, and releasing its staged files from the library's disk cache.
 import { useState } from 'react';
 import { api, atLeast, type Who } from '../api.ts';
 import { Confirm, Err, fmtTime, JobBar, usePoll } from '../hooks.tsx';
 
-interface Job { jobId: number; status: string; created: string; completed: boolean; completedAt: string | null; totalFiles: number; readyFiles: number; errorFiles: number; returnCode: number | null; comment: string; callback: { status: string; attempts: number; error: string | null } }
+interface Job { jobId: number; status: string; created: string; completed: boolean; completedAt: string | null; totalFiles: number; readyFiles: number; errorFiles: number; returnCode: number | null; comment: string; releasedFiles: number; callback: { status: string; attempts: number; error: string | null } }
 interface JobStatus { job_id: number; files: Record<string, [boolean, boolean, string | null]> }
 
 function Detail({ job, who, onGone }: { job: Job; who: Who; onGone: () => void }) {
   const { data, error } = usePoll(() => api<JobStatus>(`/staging?job_id=${job.jobId}&include_files=true`), 1500, [job.jobId]);
-  const [ask, setAsk] = useState(false);
+  // one confirmation dialog for both actions (the dialog's title id is unique only once on the page)
+  const [ask, setAsk] = useState<null | 'cancel' | 'release'>(null);
   const [msg, setMsg] = useState<string | null>(null);
   async function cancel() {
-    setAsk(false);
+    setAsk(null);
     try { await api(`/staging?job_id=${job.jobId}`, { method: 'DELETE' }); setMsg(`Job ${job.jobId} cancelled`); onGone(); } catch (err) { setMsg((err as Error).message); }
+  }
+  async function release() {
+    setAsk(null);
+    try {
+      const r = await api<{ released: number }>(`/staging/files?job_id=${job.jobId}`, { method: 'DELETE' });
+      setMsg(`${r.released} files of job ${job.jobId} released from the disk cache`);
+    } catch (err) { setMsg((err as Error).message); }
   }
   const files = Object.entries(data?.files ?? {}).sort(([a], [b]) => a.localeCompare(b));
   return (
@@ -21,11 +30,14 @@ function Detail({ job, who, onGone }: { job: Job; who: Who; onGone: () => void }
       <JobBar ready={job.readyFiles} error={job.errorFiles} total={job.totalFiles} label={`job ${job.jobId} detail progress`} />
       <p>Created {fmtTime(job.created)} · completed {fmtTime(job.completedAt)} · return code {job.returnCode ?? '–'} · callback {job.callback.status} ({job.callback.attempts} attempts){job.callback.error ? `: ${job.callback.error}` : ''}</p>
       {job.comment && <p className="hint">{job.comment}</p>}
-      {atLeast(who, 'producer') && !job.completed && <button type="button" className="danger" onClick={() => setAsk(true)}>Cancel job</button>}
+      <p className="hint">Released from the disk cache: <span data-testid="released">{job.releasedFiles}</span> files · wait from a shell: <code>dbb tape wait {job.jobId}</code></p>
+      {atLeast(who, 'producer') && !job.completed && <button type="button" className="danger" onClick={() => setAsk('cancel')}>Cancel job</button>}
+      {atLeast(who, 'producer') && job.readyFiles > 0 && <button type="button" onClick={() => setAsk('release')}>Release files</button>}
       {msg && <p role="status">{msg}</p>}
       <Err text={error} />
-      <Confirm open={ask} title={`Cancel job ${job.jobId}?`} confirmLabel="Cancel job" onCancel={() => setAsk(false)} onConfirm={cancel}>
-        <p>The tape library is asked to cancel the batch and the job is removed.</p>
+      <Confirm open={ask !== null} title={ask === 'release' ? `Release the files of job ${job.jobId}?` : `Cancel job ${job.jobId}?`}
+        confirmLabel={ask === 'release' ? 'Release files' : 'Cancel job'} onCancel={() => setAsk(null)} onConfirm={ask === 'release' ? release : cancel}>
+        <p>{ask === 'release' ? 'The tape library drops the job\'s staged files from its disk cache; they stay on tape.' : 'The tape library is asked to cancel the batch and the job is removed.'}</p>
       </Confirm>
       <table>
         <thead><tr><th>file</th><th>state</th><th>ready at</th></tr></thead>
