@@ -1,5 +1,6 @@
 // Stage data (the seed frontend's form): method from the site's allowed methods, username, path on
-// storage, relative path; the request's status; direct_download as a download link; the test-file tool.
+// storage, relative path, optional notify_url; the request's status (waiting behind the user's cap, sha256,
+// notification); direct_download as a download link; the test-file tool.
 import { useEffect, useState } from 'react';
 import { api, ApiError, atLeast, raw, type Who } from '../api.ts';
 import { Err, fmtBytes, fmtTime, usePoll } from '../hooks.tsx';
@@ -9,7 +10,11 @@ interface StagingRecord {
   id: string; method: string; username: string; local_path_on_storage: string; relative_path: string; status: string;
   skipped: boolean; destination: string | null; size_bytes: number | null; error_code: string | null; error_reason: string | null;
   requested_at: string; finished_at: string | null; duration_ms: number | null;
+  sha256: string | null; waiting: boolean; notify_url: string | null; notify_status: 'PENDING' | 'DELIVERED' | 'FAILED' | null;
 }
+
+/** The status word, and why a QUEUED request has not started (the user's cap, docs/staging.md). */
+const statusText = (r: StagingRecord) => (r.status === 'QUEUED' && r.waiting ? 'QUEUED (waiting for a slot)' : r.status);
 
 function StageForm({ who, onDone }: { who: Who; onDone: () => void }) {
   const [methods, setMethods] = useState<string[]>([]);
@@ -17,6 +22,7 @@ function StageForm({ who, onDone }: { who: Who; onDone: () => void }) {
   const [username, setUsername] = useState(who.name.replace(/[^A-Za-z0-9_.-]/g, '_'));
   const [src, setSrc] = useState('');
   const [dst, setDst] = useState('');
+  const [notifyUrl, setNotifyUrl] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
@@ -35,7 +41,7 @@ function StageForm({ who, onDone }: { who: Who; onDone: () => void }) {
     setDownload(null);
     const q = new URLSearchParams({ method, username });
     try {
-      const res = await raw(`/stage_data?${q}`, { method: 'POST', json: { data: { local_path_on_storage: src, ...(method === 'direct_download' ? {} : { relative_path: dst }) } } });
+      const res = await raw(`/stage_data?${q}`, { method: 'POST', json: { data: { local_path_on_storage: src, ...(method === 'direct_download' ? {} : { relative_path: dst }), ...(notifyUrl ? { notify_url: notifyUrl } : {}) } } });
       if (method === 'direct_download') {
         const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? src.split('/').pop() ?? 'download';
         const blob = await res.blob();
@@ -70,6 +76,7 @@ function StageForm({ who, onDone }: { who: Who; onDone: () => void }) {
         <label>Username<input name="username" value={username} onChange={(e) => setUsername(e.target.value)} required disabled={!canStage} /></label>
         <label>Path on storage<input name="local_path_on_storage" value={src} onChange={(e) => setSrc(e.target.value)} required placeholder="File1.txt or /mnt/storage/File1.txt" disabled={!canStage} /></label>
         <label>Relative path<input name="relative_path" value={dst} onChange={(e) => setDst(e.target.value)} required={method !== 'direct_download'} disabled={!canStage || method === 'direct_download'} placeholder="File1Copy.txt" /></label>
+        <label>Notify URL<input name="notify_url" type="url" value={notifyUrl} onChange={(e) => setNotifyUrl(e.target.value)} placeholder="optional: https://… gets the outcome once (signed)" disabled={!canStage} /></label>
         {canStage && <button type="submit" disabled={busy || !method}>{busy ? 'Staging…' : 'Stage'}</button>}
       </form>
       {busy && <p className="status QUEUED" role="status">QUEUED — waiting for the outcome…</p>}
@@ -79,10 +86,12 @@ function StageForm({ who, onDone }: { who: Who; onDone: () => void }) {
       {rec && (
         <dl className="record" data-testid="request-status">
           <dt>Request</dt><dd><code>{rec.id}</code> (<a href={`#/log?cid=${rec.id}`}>follow in the live log</a>)</dd>
-          <dt>Status</dt><dd><span className={`status ${rec.status}`}>{rec.status}</span>{rec.skipped ? ' (already there)' : ''}</dd>
+          <dt>Status</dt><dd><span className={`status ${rec.status}`}>{statusText(rec)}</span>{rec.skipped ? ' (already there)' : ''}</dd>
           <dt>Destination</dt><dd>{rec.destination ?? '–'}</dd>
           <dt>Size</dt><dd>{rec.size_bytes === null ? '–' : fmtBytes(rec.size_bytes)}</dd>
           <dt>Duration</dt><dd>{rec.duration_ms === null ? '–' : `${rec.duration_ms} ms`}</dd>
+          <dt>SHA-256</dt><dd>{rec.sha256 ? <code data-testid="sha256">{rec.sha256}</code> : '–'}</dd>
+          {rec.notify_url && <><dt>Notification</dt><dd>{rec.notify_status} to <code>{rec.notify_url}</code></dd></>}
           {rec.error_code && <><dt>Error</dt><dd className="error">{rec.error_code}: {rec.error_reason}</dd></>}
         </dl>
       )}
@@ -128,7 +137,7 @@ function RecentRequests({ tick }: { tick: number }) {
         <tbody>
           {(data?.requests ?? []).map((r) => (
             <tr key={r.id}><td>{fmtTime(r.requested_at)}</td><td>{r.username}</td><td>{r.method}</td><td>{r.local_path_on_storage}</td>
-              <td><span className={`status ${r.status}`}>{r.status}</span></td><td>{r.error_code ?? ''}</td><td><History path={`/api/v1/staging/requests/${r.id}/history`} /></td></tr>
+              <td><span className={`status ${r.status}`}>{statusText(r)}</span></td><td>{r.error_code ?? ''}</td><td><History path={`/api/v1/staging/requests/${r.id}/history`} /></td></tr>
           ))}
         </tbody>
       </table>
