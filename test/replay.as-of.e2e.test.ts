@@ -3,12 +3,17 @@
 // ?as_of=<name>, writes to it are refused, and unknown or malformed names answer a problem.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { eventually, type TestStack } from './support/stack.ts';
 import { createStagingProcessor } from '../processors/staging/index.ts';
 import { createStagingProjection } from '../projections/staging/index.ts';
 import { makeSite, startStagingStack, stage, type Site } from './staging/fixture.ts';
 import { parseUntil, replaySnapshot } from '../platform/replay.ts';
 import { dropSnapshot, listSnapshots } from '../platform/snapshots.ts';
+
+const run = promisify(execFile);
+const CLI = join(import.meta.dirname, '..', 'cli', 'dbb.ts');
 
 let site: Site;
 let stack: TestStack;
@@ -85,6 +90,15 @@ describe('point-in-time snapshots', () => {
     expect(bad.json().code).toBe('DBB_VALIDATION');
     await expect(replaySnapshot(stack.platform, createStagingProjection(stack.platform.domainDeps), { until: parseUntil(new Date().toISOString()), into: 'before_b' }))
       .rejects.toThrow(/exists/);
+  });
+
+  it('dbb replay --until --into builds a snapshot from the command line; --list shows it', async () => {
+    const dbb = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, 'replay', ...args], { env: { ...stack.env, DBB_FROM_SOURCE: '1' }, timeout: 170_000 });
+    const built = await dbb('staging', '--until', new Date().toISOString(), '--into', 'from_cli');
+    expect(built.stdout).toMatch(/snapshot from_cli: 4 events .* projection_staging_asof_from_cli/);
+    expect(await idsOf('/api/v1/staging/requests?as_of=from_cli')).toEqual([a, b].sort());
+    expect((await dbb('--list')).stdout).toMatch(/from_cli\s+projection\.staging\s+until \S+\s+4 events/);
+    expect((await dbb('--drop', 'from_cli')).stdout).toContain('dropped projection_staging_asof_from_cli');
   });
 
   it('lists and drops snapshots; a dropped one is gone from the read API', async () => {
