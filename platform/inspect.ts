@@ -35,11 +35,13 @@ export async function listTopics(config: Config) {
 /** The one lag figure (`dbb lag`, `dbb status`, `/metrics`, the console): per consumer group, log end
  *  minus the offsets the runtime stores in Postgres (each consumer's schema has `consumer_offsets`;
  *  platform/consumer-runtime.ts seeks to those, so they, not Kafka's committed offsets, are where a
- *  consumer resumes). Replay shadows and retired schemas are left out (see replayProgress). */
+ *  consumer resumes). Replay shadows, retired schemas and point-in-time snapshots (`_asof_`, stopped on
+ *  purpose) are left out (see replayProgress). */
 export async function consumerLag(deps: InspectDeps): Promise<{ group: string; lag: number }[]> {
   const { config, db } = deps;
   const { rows: schemas } = await db.query<{ nspname: string }>(`SELECT n.nspname FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid
-    WHERE c.relname = 'consumer_offsets' AND n.nspname NOT LIKE '%\\_\\_shadow' AND n.nspname NOT LIKE '%\\_\\_old' ORDER BY 1`);
+    WHERE c.relname = 'consumer_offsets' AND n.nspname NOT LIKE '%\\_\\_shadow' AND n.nspname NOT LIKE '%\\_\\_old'
+    AND n.nspname NOT LIKE '%\\_asof\\_%' ORDER BY 1`);
   const offs: { group_id: string; topic: string; partition: number; next_offset: string }[] = [];
   for (const { nspname } of schemas) {
     offs.push(...(await db.query(`SELECT group_id, topic, partition, next_offset FROM ${quoteIdent(nspname)}.consumer_offsets WHERE group_id LIKE $1`, [`${ns(config, 'dbb.')}%`])).rows);

@@ -11,6 +11,7 @@ import { createStagingProjection } from '../projections/staging/index.ts';
 import { makeSite, startStagingStack, stage, type Site } from './staging/fixture.ts';
 import { parseUntil, replaySnapshot } from '../platform/replay.ts';
 import { dropSnapshot, listSnapshots } from '../platform/snapshots.ts';
+import { consumerLag } from '../platform/inspect.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'cli', 'dbb.ts');
@@ -105,6 +106,9 @@ describe('point-in-time snapshots', () => {
     expect((await listSnapshots(stack.db)).map((s) => [s.name, s.projection, s.events])).toEqual([
       ['before_b', 'projection.staging', 2], ['by_offsets', 'projection.staging', 2], ['nothing', 'projection.staging', 0],
     ]);
+    // a snapshot stops behind the log on purpose: it is not the live projection's lag
+    const lag = (await consumerLag({ config: stack.config, db: stack.db })).find((l) => l.group.endsWith('dbb.projection.staging'));
+    expect(lag?.lag).toBe(0);
     expect(await dropSnapshot(stack.db, 'before_b')).toEqual(['projection_staging_asof_before_b']);
     expect((await get('/api/v1/staging/requests?as_of=before_b')).json().code).toBe('DBB_SNAPSHOT_NOT_FOUND');
     const { rowCount } = await stack.db.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'projection_staging_asof_before_b'`);
