@@ -3,6 +3,7 @@
 import { useState } from 'react';
 import { api, atLeast, type Who } from '../api.ts';
 import { Confirm, Err, fmtTime, JobBar, usePoll } from '../hooks.tsx';
+import { History } from '../history.tsx';
 
 interface Job { jobId: number; status: string; created: string; completed: boolean; completedAt: string | null; totalFiles: number; readyFiles: number; errorFiles: number; returnCode: number | null; comment: string; releasedFiles: number; callback: { status: string; attempts: number; error: string | null } }
 interface JobStatus { job_id: number; files: Record<string, [boolean, boolean, string | null]> }
@@ -47,6 +48,7 @@ function Detail({ job, who, onGone }: { job: Job; who: Who; onGone: () => void }
           ))}
         </tbody>
       </table>
+      <History path={`/api/v1/tape/jobs/${job.jobId}/history`} label="who did what" />
     </section>
   );
 }
