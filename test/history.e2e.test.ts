@@ -75,6 +75,24 @@ describe('history end to end', () => {
     expect(h.events.map((e: any) => [e.event, e.actor])).toEqual([['DidRegistered', 'test-producer'], ['DidDeleted', 'test-operator']]);
   });
 
+  it('serves tape jobs, ingest files and gw datastores by their keys', async () => {
+    expect((await appendEvent('TapeJobRequested', '777001', { jobId: 777001, files: ['a.fits'], obs: null, notifyUrl: 'http://127.0.0.1:9/cb', progress: null }, 'producer')).statusCode).toBe(202);
+    expect((await appendEvent('FileDiscovered', 'f-hist-1', { fileId: 'f-hist-1', relPath: 'x/y.fits', sourcePath: '/in/x/y.fits', size: 3, checksum: 'ad:1', mtime: 1 }, 'producer')).statusCode).toBe(202);
+    expect((await appendEvent('BufferFlushed', 'ds-hist', { datastoreId: 'ds-hist', archivePath: '/a', n_f: 1, bt_wrt: 8 }, 'operator')).statusCode).toBe(202);
+    const cases = [
+      ['/api/v1/tape/jobs/777001/history', 'tape', '777001', 'TapeJobRequested', 'test-producer', 'REQUESTED'],
+      ['/api/v1/ingest/files/f-hist-1/history', 'ingest', 'f-hist-1', 'FileDiscovered', 'test-producer', 'DONE'],
+      ['/api/v1/history/gw/ds-hist', 'gw', 'ds-hist', 'BufferFlushed', 'test-operator', 'DONE'],
+    ] as const;
+    for (const [url, domain, id, event, actor, outcome] of cases) {
+      await eventually(async () => {
+        const r = await get(url);
+        expect(r.statusCode, url).toBe(200);
+        expect(r.json()).toMatchObject({ domain, id, events: [{ event, actor, outcome }] });
+      });
+    }
+  });
+
   it('answers 404 problem for an entity without events, 400 for an unknown domain, 401 without a token', async () => {
     for (const url of ['/api/v1/tape/jobs/424242/history', '/api/v1/ingest/files/nope/history', '/api/v1/history/gw/nope', '/api/v1/staging/requests/nope/history']) {
       const r = await get(url);
