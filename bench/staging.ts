@@ -84,7 +84,8 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
   await mkdir(users, { recursive: true });
   const token = `bench-${randomBytes(4).toString('hex')}`;
   const bench = await startBenchStack('staging', {
-    env: { DBB_TOKENS: `bench:producer:${hashToken(token)}`, STAGING_STORAGE_ROOT: root, STAGING_USER_AREA_TEMPLATE: join(users, '{username}') },
+    // The bench sends every request as one user: no per-user cap, so it measures the backbone, not the queue.
+    env: { DBB_TOKENS: `bench:producer:${hashToken(token)}`, STAGING_MAX_ACTIVE_PER_USER: '0', STAGING_STORAGE_ROOT: root, STAGING_USER_AREA_TEMPLATE: join(users, '{username}') },
   });
   const { platform, config, env } = bench;
   const log = platform.log;

@@ -52,7 +52,7 @@ async function devProfile(env: Env): Promise<{ env: Env; token: string | null }>
   writeFileSync(join(stateDir(), 'dev-token'), token + '\n', { mode: 0o600 });
   return {
     token,
-    env: { ...env, DBB_TOKENS: `dev:operator:${hashToken(token)}`, DBB_ANONYMOUS_ROUTES: env.DBB_ANONYMOUS_ROUTES ?? 'gw-seed,staging-seed,tape-seed,ivoa-seed', TAPE_CALLBACK_ALLOW: env.TAPE_CALLBACK_ALLOW ?? '127.0.0.0/8,::1/128' },
+    env: { ...env, DBB_TOKENS: `dev:operator:${hashToken(token)}`, DBB_ANONYMOUS_ROUTES: env.DBB_ANONYMOUS_ROUTES ?? 'gw-seed,staging-seed,tape-seed,ivoa-seed', TAPE_CALLBACK_ALLOW: env.TAPE_CALLBACK_ALLOW ?? '127.0.0.0/8,::1/128', STAGING_NOTIFY_ALLOW: env.STAGING_NOTIFY_ALLOW ?? '127.0.0.0/8,::1/128' },
   };
 }
 
