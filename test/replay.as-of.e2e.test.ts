@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { eventually, type TestStack } from './support/stack.ts';
 import { createStagingProcessor } from '../processors/staging/index.ts';
 import { createStagingProjection } from '../projections/staging/index.ts';
+import { createIvoaProjection } from '../projections/ivoa/index.ts';
 import { makeSite, startStagingStack, stage, type Site } from './staging/fixture.ts';
 import { parseUntil, replaySnapshot } from '../platform/replay.ts';
 import { dropSnapshot, listSnapshots } from '../platform/snapshots.ts';
@@ -113,5 +114,27 @@ describe('point-in-time snapshots', () => {
     expect((await get('/api/v1/staging/requests?as_of=before_b')).json().code).toBe('DBB_SNAPSHOT_NOT_FOUND');
     const { rowCount } = await stack.db.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'projection_staging_asof_before_b'`);
     expect(rowCount).toBe(0);
+  });
+});
+
+describe('point-in-time ObsCore', () => {
+  const appendEvent = (name: string, key: string, body: object) =>
+    stack.app.inject({ method: 'POST', url: `/api/v1/events/${name}`, headers: stack.auth('operator'), payload: { key, body } });
+  const stats = async (q = '') => { const r = await get(`/api/v1/ivoa/stats${q}`); expect(r.statusCode).toBe(200); return r.json(); };
+
+  it('a snapshot taken before a DID was deleted still counts it, while the live read model does not', async () => {
+    await stack.startConsumers((deps) => [createIvoaProjection(deps)]);
+    const metadata = JSON.stringify({ s_ra: 10, s_dec: 20, dataproduct_type: 'image', calib_level: 2 });
+    expect((await appendEvent('DidRegistered', 'asof:x.fits', { scope: 'asof', name: 'x.fits', didType: 'FILE', metadata })).statusCode).toBe(202);
+    await eventually(async () => expect((await stats()).rows).toBe(1));
+    const cut = new Date();
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await appendEvent('DidDeleted', 'asof:x.fits', { scope: 'asof', name: 'x.fits' })).statusCode).toBe(202);
+    await eventually(async () => expect((await stats()).rows).toBe(0));
+
+    await replaySnapshot(stack.platform, createIvoaProjection(stack.platform.domainDeps), { until: parseUntil(cut.toISOString()), into: 'before_delete' });
+    expect(await stats('?as_of=before_delete')).toMatchObject({ rows: 1, dids: 1, deletedDids: 0 });
+    expect(await stats()).toMatchObject({ rows: 0, deletedDids: 1 });
+    expect((await get('/api/v1/staging/requests?as_of=before_delete')).json().code).toBe('DBB_SNAPSHOT_NOT_FOUND');
   });
 });
