@@ -7,6 +7,7 @@ import { eventually, type TestStack } from './support/stack.ts';
 import { createStagingProcessor } from '../processors/staging/index.ts';
 import { createStagingProjection } from '../projections/staging/index.ts';
 import { createHistoryProjection } from '../projections/history/index.ts';
+import { replayProjection } from '../platform/replay.ts';
 import { makeSite, startStagingStack, stage, type Site } from './staging/fixture.ts';
 
 let site: Site;
@@ -91,6 +92,14 @@ describe('history end to end', () => {
         expect(r.json()).toMatchObject({ domain, id, events: [{ event, actor, outcome }] });
       });
     }
+  });
+
+  it('rebuilds the same history from the log (dbb replay history)', async () => {
+    const dump = async () => (await stack.db.query('SELECT * FROM projection_history.history_events ORDER BY topic, partition, "offset"')).rows;
+    const before = await eventually(async () => { const rows = await dump(); expect(rows.length).toBeGreaterThanOrEqual(9); return rows; });
+    const res = await replayProjection(stack.platform, createHistoryProjection(stack.platform.domainDeps));
+    expect(res.previous).toBe('projection_history__old');
+    expect(await dump()).toEqual(before);
   });
 
   it('answers 404 problem for an entity without events, 400 for an unknown domain, 401 without a token', async () => {
