@@ -136,5 +136,10 @@ describe('point-in-time ObsCore', () => {
     expect(await stats('?as_of=before_delete')).toMatchObject({ rows: 1, dids: 1, deletedDids: 0 });
     expect(await stats()).toMatchObject({ rows: 0, deletedDids: 1 });
     expect((await get('/api/v1/staging/requests?as_of=before_delete')).json().code).toBe('DBB_SNAPSHOT_NOT_FOUND');
+    const cone = async (q: string) => { const r = await get(`/scs?RA=10&DEC=20&SR=0.1${q}`); expect(r.statusCode).toBe(200); return r.body; };
+    expect((await cone('&as_of=before_delete')).match(/<TR>/g)).toHaveLength(1);
+    expect(await cone('&as_of=before_delete')).toContain('x.fits');
+    expect((await cone('')).match(/<TR>/g)).toBeNull();
+    expect(await cone('&as_of=no_such')).toMatch(/QUERY_STATUS.*ERROR[\s\S]*no snapshot/);
   });
 });

@@ -5,13 +5,14 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayDeps, RoutePlugin } from '../types.ts';
 import { loadIvoaConfig, type IvoaConfig } from '../../domains/ivoa/config.ts';
-import { coneSearch, getCounts, getDidReplicas, getSite } from '../../projections/ivoa/queries.ts';
+import { coneSearch, getCounts, getDidReplicas, getSite, SCHEMA } from '../../projections/ivoa/queries.ts';
 import { DATALINK_FORMAT, OBSCORE_COLUMNS, parsePublisherDid } from '../../projections/ivoa/obscore.ts';
 import { errorDocument, resultsTable, VOTABLE_TYPE, type VoField } from './ivoa-votable.ts';
 import { greatCircleKm, spolyToDali } from '../../projections/ivoa/geo.ts';
 import { localFileOf } from '../../domains/ivoa/local-file.ts';
 import { soda, sodaDescriptor, SODA_DESCRIPTOR_ID } from './ivoa-soda.ts';
 import { AS_OF, schemaAsOf } from '../as-of.ts';
+import { findSnapshotSchema } from '../../platform/snapshots.ts';
 
 const GROUP = 'ivoa-seed';
 /** The seed's paths (DaCHS TAP, DaCHS cone search, rucio-datalink), kept for its existing clients. */
@@ -60,7 +61,10 @@ async function scs(req: FastifyRequest<{ Querystring: Record<string, string | st
   const verb = q.VERB === undefined || q.VERB === '' ? 2 : Number(q.VERB);
   const bad = [ra, dec, sr].find((v) => typeof v === 'string') ?? (![1, 2, 3].includes(verb) ? `parameter VERB must be 1, 2 or 3, got ${JSON.stringify(q.VERB)}` : undefined);
   if (bad !== undefined) return votable(reply, errorDocument(bad as string));
-  const rows = await coneSearch(deps.db, (ra as number) % 360, dec as number, sr as number, cfg.scsMaxRec + 1);
+  // ?as_of=<snapshot>: the ObsCore table as it was (docs/history.md); an unknown one is an SCS error document
+  const schema = q.as_of === undefined ? SCHEMA : await findSnapshotSchema(deps.db, 'projection.ivoa', q.as_of);
+  if (!schema) return votable(reply, errorDocument(`no snapshot ${JSON.stringify(q.as_of)} of the ObsCore table`));
+  const rows = await coneSearch(deps.db, (ra as number) % 360, dec as number, sr as number, cfg.scsMaxRec + 1, schema);
   const overflow = rows.length > cfg.scsMaxRec;
   const cols = VERB_COLUMNS[verb];
   const fields = [...cols.map(obscoreField), DIST_FIELD];

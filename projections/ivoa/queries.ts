@@ -11,11 +11,12 @@ const SELECT_COLS = COLUMN_NAMES.map((c) => (c === 's_region' ? 'o.s_region::tex
 
 export interface ConeRow { [column: string]: unknown; _r: number }
 
-/** Rows whose (s_ra, s_dec) lie within `sr` degrees of (ra, dec), nearest first; `_r` is the distance in degrees. */
-export async function coneSearch(db: Db, ra: number, dec: number, sr: number, limit: number): Promise<ConeRow[]> {
+/** Rows whose (s_ra, s_dec) lie within `sr` degrees of (ra, dec), nearest first; `_r` is the distance in degrees.
+ *  `schema`: the live projection or a point-in-time snapshot of it (`?as_of=`). */
+export async function coneSearch(db: Db, ra: number, dec: number, sr: number, limit: number, schema = SCHEMA): Promise<ConeRow[]> {
   const { rows } = await db.query(
     `SELECT ${SELECT_COLS}, degrees(public.spoint(radians(o.s_ra), radians(o.s_dec)) <-> public.spoint(radians($1), radians($2))) AS _r
-       FROM projection_ivoa.obscore o
+       FROM ${schema}.obscore o
       WHERE public.spoint(radians(o.s_ra), radians(o.s_dec)) OPERATOR(public.<@) public.scircle(public.spoint(radians($1), radians($2)), radians($3))
       ORDER BY _r, o.rucio_did_scope, o.rucio_did_name
       LIMIT $4`,
