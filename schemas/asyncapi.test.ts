@@ -49,7 +49,7 @@ describe('AsyncAPI document', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000); // three child processes that load tsx: seconds each on a busy 2-core machine
 
   it('a topic without a key description fails generation', () => {
     const e = [...loadCatalog().withoutTestDomains().byName.values()][0]!;
