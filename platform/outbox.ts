@@ -18,12 +18,13 @@ const RELAY_LOCK = 0x0db0_0001;
 
 export async function enqueue(tx: Tx, records: RawRecord[]): Promise<void> {
   if (!records.length) return;
+  // one round trip: a data-modifying CTE runs to completion whether or not the SELECT reads it
   await tx.query(
-    `INSERT INTO platform.outbox (topic, key, value, headers)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[])`,
+    `WITH ins AS (INSERT INTO platform.outbox (topic, key, value, headers)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[]))
+     SELECT pg_notify('${CHANNEL}', '')`,
     [records.map((r) => r.topic), records.map((r) => r.key), records.map((r) => r.value), records.map((r) => JSON.stringify(encodeHeaders(r.headers)))],
   );
-  await tx.query(`SELECT pg_notify('${CHANNEL}', '')`);
 }
 
 function encodeHeaders(h: RawRecord['headers']): Record<string, string> {

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../config.ts';
+import type { Db } from '../db.ts';
 import { InvalidEventError, TransientError } from '../errors.ts';
 import type { Serde } from '../registry.ts';
 import type { ConsumerSpec, DecodedEvent } from '../types.ts';
@@ -130,5 +131,64 @@ describe('one sub-batch', () => {
     expect(seen).toEqual(['Foreign:a:0', 'Foreign:bb:3']);
     expect((await outbox()).map((r) => [r.topic, r.headers['dbb-error']])).toEqual([[`${TOPIC}.dlq`, 's:not a path: garbage']]);
     expect(await stored()).toBe(4n);
+  });
+});
+
+/** `t.db` with every query counted (pool queries and those of checked-out clients): one per round trip. */
+function counting(db: Db): { db: Db; sql: string[] } {
+  const sql: string[] = [];
+  const counted = <T extends object>(target: T, wrap: (v: unknown) => unknown = (v) => v): T => new Proxy(target, {
+    get(o, p) {
+      const v = Reflect.get(o, p);
+      if (p === 'query') return (...a: [string | { text: string }, ...unknown[]]) => { sql.push(typeof a[0] === 'string' ? a[0] : a[0].text); return (v as Function).apply(o, a); };
+      if (p === 'connect') return async () => counted(wrap(await (v as Function).apply(o)) as object);
+      return typeof v === 'function' ? v.bind(o) : v;
+    },
+  });
+  return { db: counted(db), sql };
+}
+
+describe('round trips per sub-batch (so the count cannot silently grow back)', () => {
+  const inserting = async (events: DecodedEvent[], ctx: any) => {
+    await ctx.tx.query('INSERT INTO applied SELECT * FROM unnest($1::uuid[], $2::int[])', [events.map((e) => e.meta.eventId), events.map((e) => (e.value as any).n)]);
+  };
+  const chunk = (from: number, n: number) => Array.from({ length: n }, (_, i) => event(from + i, from + i));
+
+  it('given a handleBatch projection writing its rows with one statement, when chunks of 3 and 200 events apply, then each costs the handler\'s query plus 2 (open + dedupe, fence + commit)', async () => {
+    for (const [from, n] of [[0, 3], [3, 200]]) {
+      const c = counting(t.db);
+      await applyChunk({ ...env({ handleBatch: inserting }), db: c.db }, TOPIC, 0, BigInt(from), chunk(from, n), false);
+      expect(c.sql).toHaveLength(3);
+      expect(c.sql[0]).toMatch(/^BEGIN; SET LOCAL search_path .*; INSERT INTO .*processed_events/s);
+      expect(c.sql[2]).toMatch(/^DO \$fence\$.*next_offset = \d+;.*COMMIT$/s);
+    }
+    expect(await stored()).toBe(203n);
+    expect((await appliedNs())).toHaveLength(203);
+  });
+
+  it('given a processor emitting one event per input, when a chunk applies, then the outbox insert and its NOTIFY add one round trip', async () => {
+    const emitting = async (events: DecodedEvent[], ctx: any) => {
+      await inserting(events, ctx);
+      for (const e of events) await ctx.forEvent(e).emit('Thing', e.key, { n: (e.value as any).n });
+    };
+    const c = counting(t.db);
+    await applyChunk({ ...env({ handleBatch: emitting }), db: c.db }, TOPIC, 0, 0n, chunk(0, 50), false);
+    expect(c.sql).toHaveLength(4);
+    expect(await outbox()).toHaveLength(50);
+  });
+
+  it('given a partition, when its stored offset is read, then that is one query', async () => {
+    const c = counting(t.db);
+    expect(await readStored(c.db, { q: t.q, group: 'g' }, 'u.dbb.fresh', 0)).toBe(0n);
+    expect(await readStored(c.db, { q: t.q, group: 'g' }, TOPIC, 0)).toBe(0n);
+    expect(c.sql).toHaveLength(2);
+  });
+
+  it('given no stored offset row for the partition, when a chunk applies, then the one-query fence still rolls everything back', async () => {
+    const id = randomUUID();
+    await expect(applyChunk(env(), 'u.dbb.no-row', 0, 0n, [event(0, 1, { id })], false)).rejects.toBeInstanceOf(FenceLost);
+    expect(await appliedNs()).toEqual([]);
+    expect(await outbox()).toHaveLength(0);
+    expect((await t.db.query(`SELECT 1 FROM ${t.q}.processed_events WHERE event_id = $1`, [id])).rowCount).toBe(0);
   });
 });

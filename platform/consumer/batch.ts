@@ -5,7 +5,8 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { ns, type Config } from '../config.ts';
-import { withTx, type Db, type Tx } from '../db.ts';
+import type pg from 'pg';
+import { quoteIdent, type Db, type Tx } from '../db.ts';
 import { enqueue } from '../outbox.ts';
 import type { Serde } from '../registry.ts';
 import { baseTopic } from '../kafka.ts';
@@ -14,8 +15,8 @@ import { derivedId } from '../ids.ts';
 import { InvalidEventError, isTransient, TransientError } from '../errors.ts';
 import { metrics } from '../metrics.ts';
 import type { AppendOptions, ConsumerSpec, DecodedEvent, HandlerContext, Meta } from '../types.ts';
-import { advanceFence, FenceLost, type OffsetsTable } from './offsets.ts';
-import { claimFresh } from './dedupe.ts';
+import { advanceFence, fenceAndCommitSql, FenceLost, isFenceLost, type OffsetsTable } from './offsets.ts';
+import { claimFresh, claimSql } from './dedupe.ts';
 import { dlqRecord } from './dlq.ts';
 import { runEffect } from './effects-ledger.ts';
 import { contextFromHeaders, failSpan, SpanKind, startSpan, tracingOn, withContext, type Context, type Span } from '../tracing.ts';
@@ -91,31 +92,65 @@ function consumerSpan(env: BatchEnv, m: KafkaMessage, topic: string, event: Deco
 }
 
 /** Applies `messages` (offsets from `fence` on) in one transaction; throws FenceLost, NeedIsolation
- *  (not isolating only) or a transient error, after which nothing of the chunk is committed. */
+ *  (not isolating only) or a transient error, after which nothing of the chunk is committed.
+ *  Round trips besides the handler's (platform/consumer/batch.test.ts counts them): BEGIN + search_path
+ *  + the dedupe claim as one query, the outbox insert + NOTIFY (when there is output), the fence + COMMIT. */
 export async function applyChunk(env: BatchEnv, topic: string, partition: number, fence: bigint, messages: KafkaMessage[], isolate: boolean): Promise<void> {
   const decoded = await Promise.all(messages.map((m) => decode(env, m, topic, partition)));
-  await withTx(env.db, async (tx) => {
-    // the client is checked out (no pool 'error' listener) and idle while handlers run effects: a
-    // connection lost then must fail the next query, retried as transient, not end the process as an
-    // unhandled 'error' event (pg's "not queryable" error that follows carries no SQLSTATE)
-    let lost: Error | null = null;
-    const onError = (err: Error) => { lost = err; env.log.warn({ err }, 'batch connection lost'); };
-    tx.on('error', onError);
-    try {
-      await applyInTx(env, topic, partition, fence, messages, isolate, decoded, tx);
-    } catch (err) {
-      if (lost && !(err instanceof FenceLost)) throw new TransientError('batch connection lost', err);
-      throw err;
-    } finally {
-      tx.removeListener('error', onError);
-    }
-  }, env.schema);
+  const tx = await env.db.connect();
+  // the client is checked out (no pool 'error' listener) and idle while handlers run effects: a
+  // connection lost then must fail the next query, retried as transient, not end the process as an
+  // unhandled 'error' event (pg's "not queryable" error that follows carries no SQLSTATE)
+  let lost: Error | null = null;
+  const onError = (err: Error) => { lost = err; env.log.warn({ err }, 'batch connection lost'); };
+  tx.on('error', onError);
+  try {
+    const fresh = await begin(env, tx, decoded.flatMap((d) => (d.ok ? [d.event.meta.eventId] : [])));
+    const { out, dead } = await applyInTx(env, topic, partition, messages, isolate, decoded, tx, fresh);
+    await enqueue(tx, out);
+    await commitFenced(env, tx, topic, partition, fence, BigInt(messages[messages.length - 1].offset) + 1n);
+    metrics.handled.inc({ consumer: env.spec.name }, messages.length - dead);
+    if (dead) metrics.deadLettered.inc({ consumer: env.spec.name }, dead);
+  } catch (err) {
+    await tx.query('ROLLBACK').catch(() => {});
+    if (lost && !(err instanceof FenceLost)) throw new TransientError('batch connection lost', err);
+    throw err;
+  } finally {
+    tx.removeListener('error', onError);
+    tx.release();
+  }
 }
 
-async function applyInTx(env: BatchEnv, topic: string, partition: number, fence: bigint, messages: KafkaMessage[], isolate: boolean, decoded: Decoding[], tx: Tx): Promise<void> {
+/** Opens the batch transaction and claims the fresh event ids, in one simple-protocol query. */
+async function begin(env: BatchEnv, tx: Tx, ids: string[]): Promise<Set<string>> {
+  const head = `BEGIN; SET LOCAL search_path TO ${quoteIdent(env.schema)}, public`;
+  const claim = claimSql(env.offsets.q, ids);
+  if (claim === null) {
+    await tx.query(head);
+    return claimFresh(tx, env.offsets.q, ids);
+  }
+  const res = await tx.query(`${head}; ${claim}`) as unknown as pg.QueryResult<{ event_id: string }>[];
+  return new Set(res[2].rows.map((r) => r.event_id));
+}
+
+/** Moves the fence from `from` to `to` and commits, in one query (FenceLost when the fence moved). */
+async function commitFenced(env: BatchEnv, tx: Tx, topic: string, partition: number, from: bigint, to: bigint): Promise<void> {
+  const sql = fenceAndCommitSql(env.offsets, topic, partition, from, to);
+  if (sql === null) {
+    await advanceFence(tx, env.offsets, topic, partition, from, to);
+    await tx.query('COMMIT');
+    return;
+  }
+  try {
+    await tx.query(sql);
+  } catch (err) {
+    if (isFenceLost(err)) throw new FenceLost();
+    throw err;
+  }
+}
+
+async function applyInTx(env: BatchEnv, topic: string, partition: number, messages: KafkaMessage[], isolate: boolean, decoded: Decoding[], tx: Tx, fresh: Set<string>): Promise<{ out: RawRecord[]; dead: number }> {
   const { spec, log } = env;
-  const ids = decoded.flatMap((d) => (d.ok ? [d.event.meta.eventId] : []));
-  const fresh = await claimFresh(tx, env.offsets.q, ids);
   const out: RawRecord[] = [];
   let dead = 0;
   const deadLetter = (m: KafkaMessage, error: Error) => { out.push(dlqRecord(spec.name, topic, partition, m, error)); dead++; };
@@ -171,11 +206,7 @@ async function applyInTx(env: BatchEnv, topic: string, partition: number, fence:
       traced?.span.end();
     }
   }
-  await enqueue(tx, out);
-  const last = BigInt(messages[messages.length - 1].offset);
-  await advanceFence(tx, env.offsets, topic, partition, fence, last + 1n);
-  metrics.handled.inc({ consumer: spec.name }, messages.length - dead);
-  if (dead) metrics.deadLettered.inc({ consumer: spec.name }, dead);
+  return { out, dead };
 }
 
 /** applyChunk with the isolation fallback: fast path, then one event at a time on NeedIsolation. */

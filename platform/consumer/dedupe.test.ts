@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withTx } from '../db.ts';
-import { claimFresh, pruneProcessed, startPruning } from './dedupe.ts';
+import { claimFresh, claimSql, pruneProcessed, startPruning } from './dedupe.ts';
 import { throwawayDb, type ThrowawayDb } from './testing.ts';
 
 let t: ThrowawayDb;
@@ -64,5 +64,14 @@ describe('pruning processed ids', () => {
     vi.advanceTimersByTime(10 * 60_000);
     expect(query.mock.calls.filter((c) => String(c[0]).startsWith('DELETE'))).toHaveLength(1);
     query.mockRestore();
+  });
+});
+
+describe('claimSql', () => {
+  it('given UUIDs, then it inlines them as a uuid[] literal; given none or one that is no UUID, then null (claimFresh and its parameter take over)', () => {
+    const a = randomUUID();
+    expect(claimSql('"s"', [a])).toBe(`INSERT INTO "s".processed_events (event_id) SELECT unnest('{${a}}'::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id`);
+    expect(claimSql('"s"', [])).toBeNull();
+    expect(claimSql('"s"', [a, "x'}); DROP TABLE t; --"])).toBeNull();
   });
 });

@@ -12,6 +12,15 @@ export async function claimFresh(tx: Tx, q: string, ids: string[]): Promise<Set<
   return fresh;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `claimFresh`'s statement with the ids inlined, so it can share one simple-protocol query (no
+ *  parameters) with BEGIN; null when an id is not a UUID (then `claimFresh` reports it as before). */
+export function claimSql(q: string, ids: string[]): string | null {
+  if (!ids.length || !ids.every((id) => UUID.test(id))) return null;
+  return `INSERT INTO ${q}.processed_events (event_id) SELECT unnest('{${ids.join(',')}}'::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id`;
+}
+
 /** Deletes processed ids older than `retentionH` hours (by the database clock). */
 export async function pruneProcessed(db: Db, q: string, retentionH: number): Promise<number> {
   const res = await db.query(`DELETE FROM ${q}.processed_events WHERE processed_at < now() - make_interval(hours => $1)`, [retentionH]);
