@@ -176,7 +176,7 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
       notes: [
         `machine: ${JSON.stringify(machine())}`,
         `${(size / 1024 ** 3).toFixed(2)} GiB non-sparse source in page cache; cp and local_copy interleaved, best of 2; GB = 10^9 bytes`,
-        `local_copy = fs.copyFile (copy_file_range) to a temp name + size check + chmod 0444 + link to the final name; e2e adds HTTP + Kafka + processor + reply`,
+        `local_copy = read/write loop hashing (sha256) while copying to a temp name, the copy read back and its sha256 compared, chmod 0444, link to the final name (processors/staging/effects.ts since 02d0760; fs.copyFile before); e2e adds HTTP + Kafka + processor + reply`,
         `${nLinks} hard link and ${nLinks} symlink requests (one small source file each) over HTTP with ${clients} concurrent clients in a worker thread (each: StagingRequested → processor → FileStaged → reply)`,
         `idle: ${idleN} symlink requests one after another (1 client); append → effect = started_at − requested_at in projection_staging (requested_at is the gateway's append time)`,
         'goals: local_copy ≥ 90 % of cp; link requests ≥ 500/s; idle append → effect ≤ 20 ms (a goal ratio ≤ 1 is met)',
