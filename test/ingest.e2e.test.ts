@@ -2,8 +2,7 @@
 // finder (watch mode) moves files into storage, the ingester registers them with the Registry plugin
 // (FITS header data ids), and the gateway shows the status, the full history and the counts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
-import { access, mkdtemp, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestStack, eventually, type TestStack } from './support/stack.ts';
@@ -15,17 +14,14 @@ import { backfill } from '../producers/ingest-backfill/index.ts';
 import { replayProjection } from '../platform/replay.ts';
 import { fitsBytes, writeTree } from './fixtures/ingest/make.ts';
 import { fileIdOf } from '../domains/ingest/ids.ts';
+import { gone, ingestApi, sha } from './ingest/gateway.ts';
 
 let stack: TestStack;
 let root: string;
 let finder: Finder;
 let cfg: FinderConfig;
 
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-const gone = (p: string) => access(p).then(() => false, () => true);
-const get = (url: string) => stack.app.inject({ method: 'GET', url, headers: stack.auth('reader') });
-const events = async (fileId: string) => (await get(`/api/v1/ingest/files/${fileId}/events`)).json().events as any[];
-const fileRow = async (fileId: string) => (await get(`/api/v1/ingest/files/${fileId}`)).json();
+const { get, fileRow, events } = ingestApi(() => stack);
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'ingest-e2e-'));

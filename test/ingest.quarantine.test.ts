@@ -3,8 +3,7 @@
 // it and records FileQuarantined, visible through the gateway; after the cause is fixed a rerun through
 // the gateway (by quarantine path, or by status) brings the file back into storage and ingests it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestStack, eventually, type TestStack } from './support/stack.ts';
@@ -15,6 +14,7 @@ import { validateIngestConfig, type FinderConfig } from '../domains/ingest/confi
 import { fileIdOf } from '../domains/ingest/ids.ts';
 import { replayProjection } from '../platform/replay.ts';
 import { writeTree } from './fixtures/ingest/make.ts';
+import { gone, ingestApi, sha } from './ingest/gateway.ts';
 
 let stack: TestStack;
 let root: string;
@@ -23,12 +23,7 @@ let marker: string;
 let finder: Finder;
 let cfg: FinderConfig;
 
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-const gone = (p: string) => access(p).then(() => false, () => true);
-const get = (url: string) => stack.app.inject({ method: 'GET', url, headers: stack.auth('reader') });
-const fileRow = async (fileId: string) => (await get(`/api/v1/ingest/files/${fileId}`)).json();
-const history = async (fileId: string) => ((await get(`/api/v1/ingest/files/${fileId}/events`)).json().events ?? []) as any[];
-const rerun = (payload: object) => stack.app.inject({ method: 'POST', url: '/api/v1/ingest/rerun', headers: stack.auth('operator'), payload });
+const { get, fileRow, events: history, rerun } = ingestApi(() => stack);
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'ingest-quarantine-'));

@@ -3,8 +3,7 @@
 // the named files into storage and the ingester registers them; seen through the gateway's ingest API.
 // Bad records (garbage, traversal, escapes, links, missing files) land in the topic's .dlq with a reason.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
-import { access, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestStack, eventually, type TestStack } from './support/stack.ts';
@@ -16,17 +15,14 @@ import { validateIngestConfig, type FinderConfig } from '../domains/ingest/confi
 import { fileIdOf } from '../domains/ingest/ids.ts';
 import { ns } from '../platform/config.ts';
 import { fitsBytes, writeTree } from './fixtures/ingest/make.ts';
+import { gone, ingestApi, sha } from './ingest/gateway.ts';
 
 let stack: TestStack;
 let root: string;
 let finder: Finder;
 let cfg: FinderConfig;
 
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-const gone = (p: string) => access(p).then(() => false, () => true);
-const get = (url: string) => stack.app.inject({ method: 'GET', url, headers: stack.auth('reader') });
-const fileRow = async (fileId: string) => (await get(`/api/v1/ingest/files/${fileId}`)).json();
-const history = async (fileId: string) => ((await get(`/api/v1/ingest/files/${fileId}/events`)).json().events ?? []) as any[];
+const { get, fileRow, events: history } = ingestApi(() => stack);
 
 /** Produces raw JSON (not our Avro) to the storage-events topic, all on one key: one partition, in order. */
 async function storageEvent(value: unknown) {
