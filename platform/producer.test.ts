@@ -125,3 +125,31 @@ describe('BatchingProducer order under a failed send', () => {
     expect((p as unknown as { pendingBytes: number }).pendingBytes).toBe(0);
   });
 });
+
+describe('BatchingProducer state (diagnostics of a stuck send)', () => {
+  it('shows the queue, the step the batch in flight is in, the producer generation and the last error', async () => {
+    let release: () => void = () => {};
+    let producers = 0;
+    const kafka = {
+      producer: () => {
+        const id = ++producers;
+        return {
+          // the first producer's connect fails; the second one's hangs until released
+          connect: () => (id === 1 ? Promise.reject(new Error('coordinator loading')) : new Promise<void>((r) => { release = r; })),
+          disconnect: async () => {},
+          sendBatch: async () => [],
+        };
+      },
+    } as unknown as Kafka;
+    const p = new BatchingProducer(kafka, { maxBatch: 2 });
+    await expect(p.send({ topic: 't', key: 'a', value: Buffer.from('1') })).rejects.toThrow(/coordinator loading/);
+    const stuck = p.sendMany(rows(1, 3));
+    await new Promise((r) => setTimeout(r, 20));
+    const s = p.state();
+    expect(s).toMatchObject({ queued: 1, inFlight: { records: 2, step: 'connect' }, generation: 2, connected: true });
+    expect(s.lastError).toMatch(/coordinator loading/);
+    release();
+    await stuck;
+    expect(p.state()).toMatchObject({ queued: 0, inFlight: null });
+  });
+});

@@ -33,6 +33,22 @@ export class NotSentError extends Error {
 
 const bytesOf = (r: RawRecord) => r.value?.length ?? 0;
 
+/** What a stuck producer is doing (for diagnostics: no promise has a stack to dump). */
+export interface ProducerState {
+  queued: number;
+  queuedBytes: number;
+  /** the batch in flight: which step it is in and for how long */
+  inFlight: { records: number; step: 'connect' | 'sendBatch'; forMs: number } | null;
+  /** kafkajs producers created so far (a failed send replaces the producer) */
+  generation: number;
+  connected: boolean;
+  lastError: string | null;
+  /** the current producer's last kafkajs requests and request timeouts, oldest first */
+  recentRequests: string[];
+}
+
+const RECENT_REQUESTS = 20;
+
 export class BatchingProducer {
   private producer: Producer;
   private pending: Pending[] = [];
@@ -41,6 +57,10 @@ export class BatchingProducer {
   private connected: Promise<void> | null = null;
 
   private pendingBytes = 0;
+  private generation = 0;
+  private inFlight: { records: number; step: 'connect' | 'sendBatch'; since: number } | null = null;
+  private lastError: string | null = null;
+  private recent: string[] = [];
 
   /** `replyTopic`: the (namespaced) replies topic; events a gateway waits for are copied there (platform/reply-route.ts) */
   constructor(private readonly kafka: Kafka, private readonly opts: { lingerMs?: number; maxBatch?: number; maxBatchBytes?: number; replyTopic?: string } = {}) {
@@ -48,7 +68,33 @@ export class BatchingProducer {
   }
 
   private newProducer(): Producer {
-    return this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const generation = ++this.generation;
+    this.recent = [];
+    const note = (line: string) => {
+      if (generation !== this.generation) return;
+      this.recent.push(`${new Date().toISOString()} ${line}`);
+      if (this.recent.length > RECENT_REQUESTS) this.recent.shift();
+    };
+    // instrumentation events; absent on the fakes of the unit tests
+    if (typeof producer.on === 'function' && producer.events) {
+      producer.on(producer.events.REQUEST, ({ payload: p }) => note(`${p.apiName} v${p.apiVersion} → ${p.broker} in ${p.duration} ms (queued ${p.pendingDuration} ms)`));
+      producer.on(producer.events.REQUEST_TIMEOUT, ({ payload: p }) => note(`TIMEOUT ${p.apiName} → ${p.broker} after ${p.pendingDuration} ms`));
+    }
+    return producer;
+  }
+
+  /** A snapshot of the queue and of the batch in flight. */
+  state(): ProducerState {
+    return {
+      queued: this.pending.length,
+      queuedBytes: this.pendingBytes,
+      inFlight: this.inFlight && { records: this.inFlight.records, step: this.inFlight.step, forMs: Date.now() - this.inFlight.since },
+      generation: this.generation,
+      connected: this.connected !== null,
+      lastError: this.lastError,
+      recentRequests: [...this.recent],
+    };
   }
 
   connect(): Promise<void> {
@@ -120,10 +166,13 @@ export class BatchingProducer {
       if (copy) add(copy);
     }
     try {
+      this.inFlight = { records: batch.length, step: 'connect', since: Date.now() };
       await this.connect();
+      this.inFlight = { records: batch.length, step: 'sendBatch', since: Date.now() };
       await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
       for (const p of batch) p.resolve();
     } catch (err) {
+      this.lastError = `${new Date().toISOString()} ${(err as Error)?.name}: ${(err as Error)?.message}`;
       // kafkajs rolls its idempotence sequence numbers back after a failed send even when the broker
       // wrote the batch; the next batch would reuse them and be acknowledged as a duplicate without
       // being written. A fresh producer (new producer id) cannot collide with the old sequence.
@@ -142,6 +191,8 @@ export class BatchingProducer {
         if (p.group?.failed) { this.pendingBytes -= bytesOf(p.record); p.reject(new NotSentError(err)); } else keep.push(p);
       }
       this.pending = keep;
+    } finally {
+      this.inFlight = null;
     }
   }
 

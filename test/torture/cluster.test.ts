@@ -22,6 +22,7 @@ import { startReplyListener, type ReplyListener } from '../../platform/request-r
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { freePortRange } from '../support/cluster.ts';
 import { createExternalTable } from './consumers.ts';
+import { partitionReport, printPartitionReport, printProducerState } from './cluster-diagnose.ts';
 import { checkTortureRun, countOf, EVENTS_TOPIC, logSize, figure, Fleet, FULL, historyFigures, printFigures, produceInWaves, scaled, SESSION_TIMEOUT_MS, sleep, stallMonitor, torturePlatformReady, until } from './support.ts';
 
 const RUN = FULL || process.env.DBB_CLUSTER_TEST === '1';
@@ -133,18 +134,29 @@ describe.skipIf(!RUN)('3-broker cluster', () => {
       kills.push({ node, at: pct, downMs: back - down, stallMs, isrBackMs: Date.now() - back });
       console.log(`broker ${node} SIGKILL at ${pct} %: progress resumed after ${stallMs} ms, down ${back - down} ms, back in all ISRs ${Date.now() - back} ms later`);
     }
-    // a hang of the producing side (seen once, docs/guarantees.md) fails the run instead of waiting for the test timeout
+    // a hang of the producing side (seen once, docs/guarantees.md) fails the run instead of waiting for the test timeout;
+    // while a batch is stuck, the producer's state is printed every minute (kafkajs retries end within ~2 min)
     let timer: NodeJS.Timeout | undefined;
+    const watchdog = setInterval(() => {
+      const s = stack.platform.producer.state();
+      if ((s.inFlight?.forMs ?? 0) > 30_000) printProducerState(stack, 'a batch in flight for over 30 s');
+    }, 60_000);
     const produced = await Promise.race([producing, new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`appends did not settle within ${scaled(10, 20)} min (log and applied counts: see the figures)`)), scaled(600_000, 1_200_000));
-    })]).finally(() => clearTimeout(timer));
+      timer = setTimeout(() => reject(new Error(`appends did not settle within ${scaled(5, 20)} min (log and applied counts: see the figures)`)), scaled(300_000, 1_200_000));
+    })]).catch(async (err) => {
+      printProducerState(stack, 'appends did not settle');
+      printPartitionReport(await partitionReport(stack, null));
+      throw err;
+    }).finally(() => { clearTimeout(timer); clearInterval(watchdog); });
     await until('every event and outcome applied, outbox empty', async () => {
       const [p, o] = [await progress(), await countOf(stack.db, 'SELECT count(*)::int AS n FROM platform.outbox')];
       return p >= 2 * N && o === 0;
-    }, scaled(600_000, 1_800_000), 500).catch(async (err) => {
-      // lost from the log, or not consumed? the log's size says which (docs/guarantees.md, open finding)
+    }, scaled(300_000, 1_800_000), 500).catch(async (err) => {
+      // lost from the log, or not consumed? the log's size per partition says which (docs/guarantees.md, open finding)
       const inLog = await logSize(stack, EVENTS_TOPIC).catch(() => -1);
       console.log(`${produced.length} appends acknowledged, ${inLog} records in the input log, ${await progress()} of ${2 * N} applied`);
+      printPartitionReport(await partitionReport(stack, produced));
+      printProducerState(stack, 'not everything applied');
       console.log(fleet?.allOutput().slice(-6000));
       throw err;
     });
