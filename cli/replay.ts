@@ -21,6 +21,8 @@ export function registerReplayCommand(program: Command, commandLog: () => Promis
       const config = loadConfig(process.env);
       const platform = await startPlatform(config, { log: await commandLog(), source: 'dbb-replay', relay: false });
       try {
+        // ivoa snapshots are also TAP tables (rucio.obscore_asof_<name>); a missing DaCHS never fails the replay
+        const publishToTap = async () => (await import('../infra/tap/dachs.ts')).publishSnapshotsLine(config.databaseUrl);
         const specs = allConsumers(platform).filter((s) => s.kind === 'projection');
         const spec = name === undefined ? undefined : specs.find((s) => s.name === name || s.name === `projection.${name}`);
         if (name !== undefined && !spec) throw new Error(`no projection ${name}; known: ${specs.map((s) => s.name).join(', ')}`);
@@ -34,6 +36,7 @@ export function registerReplayCommand(program: Command, commandLog: () => Promis
           const dropped = await snapshots.dropSnapshot(platform.db, opts.drop, spec?.name);
           console.log(dropped.length ? `dropped ${dropped.join(', ')}` : `no snapshot ${opts.drop}`);
           if (!dropped.length) process.exitCode = 1;
+          if (dropped.some((schema) => schema.startsWith('projection_ivoa_asof_'))) console.log(await publishToTap());
           return;
         }
         if (!spec) throw new Error(`name a projection: ${specs.map((s) => s.name).join(', ')}`);
@@ -44,6 +47,7 @@ export function registerReplayCommand(program: Command, commandLog: () => Promis
           const res = await replay.replaySnapshot(platform, spec, { until, into: opts.into, onProgress });
           bar.stop();
           console.log(`snapshot ${res.name}: ${res.events} events up to ${until.text} in ${(res.ms / 1000).toFixed(1)} s; read-only schema ${res.schema}; read it with ?as_of=${res.name}`);
+          if (spec.name === 'projection.ivoa') console.log(await publishToTap());
           return;
         }
         const res = await replay.replayProjection(platform, spec, { onProgress });

@@ -1,6 +1,7 @@
 // DaCHS as the TAP server over the ivoa ObsCore projection (as the seed does: an externally managed
 // table). DaCHS keeps its own database (`gavo`); there `rucio.obscore` is a postgres_fdw foreign table
 // onto <db>.projection_ivoa.obscore, described by the RD written here and imported with `dachs imp -m`.
+// Each ivoa snapshot is one more such table, rucio.obscore_asof_<name> (publishSnapshotsToTap).
 //   tsx infra/tap/dachs.ts setup [DATABASE_URL]   configure once (idempotent), start the server
 //   tsx infra/tap/dachs.ts point DATABASE_URL     re-point the foreign table at another dbb database
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -9,6 +10,7 @@ import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { OBSCORE_COLUMNS } from '../../projections/ivoa/obscore.ts';
 import { migrateConsumerSchema } from '../../platform/db.ts';
+import { isSnapshotName, listSnapshots, snapshotSchema } from '../../platform/snapshots.ts';
 
 export const DACHS_PORT = Number(process.env.IVOA_DACHS_PORT ?? 8090);
 export const DACHS_URL = `http://127.0.0.1:${DACHS_PORT}`;
@@ -25,7 +27,11 @@ const xmlEsc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': 
 /** Columns of DaCHS's ivoa.obscore (ObsCore 1.1 optional ones and DaCHS's own) that the projection does not have. */
 export const OBSCORE_EXTRA_NULL = ['dataproduct_subtype', 'obs_title', 'obs_creator_did', 'target_class', 's_pixel_scale', 'em_ucd', 'preview'];
 
-export function resourceDescriptor(): string {
+/** An ivoa snapshot as DaCHS publishes it: the table rucio.obscore_asof_<name>. */
+export interface TapSnapshot { name: string; until: string }
+export const snapshotTapTable = (name: string) => `obscore_asof_${name}`;
+
+export function resourceDescriptor(snapshots: TapSnapshot[] = []): string {
   const cols = OBSCORE_COLUMNS.map((c) => `    <column name="${c.name}" type="${c.type}"${c.unit ? ` unit="${c.unit}"` : ''} ucd="${xmlEsc(c.ucd)}"`
     + `${c.utype ? ` utype="${xmlEsc(c.utype)}"` : ''}${c.nullable ? '' : ' required="True"'}\n      description="${xmlEsc(c.description)}"${c.name.startsWith('s_r') || c.name === 'obs_publisher_did' ? ' verbLevel="1"' : ''}/>`);
   return `<resource schema="rucio">
@@ -46,14 +52,19 @@ export function resourceDescriptor(): string {
     <mixin ${OBSCORE_EXTRA_NULL.map((n) => `${n}="NULL"`).join(' ')} calib_level="COALESCE(calib_level, 0)">//obscore#publishObscoreLike</mixin>
 ${cols.join('\n')}
   </table>
-  <data id="import"><make table="obscore"/></data>
+${snapshots.map((n) => `  <table id="${snapshotTapTable(n.name)}" onDisk="True" adql="True">
+    <!-- a point-in-time snapshot (dbb replay ivoa, into a name): no publishObscoreLike, so not part of ivoa.obscore -->
+    <meta name="description">ObsCore as it was at snapshot ${xmlEsc(n.name)} (the event log up to ${xmlEsc(n.until)}); read-only.</meta>
+${cols.join('\n')}
+  </table>
+`).join('')}  <data id="import"><make table="obscore"/>${snapshots.map((n) => `<make table="${snapshotTapTable(n.name)}"/>`).join('')}</data>
 </resource>
 `;
 }
 
-function foreignTableSql(): string {
+function foreignTableSql(table = 'obscore', remoteSchema = 'projection_ivoa'): string {
   const cols = OBSCORE_COLUMNS.map((c) => `  ${c.name} ${c.type === 'spoly' ? 'public.spoly' : c.type}${c.nullable ? '' : ' NOT NULL'}`);
-  return `CREATE FOREIGN TABLE rucio.obscore (\n${cols.join(',\n')}\n) SERVER dbb_projection OPTIONS (schema_name 'projection_ivoa', table_name 'obscore')`;
+  return `CREATE FOREIGN TABLE rucio.${table} (\n${cols.join(',\n')}\n) SERVER dbb_projection OPTIONS (schema_name '${remoteSchema}', table_name 'obscore')`;
 }
 
 function dbName(url: string) { return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'dbb'; }
@@ -99,6 +110,88 @@ export async function pointTapAt(databaseUrl: string): Promise<void> {
   await withClient(GAVO_DB, async (c) => {
     await c.query(`ALTER SERVER dbb_projection OPTIONS (SET host '${host}', SET port '${port}', SET dbname '${dbName(databaseUrl).replace(/'/g, "''")}')`);
   });
+  await syncSnapshots(databaseUrl);
+}
+
+/** The ivoa snapshots recorded in a dbb database (none when it has no platform.snapshots yet). */
+async function ivoaSnapshots(databaseUrl: string): Promise<TapSnapshot[]> {
+  return withClient(databaseUrl, async (c) => {
+    if (!(await c.query("SELECT to_regclass('platform.snapshots') AS t")).rows[0].t) return [];
+    const all = await listSnapshots(c, 'projection.ivoa');
+    return all.filter((s) => isSnapshotName(s.name)).sort((a, b) => a.name.localeCompare(b.name)).map((s) => ({ name: s.name, until: s.until }));
+  });
+}
+
+/** Makes DaCHS describe exactly the ivoa snapshots of the database it serves: a foreign table
+ *  rucio.obscore_asof_<name> per snapshot, one <table> each in the RD, re-imported when that changed.
+ *  The caller holds the TAP lock. Returns whether anything changed. */
+async function syncSnapshots(databaseUrl: string): Promise<boolean> {
+  const snaps = await ivoaSnapshots(databaseUrl);
+  await withClient(databaseUrl, async (c) => {
+    for (const s of snaps) {
+      const schema = snapshotSchema('projection.ivoa', s.name);
+      await c.query(`GRANT USAGE ON SCHEMA ${schema} TO ${TAP_READER}`);
+      await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${schema} TO ${TAP_READER}`);
+    }
+  });
+  const want = new Set(snaps.map((s) => snapshotTapTable(s.name)));
+  const tablesChanged = await withClient(GAVO_DB, async (c) => {
+    const { rows } = await c.query<{ t: string }>("SELECT foreign_table_name AS t FROM information_schema.foreign_tables WHERE foreign_table_schema = 'rucio' AND foreign_table_name LIKE 'obscore\\_asof\\_%'");
+    const have = new Set(rows.map((r) => r.t));
+    const gone = [...have].filter((t) => !want.has(t));
+    for (const t of gone) {
+      await c.query(`DROP FOREIGN TABLE rucio.${t}`);
+      // dachs imp only (re)writes what the RD has: forget what a dropped snapshot left in DaCHS's metadata
+      await c.query('DELETE FROM tap_schema.columns WHERE table_name = $1', [`rucio.${t}`]);
+      await c.query('DELETE FROM tap_schema.tables WHERE table_name = $1', [`rucio.${t}`]);
+      await c.query('DELETE FROM dc.tablemeta WHERE tablename = $1', [`rucio.${t}`]);
+    }
+    const added = snaps.filter((s) => !have.has(snapshotTapTable(s.name)));
+    for (const s of added) {
+      const t = snapshotTapTable(s.name);
+      await c.query(foreignTableSql(t, snapshotSchema('projection.ivoa', s.name)));
+      await c.query(`ALTER FOREIGN TABLE rucio.${t} OWNER TO gavoadmin`);
+      await c.query(`GRANT SELECT ON rucio.${t} TO gavo, untrusted`);
+    }
+    return gone.length + added.length > 0;
+  });
+  const rdFile = `${RD_DIR}/q.rd`;
+  const rd = resourceDescriptor(snaps);
+  if (!tablesChanged && existsSync(rdFile) && readFileSync(rdFile, 'utf8') === rd) return false;
+  writeFileSync(rdFile, rd);
+  execFileSync('chown', ['-R', 'dachsroot:gavo', RD_DIR]);
+  dachs(['imp', '-m', 'rucio/q']);
+  dachs(['imp', '//obscore']);
+  // the running server caches the RD: SIGHUP clears its caches so ADQL sees the new tables
+  if (await dachsUp(1000)) execFileSync('dachs', ['serve', 'reload'], { stdio: 'ignore' });
+  return true;
+}
+
+/** Publishes the ivoa snapshots of `databaseUrl` over TAP (rucio.obscore_asof_<name>) when DaCHS serves
+ *  that database; takes the TAP lock unless the caller holds it. Quick when nothing changed. */
+export async function publishSnapshotsToTap(databaseUrl: string, opts: { locked?: boolean } = {}): Promise<{ changed: boolean }> {
+  requireDachs();
+  const lock = opts.locked ? null : await lockTap(120_000);
+  try {
+    const served = await withClient(GAVO_DB, async (c) => (await c.query<{ o: string[] }>("SELECT srvoptions AS o FROM pg_foreign_server WHERE srvname = 'dbb_projection'")).rows[0]?.o ?? []);
+    const dbname = served.find((o) => o.startsWith('dbname='))?.slice('dbname='.length);
+    if (dbname !== dbName(databaseUrl)) throw new Error(`DaCHS serves database ${dbname ?? '(none)'}, not ${dbName(databaseUrl)} (dbb up points it here)`);
+    return { changed: await syncSnapshots(databaseUrl) };
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** For `dbb replay ivoa --into/--drop`: publishes the snapshots over TAP and says so in one line; never throws. */
+export async function publishSnapshotsLine(databaseUrl: string): Promise<string> {
+  if (!dachsInstalled()) return 'TAP: DaCHS is not installed, snapshots are not published over TAP';
+  try {
+    if (!(await tapConfigured())) return 'TAP: DaCHS is not running or not configured (dbb up), snapshots are not published over TAP';
+    const { changed } = await publishSnapshotsToTap(databaseUrl);
+    return `TAP: ${changed ? 'published' : 'already publishes'} the ivoa snapshots as rucio.obscore_asof_<name>`;
+  } catch (err) {
+    return `TAP: snapshots not published: ${(err as Error).message.split('\n')[0]}`;
+  }
 }
 
 const UDT = { text: 'text', integer: 'int4', bigint: 'int8', 'double precision': 'float8', spoly: 'spoly' } as const;
