@@ -8,28 +8,23 @@ import { startTestStack, eventually, type TestStack } from './support/stack.ts';
 import { createIvoaProjection } from '../projections/ivoa/index.ts';
 import { parseUntil, replaySnapshot } from '../platform/replay.ts';
 import { dropSnapshot } from '../platform/snapshots.ts';
-import { loadConfig } from '../platform/config.ts';
-import { DACHS_TAP_URL, dachsInstalled, ensureDachs, lockTap, pointTapAt, publishSnapshotsToTap, setup as setupDachs, tapConfigured } from '../infra/tap/dachs.ts';
-import { pyvo } from './ivoa/support.ts';
+import { DACHS_TAP_URL, publishSnapshotsToTap } from '../infra/tap/dachs.ts';
+import { holdTap, pyvo } from './ivoa/support.ts';
 
 let stack: TestStack;
 let base: string;
-let tapLock: { release(): Promise<void> } | undefined;
+let tap: Awaited<ReturnType<typeof holdTap>> | undefined;
 
 beforeAll(async () => {
-  if (!dachsInstalled()) throw new Error('DaCHS is not installed: run `sh infra/setup.sh` (installs gavodachs2-server and configures DaCHS)');
-  tapLock = await lockTap();
-  if (!(await tapConfigured())) await setupDachs();
+  tap = await holdTap();
   stack = await startTestStack({ consumers: (deps) => [createIvoaProjection(deps)], env: { DBB_ANONYMOUS_ROUTES: 'ivoa-seed', IVOA_TAP_URL: DACHS_TAP_URL } });
   base = await stack.listen();
-  await pointTapAt(stack.env.DATABASE_URL!);
-  await ensureDachs();
+  await tap.serve(stack.env.DATABASE_URL!);
 }, 600_000);
 
 afterAll(async () => {
   await stack?.stop();
-  await pointTapAt(loadConfig({}).databaseUrl).catch(() => {});
-  await tapLock?.release();
+  await tap?.release();
 });
 
 /** ADQL through the gateway's TAP proxy (DaCHS /tap/sync) as CSV: the rows, or the error document. */

@@ -13,9 +13,8 @@ import { getCounts } from '../projections/ivoa/queries.ts';
 import { loadDidDump } from '../producers/did-feeder/index.ts';
 import { OBSCORE_COLUMNS } from '../projections/ivoa/obscore.ts';
 import { replayProjection } from '../platform/replay.ts';
-import { loadConfig } from '../platform/config.ts';
-import { DACHS_TAP_URL, dachsInstalled, ensureDachs, lockTap, pointTapAt, setup as setupDachs, tapConfigured } from '../infra/tap/dachs.ts';
-import { bruteCone, dumpLine, makeDids, pyvo, writeDump } from './ivoa/support.ts';
+import { DACHS_TAP_URL } from '../infra/tap/dachs.ts';
+import { bruteCone, dumpLine, holdTap, makeDids, pyvo, writeDump } from './ivoa/support.ts';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { greatCircleDeg } from '../projections/ivoa/geo.ts';
@@ -26,7 +25,7 @@ const HELD = dids[40];
 let stack: TestStack;
 let base: string;
 let dir: string;
-let tapLock: { release(): Promise<void> } | undefined;
+let tap: Awaited<ReturnType<typeof holdTap>> | undefined;
 
 const cone = (ra: number, dec: number, r: number, top = 1000) =>
   `SELECT TOP ${top} rucio_did_name, s_ra, s_dec FROM rucio.obscore WHERE 1=CONTAINS(POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', ${ra}, ${dec}, ${r}))`;
@@ -36,9 +35,7 @@ const names = (out: { ok: boolean; rows?: { rucio_did_name: string }[] }) => {
 };
 
 beforeAll(async () => {
-  if (!dachsInstalled()) throw new Error('DaCHS is not installed: run `sh infra/setup.sh` (installs gavodachs2-server and configures DaCHS)');
-  tapLock = await lockTap();
-  if (!(await tapConfigured())) await setupDachs();
+  tap = await holdTap();
   dir = mkdtempSync(join(tmpdir(), 'ivoa-tap-'));
   // one DID held locally, for the ObsCore → DataLink → SODA round trip
   await pyvo('', 'make-fits', join(dir, 'storage', HELD.scope, HELD.name), String(HELD.ra), String(HELD.dec), 'image');
@@ -46,15 +43,13 @@ beforeAll(async () => {
   base = await stack.listen();
   await loadDidDump(stack.appender, writeDump(dir, dids.map(dumpLine)));
   await eventually(async () => expect(await getCounts(stack.db)).toMatchObject({ rows: N }), { timeoutMs: 90_000 });
-  await pointTapAt(stack.env.DATABASE_URL!);
-  await ensureDachs();
+  await tap.serve(stack.env.DATABASE_URL!);
 }, 600_000);
 
 afterAll(async () => {
   await stack?.stop();
   // Leave DaCHS serving the default (dev) database rather than this stack's dropped one.
-  await pointTapAt(loadConfig({}).databaseUrl).catch(() => {});
-  await tapLock?.release();
+  await tap?.release();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

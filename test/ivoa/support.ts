@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { greatCircleDeg } from '../../projections/ivoa/geo.ts';
+import { loadConfig } from '../../platform/config.ts';
+import { dachsInstalled, ensureDachs, lockTap, pointTapAt, setup as setupDachs, tapConfigured } from '../../infra/tap/dachs.ts';
 
 export const SITES = {
   UKSRC: { lat: 52.2, lon: 0.12 },
@@ -88,4 +90,17 @@ export function votlint(doc: string): Promise<string[]> {
       resolve(`${stdout}\n${stderr}`.split('\n').filter((l) => /^(ERROR|WARNING)/.test(l)));
     });
   });
+}
+
+/** Takes the shared DaCHS for a test file: holds the TAP lock (concurrent runs wait instead of colliding),
+ *  configures DaCHS if it never was; `serve` points it at the file's stack database, `release` points it back
+ *  at the dev database and frees the lock. DaCHS missing is a failure with the setup step, never a skip. */
+export async function holdTap(): Promise<{ serve(databaseUrl: string): Promise<void>; release(): Promise<void> }> {
+  if (!dachsInstalled()) throw new Error('DaCHS is not installed: run `sh infra/setup.sh` (installs gavodachs2-server and configures DaCHS)');
+  const lock = await lockTap();
+  if (!(await tapConfigured())) await setupDachs();
+  return {
+    async serve(databaseUrl) { await pointTapAt(databaseUrl); await ensureDachs(); },
+    async release() { await pointTapAt(loadConfig({}).databaseUrl).catch(() => {}); await lock.release(); },
+  };
 }
