@@ -17,7 +17,7 @@ import { buildApp } from '../gateway/app.ts';
 import { createGwProcessor } from '../processors/gw/index.ts';
 import { createGwProjection } from '../projections/gw/index.ts';
 import { loadGwConfig } from '../domains/gw/config.ts';
-import { chunkJson, type ChunkFormat } from '../processors/gw/effects.ts';
+import { chunkJson, type ChunkFormat } from '../domains/gw/chunk-file.ts';
 import { sendChunk } from '../producers/gw-streamer/stream.ts';
 
 

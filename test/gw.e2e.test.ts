@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startTestStack, eventually, type TestStack } from './support/stack.ts';
 import { createGwProcessor } from '../processors/gw/index.ts';
 import { createGwProjection } from '../projections/gw/index.ts';
-import { chunkJson } from '../processors/gw/effects.ts';
+import { chunkJson } from '../domains/gw/chunk-file.ts';
 import { ns } from '../platform/config.ts';
 import { TOPIC } from '../schemas/generated/index.ts';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { startTestStack, eventually, type TestStack } from './support/stack.ts';
 import { createGwProcessor } from '../processors/gw/index.ts';
 import { createGwProjection } from '../projections/gw/index.ts';
-import { chunkJson } from '../processors/gw/effects.ts';
+import { chunkJson } from '../domains/gw/chunk-file.ts';
 
 const STREAMERS = 4;
 const CHUNKS_EACH = 12;

@@ -2,7 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { archiveBatch, chunkJson, datastorePaths, findArchivedBatch, findStoredChunk, storeChunk } from './effects.ts';
+import { archiveBatch, findArchivedBatch, findStoredChunk, storeChunk } from './effects.ts';
+import { chunkJson } from '../../domains/gw/chunk-file.ts';
+import { datastorePaths } from '../../domains/gw/paths.ts';
 import type { StoreChunkEffect } from './rules.ts';
 import { FormatPool } from './format-pool.ts';
 

@@ -9,7 +9,6 @@ import type { Prewritten } from './format-pool.ts';
 import { chunkJson, type ChunkFormat } from '../../domains/gw/chunk-file.ts';
 import { datastorePaths } from '../../domains/gw/paths.ts';
 
-export { chunkJson, datastorePaths, type ChunkFormat };
 
 export interface EffectDeps {
   /** GW_DATA_DIR: one sub-directory per datastore id */

@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from 'vitest';
 import { FormatPool } from './format-pool.ts';
-import { chunkJson } from './effects.ts';
+import { chunkJson } from '../../domains/gw/chunk-file.ts';
 
 const pool = new FormatPool(2);
 afterAll(() => pool.close());

@@ -6,7 +6,7 @@
 // asked), so neither the text nor the write ever touch the event loop; the processor only renames it
 // into data/ when the rules decide to store the chunk (docs/gw.md, "Files on disk").
 import { Worker } from 'node:worker_threads';
-import { chunkJson, type ChunkFormat } from './effects.ts';
+import { chunkJson, type ChunkFormat } from '../../domains/gw/chunk-file.ts';
 
 // plain JS (eval) so the worker needs no TypeScript loader, under tsx and vitest alike
 const WORKER_SOURCE = `

@@ -3,7 +3,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startDataFilesSim, type DataFilesSim } from '../../sim/data-files/index.ts';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { deliverCallback, lookupFiles, retryAfterMs } from './effects.ts';
+import { deliverCallback, lookupFiles } from './effects.ts';
+import { retryAfterMs } from '../../platform/webhook.ts';
 import { parseAllowList } from '../../domains/tape/callback-target.ts';
 
 const seen: { headers: IncomingHttpHeaders; body: string }[] = [];

@@ -7,7 +7,6 @@ import type { ProgressBody, CallbackBody, CallbackResult, LookupResult, StageRes
 import type { ScoutClient } from '../../domains/tape/scout.ts';
 import { parseAllowList, type AllowList, type Lookup } from '../../domains/tape/callback-target.ts';
 import { deliverWebhook } from '../../platform/webhook.ts';
-export { retryAfterMs, signature, signingKey } from '../../platform/webhook.ts';
 
 export interface EffectDeps {
   scout: ScoutClient;

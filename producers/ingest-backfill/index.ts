@@ -8,7 +8,7 @@ import { newId } from '../../platform/ids.ts';
 import { Limiter } from '../../platform/limiter.ts';
 import { fileIdOf } from '../../domains/ingest/ids.ts';
 import { knownFileIds } from '../../projections/ingest/queries.ts';
-import { sha256File } from '../ingest-finder/fsops.ts';
+import { sha256File } from '../../domains/ingest/files.ts';
 import { expandSources } from './glob.ts';
 
 export interface OpsDeps {

@@ -5,7 +5,7 @@ import { join, dirname } from 'node:path';
 import pino from 'pino';
 import { createFinder } from './index.ts';
 import { Journal } from './journal.ts';
-import { sha256File } from './fsops.ts';
+import { sha256File } from '../../domains/ingest/files.ts';
 import { validateIngestConfig, type FinderConfig } from '../../domains/ingest/config.ts';
 import type { Appender } from '../../platform/types.ts';
 import { fileIdOf } from '../../domains/ingest/ids.ts';

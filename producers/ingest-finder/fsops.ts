@@ -50,4 +50,3 @@ export async function openFiles(): Promise<Set<string> | null> {
   return open;
 }
 
-export { DestinationExists, exists, moveNoOverwrite, sha256File, tempPathFor } from '../../domains/ingest/files.ts';

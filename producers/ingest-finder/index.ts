@@ -11,7 +11,8 @@ import type { Appender } from '../../platform/types.ts';
 import { fileIdOf } from '../../domains/ingest/ids.ts';
 import type { FinderConfig } from '../../domains/ingest/config.ts';
 import { Limiter } from '../../platform/limiter.ts';
-import { DestinationExists, exists, moveNoOverwrite, openFiles, sha256File, walk, type Candidate } from './fsops.ts';
+import { openFiles, walk, type Candidate } from './fsops.ts';
+import { DestinationExists, exists, moveNoOverwrite, sha256File } from '../../domains/ingest/files.ts';
 import { Journal, type Action, type Intent } from './journal.ts';
 import { openSource, StagingRefusal } from '../../platform/safe-fs.ts';
 
