@@ -18,6 +18,7 @@ import { buildApp } from '../../gateway/app.ts';
 import { CONTROL_BODY_LIMIT } from '../../gateway/app.ts';
 import { createAuth, hashToken } from '../../gateway/plugins/auth.ts';
 import type { App } from '../../gateway/types.ts';
+import { consumerLag, withAdmin } from '../../platform/inspect.ts';
 import { REDACT_PATHS } from '../../platform/log.ts';
 import { createProjections } from '../../projections/index.ts';
 import { eventually, startTestStack, type TestStack } from '../support/stack.ts';
@@ -437,7 +438,15 @@ describe('gateway under attack', () => {
     await eventually(async () => {
       const r = await call('GET', '/api/v1/staging/requests?limit=10000', unbound.reader);
       expect(r.json().requests.map((x: { id: string }) => x.id)).toEqual(expect.arrayContaining([aliceId, bobId]));
-    }, { timeoutMs: 60_000 });
+    }, { timeoutMs: 60_000 }).catch(async (err) => {
+      console.log(`a request not projected in 60 s: ${aliceStage.statusCode} ${aliceStage.body.slice(0, 200)} / ${bobStage.statusCode} ${bobStage.body.slice(0, 200)}`);
+      console.log(`consumer lag: ${JSON.stringify(await consumerLag({ config: stack.config, db: stack.db }).catch((e) => String(e)))}`);
+      console.log(`groups: ${JSON.stringify(await withAdmin(stack.config, async (admin) => {
+        const ids = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(stack.config.namespace));
+        return (await admin.describeGroups(ids)).groups.map((g) => ({ group: g.groupId, state: g.state, members: g.members.length }));
+      }).catch((e) => String(e)))}`);
+      throw err;
+    });
 
     row('GET /api/v1/staging/requests/{id}', await call('GET', `/api/v1/staging/requests/${aliceId}`, bound.reader),
       await call('GET', `/api/v1/staging/requests/${bobId}`, bound.reader), await call('GET', `/api/v1/staging/requests/${bobId}`, unbound.reader));
