@@ -10,6 +10,7 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /app
 ENV DBB_SETUP=skip
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build \
