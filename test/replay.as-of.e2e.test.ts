@@ -9,6 +9,8 @@ import { eventually, type TestStack } from './support/stack.ts';
 import { createStagingProcessor } from '../processors/staging/index.ts';
 import { createStagingProjection } from '../projections/staging/index.ts';
 import { createIvoaProjection } from '../projections/ivoa/index.ts';
+import { createIngestProjection } from '../projections/ingest/index.ts';
+import { createTapeProjection } from '../projections/tape/index.ts';
 import { makeSite, startStagingStack, stage, type Site } from './staging/fixture.ts';
 import { parseUntil, replaySnapshot } from '../platform/replay.ts';
 import { dropSnapshot, listSnapshots } from '../platform/snapshots.ts';
@@ -141,5 +143,51 @@ describe('point-in-time ObsCore', () => {
     expect(await cone('&as_of=before_delete')).toContain('x.fits');
     expect((await cone('')).match(/<TR>/g)).toBeNull();
     expect(await cone('&as_of=no_such')).toMatch(/QUERY_STATUS.*ERROR[\s\S]*no snapshot/);
+  });
+});
+
+describe('point-in-time ingest files and tape jobs', () => {
+  const appendEvent = async (name: string, key: string, body: object) => {
+    const r = await stack.app.inject({ method: 'POST', url: `/api/v1/events/${name}`, headers: stack.auth('operator'), payload: { key, body } });
+    expect(r.statusCode, r.body).toBe(202);
+  };
+  const json = async (url: string) => { const r = await get(url); expect(r.statusCode, r.body).toBe(200); return r.json(); };
+  const discovered = (fileId: string) => ({ fileId, relPath: `asof/${fileId}.fits`, sourcePath: `/buffer/asof/${fileId}.fits`, size: 10, checksum: 'ab'.repeat(32), mtime: Date.now() });
+  const requested = (jobId: number) => ({ jobId, files: [`/archive/asof/${jobId}.fits`], obs: null, notifyUrl: 'https://example.org/cb', progress: null });
+
+  it('serves the files and jobs a snapshot held with ?as_of, and 404 for a snapshot of another projection', async () => {
+    await stack.startConsumers((deps) => [createIngestProjection(deps), createTapeProjection(deps)]);
+    const [f1, f2] = ['00000000-0000-4000-8000-00000000a501', '00000000-0000-4000-8000-00000000a502'];
+    await appendEvent('FileDiscovered', f1, discovered(f1));
+    await appendEvent('TapeJobRequested', '9001', requested(9001));
+    await eventually(async () => {
+      expect((await json('/api/v1/ingest/files')).files.map((f: any) => f.fileId)).toEqual([f1]);
+      expect((await json('/api/v1/tape/jobs')).map((j: any) => j.jobId)).toEqual([9001]);
+    });
+    const cut = new Date();
+    await new Promise((r) => setTimeout(r, 20));
+    await appendEvent('FileDiscovered', f2, discovered(f2));
+    await appendEvent('TapeJobRequested', '9002', requested(9002));
+    await eventually(async () => {
+      expect((await json('/api/v1/ingest/files')).files).toHaveLength(2);
+      expect(await json('/api/v1/tape/jobs')).toHaveLength(2);
+    });
+
+    const until = parseUntil(cut.toISOString());
+    await replaySnapshot(stack.platform, createIngestProjection(stack.platform.domainDeps), { until, into: 'ingest_before' });
+    await replaySnapshot(stack.platform, createTapeProjection(stack.platform.domainDeps), { until, into: 'tape_before' });
+    expect((await json('/api/v1/ingest/files?as_of=ingest_before')).files.map((f: any) => f.fileId)).toEqual([f1]);
+    expect((await json(`/api/v1/ingest/files/${f1}?as_of=ingest_before`)).fileId).toBe(f1);
+    expect((await get(`/api/v1/ingest/files/${f2}?as_of=ingest_before`)).json().code).toBe('DBB_INGEST_FILE_NOT_FOUND');
+    expect((await json(`/api/v1/ingest/files/${f1}/events?as_of=ingest_before`)).events.map((e: any) => e.event)).toEqual(['FileDiscovered']);
+    expect((await json('/api/v1/tape/jobs?as_of=tape_before')).map((j: any) => j.jobId)).toEqual([9001]);
+    expect((await json('/api/v1/tape/jobs/9001?as_of=tape_before')).jobId).toBe(9001);
+    expect((await get('/api/v1/tape/jobs/9002?as_of=tape_before')).statusCode).toBe(404);
+    expect((await json('/api/v1/tape/jobs/9002')).jobId).toBe(9002);
+    // a snapshot is per projection
+    const other = await get('/api/v1/tape/jobs?as_of=ingest_before');
+    expect(other.statusCode).toBe(404);
+    expect(other.json().code).toBe('DBB_SNAPSHOT_NOT_FOUND');
+    expect((await get('/api/v1/ingest/counts?as_of=tape_before')).json().code).toBe('DBB_SNAPSHOT_NOT_FOUND');
   });
 });

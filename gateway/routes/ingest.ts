@@ -4,6 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import { BadRequestError } from '../../platform/errors.ts';
 import { STATUSES } from '../../domains/ingest/status.ts';
+import { AS_OF, schemaAsOf } from '../as-of.ts';
 import { requestReruns } from '../reruns.ts';
 import { fileEvents, getFile, listFiles, statusCounts } from '../../projections/ingest/queries.ts';
 import { actorOf, type RoutePlugin } from '../types.ts';
@@ -26,6 +27,7 @@ const IdParams = Type.Object({ id: Type.String({ maxLength: 100 }) });
 const Since = Type.String({ format: 'date-time', description: 'ISO 8601; files whose current status was set at or after this time' });
 const RerunStatus = Type.Union(['FAILURE', 'UNKNOWN', 'SUCCESS', 'BACKFILL'].map((s) => Type.Literal(s)));
 
+const PROJECTION = 'projection.ingest';
 const notFound = (id: string) => new BadRequestError('DBB_INGEST_FILE_NOT_FOUND', `no ingest file ${id}`);
 
 export const ingestRoutes: RoutePlugin = async (app, deps) => {
@@ -36,37 +38,37 @@ export const ingestRoutes: RoutePlugin = async (app, deps) => {
       querystring: Type.Object({
         status: Type.Optional(Status), since: Type.Optional(Since),
         quarantined: Type.Optional(Type.Boolean({ description: 'true: only files in quarantine; false: only files not in quarantine' })),
-        limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }), offset: Type.Integer({ minimum: 0, default: 0 }),
+        limit: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 }), offset: Type.Integer({ minimum: 0, default: 0 }), ...AS_OF,
       }),
       response: { 200: Type.Object({ files: Type.Array(File) }) },
     },
   }, async (req) => {
     const { status, since, quarantined, limit, offset } = req.query;
-    return { files: await listFiles(deps.db, { status, since: since ? new Date(since) : undefined, quarantined, limit, offset }) };
+    return { files: await listFiles(deps.db, { status, since: since ? new Date(since) : undefined, quarantined, limit, offset }, await schemaAsOf(deps, PROJECTION, req.query.as_of)) };
   });
 
   app.get('/api/v1/ingest/files/:id', {
     onRequest: deps.auth.require('reader'),
-    schema: { summary: 'One file and its current status', params: IdParams, response: { 200: File } },
+    schema: { summary: 'One file and its current status', params: IdParams, querystring: Type.Object(AS_OF), response: { 200: File } },
   }, async (req) => {
-    const f = await getFile(deps.db, req.params.id);
+    const f = await getFile(deps.db, req.params.id, await schemaAsOf(deps, PROJECTION, req.query.as_of));
     if (!f) throw notFound(req.params.id);
     return f;
   });
 
   app.get('/api/v1/ingest/files/:id/events', {
     onRequest: deps.auth.require('reader'),
-    schema: { summary: 'The complete event history of a file, oldest first', params: IdParams, response: { 200: Type.Object({ fileId: Type.String(), events: Type.Array(Event) }) } },
+    schema: { summary: 'The complete event history of a file, oldest first', params: IdParams, querystring: Type.Object(AS_OF), response: { 200: Type.Object({ fileId: Type.String(), events: Type.Array(Event) }) } },
   }, async (req) => {
-    const events = await fileEvents(deps.db, req.params.id);
+    const events = await fileEvents(deps.db, req.params.id, await schemaAsOf(deps, PROJECTION, req.query.as_of));
     if (!events.length) throw notFound(req.params.id);
     return { fileId: req.params.id, events };
   });
 
   app.get('/api/v1/ingest/counts', {
     onRequest: deps.auth.require('reader'),
-    schema: { summary: 'Number of files per current ingest status', response: { 200: Type.Record(Type.String(), Type.Integer()) } },
-  }, async () => statusCounts(deps.db));
+    schema: { summary: 'Number of files per current ingest status', querystring: Type.Object(AS_OF), response: { 200: Type.Record(Type.String(), Type.Integer()) } },
+  }, async (req) => statusCounts(deps.db, await schemaAsOf(deps, PROJECTION, req.query.as_of)));
 
   app.post('/api/v1/ingest/rerun', {
     onRequest: deps.auth.require('operator'),

@@ -14,6 +14,7 @@ import { actorOf, type RoutePlugin } from '../types.ts';
 import { jobKey } from '../../domains/tape/ids.ts';
 import { createScout, ScoutError } from '../../domains/tape/scout.ts';
 import { rerunFailedTapeCallbacks } from '../reruns.ts';
+import { AS_OF, schemaAsOf } from '../as-of.ts';
 
 const JobId = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const NewJob = Type.Object({
@@ -148,15 +149,15 @@ export const tapeRoutes: RoutePlugin = async (app, deps) => {
   app.get('/ping', { schema: { tags: ['tape'], summary: 'Liveness of the staging service', response: { 200: Type.Object({ ping: Type.String() }) } } }, async () => ({ ping: 'pong' }));
 
   app.get('/api/v1/tape/jobs', {
-    schema: { tags: ['tape'], summary: 'Every job with its return code and callback delivery state', response: { 200: Type.Array(Detail) } },
+    schema: { tags: ['tape'], summary: 'Every job with its return code and callback delivery state', querystring: Type.Object(AS_OF), response: { 200: Type.Array(Detail) } },
     onRequest: deps.auth.require('reader'),
-  }, async () => listJobs(deps.db));
+  }, async (req) => listJobs(deps.db, await schemaAsOf(deps, 'projection.tape', req.query.as_of)));
 
   app.get('/api/v1/tape/jobs/:jobId', {
-    schema: { tags: ['tape'], summary: 'One job with its return code and callback delivery state', params: Type.Object({ jobId: JobId }), response: { 200: Detail } },
+    schema: { tags: ['tape'], summary: 'One job with its return code and callback delivery state', params: Type.Object({ jobId: JobId }), querystring: Type.Object(AS_OF), response: { 200: Detail } },
     onRequest: deps.auth.require('reader'),
   }, async (req) => {
-    const job = await getJobDetail(deps.db, req.params.jobId);
+    const job = await getJobDetail(deps.db, req.params.jobId, await schemaAsOf(deps, 'projection.tape', req.query.as_of));
     if (!job) throw notFound(req.params.jobId);
     return job;
   });

@@ -3,6 +3,8 @@ import type pg from 'pg';
 import { STATUSES, type IngestStatus } from '../../domains/ingest/status.ts';
 
 type Db = Pick<pg.Pool | pg.PoolClient, 'query'>;
+/** The live read model; the read routes pass a snapshot's schema instead for `?as_of` (gateway/as-of.ts). */
+export const SCHEMA = 'projection_ingest';
 
 export interface IngestFileRow {
   fileId: string; relPath: string | null; checksum: string | null; size: number | null; sourcePath: string | null;
@@ -24,9 +26,9 @@ const iso = (r: any) => ({
 });
 
 /** `quarantined`: true = only files in quarantine, false = only files not in quarantine. */
-export async function listFiles(db: Db, q: { status?: IngestStatus; since?: Date; quarantined?: boolean; limit?: number; offset?: number } = {}): Promise<IngestFileRow[]> {
+export async function listFiles(db: Db, q: { status?: IngestStatus; since?: Date; quarantined?: boolean; limit?: number; offset?: number } = {}, schema = SCHEMA): Promise<IngestFileRow[]> {
   const { rows } = await db.query(
-    `SELECT ${FILE_COLS} FROM projection_ingest.files
+    `SELECT ${FILE_COLS} FROM ${schema}.files
       WHERE ($1::text IS NULL OR status = $1) AND ($2::timestamptz IS NULL OR status_at >= $2)
         AND ($5::boolean IS NULL OR (quarantine_path IS NOT NULL) = $5)
       ORDER BY status_at NULLS LAST, file_id LIMIT $3 OFFSET $4`,
@@ -35,8 +37,8 @@ export async function listFiles(db: Db, q: { status?: IngestStatus; since?: Date
   return rows.map(iso);
 }
 
-export async function getFile(db: Db, fileId: string): Promise<IngestFileRow | null> {
-  const { rows } = await db.query(`SELECT ${FILE_COLS} FROM projection_ingest.files WHERE file_id = $1`, [fileId]);
+export async function getFile(db: Db, fileId: string, schema = SCHEMA): Promise<IngestFileRow | null> {
+  const { rows } = await db.query(`SELECT ${FILE_COLS} FROM ${schema}.files WHERE file_id = $1`, [fileId]);
   return rows[0] ? iso(rows[0]) : null;
 }
 
@@ -46,19 +48,19 @@ export interface IngestEventRow {
 }
 
 /** The whole history of a file, oldest first. */
-export async function fileEvents(db: Db, fileId: string): Promise<IngestEventRow[]> {
+export async function fileEvents(db: Db, fileId: string, schema = SCHEMA): Promise<IngestEventRow[]> {
   const { rows } = await db.query(
     `SELECT event_id AS "eventId", event, status, occurred_at AS "occurredAt", actor, plugin, attempt,
             duration_ms::float8 AS "durationMs", error, details
-       FROM projection_ingest.file_events WHERE file_id = $1 ORDER BY event_offset, event_id`,
+       FROM ${schema}.file_events WHERE file_id = $1 ORDER BY event_offset, event_id`,
     [fileId],
   );
   return rows.map((r) => ({ ...r, occurredAt: new Date(r.occurredAt).toISOString() }));
 }
 
 /** Files per current status, every seed status present (0 when none). */
-export async function statusCounts(db: Db): Promise<Record<IngestStatus, number>> {
-  const { rows } = await db.query(`SELECT status, count(*)::int AS n FROM projection_ingest.files WHERE status IS NOT NULL GROUP BY status`);
+export async function statusCounts(db: Db, schema = SCHEMA): Promise<Record<IngestStatus, number>> {
+  const { rows } = await db.query(`SELECT status, count(*)::int AS n FROM ${schema}.files WHERE status IS NOT NULL GROUP BY status`);
   const out = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<IngestStatus, number>;
   for (const r of rows) if (r.status in out) out[r.status as IngestStatus] = r.n;
   return out;

@@ -3,6 +3,8 @@
 import type pg from 'pg';
 
 type Db = Pick<pg.Pool, 'query'>;
+/** The live read model; the read routes pass a snapshot's schema instead for `?as_of` (gateway/as-of.ts). */
+export const SCHEMA = 'projection_tape';
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
 /** Seed shape of GET /staging: files maps name → [ready, error, readytime]. */
@@ -33,8 +35,8 @@ const detail = (r: any): JobDetail => ({
 
 /** A job; null when unknown or removed (DELETE /staging). Rows of jobs cancelled before removal existed
  *  stay as CANCELLED tombstones until the next replay, so they are filtered here and below. */
-export async function getJobDetail(db: Db, jobId: number): Promise<JobDetail | null> {
-  const { rows } = await db.query(`SELECT * FROM projection_tape.jobs WHERE job_id = $1 AND status <> 'CANCELLED'`, [jobId]);
+export async function getJobDetail(db: Db, jobId: number, schema = SCHEMA): Promise<JobDetail | null> {
+  const { rows } = await db.query(`SELECT * FROM ${schema}.jobs WHERE job_id = $1 AND status <> 'CANCELLED'`, [jobId]);
   return rows[0] ? detail(rows[0]) : null;
 }
 
@@ -52,8 +54,8 @@ export async function getJobStatus(db: Db, jobId: number, includeFiles: boolean)
   };
 }
 
-export async function listJobs(db: Db): Promise<JobDetail[]> {
-  const { rows } = await db.query(`SELECT * FROM projection_tape.jobs WHERE status <> 'CANCELLED' ORDER BY job_id`);
+export async function listJobs(db: Db, schema = SCHEMA): Promise<JobDetail[]> {
+  const { rows } = await db.query(`SELECT * FROM ${schema}.jobs WHERE status <> 'CANCELLED' ORDER BY job_id`);
   return rows.map(detail);
 }
 
