@@ -15,6 +15,7 @@ import { registerReplayCommand } from './replay.ts';
 const config$ = () => import('../platform/config.ts');
 const log$ = () => import('../platform/log.ts');
 const stack$ = () => import('../infra/stack.ts');
+const tapeSim$ = () => import('../infra/tape-sim.ts');
 const system$ = () => import('./system.ts');
 const db$ = () => import('../platform/db.ts');
 const inspect$ = () => import('../platform/inspect.ts');
@@ -126,6 +127,8 @@ program.command('status').description('state of the native stack and consumer la
       const who = s.pid ? ` (pid ${s.pid}${s.startedBy ? `, started by ${s.startedBy}` : ''})` : s.up ? ' (not started from this state directory)' : '';
       console.log(`${s.name.padEnd(10)} ${s.up ? 'up  ' : 'down'} ${s.url}${who}`);
     }
+    const sim = await (await tapeSim$()).tapeSimStatus(stateDir());
+    if (sim) console.log(`${'tape-sim'.padEnd(10)} ${sim.up ? 'up  ' : 'down'} ${sim.url ?? '(url not recorded)'} (pid ${sim.pid}${sim.startedBy ? `, started by ${sim.startedBy}` : ''})`);
     const config = loadConfig(process.env);
     for (const [name, state] of Object.entries(await domainAvailability(config, process.env))) console.log(`${name.padEnd(10)} ${state === 'up' ? 'up' : `unavailable: ${state}`}`);
     const db = createPool(config.databaseUrl, 1);

@@ -12,6 +12,7 @@ const NAME = 'tape-sim';
 const REPO_ROOT = join(INFRA_DIR, '..');
 const MARKER = 'tape-library/main.';
 const ownerFile = (stateDir: string) => join(stateDir, 'run', `${NAME}.owner`);
+const urlFile = (stateDir: string) => join(stateDir, 'run', `${NAME}.url`);
 
 function ourPid(stateDir: string): number | null {
   const pid = readPid(pidFile(stateDir, NAME));
@@ -36,6 +37,7 @@ export async function ensureTapeSim(opts: { stateDir: string; port: number; kafk
   });
   writePid(pidFile(opts.stateDir, NAME), pid);
   writeFileSync(ownerFile(opts.stateDir), `${opts.by} at ${new Date().toISOString()}\n`);
+  writeFileSync(urlFile(opts.stateDir), `${url}\n`);
   opts.log?.(`tape library simulator: started pid ${pid} on ${url} (log ${file})`);
   await waitUntil('tape library simulator did not come up', () => portOpen('127.0.0.1', opts.port), { timeoutMs: 60_000, pid, logFile: file });
   return { url, started: true, pid };
@@ -49,11 +51,16 @@ export async function stopTapeSim(stateDir: string, log?: (m: string) => void): 
   await terminate(pid, 10_000);
   removeFile(pidFile(stateDir, NAME));
   removeFile(ownerFile(stateDir));
+  removeFile(urlFile(stateDir));
   return true;
 }
 
-/** Who started the running simulator, or null. */
-export function tapeSimOwner(stateDir: string): string | null {
-  if (!ourPid(stateDir)) return null;
-  try { return readFileSync(ownerFile(stateDir), 'utf8').trim(); } catch { return null; }
+/** The running simulator (pid, URL, who started it), or null when ours is not running. */
+export async function tapeSimStatus(stateDir: string): Promise<{ pid: number; url: string | null; up: boolean; startedBy: string | null } | null> {
+  const pid = ourPid(stateDir);
+  if (!pid) return null;
+  const read = (f: string) => { try { return readFileSync(f, 'utf8').trim(); } catch { return null; } };
+  const url = read(urlFile(stateDir));
+  const port = url ? Number(new URL(url).port) : NaN;
+  return { pid, url, up: Number.isFinite(port) && await portOpen('127.0.0.1', port), startedBy: read(ownerFile(stateDir)) };
 }

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isAlive, readPid } from '../infra/proc.ts';
+import { tapeSimStatus } from '../infra/tape-sim.ts';
 import { eventually } from './support/stack.ts';
 import { dbbUp, freePort, stopDbbUp, type Running } from './support/dbb-up.ts';
 import { files, startCallbackReceiver, type CallbackReceiver } from './tape/harness.ts';
@@ -66,6 +67,8 @@ it('ends every accepted job with exactly one callback after the system is SIGKIL
   let next = 1;
   let run = await dbbUp(env, { started: runs });
   const sim = simPid(run);
+  // `dbb status` lists it
+  expect(await tapeSimStatus(run.stateDir)).toMatchObject({ pid: sim, up: true, url: `http://127.0.0.1:${env.DBB_TAPE_SIM_PORT}` });
   for (let kill = 1; kill <= KILLS; kill++) {
     const before = receiver.delivered().length;
     for (let i = 0; i < WAVE; i++, next++) outcome.set(next, await post(run, next));
