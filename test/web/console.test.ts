@@ -1,6 +1,6 @@
 // The web console in a real browser (Debian's Chromium driven by playwright-core) against the real stack:
 // staging form + test-file tool + download link, the live log over the SSE stream (filter, pause/resume,
-// follow a correlation id), freeze/flush of a GW datastore, a tape job's progress bar reaching 100 %
+// follow a correlation id), freeze/flush of a GW datastore and reading its strain back, a tape job's progress bar reaching 100 %
 // and cancel, IVOA search with DataLink, ops views; a reader sees no mutating buttons and the API
 // refuses its forged calls. Screenshots of every page go to test-artifacts/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -207,6 +207,19 @@ describe('web console', () => {
     await page.locator('td', { hasText: 'BufferFlushed' }).waitFor({ timeout: WAIT });
     expect((await api('GET', `/api/v1/gw/datastores/${DS}/stats`, 'reader')).json()).toEqual({ n_itm: 0, buff_size: 0 });
     await shot(page, 'gw');
+
+    // read the strain back: the archived batch's whole span, then a range past its end (the rest is a shaded gap)
+    const strain = page.getByTestId('strain');
+    await strain.getByRole('button', { name: 'read', exact: true }).click({ timeout: WAIT });
+    await strain.getByRole('status').filter({ hasText: `${4 * N} samples` }).waitFor({ timeout: WAIT });
+    expect(await strain.getByTestId('gap-count').textContent()).toBe('0');
+    await strain.getByLabel('t1 (GPS s)').fill(String(1126259462 + (6 * N) / 4096));
+    await strain.getByRole('button', { name: 'Read', exact: true }).click();
+    await strain.getByRole('status').filter({ hasText: `${6 * N} samples` }).waitFor({ timeout: WAIT });
+    expect(await strain.getByTestId('gap-count').textContent()).toBe('1');
+    expect(await strain.getByTestId('gap').count()).toBe(1);
+    await strain.locator('svg.chart path.line').waitFor();
+    await shot(page, 'gw-strain');
     await page.close();
   });
 
