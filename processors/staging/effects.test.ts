@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { checkDownload, hardLink, localCopy, localSymlink, reconcile, tempName, type EffectDeps, type StageEffect } from './effects.ts';
 import type { StagingConfig } from '../../domains/staging/config.ts';
+import { sameContent } from '../../platform/safe-fs.ts';
 
 let dir: string;
 let deps: EffectDeps;
@@ -42,9 +43,16 @@ describe('staging effects', () => {
     expect(await localCopy(eff({ requestId: 'req-2' }), deps)).toMatchObject({ ok: true, skipped: true, sha256: want });
   });
 
-  it('refuses a copy whose read-back sha256 differs (CHECKSUM_MISMATCH) and leaves nothing behind', async () => {
-    const r = await localCopy(eff(), { ...deps, verifyHash: async () => '0'.repeat(64) });
+  it('refuses a copy that differs from the source when read back (CHECKSUM_MISMATCH) and leaves nothing behind', async () => {
+    const r = await localCopy(eff(), { ...deps, sameCopy: async () => false });
     expect(r).toMatchObject({ ok: false, code: 'CHECKSUM_MISMATCH' });
+    expect(readdirSync(join(dir, 'users', 'alice', 'staging', 'proj'))).toEqual([]);
+  });
+
+  it('refuses a copy whose source was rewritten before the read-back compare (CHECKSUM_MISMATCH), leaving nothing behind', async () => {
+    const src = join(dir, 'storage', 'obs', 'f.dat');
+    const rewriteThenCompare: EffectDeps['sameCopy'] = async (copy, source) => { writeFileSync(src, 'HELLO staging'); return sameContent(copy, source); };
+    expect(await localCopy(eff(), { ...deps, sameCopy: rewriteThenCompare })).toMatchObject({ ok: false, code: 'CHECKSUM_MISMATCH' });
     expect(readdirSync(join(dir, 'users', 'alice', 'staging', 'proj'))).toEqual([]);
   });
 

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { jupyterBaseUrl, userAreaParts, type Method, type StagingConfig } from '../../domains/staging/config.ts';
 import { fdPath, lstatIn, openSource, openTrustedDir, sameContent, StagingRefusal, walkDirs, type OpenedSource } from '../../platform/safe-fs.ts';
 import { fastDownloadCheck, fastHardLink, fastSymlink } from './fast-links.ts';
+import { sha256Of } from './hash.ts';
 import { JupyterClient } from './jupyter.ts';
 import type { EffectResult, StageEffect } from './rules.ts';
 
@@ -17,8 +18,8 @@ export interface EffectDeps {
   cfg: StagingConfig;
   now: () => number;
   fetch?: typeof fetch;
-  /** how a written copy is hashed back (tests corrupt it here); default sha256Of */
-  verifyHash?: (fh: FileHandle) => Promise<string>;
+  /** how a written copy is compared with its source (tests make it differ here); default sameContent */
+  sameCopy?: (copy: FileHandle, source: FileHandle) => Promise<boolean>;
 }
 
 type Done = { sourcePath: string; destination: string | null; sizeBytes: number; skipped: boolean; sha256?: string | null };
@@ -90,84 +91,63 @@ async function existingCopy(dir: FileHandle, name: string, src: OpenedSource, sh
   throw new StagingRefusal('DESTINATION_CONFLICT', `A different file already exists at ${shown}`);
 }
 
-const COPY_CHUNK = 1024 * 1024; // bytes per read of a hashed copy
-
-/** Reads a whole open file from offset 0 in chunks (the handle stays open), calling `each` per chunk. */
-async function readAll(fh: FileHandle, each: (chunk: Buffer) => Promise<void> | void): Promise<void> {
-  const buf = Buffer.allocUnsafe(COPY_CHUNK);
-  for (let pos = 0; ;) {
-    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-    if (bytesRead === 0) return;
-    await each(buf.subarray(0, bytesRead));
-    pos += bytesRead;
-  }
-}
-
-/** Hex SHA-256 of a whole open file. */
-export async function sha256Of(fh: FileHandle): Promise<string> {
-  const hash = createHash('sha256');
-  await readAll(fh, (chunk) => { hash.update(chunk); });
-  return hash.digest('hex');
-}
-
-/** Copies `src` into a new file at `to` (mode 0600 until verified), hashing the bytes as they pass:
- *  the source is read once. */
-async function hashingCopy(src: FileHandle, to: string): Promise<string> {
-  const hash = createHash('sha256');
-  const out = await fsp.open(to, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-  try {
-    await readAll(src, async (chunk) => {
-      hash.update(chunk);
-      for (let off = 0; off < chunk.length;) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
-    });
-    await out.sync();
-  } finally {
-    await out.close();
-  }
-  return hash.digest('hex');
-}
-
-const mismatch = (what: string, expected: string, actual: string) =>
-  new StagingRefusal('CHECKSUM_MISMATCH', `${what} has sha256 ${actual}, the bytes read from the source ${expected}; the copy was removed`);
-
 async function removeIfPresent(path: string): Promise<void> {
   await fsp.unlink(path).catch((err) => { if (err.code !== 'ENOENT') throw err; });
 }
 
-/** local_copy: the source streamed into a temp name while hashed (one read of the source), the temp
- *  read back and its sha256 compared (a mismatch removes it: CHECKSUM_MISMATCH), read-only, then linked
- *  to the final name (fails if it exists, unlike rename) and the temp name dropped. */
+/** Awaits every promise (none left running on a handle about to be closed), then throws the first failure. */
+async function allSettled<T extends readonly unknown[]>(ps: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const rs = await Promise.allSettled(ps);
+  const failed = rs.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return rs.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/** Checks the copy at `tmp`: its size, then byte for byte against the source while a worker thread hashes
+ *  it and it is fsynced (a difference: CHECKSUM_MISMATCH); read-only when it holds. Returns its sha256. */
+async function verifyCopy(src: OpenedSource, tmp: string, deps: EffectDeps): Promise<string> {
+  const out = await fsp.open(tmp, C.O_RDONLY | C.O_NOFOLLOW);
+  try {
+    const st = await out.stat();
+    if (!st.isFile() || st.size !== src.stat.size) throw new StagingRefusal('COPY_INCOMPLETE', `copy of ${src.path} has ${st.size} of ${src.stat.size} bytes`);
+    const [sha256, same] = await allSettled<[string, boolean, void]>([sha256Of(out), (deps.sameCopy ?? sameContent)(out, src.file), out.sync()]);
+    if (!same) throw new StagingRefusal('CHECKSUM_MISMATCH', `the copy of ${src.path} differs from the source when read back; the copy was removed`);
+    await out.chmod(0o444);
+    return sha256;
+  } finally {
+    await out.close();
+  }
+}
+
+/** local_copy: the kernel copies the source to a temp name (a reflink where the filesystem can, as
+ *  `cp --reflink=auto`, else copy_file_range: no bytes through JS), which is then verified (above) and
+ *  linked to the final name (fails if it exists, unlike rename), and the temp name dropped. The sha256
+ *  recorded is the copy's own, and the copy equals the source byte for byte. */
 export async function localCopy(e: StageEffect, deps: EffectDeps): Promise<EffectResult> {
   return run(deps, () => withSource(deps.cfg, e, async (src) => withDir(await openDestDir(deps.cfg, e), async (dir) => {
     const name = e.dest[e.dest.length - 1]!;
     const shown = `${userAreaPath(deps.cfg, e.username)}/${e.dest.join('/')}`;
     const done = { sourcePath: src.path, destination: shown, sizeBytes: src.stat.size };
     if (await existingCopy(dir, name, src, shown)) return { ...done, skipped: true, sha256: await sha256Of(src.file) };
-    const tmp = tempName(e.requestId);
-    await removeIfPresent(fdPath(dir, tmp));
-    const sent = await hashingCopy(src.file, fdPath(dir, tmp));
-    const out = await fsp.open(fdPath(dir, tmp), C.O_RDONLY | C.O_NOFOLLOW);
+    const tmp = fdPath(dir, tempName(e.requestId));
+    await removeIfPresent(tmp);
+    let sha256: string;
     try {
-      const st = await out.stat();
-      if (!st.isFile() || st.size !== src.stat.size) throw new StagingRefusal('COPY_INCOMPLETE', `copy of ${src.path} has ${st.size} of ${src.stat.size} bytes`);
-      const written = await (deps.verifyHash ?? sha256Of)(out);
-      if (written !== sent) {
-        await removeIfPresent(fdPath(dir, tmp));
-        throw mismatch(`the copy of ${src.path}`, sent, written);
-      }
-      await out.chmod(0o444);
-    } finally {
-      await out.close();
+      await fsp.copyFile(fdPath(src.file), tmp, C.COPYFILE_EXCL | C.COPYFILE_FICLONE);
+      sha256 = await verifyCopy(src, tmp, deps);
+    } catch (err) {
+      await removeIfPresent(tmp);
+      throw err;
     }
     try {
-      await fsp.link(fdPath(dir, tmp), fdPath(dir, name));
+      await fsp.link(tmp, fdPath(dir, name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      await removeIfPresent(fdPath(dir, tmp));
-      if (await existingCopy(dir, name, src, shown)) return { ...done, skipped: true, sha256: sent };
+      await removeIfPresent(tmp);
+      if (await existingCopy(dir, name, src, shown)) return { ...done, skipped: true, sha256 };
     }
-    await removeIfPresent(fdPath(dir, tmp));
-    return { ...done, skipped: false, sha256: sent };
+    await removeIfPresent(tmp);
+    return { ...done, skipped: false, sha256 };
   })));
 }
 
@@ -292,7 +272,7 @@ export async function jupyterCopy(e: StageEffect, deps: EffectDeps): Promise<Eff
     const stored = createHash('sha256').update(await client.read(tmp)).digest('hex');
     if (stored !== sent) {
       await client.remove(tmp);
-      throw mismatch(`the upload of ${src.path} to the Jupyter server`, sent, stored);
+      throw new StagingRefusal('CHECKSUM_MISMATCH', `the upload of ${src.path} to the Jupyter server has sha256 ${stored}, the bytes sent ${sent}; the copy was removed`);
     }
     if (!(await client.rename(tmp, final))) {
       await client.remove(tmp);
