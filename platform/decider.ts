@@ -28,6 +28,9 @@ export interface Decider<S, I, E extends Appended, F, C, U = never> {
   evolveInput?(state: S, input: I, outputs: Output<E, F, U>[]): S;
   /** folds a decided `update` into the state (pure); needed only by rules that decide updates */
   update?(state: S, update: U): S;
+  /** outputs that follow an appended outcome once it is folded in, carried out next (e.g. an effect
+   *  that needs the outcome's derived id, in the same batch instead of when the outcome is read back) */
+  react?(state: S, event: E, ctx: C): Output<E, F, U>[];
 }
 
 /** One input of a batch and the key of its state. */
@@ -105,6 +108,7 @@ export function deciderLoop<S, I, E extends Appended, F, C, U = never>(h: Decide
           // appended first: the state folds the event with its meta (derived id, time)
           const meta = await ctx.emit(out.event.name, key, out.event.value as never);
           state = h.decider.evolve(state, out.event, meta);
+          if (h.decider.react) queue.unshift(...h.decider.react(state, out.event, rc));
         } else {
           acted = true;
           const result = await performObserved(h, out.effect, ctx, event, n++);

@@ -8,7 +8,7 @@ import { InvalidEventError } from '../../platform/errors.ts';
 import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
 import type { TapeConfig } from '../../domains/tape/config.ts';
 import * as fx from './effects.ts';
-import { decide, evolveInput, evolveView, TAPE_EVENTS, updateView, type OutcomeEvent, type Reschedule, type RetryPolicy, type RuleContext, type TapeEffect, type TapeEvent, type TapeInput, type TapeView } from './rules.ts';
+import { decide, evolveInput, evolveView, react, TAPE_EVENTS, updateView, type OutcomeEvent, type Reschedule, type RetryPolicy, type RuleContext, type TapeEffect, type TapeEvent, type TapeInput, type TapeView } from './rules.ts';
 import { reconcileFiles } from './reconcile.ts';
 import { claimJobId, dueCallbacks, pendingFiles, quietJobs, readyFiles, fileStatuses, forgetPositions, jobFiles, jobIdAccepted, loadJobs, markedFileState, overdueJobs, saveJob } from './store.ts';
 import { jobKey } from '../../domains/tape/ids.ts';
@@ -130,7 +130,7 @@ async function perform(e: TapeEffect, ctx: HandlerContext, event: DecodedEvent, 
 /** The tape processor's handler: the rules around the one decider loop. */
 export function tapeHandler(cfg: TapeConfig, deps: fx.EffectDeps, retry: RetryPolicy = NO_RETRY) {
   return deciderLoop<JobView, TapeInput, OutcomeEvent, TapeEffect, RuleContext, Reschedule>({
-    decider: { decide, evolve: evolveView, evolveInput, update: updateView },
+    decider: { decide, evolve: evolveView, evolveInput, update: updateView, react },
     inputOf: (event, tx) => inputsOf(event, tx, cfg),
     load: loadViews,
     save: saveViews,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../platform/errors.ts';
 import {
-  acceptedFiles, afterBatchStage, afterCallback, afterLookup, decide, dueCallback, evolve, evolveInput, evolveView, initialState, RC, rescheduled, TRANSITIONS,
+  acceptedFiles, afterBatchStage, afterCallback, afterLookup, decide, dueCallback, evolve, evolveInput, evolveView, initialState, RC, react, rescheduled, TRANSITIONS,
   updateView, type Output, type Reschedule, type TapeEffect, type TapeView,
   type Job, type RuleContext, type TapeInput, type TapeState,
 } from './rules.ts';
@@ -220,6 +220,15 @@ describe('tape rules', () => {
         body: { job_id: 7, return_code: 0, total_files: 2, ready_files: 2, error_files: 0, comment: 'ok' },
       } }]);
       expect(decide(completed, { job: { ...done, callback: 'DELIVERED' } }, ctx)).toEqual([{ kind: 'ignore', reason: 'CALLBACK_DONE' }]);
+    });
+    it('delivers in the batch that completed the job from its notifications, and not again when the completion is read back', () => {
+      const byFiles = { name: 'TapeJobCompleted' as const, value: { jobId: 7, returnCode: RC.SUCCESS, totalFiles: 2, readyFiles: 2, errorFiles: 0, comment: 'ok', notifyUrl: 'http://cb' } };
+      expect(react({ job: done }, byFiles)).toEqual([{ kind: 'effect', effect: expect.objectContaining({ kind: 'deliverCallback', deliveryId: 'd1' }) }]);
+      // a timeout (many at once on the tick) is delivered when read back
+      expect(react({ job: { ...done, returnCode: RC.TIMEOUT } }, { ...byFiles, value: { ...byFiles.value, returnCode: RC.TIMEOUT } })).toEqual([]);
+      expect(react({ job: done }, { name: 'TapeCallbackDelivered', value: { jobId: 7, deliveryId: 'd1', attempts: 1, httpStatus: 200 } } as any)).toEqual([]);
+      // tried in the completing batch and scheduled: the read-back leaves it to the tick
+      expect(decide(ev('TapeJobCompleted', {}), { job: { ...done, callbackNextAt: 5_000, callbackAttempts: 3 } }, ctx)).toEqual([{ kind: 'ignore', reason: 'CALLBACK_DONE' }]);
     });
     it('reports delivered or failed with the delivery id', () => {
       expect(afterCallback(done, { ok: true, attempts: 3, httpStatus: 200 })[0]).toMatchObject({ event: { name: 'TapeCallbackDelivered', value: { deliveryId: 'd1', attempts: 3 } } });

@@ -336,8 +336,18 @@ function onReleaseRequested(jobId: number, job: TapeState): Output[] {
 function onFinished(job: TapeState): Output[] {
   if (!isJob(job)) return [ignore('UNKNOWN_JOB')];
   if (job.status === 'CANCELLED') return [ignore('ALREADY_CANCELLED')];
-  if (job.callback !== 'PENDING' || !job.deliveryId) return [ignore('CALLBACK_DONE')];
+  // delivered, failed, or tried in the completing batch and scheduled for the tick (react below)
+  if (job.callback !== 'PENDING' || !job.deliveryId || job.callbackNextAt !== null) return [ignore('CALLBACK_DONE')];
   return [deliver(job)];
+}
+
+/** A job completed by its notifications gets its callback in the batch that completed it: the last
+ *  notification's path skips a hop (outbox relay → Kafka → fetch → another transaction). The delivery
+ *  id derives from the completion's id, so a batch redone after a crash finds the delivery in the effects
+ *  ledger. Timeouts (decided on the tick, maybe many at once) and creation failures deliver when read back. */
+export function react<V extends TapeView>(view: V, event: OutcomeEvent): Output[] {
+  if (event.name !== 'TapeJobCompleted' || event.value.returnCode !== RC.SUCCESS || !isJob(view.job)) return [];
+  return [deliver(view.job)];
 }
 
 function deliver(job: Job, scheduled = false): Output {

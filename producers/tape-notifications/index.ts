@@ -4,6 +4,7 @@
 // TapeJobTimeoutChecked tick (job timeouts, adapter heartbeat, tape cache state).
 import type { Kafka, KafkaMessage, Consumer } from 'kafkajs';
 import type { Logger } from 'pino';
+import pRetry from 'p-retry';
 import { ns, type Config, type Env } from '../../platform/config.ts';
 import { DLQ_SUFFIX, ensureTopics } from '../../platform/kafka.ts';
 import { derivedId } from '../../platform/ids.ts';
@@ -16,6 +17,8 @@ import { jobKey } from '../../domains/tape/ids.ts';
 import { createScout } from '../../domains/tape/scout.ts';
 
 export const SOURCE = 'producer.tape-notifications';
+/** partitions handled at once, each with its own lookup connection (none waits for another's query) */
+const PARTITIONS_AT_ONCE = 3;
 
 export interface TapeNotificationsDeps {
   config: Config;
@@ -73,7 +76,7 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
   const topic = ns(deps.config, cfg.notificationsTopic);
   const scout = opts.scout ?? createScout({ ...cfg, scoutAttempts: Math.min(cfg.scoutAttempts, cfg.scoutUrls.length), scoutTimeoutMs: Math.min(cfg.scoutTimeoutMs, 2_000) });
   const stats = { consumed: 0, appended: 0, deadLettered: 0, ignored: 0, ticks: 0, lastAppendedAt: 0 };
-  const db = deps.db ?? createPool(deps.config.databaseUrl, 2);
+  const db = deps.db ?? createPool(deps.config.databaseUrl, PARTITIONS_AT_ONCE);
 
   await ensureNotificationTopics(deps.kafka, deps.config, cfg.notificationsTopic, log);
 
@@ -125,12 +128,15 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
   }
 
   const consumer: Consumer = deps.kafka.consumer({ groupId: ns(deps.config, `dbb.${SOURCE}`), maxWaitTimeInMs: 50, maxBytesPerPartition: 8 << 20 });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  // a fresh topic may not be served yet by a loaded broker: retriable, as in the consumer runtime
+  await pRetry(async () => {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  }, { retries: 8, minTimeout: 200, maxTimeout: 3000, shouldRetry: ({ error }) => (error as { retriable?: boolean }).retriable !== false });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 3,
+    partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
     eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
       for (let i = 0; i < batch.messages.length; i += 2000) {
         if (!isRunning() || isStale()) return;
