@@ -79,7 +79,7 @@ async function expectAgreement(spec: ConsumerSpec, events: DecodedEvent[], table
 }
 
 describe('handleBatch agrees with handle', () => {
-  it('staging: creations, a failure, a rerun and its success, a refused rerun, a second outcome, a duplicate request', async () => {
+  it('staging: creations, a failure, a rerun and its success, a refused rerun, a second outcome, a duplicate request, waiting, notifications', async () => {
     const t = 'dbb.staging.requests';
     const req = (id: string) => ({ requestId: id, method: 'local_copy', username: 'alice', localPathOnStorage: `/s/${id}`, relativePath: id });
     const staged = (id: string, skipped = false) => ({ requestId: id, method: 'local_copy', username: 'alice', sourcePath: `/s/${id}`, destination: `/u/${id}`, sizeBytes: 3, skipped, reconciled: false, startedAt: 1, finishedAt: 2 });
@@ -99,6 +99,14 @@ describe('handleBatch agrees with handle', () => {
       event(t, 'r2', 'StagingRequested', req('r2'), o++), // requested again under the same id: nothing
       event(t, 'r3', 'StagingFailed', failed('r3'), o++),
       event(t, 'r3', 'StagingRerunRequested', { requestId: 'r3', reason: null }, o++),
+      event(t, 'r4', 'StagingRequested', { ...req('r4'), notifyUrl: 'http://cb/r4' }, o++),
+      event(t, 'r4', 'StagingWaiting', { requestId: 'r4', username: 'alice', active: 3, position: 1 }, o++),
+      event(t, 'r4', 'StagingStarted', { requestId: 'r4', username: 'alice', after: 'r1' }, o++),
+      event(t, 'r4', 'StagingFailed', failed('r4'), o++),
+      event(t, 'r4', 'StagingNotificationFailed', { requestId: 'r4', deliveryId: 'd1', attempts: 3, error: 'HTTP 500' }, o++),
+      event(t, 'r4', 'StagingWaiting', { requestId: 'r4', username: 'alice', active: 3, position: 1 }, o++), // not QUEUED: nothing
+      event(t, 'r4', 'StagingRerunRequested', { requestId: 'r4', reason: 'again' }, o++), // notify_status PENDING again
+      event(t, 'r4', 'StagingNotificationDelivered', { requestId: 'r4', deliveryId: 'd2', attempts: 1, httpStatus: 200 }, o++),
     ];
     await expectAgreement(createStagingProjection(deps), events, { staging_requests: 'request_id', staging_log: 'event_id' });
   });

@@ -55,25 +55,80 @@ export async function applyChange(tx: pg.PoolClient, c: RowChange): Promise<void
   }
 }
 
-/** The same changes as applyChange one by one, in multi-row statements. A request settles (completes, is
- *  requeued, starts waiting or running, is notified) at most once per segment, and nothing of a request follows its settle within a segment:
- *  such a change opens the next segment. Usually the whole batch is one segment.
- *  Per segment: creations, completions, requeues (so a request's settle follows its creation); then every
+/** A staging_requests row as the batch holds it in memory (column names; timestamps as Date). */
+type Row = Record<(typeof COLUMNS)[number], unknown> & { status: string; last_offset: string | number; notify_url: string | null };
+
+const COLUMNS = ['request_id', 'method', 'username', 'local_path_on_storage', 'relative_path', 'status', 'skipped', 'reconciled', 'source_path',
+  'destination', 'size_bytes', 'error_code', 'error_reason', 'actor', 'requested_at', 'started_at', 'finished_at', 'last_offset', 'attempts',
+  'sha256', 'waiting', 'notify_url', 'notify_status'] as const;
+const TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'bool', 'bool', 'text', 'text', 'bigint', 'text', 'text', 'text', 'timestamptz',
+  'timestamptz', 'timestamptz', 'bigint', 'int', 'text', 'bool', 'text', 'text'];
+const UPSERT = `INSERT INTO staging_requests (${COLUMNS.join(', ')})
+  SELECT * FROM unnest(${TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})
+  ON CONFLICT (request_id) DO UPDATE SET ${COLUMNS.slice(1).map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`;
+
+const later = (row: Row, offset: string) => BigInt(row.last_offset as string) < BigInt(offset);
+
+/** The same changes as applyChange one by one, in three statements whatever the batch holds: the rows
+ *  of every request the batch touches are read (FOR UPDATE), the changes applied to them in memory in
+ *  log order with applyChange's guards, the changed rows written back with one upsert; then every
  *  log line at once (keyed by event id, independent of the rest). */
 export async function applyBatch(tx: pg.PoolClient, changes: RowChange[]): Promise<void> {
-  let segment: RowChange[] = [];
-  let settled = new Set<string>();
-  for (const c of changes) {
-    if (c.op === 'appendLog') continue;
-    if (settled.has(c.row.requestId)) { // a creation after a settle (a duplicate) keeps its place too
-      await applySegment(tx, segment);
-      segment = [];
-      settled = new Set();
+  const requests = changes.filter((c): c is Exclude<RowChange, { op: 'appendLog' }> => c.op !== 'appendLog');
+  if (requests.length) {
+    const ids = [...new Set(requests.map((c) => c.row.requestId))];
+    const { rows } = await tx.query<Row>(`SELECT ${COLUMNS.join(', ')} FROM staging_requests WHERE request_id = ANY($1::text[]) FOR UPDATE`, [ids]);
+    const byId = new Map(rows.map((r) => [r.request_id as string, r]));
+    const changed = new Set<Row>();
+    for (const c of requests) {
+      const row = byId.get(c.row.requestId);
+      if (c.op === 'upsertRequest') {
+        if (row) continue; // ON CONFLICT DO NOTHING
+        const r = c.row;
+        const created: Row = {
+          request_id: r.requestId, method: r.method, username: r.username, local_path_on_storage: r.localPathOnStorage, relative_path: r.relativePath,
+          status: 'QUEUED', skipped: false, reconciled: false, source_path: null, destination: null, size_bytes: null, error_code: null, error_reason: null,
+          actor: r.actor, requested_at: ts(r.requestedAt), started_at: null, finished_at: null, last_offset: r.offset, attempts: 1, sha256: null,
+          waiting: false, notify_url: r.notifyUrl, notify_status: r.notifyUrl === null ? null : 'PENDING',
+        };
+        byId.set(r.requestId, created);
+        changed.add(created);
+        continue;
+      }
+      if (!row || !later(row, c.row.offset)) continue;
+      switch (c.op) {
+        case 'completeRequest': {
+          if (row.status !== 'QUEUED') continue;
+          const r = c.row;
+          Object.assign(row, {
+            status: r.status, skipped: r.skipped, reconciled: r.reconciled, source_path: r.sourcePath, destination: r.destination, size_bytes: r.sizeBytes,
+            error_code: r.errorCode, error_reason: r.errorReason, started_at: ts(r.startedAt), finished_at: ts(r.finishedAt), sha256: r.sha256, waiting: false,
+          });
+          break;
+        }
+        case 'rerunRequest':
+          if (row.status !== 'FAILURE') continue;
+          Object.assign(row, {
+            status: 'QUEUED', attempts: Number(row.attempts) + 1, skipped: false, reconciled: false, destination: null, size_bytes: null, source_path: null,
+            error_code: null, error_reason: null, started_at: null, finished_at: null, sha256: null, notify_status: row.notify_url === null ? null : 'PENDING',
+          });
+          break;
+        case 'setWaiting':
+          if (row.status !== 'QUEUED') continue;
+          row.waiting = c.row.waiting;
+          break;
+        case 'setNotified':
+          row.notify_status = c.row.notifyStatus;
+          break;
+      }
+      row.last_offset = c.row.offset;
+      changed.add(row);
     }
-    if (c.op !== 'upsertRequest') settled.add(c.row.requestId);
-    segment.push(c);
+    if (changed.size) {
+      const out = [...changed];
+      await tx.query(UPSERT, COLUMNS.map((col) => out.map((r) => r[col])));
+    }
   }
-  await applySegment(tx, segment);
   const logs = changes.flatMap((c) => (c.op === 'appendLog' ? [c.row] : []));
   if (logs.length) {
     await tx.query(
@@ -81,43 +136,4 @@ export async function applyBatch(tx: pg.PoolClient, changes: RowChange[]): Promi
        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) ON CONFLICT (event_id) DO NOTHING`,
       [logs.map((r) => r.eventId), logs.map((r) => ts(r.at)), logs.map((r) => r.level), logs.map((r) => r.requestId), logs.map((r) => r.event), logs.map((r) => r.message)]);
   }
-}
-
-async function applySegment(tx: pg.PoolClient, changes: RowChange[]): Promise<void> {
-  const ups = changes.flatMap((c) => (c.op === 'upsertRequest' ? [c.row] : []));
-  const dones = changes.flatMap((c) => (c.op === 'completeRequest' ? [c.row] : []));
-  const reruns = changes.flatMap((c) => (c.op === 'rerunRequest' ? [c.row] : []));
-  if (ups.length) {
-    await tx.query(
-      `INSERT INTO staging_requests (request_id, method, username, local_path_on_storage, relative_path, status, actor, requested_at, last_offset, notify_url, notify_status)
-       SELECT r, m, u, l, p, 'QUEUED', a, t, o, n, CASE WHEN n IS NULL THEN NULL ELSE 'PENDING' END
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::bigint[], $9::text[]) AS x(r, m, u, l, p, a, t, o, n)
-       ON CONFLICT (request_id) DO NOTHING`,
-      [ups.map((r) => r.requestId), ups.map((r) => r.method), ups.map((r) => r.username), ups.map((r) => r.localPathOnStorage),
-        ups.map((r) => r.relativePath), ups.map((r) => r.actor), ups.map((r) => ts(r.requestedAt)), ups.map((r) => r.offset), ups.map((r) => r.notifyUrl)]);
-  }
-  if (dones.length) {
-    await tx.query(
-      `UPDATE staging_requests s SET status = x.st, skipped = x.sk, reconciled = x.rc, source_path = x.sp, destination = x.de, size_bytes = x.sz,
-         error_code = x.ec, error_reason = x.er, started_at = x.sa, finished_at = x.fa, last_offset = x.o, sha256 = x.h, waiting = false
-       FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::bigint[], $13::text[])
-         AS x(r, st, sk, rc, sp, de, sz, ec, er, sa, fa, o, h)
-       WHERE s.request_id = x.r AND s.status = 'QUEUED' AND s.last_offset < x.o`,
-      [dones.map((r) => r.requestId), dones.map((r) => r.status), dones.map((r) => r.skipped), dones.map((r) => r.reconciled), dones.map((r) => r.sourcePath),
-        dones.map((r) => r.destination), dones.map((r) => r.sizeBytes), dones.map((r) => r.errorCode), dones.map((r) => r.errorReason),
-        dones.map((r) => ts(r.startedAt)), dones.map((r) => ts(r.finishedAt)), dones.map((r) => r.offset), dones.map((r) => r.sha256)]);
-  }
-  if (reruns.length) {
-    await tx.query(
-      `UPDATE staging_requests s SET status = 'QUEUED', attempts = attempts + 1, skipped = false, reconciled = false, destination = NULL,
-         size_bytes = NULL, source_path = NULL, error_code = NULL, error_reason = NULL, started_at = NULL, finished_at = NULL, last_offset = x.o,
-         sha256 = NULL, notify_status = CASE WHEN s.notify_url IS NULL THEN NULL ELSE 'PENDING' END
-       FROM unnest($1::text[], $2::bigint[]) AS x(r, o)
-       WHERE s.request_id = x.r AND s.status = 'FAILURE' AND s.last_offset < x.o`,
-      [reruns.map((r) => r.requestId), reruns.map((r) => r.offset)]);
-  }
-  const waits = changes.flatMap((c) => (c.op === 'setWaiting' ? [c.row] : []));
-  if (waits.length) await tx.query(SET_WAITING, [waits.map((r) => r.requestId), waits.map((r) => r.waiting), waits.map((r) => r.offset)]);
-  const notes = changes.flatMap((c) => (c.op === 'setNotified' ? [c.row] : []));
-  if (notes.length) await tx.query(SET_NOTIFIED, [notes.map((r) => r.requestId), notes.map((r) => r.notifyStatus), notes.map((r) => r.offset)]);
 }
