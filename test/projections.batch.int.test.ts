@@ -43,10 +43,10 @@ function event(topic: string, key: string, name: string, body: Record<string, un
 
 const ctxOf = (tx: pg.PoolClient) => ({ tx, log: console, forEvent: () => ({ tx }) as unknown as HandlerContext }) as unknown as BatchContext & HandlerContext;
 
-async function rebuild(spec: ConsumerSpec, schema: string, events: DecodedEvent[], how: 'handle' | 'handleBatch') {
+async function rebuild(spec: ConsumerSpec, schema: string, events: DecodedEvent[], how: 'handle' | 'handleBatch', batch = events.length) {
   await db.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
   await migrateConsumerSchema(dbUrl, schema, spec.migrationsDir);
-  await apply(spec, schema, events, how);
+  for (let i = 0; i < events.length; i += batch) await apply(spec, schema, events.slice(i, i + batch), how);
 }
 
 async function apply(spec: ConsumerSpec, schema: string, events: DecodedEvent[], how: 'handle' | 'handleBatch') {
@@ -72,6 +72,10 @@ async function expectAgreement(spec: ConsumerSpec, events: DecodedEvent[], table
   const byEvent = await dump(one, tables);
   expect(Object.values(byEvent).every((rows) => rows.length > 0)).toBe(true);
   expect(await dump(all, tables)).toEqual(byEvent);
+  // batches of 3: changes of one entity spread over batches meet rows that earlier batches wrote
+  const threes = `${spec.name.replace('.', '_')}_threes`;
+  await rebuild(spec, threes, events, 'handleBatch', 3);
+  expect(await dump(threes, tables)).toEqual(byEvent);
   await apply(spec, all, events, 'handleBatch');
   await apply(spec, one, events, 'handle');
   expect(await dump(all, tables)).toEqual(byEvent);

@@ -50,8 +50,8 @@ export async function applyChanges(tx: pg.PoolClient, offset: string, occurredAt
 }
 
 /** The same as applyChanges for every event of a sub-batch, in a handful of multi-row statements:
- *  per datastore the column changes are merged in offset order; datastores, files and log rows are
- *  each written at once (a flush also marks the files already stored). */
+ *  per datastore the column changes are merged in offset order; datastores, files, archive marks and
+ *  log rows are each written at once. */
 export async function applyBatch(tx: pg.PoolClient, events: { offset: string; occurredAt: number; changes: RowChange[] }[]): Promise<void> {
   const withChanges = events.filter((e) => e.changes.length);
   if (!withChanges.length) return;
@@ -61,6 +61,7 @@ export async function applyBatch(tx: pg.PoolClient, events: { offset: string; oc
   const rowsOf = new Map<string, { set: DatastoreSet; offset: string; at: number }>();
   const files: { c: Extract<RowChange, { op: 'addFile' }>; archivePath: string | null }[] = [];
   const history: { c: Extract<RowChange, { op: 'history' }>; offset: string }[] = [];
+  const archived = new Map<string, string>();
   for (const e of withChanges) {
     const id = e.changes[0].datastoreId;
     const seen = applied.get(id);
@@ -75,11 +76,17 @@ export async function applyBatch(tx: pg.PoolClient, events: { offset: string; oc
       else if (c.op === 'addFile') files.push({ c, archivePath: null });
       else if (c.op === 'history') history.push({ c, offset: e.offset });
       else if (c.op === 'archiveFiles') {
-        // rows already in the table now; rows of this batch before the flush in memory
-        await tx.query('UPDATE files SET archive_path = $2 WHERE datastore_id = $1 AND archive_path IS NULL', [c.datastoreId, c.archivePath]);
+        // rows already in the table: the datastore's first flush of the batch archives them all; rows of
+        // this batch before the flush: in memory
+        if (!archived.has(c.datastoreId)) archived.set(c.datastoreId, c.archivePath);
         for (const f of files) if (f.c.datastoreId === c.datastoreId && f.archivePath === null) f.archivePath = c.archivePath;
       }
     }
+  }
+  if (archived.size) {
+    await tx.query(
+      'UPDATE files f SET archive_path = u.a FROM unnest($1::text[], $2::text[]) AS u(d, a) WHERE f.datastore_id = u.d AND f.archive_path IS NULL',
+      [[...archived.keys()], [...archived.values()]]);
   }
   if (files.length) {
     const col = <K extends keyof Extract<RowChange, { op: 'addFile' }>>(k: K) => files.map((f) => f.c[k]);
