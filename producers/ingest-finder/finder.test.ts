@@ -109,7 +109,7 @@ describe('ingest finder (real files, recording appender)', () => {
     const journal = new Journal(join(cfg.storage, '.dbb-finder'));
     await journal.open();
     const fileId = fileIdOf('c.fits', checksum);
-    await journal.write({ fileId, rel: 'c.fits', src, dest, size: 3, mtimeMs: 0, ino: 0, checksum, existingChecksum: null, action: 'move', discoveredId: '11111111-1111-4111-8111-111111111111', outcomeId: '22222222-2222-4222-8222-222222222222', discoveredAt: 1 });
+    journal.write([{ fileId, rel: 'c.fits', src, dest, size: 3, mtimeMs: 0, ino: 0, checksum, existingChecksum: null, action: 'move', discoveredId: '11111111-1111-4111-8111-111111111111', outcomeId: '22222222-2222-4222-8222-222222222222', discoveredAt: 1 }]);
     await link(src, dest); // the crash came after link, before unlink and before FileMoved
     const { appender, events } = recorder();
     await createFinder({ appender, log }, cfg);
@@ -160,6 +160,28 @@ describe('ingest finder (real files, recording appender)', () => {
     expect(events[0].eventId).toBe(events[1].eventId);
     expect(await readFile(join(cfg.storage, 'r.fits'), 'utf8')).toBe('RRR');
     expect(await readdir(join(cfg.storage, '.dbb-finder', 'pending'))).toEqual([]);
+  });
+  it('keeps in the journal only the files of a batch whose events failed, and a restart re-drives only those', async () => {
+    const cfg = await dirs();
+    await put(join(cfg.source, 'ok.fits'), 'OK');
+    await put(join(cfg.source, 'r.fits'), 'RRR');
+    const { appender, events } = recorder();
+    const flaky: Appender = {
+      async append(name, key, body, opts) {
+        if (name === 'FileMoved' && (body as { relPath: string }).relPath === 'r.fits') throw new Error('broker down');
+        return appender.append(name, key, body, opts);
+      },
+    };
+    await (await createFinder({ appender: flaky, log }, cfg)).scanOnce();
+    const pending = join(cfg.storage, '.dbb-finder', 'pending');
+    const entries = await readdir(pending);
+    expect(entries).toHaveLength(1);
+    expect(JSON.parse(await readFile(join(pending, entries[0]), 'utf8')).map((i: { rel: string }) => i.rel)).toEqual(['r.fits']);
+    events.length = 0;
+    await createFinder({ appender, log }, cfg); // a restart
+    expect(events.map((e) => [e.name, e.body.relPath])).toEqual([['FileDiscovered', 'r.fits'], ['FileMoved', 'r.fits']]);
+    expect(await readdir(pending)).toEqual([]);
+    expect(await readFile(join(cfg.storage, 'r.fits'), 'utf8')).toBe('RRR');
   });
   it('in events mode takes only the named file; a record whose events cannot be appended is retried (transient) and completes the move', async () => {
     const cfg = await dirs({ search: { method: 'events', stableMs: 0 } });

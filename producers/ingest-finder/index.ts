@@ -118,26 +118,38 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
     return i;
   }
 
-  /** Acts, then appends the outcome once FileDiscovered is acknowledged (the producer keeps their order on the
-   *  file's partition, so the move need not wait for the first acknowledgement), then clears the intent. */
-  async function complete(i: Intent, discovered: Promise<void>, fresh = false) {
-    discovered.catch(() => {}); // awaited below; avoids an unhandled rejection while acting
-    const done = await act(i, fresh);
-    if (done.action !== i.action) await journal.write(done); // a move that turned into a conflict
-    await discovered;
-    await emitOutcome(done);
-    await journal.done(i.fileId);
-  }
-
   /** Intents whose handling failed after the journal write (e.g. broker down): retried on the next scans,
    *  since the file may already have left the source. */
   const retry = new Set<string>();
 
-  /** false: the file changed while it was hashed (still being written), nothing done. */
-  async function handle(c: Candidate): Promise<boolean> {
+  /** Carries out intents already in the journal: for each file, FileDiscovered, the action, then the outcome
+   *  once FileDiscovered is acknowledged (the producer keeps their order on the file's partition, so the move
+   *  need not wait for the first acknowledgement). The files through leave the journal with one write; a
+   *  failed one stays there and is retried. Returns the failures. `fresh`: first try, nothing done yet. */
+  async function complete(intents: Intent[], fresh: boolean): Promise<{ intent: Intent; err: unknown }[]> {
+    const results = await Promise.allSettled(intents.map(async (i) => {
+      const discovered = emitDiscovered(i);
+      discovered.catch(() => {}); // awaited below; avoids an unhandled rejection while acting
+      const done = await act(i, fresh);
+      if (done.action !== i.action) journal.update(done); // a move that turned into a conflict
+      await discovered;
+      await emitOutcome(done);
+    }));
+    const through: string[] = [];
+    const failed: { intent: Intent; err: unknown }[] = [];
+    results.forEach((r, n) => {
+      const { fileId } = intents[n];
+      if (r.status === 'fulfilled') { through.push(fileId); retry.delete(fileId); } else { failed.push({ intent: intents[n], err: r.reason }); retry.add(fileId); }
+    });
+    journal.done(through);
+    return failed;
+  }
+
+  /** What to do with a complete file; null: it changed while it was hashed (still being written), nothing done. */
+  async function intentFor(c: Candidate): Promise<Intent | null> {
     const checksum = await sha256File(c.path, c.size);
     const again = await exists(c.path);
-    if (!again || again.size !== c.size || again.mtimeMs !== c.mtimeMs) { stats.skipped++; return false; } // still being written
+    if (!again || again.size !== c.size || again.mtimeMs !== c.mtimeMs) { stats.skipped++; return null; }
     const fileId = fileIdOf(c.rel, checksum);
     const dest = join(storage, ...c.rel.split('/'));
     const there = await exists(dest);
@@ -147,37 +159,36 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
       existingChecksum = there.isFile ? await sha256File(dest, there.size) : '(not a regular file)';
       action = existingChecksum === checksum ? (cfg.actions.alternative === 'Delete' ? 'delete' : 'keep') : 'conflict';
     }
-    const intent: Intent = {
+    return {
       fileId, rel: c.rel, src: c.path, dest, size: c.size, mtimeMs: c.mtimeMs, ino: c.ino, checksum, existingChecksum, action,
       discoveredId: randomUUID(), outcomeId: randomUUID(), discoveredAt: now(),
     };
-    await journal.write(intent);
-    try {
-      await complete(intent, emitDiscovered(intent), true);
-    } catch (err) {
-      retry.add(fileId);
-      throw err;
-    }
-    return true;
+  }
+
+  /** Hashes and decides the candidates (`concurrency` at once: large files are streamed), writes their
+   *  intents as one journal entry and carries them out. */
+  async function handle(cs: Candidate[]): Promise<{ intent: Intent; err: unknown }[]> {
+    const intents: Intent[] = [];
+    await Promise.all(cs.map((c) => limiter.run(() => intentFor(c)).then(
+      (i) => { if (i) intents.push(i); },
+      (err) => log.error({ err, file: c.rel }, 'finder: file not handled; retried on the next scan'),
+    )));
+    if (!intents.length) return [];
+    journal.write(intents);
+    return complete(intents, true);
   }
 
   /** Re-drives journal intents (all of them at start, after a crash; the failed ones later): the state on
    *  disk decides what is left to do, and events go out again with their original ids (duplicates are dropped). */
-  async function recover(only?: Set<string>) {
-    const intents = (await journal.list()).filter((i) => !only || only.has(i.fileId));
-    if (intents.length && !only) log.warn({ count: intents.length }, 'finder: reconciling files interrupted by a crash');
-    for (const i of intents) {
-      if (inflight.has(i.rel)) continue;
-      inflight.add(i.rel);
-      try {
-        await complete(i, emitDiscovered(i));
-        retry.delete(i.fileId);
-      } catch (err) {
-        retry.add(i.fileId);
-        log.error({ err, file: i.rel }, 'finder: could not complete an interrupted file; it stays in the journal and is retried');
-      } finally {
-        inflight.delete(i.rel);
+  async function recover(intents: Intent[]) {
+    const todo = intents.filter((i) => !inflight.has(i.rel));
+    for (const i of todo) inflight.add(i.rel);
+    try {
+      for (const { intent, err } of await complete(todo, false)) {
+        log.error({ err, file: intent.rel }, 'finder: could not complete an interrupted file; it stays in the journal and is retried');
       }
+    } finally {
+      for (const i of todo) inflight.delete(i.rel);
     }
   }
 
@@ -190,7 +201,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
 
   let nextDue = Infinity;
   async function scanOnce(): Promise<ScanReport> {
-    if (retry.size) await recover(new Set(retry));
+    if (retry.size) await recover(journal.intents(retry));
     const dirs = new Set<string>();
     const all = await walk(source, exclude, dirs);
     if (watching) syncWatchers(dirs);
@@ -203,11 +214,19 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
       if (isComplete(c, t)) ready.push(c);
       else nextDue = Math.min(nextDue, Math.max(c.mtimeMs + cfg.search.stableMs, t + 50));
     }
-    await Promise.all(ready.map((c) => {
-      inflight.add(c.rel);
-      return limiter.run(() => handle(c))
-        .catch((err) => log.error({ err, file: c.rel }, 'finder: file not handled; retried on the next scan'))
-        .finally(() => inflight.delete(c.rel));
+    for (const c of ready) inflight.add(c.rel);
+    // batches of `concurrency` files, two at a time: one is hashed and moved while the other waits for its acknowledgements
+    const batches = Array.from({ length: Math.ceil(ready.length / cfg.concurrency) }, (_, k) => ready.slice(k * cfg.concurrency, (k + 1) * cfg.concurrency));
+    let next = 0;
+    await Promise.all([0, 1].map(async () => {
+      while (next < batches.length) {
+        const k = next++;
+        try {
+          for (const { intent, err } of await handle(batches[k])) log.error({ err, file: intent.rel }, 'finder: file not handled; retried on the next scan');
+        } finally {
+          for (const c of batches[k]) inflight.delete(c.rel);
+        }
+      }
     }));
     return { seen: all.length, taken: ready.length, waiting: fresh.length - ready.length };
   }
@@ -215,7 +234,7 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
   /** A file a storage event names (`components`: its path below the source, checked lexically): taken at
    *  once, as a scan takes a complete file; the event is the storage system's word that it is complete. */
   async function takeFile(components: string[]): Promise<TakeOutcome> {
-    if (retry.size) await recover(new Set(retry)); // files whose events failed before (a retried record brings this one back here)
+    if (retry.size) await recover(journal.intents(retry)); // files whose events failed before (a retried record brings this one back here)
     const rel = components.join('/');
     if (components.some((c) => c.startsWith('.')) || exclude.some((r) => r.test(rel))) return 'excluded';
     let st;
@@ -233,13 +252,20 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
     inflight.add(rel);
     try {
       const c: Candidate = { rel, path: join(source, ...components), size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-      return (await limiter.run(() => handle(c))) ? 'taken' : 'changing';
+      const intent = await limiter.run(() => intentFor(c));
+      if (!intent) return 'changing';
+      journal.write([intent]);
+      const [failed] = await complete([intent], true);
+      if (failed) throw failed.err;
+      return 'taken';
     } finally {
       inflight.delete(rel);
     }
   }
 
-  await recover();
+  const interrupted = await journal.load();
+  if (interrupted.length) log.warn({ count: interrupted.length }, 'finder: reconciling files interrupted by a crash');
+  await recover(interrupted);
 
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
