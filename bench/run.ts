@@ -19,6 +19,7 @@ const QUICK: Record<string, Record<string, unknown>> = {
   gw: { chunks: 100 },
   ingest: { files: 1000 },
   ivoa: { dids: 20_000, cones: 50 },
+  memory: { chunks: 100, files: 1000 },
   staging: { gib: 0.125, links: 300 },
   tape: { files: 1000 },
 };
