@@ -196,7 +196,14 @@ export class KafkaCluster {
     const ids = this.nodes.map((n) => n.id);
     await waitUntil(`kafka cluster: ${count} brokers`, async () => (await this.liveBrokers()).length >= count, {
       timeoutMs, logFile: logFile(this.nodes[0].dir, 'kafka'), intervalMs: 500,
-    }).catch((err) => { throw new Error(`${(err as Error).message}\n(nodes ${ids.join(', ')}; logs in ${this.stateDir}/node-*/logs)`); });
+    }).catch((err) => { throw new Error(`${(err as Error).message}\n${this.nodes.map((n) => this.nodeSummary(n.id)).join('\n')}\n(nodes ${ids.join(', ')}; logs in ${this.stateDir}/node-*/logs)`); });
+  }
+
+  /** Whether node `id` runs, and the first ERROR/FATAL lines of its log: why a start failed (the test removes the logs). */
+  private nodeSummary(id: number): string {
+    const file = logFile(this.nodes[id - 1].dir, 'kafka');
+    const errors = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => / (ERROR|FATAL) /.test(l)).slice(0, 5) : [];
+    return `node ${id}: ${this.pidOf(id) ? 'running' : 'not running'}${errors.length ? `; first errors:\n  ${errors.join('\n  ')}` : ''}`;
   }
 
   /** Node ids in the cluster metadata (empty when no broker answers). */
