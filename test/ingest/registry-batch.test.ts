@@ -12,7 +12,7 @@ const file = (fileId: string, relPath: string) => ({ fileId, path: `/storage/${r
 describe('Registry plugin, batched registration', () => {
   it('gives the outcomes of one-by-one registration for concurrent calls', async () => {
     const schema = `registry_batch_${randomBytes(4).toString('hex')}`;
-    // data id = the exposure number in the name; poolSize 1: the first call goes alone, the rest as one batch
+    // data id = the exposure number in the name; poolSize 1: the calls of one event-loop turn go as one batch
     const plugin = createRegistryPlugin({ schema, namePattern: '^exp(?<exp>\\d+)', poolSize: 1 }, { databaseUrl });
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
     try {
@@ -20,7 +20,7 @@ describe('Registry plugin, batched registration', () => {
       const ok = await Promise.all([file('a', 'exp1-a.dat'), file('b', 'exp2-b.dat'), file('c', 'exp3-c.dat')].map((f) => plugin.ingest(f)));
       expect(ok.map((r) => r.status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
 
-      // d goes alone; e, f, g as one batch, which the data id of e refuses: then one by one, in order
+      // d, e, f, g as one batch, which the data id of e refuses: then one by one, in order
       const mixed = await Promise.all([
         file('d', 'exp4-d.dat'), // new
         file('e', 'exp2-e.dat'), // data id of b, registered before

@@ -102,12 +102,19 @@ export function createRegistryPlugin(rawConfig: unknown, defaults: { databaseUrl
   }
 
   /** Concurrent calls are registered together: one statement in flight per pool connection, each taking
-   *  every call queued meanwhile (the first call of an idle plugin goes out at once). */
+   *  every call queued meanwhile. A flush waits for the end of the event-loop turn, so the files of a
+   *  consumer batch (whose checks complete together) go out as one statement, not the first few alone. */
+  let scheduled = false;
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => { scheduled = false; flush(); });
+  }
   function flush() {
     while (queued.length && flushing < cfg.poolSize) {
       const batch = queued.splice(0, BATCH);
       flushing++;
-      void registerMany(batch).finally(() => { flushing--; flush(); });
+      void registerMany(batch).finally(() => { flushing--; schedule(); });
     }
   }
 
@@ -120,7 +127,7 @@ export function createRegistryPlugin(rawConfig: unknown, defaults: { databaseUrl
       if (typeof dataId === 'string') return { status: 'FAILURE', error: dataId };
       return new Promise<IngestResult>((resolve, reject) => {
         queued.push({ file, dataId, resolve, reject });
-        flush();
+        schedule();
       });
     },
     async reconcile(file) {
