@@ -20,6 +20,7 @@ const QUICK: Record<string, Record<string, unknown>> = {
   ingest: { files: 1000 },
   ivoa: { dids: 20_000, cones: 50 },
   memory: { chunks: 100, files: 1000 },
+  observability: { events: 5000, rounds: 1 },
   staging: { gib: 0.125, links: 300 },
   tape: { files: 1000 },
 };
