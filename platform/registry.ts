@@ -23,10 +23,13 @@ export interface Decoded { entry: CatalogEntry; value: Record<string, any>; sche
 
 export const subjectOf = (config: Pick<Config, 'namespace'>, entry: CatalogEntry) => `${ns(config, entry.topic)}-${entry.fullName}`;
 
+type Writer = { entry: CatalogEntry; decode: (buf: Buffer) => any };
+
 export class Serde {
   private readonly types = new Map<string, avro.Type>(); // by full name: reader (our) types
   private readonly ids = new Map<string, number>(); // by full name: our registered schema id
-  private readonly writers = new Map<number, { entry: CatalogEntry; decode: (buf: Buffer) => any }>();
+  private readonly writers = new Map<number, Writer>();
+  private readonly loading = new Map<number, Promise<Writer>>();
   readonly registry: SchemaRegistry;
 
   constructor(readonly catalog: Catalog, private readonly config: Pick<Config, 'namespace' | 'registryUrl'> & Partial<RegistryAuth>) {
@@ -67,7 +70,15 @@ export class Serde {
     if (!buf || buf.length < 5 || buf[0] !== 0) throw new InvalidEventError('not Confluent wire format (missing magic byte 0 + schema id)');
     const schemaId = buf.readInt32BE(1);
     let writer = this.writers.get(schemaId);
-    if (!writer) writer = await this.loadWriter(schemaId);
+    if (!writer) {
+      // a batch decodes its records concurrently: one registry fetch and resolver per new schema id, not one per record
+      let loading = this.loading.get(schemaId);
+      if (!loading) {
+        loading = this.loadWriter(schemaId).finally(() => this.loading.delete(schemaId));
+        this.loading.set(schemaId, loading);
+      }
+      writer = await loading;
+    }
     try {
       return { entry: writer.entry, value: writer.decode(buf.subarray(5)), schemaId };
     } catch (err) {
@@ -75,7 +86,7 @@ export class Serde {
     }
   }
 
-  private async loadWriter(schemaId: number) {
+  private async loadWriter(schemaId: number): Promise<Writer> {
     let writerType: avro.Type;
     try {
       writerType = (await this.registry.getSchema(schemaId)) as unknown as avro.Type;
