@@ -46,21 +46,26 @@ const CLIENT_WORKER = `
 const { parentPort, workerData: w } = require('node:worker_threads');
 (async () => {
   let next = 0;
+  const times = [];
   const one = async (i) => {
+    const sent = Date.now();
     const res = await fetch(w.url + '/stage_data?method=' + w.method + '&username=' + w.username, {
       method: 'POST', headers: { authorization: 'Bearer ' + w.token, 'content-type': 'application/json' },
       body: JSON.stringify({ local_path_on_storage: w.src.replace('{i}', String(i)), relative_path: w.prefix + i + '.bin' }),
     });
     const body = await res.text();
     if (res.status !== 200) throw new Error(w.method + ' ' + i + ': ' + res.status + ' ' + body);
+    times.push([JSON.parse(body).request_id, sent, Date.now()]);
   };
   const t = performance.now();
   await Promise.all(Array.from({ length: w.clients }, async () => { while (next < w.n) await one(next++); }));
-  parentPort.postMessage((performance.now() - t) / 1000);
+  parentPort.postMessage({ seconds: (performance.now() - t) / 1000, times });
 })().catch((err) => { throw err; });
 `;
 
-function linkRequests(w: { url: string; token: string; method: string; username: string; src: string; prefix: string; n: number; clients: number }): Promise<number> {
+type Timed = { seconds: number; times: [string, number, number][] };
+
+function linkRequests(w: { url: string; token: string; method: string; username: string; src: string; prefix: string; n: number; clients: number }): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(CLIENT_WORKER, { eval: true, workerData: w });
     worker.once('message', resolve);
@@ -111,8 +116,17 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
       await mkdir(join(work, 'direct'));
       await pool(nLinks, clients, async (i) => { await link(join(root, 'many', `f${i}.dat`), join(work, 'direct', `h${i}`)); await symlink(join(root, 'many', `f${i}.dat`), join(work, 'direct', `s${i}`)); });
     });
-    const hardS = await linkRequests({ url, token, method: 'symlink_copy', username: 'linker', src: 'many/f{i}.dat', prefix: 'h/', n: nLinks, clients });
-    const softS = await linkRequests({ url, token, method: 'local_symlink', username: 'linker', src: 'many/f{i}.dat', prefix: 's/', n: nLinks, clients });
+    const hard = await linkRequests({ url, token, method: 'symlink_copy', username: 'linker', src: 'many/f{i}.dat', prefix: 'h/', n: nLinks, clients });
+    const soft = await linkRequests({ url, token, method: 'local_symlink', username: 'linker', src: 'many/f{i}.dat', prefix: 's/', n: nLinks, clients });
+    const hardS = hard.seconds;
+    const softS = soft.seconds;
+    // where a request's time goes: client send → gateway append (requested_at) → effect start → effect end → reply received
+    const { rows: stamps } = await platform.db.query(
+      `SELECT request_id, extract(epoch FROM requested_at) * 1000 AS a, extract(epoch FROM started_at) * 1000 AS s, extract(epoch FROM finished_at) * 1000 AS f
+       FROM projection_staging.staging_requests WHERE username = 'linker'`);
+    const at = new Map(stamps.map((r) => [r.request_id as string, r]));
+    const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
+    const split = [...hard.times, ...soft.times].flatMap(([id, sent, got]) => { const r = at.get(id); return r ? [[Number(r.a) - sent, Number(r.s) - Number(r.a), Number(r.f) - Number(r.s), got - Number(r.f)]] : []; });
     // idle: one request at a time (nothing else in flight), append → effect and the whole request
     const idleN = Math.min(100, nLinks);
     const idleMs: number[] = [];
@@ -164,6 +178,10 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
       symlink_median_wait_before_effect_ms: Number(latOf('local_symlink').wait_ms),
       symlink_median_effect_ms: Number(latOf('local_symlink').effect_ms),
       idle_median_append_to_effect_ms: Number(idle[0]?.wait_ms ?? NaN),
+      links_median_send_to_append_ms: median(split.map((x) => x[0]!)),
+      links_median_append_to_effect_ms: median(split.map((x) => x[1]!)),
+      links_median_effect_ms: median(split.map((x) => x[2]!)),
+      links_median_effect_end_to_reply_ms: median(split.map((x) => x[3]!)),
       idle_median_request_ms: idleMs.sort((a, b) => a - b)[Math.floor(idleMs.length / 2)]!,
     };
     return {
@@ -185,6 +203,7 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
         `local_copy = kernel copy (fs.copyFile: reflink or copy_file_range) to a temp name, then the copy hashed (sha256, worker thread) while compared byte for byte with the source and fsynced, chmod 0444, link to the final name (processors/staging/effects.ts); e2e adds HTTP + Kafka + processor + reply`,
         'second baseline: `cp` then `openssl dgst -sha256` of the copy (a hash needs one sequential pass at OpenSSL speed, which bounds any hashing copy)',
         `${nLinks} hard link and ${nLinks} symlink requests (one small source file each) over HTTP with ${clients} concurrent clients in a worker thread (each: StagingRequested → processor → FileStaged → reply)`,
+        'links_median_*: each link request split at the projection\'s requested_at (the gateway\'s append), started_at and finished_at (the processor\'s clock: same machine), and the client\'s send and receive times',
         `idle: ${idleN} symlink requests one after another (1 client); append → effect = started_at − requested_at in projection_staging (requested_at is the gateway's append time)`,
         'goals: local_copy ≥ 90 % of cp; link requests ≥ 500/s; idle append → effect ≤ 20 ms (a goal ratio ≤ 1 is met)',
       ],
