@@ -116,8 +116,11 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
       await mkdir(join(work, 'direct'));
       await pool(nLinks, clients, async (i) => { await link(join(root, 'many', `f${i}.dat`), join(work, 'direct', `h${i}`)); await symlink(join(root, 'many', `f${i}.dat`), join(work, 'direct', `s${i}`)); });
     });
+    // how busy the one event loop (gateway, processor, projection, reply listener) was meanwhile: near 1 = it is the bottleneck
+    const elu0 = performance.eventLoopUtilization();
     const hard = await linkRequests({ url, token, method: 'symlink_copy', username: 'linker', src: 'many/f{i}.dat', prefix: 'h/', n: nLinks, clients });
     const soft = await linkRequests({ url, token, method: 'local_symlink', username: 'linker', src: 'many/f{i}.dat', prefix: 's/', n: nLinks, clients });
+    const linksLoopBusy = performance.eventLoopUtilization(elu0).utilization;
     const hardS = hard.seconds;
     const softS = soft.seconds;
     // where a request's time goes: client send → gateway append (requested_at) → effect start → effect end → reply received
@@ -178,6 +181,7 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
       symlink_median_wait_before_effect_ms: Number(latOf('local_symlink').wait_ms),
       symlink_median_effect_ms: Number(latOf('local_symlink').effect_ms),
       idle_median_append_to_effect_ms: Number(idle[0]?.wait_ms ?? NaN),
+      links_event_loop_utilization: linksLoopBusy,
       links_median_send_to_append_ms: median(split.map((x) => x[0]!)),
       links_median_append_to_effect_ms: median(split.map((x) => x[1]!)),
       links_median_effect_ms: median(split.map((x) => x[2]!)),
