@@ -17,7 +17,10 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-bookworm-slim AS runtime
+# NODE_OPTIONS: semi-spaces of at most 16 MB (V8 let the young generation grow to 64 MB) keep each process
+# under 250 MB RSS under load (bench/memory.ts, docs/benchmarks.md)
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=16 \
     DBB_STACK=external \
     DBB_HOST=0.0.0.0 \
     DBB_PORT=8080 \
