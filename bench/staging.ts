@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
 import { startReplyListener } from '../platform/request-reply.ts';
 import { createAuth, hashToken } from '../gateway/plugins/auth.ts';
 import { buildApp } from '../gateway/app.ts';
