@@ -76,6 +76,8 @@ it('never stores a chunk after FROZEN was answered; answers, counters and files 
   const sizes = await Promise.all(files.map((n) => stat(join(dataDir, 'default', 'data', n)).then((st) => st.size)));
   const onDisk = sizes.reduce((x, y) => x + y, 0);
   expect({ n_f: f.n_f, bt_wrt: f.bt_wrt }).toEqual({ n_f: files.length, bt_wrt: onDisk });
+  // every answered chunk's file the gateway wrote was either renamed into data/ or removed (FROZEN)
+  expect(await readdir(join(dataDir, 'default', 'incoming'))).toEqual([]);
 
   await eventually(async () => {
     const stats = await (await fetch(`${url}/stats`, { headers: stack.auth('reader') })).json();

@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BadRequestError } from '../../platform/errors.ts';
 import { loadGwConfig, DATASTORE_ID_PATTERN } from '../../domains/gw/config.ts';
+import { writeIncomingChunk } from '../../domains/gw/chunk-file.ts';
 import { getDatastore, getHistory, listBufferFiles, listDatastores, type DatastoreView, type HistoryEntry } from '../../projections/gw/queries.ts';
 import { is } from '../../platform/types.ts';
 import { actorOf, type App, type GatewayDeps, type RoutePlugin } from '../types.ts';
@@ -50,20 +51,20 @@ const LogReply = Type.Object({ log: Type.Array(LogEntry) });
 const LogQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 })) });
 const IdParams = Type.Object({ id: Type.String({ pattern: DATASTORE_ID_PATTERN, description: 'datastore id (the Kafka key)' }) });
 
-type Chunk = { h: Buffer; t0: number; dt: number; nSamples: number };
+type Chunk = { samples: Float64Array; t0: number; dt: number };
 declare module 'fastify' {
   interface FastifyRequest { gwChunk?: Chunk }
 }
 
-/** Strain bytes as they travel (little-endian float64); refuses anything not finite. */
-function checkedStrain(raw: Buffer): Buffer {
+/** The samples of an octet-stream body (little-endian float64, on a little-endian host); refuses anything not finite. */
+function checkedStrain(raw: Buffer): Float64Array {
   if (raw.length === 0) throw new BadRequestError('DBB_GW_EMPTY_CHUNK', 'h must hold at least one sample');
   if (raw.length % 8 !== 0) throw new BadRequestError('DBB_GW_BAD_STRAIN', `an octet-stream body is little-endian float64: ${raw.length} bytes is not a multiple of 8`);
   // a Float64Array view needs 8-byte alignment; Node's pooled buffers may not have it
   const aligned = raw.byteOffset % 8 === 0 ? raw : Buffer.from(raw);
   const view = new Float64Array(aligned.buffer, aligned.byteOffset, aligned.length / 8);
   for (let i = 0; i < view.length; i++) if (!Number.isFinite(view[i])) throw new BadRequestError('DBB_GW_BAD_STRAIN', `sample ${i} is not a finite number`);
-  return aligned;
+  return view;
 }
 
 function checkedTime(t0: unknown, dt: unknown): { t0: number; dt: number } {
@@ -77,8 +78,7 @@ function parseChunk(req: FastifyRequest): Chunk {
   if (Buffer.isBuffer(req.body)) {
     const q = req.query as { t0?: string; dt?: string };
     const { t0, dt } = checkedTime(q.t0 === undefined ? undefined : Number(q.t0), q.dt === undefined ? undefined : Number(q.dt));
-    const h = checkedStrain(req.body);
-    return { h, t0, dt, nSamples: h.length / 8 };
+    return { samples: checkedStrain(req.body), t0, dt };
   }
   const body = req.body as { h?: unknown; t?: unknown } | null;
   if (!body || typeof body !== 'object') throw new BadRequestError('DBB_GW_BAD_BODY', 'expected {"h":[...strain...],"t":[t0,dt]}');
@@ -93,10 +93,10 @@ function parseChunk(req: FastifyRequest): Chunk {
     if (typeof x !== 'number' || !Number.isFinite(x)) throw new BadRequestError('DBB_GW_BAD_STRAIN', `h[${i}] is not a finite number`);
     samples[i] = x;
   }
-  const bytes = Buffer.from(samples.buffer);
-  if (bytes.readDoubleLE(0) !== samples[0]) bytes.swap64(); // big-endian host: Avro carries little-endian
-  return { h: bytes, t0, dt, nSamples: samples.length };
+  return { samples, t0, dt };
 }
+
+const NO_BYTES = Buffer.alloc(0);
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -130,7 +130,11 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
   async function streamdata(req: FastifyRequest): Promise<Static<typeof StreamReply>> {
     const id = idOf(req);
     const c = req.gwChunk!;
-    const reply = await deps.replies.request('GwChunkReceived', id, { datastoreId: id, h: c.h, t0: c.t0, dt: c.dt, nSamples: c.nSamples }, {
+    // the chunk file is written here and the event names it: its bytes never travel through Kafka, and
+    // the processor stores it with a rename (or removes it when FROZEN). A file whose event was never
+    // appended (a crash between the two) stays in incoming/, never in the buffer.
+    const file = writeIncomingChunk(gw.dataDir, id, c.samples, c.t0, c.dt, gw.fileFormat, gw.fsync);
+    const reply = await deps.replies.request('GwChunkReceived', id, { datastoreId: id, h: NO_BYTES, t0: c.t0, dt: c.dt, nSamples: c.samples.length, file }, {
       actor: actorOf(req), replies: ['GwChunkStored', 'GwChunkFailed'],
     });
     if (is(reply, 'GwChunkStored')) {

@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { archiveBatch, findArchivedBatch, findStoredChunk, storeChunk } from './effects.ts';
-import { chunkJson } from '../../domains/gw/chunk-file.ts';
+import { archiveBatch, discardChunk, findArchivedBatch, findStoredChunk, storeChunk } from './effects.ts';
+import { InvalidEventError } from '../../platform/errors.ts';
+import { chunkJson, writeIncomingChunk } from '../../domains/gw/chunk-file.ts';
 import { datastorePaths } from '../../domains/gw/paths.ts';
 import type { StoreChunkEffect } from './rules.ts';
 import { FormatPool } from './format-pool.ts';
@@ -13,7 +14,34 @@ beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'gw-effects-')); })
 afterEach(async () => { await rm(root, { recursive: true, force: true }); });
 
 const effect = (fileName: string, xs = [1.5, -2e-21, 3]): StoreChunkEffect => ({
-  kind: 'storeChunk', datastoreId: 'ds1', fileName, samples: new Float64Array(xs), t0: 1126259462.5, dt: 1 / 4096,
+  kind: 'storeChunk', datastoreId: 'ds1', fileName, incoming: null, samples: new Float64Array(xs), nSamples: xs.length, t0: 1126259462.5, dt: 1 / 4096,
+});
+
+describe('storeChunk with a file the gateway wrote in incoming/', () => {
+  const incoming = (xs: number[]) => writeIncomingChunk(root, 'ds1', new Float64Array(xs), 1126259462.5, 1 / 4096, 'json', false);
+  const fromFile = (fileName: string, file: string): StoreChunkEffect => ({ ...effect(fileName), incoming: file, samples: null });
+
+  it('renames it into data/ (made on the first chunk); a redelivery finds it stored', async () => {
+    const file = incoming([1.5, -2e-21, 3]);
+    const res = await storeChunk(fromFile('a.json', file), { root, fsync: false });
+    const text = await readFile(join(root, 'ds1', 'data', 'a.json'), 'utf8');
+    expect(text).toBe(chunkJson(new Float64Array([1.5, -2e-21, 3]), 1126259462.5, 1 / 4096));
+    expect(res).toEqual({ bytes: text.length, path: join(root, 'ds1', 'data', 'a.json'), reconciled: false });
+    expect(await readdir(datastorePaths(root, 'ds1').incoming)).toEqual([]);
+    expect(await storeChunk(fromFile('a.json', file), { root, fsync: false })).toEqual({ ...res, reconciled: true });
+  });
+
+  it('dead-letters a chunk whose file is gone and was never stored', async () => {
+    await expect(storeChunk(fromFile('a.json', 'f0e1d2c3-0000-4000-8000-000000000000.json'), { root, fsync: false })).rejects.toThrow(InvalidEventError);
+  });
+
+  it('discardChunk removes a refused chunk\'s file, and finds nothing to do the second time', async () => {
+    const file = incoming([1]);
+    const discard = { kind: 'discardChunk' as const, datastoreId: 'ds1', incoming: file };
+    await discardChunk(discard, { root, fsync: false });
+    await discardChunk(discard, { root, fsync: false });
+    expect(await readdir(datastorePaths(root, 'ds1').incoming)).toEqual([]);
+  });
 });
 
 describe('storeChunk', () => {

@@ -1,10 +1,12 @@
-// The gw processor's filesystem effects: write a chunk as a JSON file into the datastore's buffer
-// directory (temp then rename), and move the stored batch into an archive directory. Each one checks
-// before it acts, so running it again after a crash finds the work done instead of repeating it.
+// The gw processor's filesystem effects: store a chunk in the datastore's buffer directory (rename the
+// file the gateway wrote in incoming/, or, for an event that carries the bytes, format and write it, temp
+// then rename), remove a refused chunk's file, and move the stored batch into an archive directory. Each
+// one checks before it acts, so running it again after a crash finds the work done instead of repeating it.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename, stat, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ArchiveBatchEffect, StoreChunkEffect } from './rules.ts';
+import type { ArchiveBatchEffect, DiscardChunkEffect, StoreChunkEffect } from './rules.ts';
+import { InvalidEventError } from '../../platform/errors.ts';
 import type { Prewritten } from './format-pool.ts';
 import { chunkJson, type ChunkFormat } from '../../domains/gw/chunk-file.ts';
 import { datastorePaths } from '../../domains/gw/paths.ts';
@@ -56,6 +58,7 @@ export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps, pre
     discardPrewritten(prewritten);
     return { bytes: existing, path, reconciled: true };
   }
+  if (effect.incoming !== null) return { bytes: renameIncoming(join(p.incoming, effect.incoming), path, p.data), path, reconciled: false };
   const pre = await prewritten;
   if (pre) {
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -72,7 +75,7 @@ export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps, pre
     discardPrewritten(prewritten);
   }
   // JSON of numbers (or base64) is ASCII: a string's length is its byte count, and writeSync takes it as is
-  const body: string = chunkJson(effect.samples, effect.t0, effect.dt, deps.format);
+  const body: string = chunkJson(effect.samples!, effect.t0, effect.dt, deps.format);
   const tmp = join(p.tmp, `${effect.fileName}.${process.pid}.tmp`);
   let fd: number;
   try {
@@ -94,6 +97,28 @@ export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps, pre
   }
   renameSync(tmp, path);
   return { bytes: body.length, path, reconciled: false };
+}
+
+/** Renames the gateway's file into data/ (made on the first chunk) and returns its size. */
+function renameIncoming(from: string, to: string, dataDir: string): number {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      renameSync(from, to);
+      return statSync(to).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (attempt > 0 || sizeOfSync(from) === null) throw new InvalidEventError(`chunk file ${from} is gone and ${to} was never stored`);
+      mkdirSync(dataDir, { recursive: true });
+      madeDirs.add(dataDir);
+    }
+  }
+}
+
+/** Removes a refused chunk's file from incoming/ (already gone after a redelivery: nothing to do). */
+export async function discardChunk(effect: DiscardChunkEffect, deps: EffectDeps): Promise<void> {
+  await unlink(join(datastorePaths(deps.root, effect.datastoreId).incoming, effect.incoming)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
 
 function sizeOfSync(path: string): number | null {

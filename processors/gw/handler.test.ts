@@ -13,6 +13,7 @@ const handleGwRequest = (ev: DecodedEvent, ctx: HandlerContext, gw: GwConfig, fx
 const handleGwBatch = (events: DecodedEvent[], bctx: BatchContext, gw: GwConfig, fx: EffectDeps, pool?: FormatPool) => gwHandler(gw, fx, pool).handleBatch(events, bctx);
 import { FormatPool } from './format-pool.ts';
 import type { GwConfig } from '../../domains/gw/config.ts';
+import { chunkJson, writeIncomingChunk } from '../../domains/gw/chunk-file.ts';
 
 let root: string;
 beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'gw-handler-')); });
@@ -48,7 +49,13 @@ let offset = 0;
 const chunkEvent = (id: string, xs: number[]): DecodedEvent => {
   const meta = { eventId: `${String(++offset).padStart(8, '0')}-0000-5000-8000-000000000000`, occurredAt: 1e12, correlationId: 'c', causationId: null, actor: null, source: 't' };
   return { name: 'GwChunkReceived', key: id, topic: 'dbb.gw.requests', partition: 0, offset: String(offset), meta,
-    value: { meta, datastoreId: id, h: Buffer.from(new Float64Array(xs).buffer), t0: 5, dt: 0.5, nSamples: xs.length } } as DecodedEvent;
+    value: { meta, datastoreId: id, h: Buffer.from(new Float64Array(xs).buffer), t0: 5, dt: 0.5, nSamples: xs.length, file: null } } as DecodedEvent;
+};
+/** as the gateway sends it: the chunk file already in incoming/, the event names it */
+const fileEvent = (id: string, xs: number[]): DecodedEvent => {
+  const ev = chunkEvent(id, xs);
+  const file = writeIncomingChunk(root, id, new Float64Array(xs), 5, 0.5, 'json', false);
+  return { ...ev, value: { ...(ev.value as object), h: Buffer.alloc(0), file } } as DecodedEvent;
 };
 
 describe('gw processor handler', () => {
@@ -65,6 +72,28 @@ describe('gw processor handler', () => {
     expect(again.emitted).toEqual([{ name: 'GwChunkStored', body: { ...first.emitted[0].body, reconciled: true } }]);
     expect(await readdir(join(root, 'ds1', 'data'))).toEqual([first.emitted[0].body.fileName]);
     expect(db.committed.get('ds1')).toMatchObject({ nItm: 1, seq: 1, buffSize: first.emitted[0].body.bytes });
+  });
+
+  it('a chunk the gateway wrote is renamed into data/; a redelivery after a crash reports it; one refused after a /train in the same batch is removed', async () => {
+    const db = fakeDb();
+    const fx = { root, fsync: false };
+    const a = fileEvent('ds1', [1, 2, 3]);
+    const crashed = db.begin();
+    await handleGwRequest(a, crashed.ctx(), gw, fx); // renamed ... and no commit: the process died
+    const t = db.begin();
+    const emitted: { n: string; b: any }[] = [];
+    const meta = { ...a.meta, eventId: `${String(++offset).padStart(8, '0')}-0000-5000-8000-000000000000` };
+    const train = { name: 'TrainRequested', key: 'ds1', topic: 'dbb.gw.requests', partition: 0, offset: String(offset), meta, value: { meta, datastoreId: 'ds1', user: 'u', tokenOwner: 'o' } } as DecodedEvent;
+    const b = fileEvent('ds1', [4]);
+    const res = await handleGwBatch([a, train, b], { tx: t.tx as never, log: pino({ level: 'silent' }), forEvent: () => { const c = t.ctx(); c.emit = async (n, _k, body) => { emitted.push({ n, b: body }); return {} as never; }; return c; } }, { ...gw, maxSize: 1 }, fx);
+    t.commit();
+    expect(res).toEqual({ invalid: [] });
+    expect(emitted.map((e) => e.n)).toEqual(['GwChunkStored', 'BufferFrozen', 'GwChunkFailed']);
+    expect(emitted[0].b).toMatchObject({ ...crashed.emitted[0].body, reconciled: true });
+    expect(await readdir(join(root, 'ds1', 'data'))).toEqual([emitted[0].b.fileName]);
+    expect(await readFile(join(root, 'ds1', 'data', emitted[0].b.fileName), 'utf8')).toBe(chunkJson(new Float64Array([1, 2, 3]), 5, 0.5));
+    expect(await readdir(join(root, 'ds1', 'incoming'))).toEqual([]);
+    expect(db.committed.get('ds1')).toMatchObject({ status: 'FROZEN', nItm: 1, seq: 1 });
   });
 
   it('the batch path (with the format pool) gives the same outcomes and files as one event at a time', async () => {

@@ -6,7 +6,7 @@ import { InvalidEventError } from '../../platform/errors.ts';
 import type { DecodedEvent, HandlerContext } from '../../platform/types.ts';
 import type { GwConfig } from '../../domains/gw/config.ts';
 import { join } from 'node:path';
-import { archiveBatch, discardPrewritten, findArchivedBatch, storeChunk, type EffectDeps } from './effects.ts';
+import { archiveBatch, discardChunk, discardPrewritten, findArchivedBatch, storeChunk, type EffectDeps } from './effects.ts';
 import { datastorePaths } from '../../domains/gw/paths.ts';
 import type { FormatPool, Prewritten } from './format-pool.ts';
 import { decide, evolve, initialState, type GwEffect, type GwInput, type GwState, type OutcomeEvent, type RuleContext } from './rules.ts';
@@ -44,6 +44,10 @@ async function runGwEffect(effect: GwEffect, effectId: string, ctx: HandlerConte
     if (done.reconciled) ctx.log.warn({ effectId, file: effect.fileName }, 'chunk file already written (redelivery after a crash); reporting it');
     return { name: 'ChunkWritten', effect, bytes: done.bytes, reconciled: done.reconciled };
   }
+  if (effect.kind === 'discardChunk') {
+    await discardChunk(effect, fx); // idempotent: a file already gone is fine
+    return { name: 'ChunkDiscarded' };
+  }
   const out = await ctx.runEffect(effectId, () => archiveBatch(effect, fx));
   let done = out.status === 'DONE' ? out.result : await findArchivedBatch(effect, fx);
   if (!done) {
@@ -66,7 +70,8 @@ function prewrite(inputs: { event: DecodedEvent; input: RequestInput }[], states
   for (const { event, input } of inputs) {
     if (input.name !== 'GwChunkReceived' || states.get(input.value.datastoreId)?.status !== 'OPERATIONAL') continue;
     const v = input.value;
-    if (v.h.length === 0 || v.h.length % 8 !== 0 || v.h.length / 8 !== v.nSamples) continue;
+    // a chunk in a file (the gateway formatted and wrote it) is stored with a rename: nothing to prepare
+    if (v.file !== null || v.h.length === 0 || v.h.length % 8 !== 0 || v.h.length / 8 !== v.nSamples) continue;
     const tmp = join(datastorePaths(fx.root, v.datastoreId).tmp, `${event.meta.eventId}.${tag}.tmp`);
     out.set(event.meta.eventId, pool.write(v.h, v.t0, v.dt, fx.format ?? 'json', tmp, fx.fsync));
   }

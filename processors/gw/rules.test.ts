@@ -9,7 +9,11 @@ const meta = { eventId: '1a2b3c4d-0000-5000-8000-000000000000', occurredAt: Date
 const ctx = { now: meta.occurredAt, maxSize: 1000 };
 const strain = (xs: number[]) => Buffer.from(new Float64Array(xs).buffer);
 const chunk = (xs: number[], t0 = 100, dt = 0.25): Extract<GwInput, { name: 'GwChunkReceived' }> => ({
-  name: 'GwChunkReceived', value: { meta, datastoreId: 'ds1', h: strain(xs), t0, dt, nSamples: xs.length },
+  name: 'GwChunkReceived', value: { meta, datastoreId: 'ds1', h: strain(xs), t0, dt, nSamples: xs.length, file: null },
+});
+const FILE = '0b5e9c1e-5a4f-4a57-9d5e-6a1f8f1b2c3d.json';
+const inFile = (nSamples: number): Extract<GwInput, { name: 'GwChunkReceived' }> => ({
+  name: 'GwChunkReceived', value: { meta, datastoreId: 'ds1', h: Buffer.alloc(0), t0: 100, dt: 0.25, nSamples, file: FILE },
 });
 const train: GwInput = { name: 'TrainRequested', value: { meta, datastoreId: 'ds1', user: 'u1', tokenOwner: 'tok-alice' } };
 const state = (s: Partial<GwState>): GwState => ({ ...initialState(), ...s });
@@ -20,7 +24,31 @@ describe('GwChunkReceived', () => {
     expect(out.kind).toBe('effect');
     const effect = (out as { effect: StoreChunkEffect }).effect;
     expect(effect).toMatchObject({ kind: 'storeChunk', datastoreId: 'ds1', fileName: 'gw_000000042_1a2b3c4d.json', t0: 100, dt: 0.25 });
-    expect([...effect.samples]).toEqual([1, 2, 3]);
+    expect([...effect.samples!]).toEqual([1, 2, 3]);
+  });
+
+  it('asks to store a chunk the gateway wrote to incoming/ by renaming that file', () => {
+    expect(decide(inFile(3), state({ seq: 41 }), ctx)).toEqual([{
+      kind: 'effect',
+      effect: { kind: 'storeChunk', datastoreId: 'ds1', fileName: 'gw_000000042_1a2b3c4d.json', incoming: FILE, samples: null, nSamples: 3, t0: 100, dt: 0.25 },
+    }]);
+  });
+
+  it('refuses a chunk in a file with FROZEN and removes the file, storing nothing', () => {
+    expect(decide(inFile(2), state({ status: 'FROZEN' }), ctx)).toEqual([
+      { kind: 'append', event: { name: 'GwChunkFailed', value: { datastoreId: 'ds1', reason: 'FROZEN', nSamples: 2, t0: 100 } } },
+      { kind: 'effect', effect: { kind: 'discardChunk', datastoreId: 'ds1', incoming: FILE } },
+    ]);
+    expect(decide({ name: 'ChunkDiscarded' }, state({ status: 'FROZEN' }), ctx)).toEqual([]);
+  });
+
+  it('dead-letters a chunk that names a file outside incoming/ or carries bytes too', () => {
+    const escape = inFile(2);
+    (escape.value as { file: string }).file = '../data/x.json';
+    expect(() => decide(escape, initialState(), ctx)).toThrow(InvalidEventError);
+    const both = inFile(2);
+    (both.value as { h: Buffer }).h = strain([1, 2]);
+    expect(() => decide(both, initialState(), ctx)).toThrow(InvalidEventError);
   });
 
   it('refuses a chunk with FROZEN when the datastore is frozen, storing nothing', () => {

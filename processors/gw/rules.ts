@@ -44,9 +44,19 @@ export interface StoreChunkEffect {
   kind: 'storeChunk';
   datastoreId: string;
   fileName: string;
-  samples: Float64Array;
+  /** the file the gateway wrote in incoming/, renamed into the buffer; null: format `samples` (an event that carries the bytes) */
+  incoming: string | null;
+  samples: Float64Array | null;
+  nSamples: number;
   t0: number;
   dt: number;
+}
+
+/** removes a refused chunk's file from incoming/ */
+export interface DiscardChunkEffect {
+  kind: 'discardChunk';
+  datastoreId: string;
+  incoming: string;
 }
 
 export interface ArchiveBatchEffect {
@@ -57,7 +67,7 @@ export interface ArchiveBatchEffect {
   msg: string;
 }
 
-export type GwEffect = StoreChunkEffect | ArchiveBatchEffect;
+export type GwEffect = StoreChunkEffect | DiscardChunkEffect | ArchiveBatchEffect;
 
 export type GwInput =
   | { name: 'GwChunkReceived'; value: GwChunkReceived }
@@ -65,6 +75,8 @@ export type GwInput =
   | { name: 'BufferFlushRequested'; value: BufferFlushRequested }
   /** result of a storeChunk effect: the file exists with `bytes` bytes */
   | { name: 'ChunkWritten'; effect: StoreChunkEffect; bytes: number; reconciled: boolean }
+  /** result of a discardChunk effect */
+  | { name: 'ChunkDiscarded' }
   /** result of an archiveBatch effect: what the archive directory holds */
   | { name: 'BatchArchived'; effect: ArchiveBatchEffect; archivePath: string; nFiles: number; bytes: number; reconciled: boolean };
 
@@ -102,6 +114,7 @@ export function decide(input: GwInput, state: GwState, ctx: RuleContext): Output
   switch (input.name) {
     case 'GwChunkReceived': return onChunkReceived(input.value, state);
     case 'ChunkWritten': return onChunkWritten(input, state);
+    case 'ChunkDiscarded': return [];
     case 'TrainRequested': return onTrainRequested(input.value, state, ctx);
     case 'BufferFlushRequested': return onFlushRequested(input.value, state, ctx);
     case 'BatchArchived': return onBatchArchived(input);
@@ -143,13 +156,20 @@ function onChunkReceived(v: GwChunkReceived, state: GwState): Output[] {
   if (!(v.dt > 0) || !Number.isFinite(v.dt) || !Number.isFinite(v.t0)) {
     throw new InvalidEventError(`chunk needs a finite t0 and dt > 0 (got t0=${v.t0}, dt=${v.dt})`);
   }
-  const samples = decodeStrain(v.h, v.nSamples);
+  if (v.file !== null && (v.h.length !== 0 || !(v.nSamples > 0) || !/^[0-9a-f-]{36}\.json$/.test(v.file))) {
+    throw new InvalidEventError(`chunk names file ${JSON.stringify(v.file)} with ${v.h.length} bytes and ${v.nSamples} samples`);
+  }
+  const samples = v.file === null ? decodeStrain(v.h, v.nSamples) : null;
   if (state.status === 'FROZEN') {
-    return [{ kind: 'append', event: { name: 'GwChunkFailed', value: { datastoreId: v.datastoreId, reason: 'FROZEN', nSamples: v.nSamples, t0: v.t0 } } }];
+    const failed: Output = { kind: 'append', event: { name: 'GwChunkFailed', value: { datastoreId: v.datastoreId, reason: 'FROZEN', nSamples: v.nSamples, t0: v.t0 } } };
+    return v.file === null ? [failed] : [failed, { kind: 'effect', effect: { kind: 'discardChunk', datastoreId: v.datastoreId, incoming: v.file } }];
   }
   return [{
     kind: 'effect',
-    effect: { kind: 'storeChunk', datastoreId: v.datastoreId, fileName: chunkFileName(state.seq + 1, v.meta.eventId), samples, t0: v.t0, dt: v.dt },
+    effect: {
+      kind: 'storeChunk', datastoreId: v.datastoreId, fileName: chunkFileName(state.seq + 1, v.meta.eventId),
+      incoming: v.file, samples, nSamples: v.nSamples, t0: v.t0, dt: v.dt,
+    },
   }];
 }
 
@@ -160,7 +180,7 @@ function onChunkWritten(input: Extract<GwInput, { name: 'ChunkWritten' }>, state
     event: {
       name: 'GwChunkStored',
       value: {
-        datastoreId: e.datastoreId, fileName: e.fileName, bytes: input.bytes, nSamples: e.samples.length, t0: e.t0, dt: e.dt,
+        datastoreId: e.datastoreId, fileName: e.fileName, bytes: input.bytes, nSamples: e.nSamples, t0: e.t0, dt: e.dt,
         nItm: state.nItm + 1, buffSize: state.buffSize + input.bytes, reconciled: input.reconciled,
       },
     },

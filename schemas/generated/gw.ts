@@ -49,13 +49,15 @@ export interface GwChunkFailed {
 export interface GwChunkReceived {
   meta: Meta;
   datastoreId: string;
-  /** strain samples, little-endian float64 */
+  /** strain samples, little-endian float64 (empty when the chunk is in file) */
   h: Buffer;
   /** GPS time of the first sample, s */
   t0: number;
   /** sample spacing, s */
   dt: number;
   nSamples: number;
+  /** name of the chunk file the gateway already formatted and wrote under <datastore>/incoming/ (h is then empty): the processor renames it into the buffer, or removes it when the datastore is FROZEN */
+  file: null | string;
 }
 
 /** A chunk was written to the datastore's buffer directory as a JSON file. */
