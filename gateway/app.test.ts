@@ -82,6 +82,26 @@ describe('strict JSON bodies', () => {
     const ok = await app.inject({ method: 'GET', url: '/api/v1/staging/requests?limit=5', headers: auth });
     expect(ok.json().code).not.toBe('DBB_VALIDATION'); // the database is absent here: anything but a validation error
   });
+
+  it('refuses NUL (U+0000) in a JSON string or name, a query value or a path parameter, and appends nothing', async () => {
+    const nul = [
+      await post('/stage_data?method=local_copy&username=alice', { local_path_on_storage: 'a\u0000b', relative_path: 'x' }),
+      await post('/api/v1/events/StagingRequested', { key: 'k\u0000', body: {} }),
+      await post('/filestatus', '{"files":["/x"],"a\\u0000":1}'),
+      await app.inject({ method: 'GET', url: '/api/v1/staging/requests?username=al%00ice', headers: auth }),
+      await app.inject({ method: 'GET', url: '/api/v1/staging/requests/x%00y', headers: auth }),
+    ];
+    for (const r of nul) {
+      expect(r.statusCode, r.body).toBe(400);
+      expect(r.json()).toMatchObject({ code: 'DBB_VALIDATION', detail: 'text must not contain NUL (U+0000)' });
+    }
+    expect(appended.splice(0)).toEqual([]);
+    expect(requested.splice(0)).toEqual([]);
+    // the six characters \u0000 written out (an escaped backslash) are text like any other
+    const literal = await post('/stage_data?method=local_copy&username=alice', { local_path_on_storage: 'a\\u0000b', relative_path: 'x' });
+    expect(literal.json().code).not.toBe('DBB_VALIDATION');
+    requested.splice(0);
+  });
 });
 
 describe('/cleanbuf', () => {

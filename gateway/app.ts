@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { OptionalKind, Type } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import { errorsPlugin, problem, sendProblem, toProblem } from './plugins/errors.ts';
+import { BadRequestError } from '../platform/errors.ts';
 import { observabilityPlugin } from './plugins/observability.ts';
 import { registry as metricsRegistry } from '../platform/metrics.ts';
 import { serializeRequest } from '../platform/log.ts';
@@ -47,6 +48,14 @@ const jsonBodyRoute = (req: FastifyRequest) => {
   return !!body && !('content' in body);
 };
 
+/** Whether a parsed JSON value has a string (or an object key) containing NUL. */
+function holdsNul(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('\0');
+  if (Array.isArray(v)) return v.some(holdsNul);
+  if (v && typeof v === 'object') return Object.entries(v).some(([k, x]) => k.includes('\0') || holdsNul(x));
+  return false;
+}
+
 export interface BuildOptions {
   /** Readiness checks for /readyz: name → throws when the part is unreachable. */
   readiness?: Record<string, () => Promise<unknown>>;
@@ -65,6 +74,16 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('principal', null);
+  // Postgres text cannot hold NUL (U+0000): an event carrying one would be accepted here and then be
+  // unstorable by every projection, so JSON bodies with a NUL in a string or a name are refused up front
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    parseJson(req, body as string, (err: Error | null, value?: unknown) => {
+      if (err) return done(err);
+      if ((body as string).includes('\\u0000') && holdsNul(value)) return done(new BadRequestError('DBB_VALIDATION', 'text must not contain NUL (U+0000)'));
+      done(null, value);
+    });
+  });
   await app.register(errorsPlugin);
   await app.register(observabilityPlugin);
   await app.register(swagger, {
@@ -77,14 +96,17 @@ export async function buildApp(deps: GatewayDeps, opts: BuildOptions = {}): Prom
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   // Ajv coerces 1e309 to Infinity, which then passes min/max checks: refuse non-finite numbers up front.
+  // NUL as in JSON bodies (above). Path parameters are always checked.
   app.addHook('preValidation', async (req, reply) => {
-    if ((req.routeOptions.config as { nonFiniteNumbers?: boolean } | undefined)?.nonFiniteNumbers) return;
+    if (holdsNul(req.params)) return sendProblem(reply, problem('DBB_VALIDATION', 'text must not contain NUL (U+0000)'));
+    if (req.routeOptions.config?.ownQueryErrors) return;
     const q = req.query as Record<string, unknown> | undefined;
     for (const v of Object.values(q ?? {})) {
       if (typeof v === 'string' && /^[-+]?(inf|infinity|nan)$/i.test(v.trim())) {
         return sendProblem(reply, problem('DBB_VALIDATION', 'numbers must be finite'));
       }
     }
+    if (holdsNul(q)) return sendProblem(reply, problem('DBB_VALIDATION', 'text must not contain NUL (U+0000)'));
   });
   // A route with a JSON body schema gets a JSON body: no body at all, or `null`, is a 400 (Fastify
   // would validate a missing body as null, and a route's own preValidation hook could default it).

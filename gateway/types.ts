@@ -42,8 +42,9 @@ export type RoutePlugin = (app: App, deps: GatewayDeps) => Promise<void>;
 declare module 'fastify' {
   interface FastifyRequest { principal: Principal | null }
   interface FastifyContextConfig {
-    /** The route answers NaN/Infinity query values itself (e.g. SCS with a VOTable error); by default they are a 400. */
-    nonFiniteNumbers?: boolean;
+    /** The route answers malformed query values (NaN/Infinity, NUL) itself (SCS with a VOTable error, TAP through
+     *  DaCHS); by default they are a 400 problem. */
+    ownQueryErrors?: boolean;
     /** The part of its domain the route needs, when narrower than the domain (e.g. `ivoa.tap`): 503 while it is unavailable. */
     requires?: string;
   }

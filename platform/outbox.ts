@@ -21,15 +21,21 @@ export async function enqueue(tx: Tx, records: RawRecord[]): Promise<void> {
   // one round trip: a data-modifying CTE runs to completion whether or not the SELECT reads it
   await tx.query(
     `WITH ins AS (INSERT INTO platform.outbox (topic, key, value, headers)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[]))
+       SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[]))
      SELECT pg_notify('${CHANNEL}', '')`,
-    [records.map((r) => r.topic), records.map((r) => r.key), records.map((r) => r.value), records.map((r) => JSON.stringify(encodeHeaders(r.headers)))],
+    [records.map((r) => r.topic), records.map((r) => (r.key === null ? null : Buffer.from(r.key))), records.map((r) => r.value),
+      records.map((r) => JSON.stringify(encodeHeaders(r.headers)))],
   );
 }
 
+// jsonb refuses \u0000: a header string holding NUL goes as its bytes (the same bytes on the wire)
 function encodeHeaders(h: RawRecord['headers']): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h ?? {})) if (v !== undefined) out[k] = Buffer.isBuffer(v) ? `b64:${v.toString('base64')}` : `s:${String(v)}`;
+  for (const [k, v] of Object.entries(h ?? {})) {
+    if (v === undefined) continue;
+    const bytes = Buffer.isBuffer(v) ? v : String(v).includes('\0') ? Buffer.from(String(v)) : null;
+    out[k] = bytes ? `b64:${bytes.toString('base64')}` : `s:${String(v)}`;
+  }
   return out;
 }
 

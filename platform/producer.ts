@@ -17,7 +17,7 @@ import type { Tx } from './db.ts';
 import type { Appender, AppendOptions, BodyOf, EventName, Meta } from './types.ts';
 import { traceHeaders, tracingOn, type Context } from './tracing.ts';
 
-export interface RawRecord { topic: string; key: string | null; value: Buffer | null; headers?: IHeaders; partition?: number }
+export interface RawRecord { topic: string; key: string | Buffer | null; value: Buffer | null; headers?: IHeaders; partition?: number }
 
 /** The records of one sendMany: once one of them fails, the others still queued are not sent. */
 interface Group { failed: boolean }
@@ -153,7 +153,7 @@ export class BatchingProducer {
   }
 
   private async flushBatch(batch: Pending[]) {
-    const byTopic = new Map<string, { key: string | null; value: Buffer | null; headers?: IHeaders; partition?: number }[]>();
+    const byTopic = new Map<string, { key: string | Buffer | null; value: Buffer | null; headers?: IHeaders; partition?: number }[]>();
     const add = (record: RawRecord) => {
       const list = byTopic.get(record.topic) ?? [];
       list.push({ key: record.key, value: record.value, headers: record.headers, partition: record.partition });

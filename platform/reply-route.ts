@@ -35,7 +35,7 @@ export function replyPartitionOf(correlationId: string | undefined): number | nu
 /** Request events (the gateway's own appends) are not replies. */
 export const isRequestEvent = (name: string) => /(Requested|Received)$/.test(name);
 
-interface Record_ { topic: string; key: string | null; value: Buffer | null; headers?: IHeaders }
+interface Record_ { topic: string; key: string | Buffer | null; value: Buffer | null; headers?: IHeaders }
 
 /** The copy of `record` for the gateway that waits for it, or null when nobody does. */
 export function replyCopy<R extends Record_>(record: R, replyTopic: string): (R & { partition: number }) | null {

@@ -192,7 +192,7 @@ export const ivoaRoutes: RoutePlugin = async (app, deps) => {
       querystring: Type.Object({ RA: Str, DEC: Str, SR: Str, VERB: Str }, { additionalProperties: true }),
     },
     // SCS answers a NaN/Infinity cone with its own VOTable error document
-    config: { nonFiniteNumbers: true },
+    config: { ownQueryErrors: true },
     onRequest: read,
   };
   const datalinkRoute = {
@@ -220,7 +220,7 @@ export const ivoaRoutes: RoutePlugin = async (app, deps) => {
   }
   const tapSchema = { summary: 'IVOA TAP 1.1 (sync, async, tables, capabilities, TAP_SCHEMA) served by DaCHS through the gateway', querystring: Type.Object({}, { additionalProperties: true }) };
   for (const url of ['/tap', '/tap/*', SEED_TAP, `${SEED_TAP}/*`]) {
-    app.route({ method: ['GET', 'POST', 'DELETE'], url, schema: tapSchema, config: { requires: 'ivoa.tap' }, onRequest: read, handler: (req, reply) => tapProxy(req, reply, cfg) });
+    app.route({ method: ['GET', 'POST', 'DELETE'], url, schema: tapSchema, config: { requires: 'ivoa.tap', ownQueryErrors: true }, onRequest: read, handler: (req, reply) => tapProxy(req, reply, cfg) });
   }
 
   app.get('/api/v1/ivoa/stats', {

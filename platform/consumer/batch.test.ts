@@ -51,7 +51,7 @@ function env(spec: Partial<ConsumerSpec> = {}): BatchEnv {
 }
 
 const appliedNs = async () => (await t.db.query(`SELECT n FROM ${t.q}.applied ORDER BY n`)).rows.map((r) => r.n);
-const outbox = async () => (await t.db.query('SELECT topic, key, headers FROM platform.outbox ORDER BY id')).rows as { topic: string; key: string; headers: Record<string, string> }[];
+const outbox = async () => (await t.db.query("SELECT topic, convert_from(key, 'UTF8') AS key, headers FROM platform.outbox ORDER BY id")).rows as { topic: string; key: string; headers: Record<string, string> }[];
 const stored = () => readStored(t.db, { q: t.q, group: 'g' }, TOPIC, 0);
 
 describe('one sub-batch', () => {

@@ -13,5 +13,5 @@ export function dlqRecord(consumer: string, topic: string, partition: number, m:
   headers['dbb-original-partition'] = String(partition);
   headers['dbb-original-offset'] = m.offset;
   headers['dbb-consumer'] = consumer;
-  return { topic: topic + DLQ_SUFFIX, key: m.key?.toString() ?? null, value: m.value, headers };
+  return { topic: topic + DLQ_SUFFIX, key: m.key ?? null, value: m.value, headers };
 }
