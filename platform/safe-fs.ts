@@ -128,19 +128,3 @@ export async function lstatIn(dir: FileHandle, name: string): Promise<Stats | nu
     throw refusal(err, name);
   }
 }
-
-/** True when both handles hold the same bytes (sizes compared first). */
-export async function sameContent(a: FileHandle, b: FileHandle): Promise<boolean> {
-  const [sa, sb] = await Promise.all([a.stat(), b.stat()]);
-  if (sa.size !== sb.size) return false;
-  const CHUNK = 1 << 20;
-  const ba = Buffer.allocUnsafe(CHUNK);
-  const bb = Buffer.allocUnsafe(CHUNK);
-  for (let pos = 0; pos < sa.size; pos += CHUNK) {
-    const n = Math.min(CHUNK, sa.size - pos);
-    const [ra, rb] = await Promise.all([a.read(ba, 0, n, pos), b.read(bb, 0, n, pos)]);
-    if (ra.bytesRead !== rb.bytesRead || ba.compare(bb, 0, rb.bytesRead, 0, ra.bytesRead) !== 0) return false;
-    if (ra.bytesRead < n) return false;
-  }
-  return true;
-}

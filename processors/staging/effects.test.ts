@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { checkDownload, hardLink, localCopy, localSymlink, reconcile, tempName, type EffectDeps, type StageEffect } from './effects.ts';
 import type { StagingConfig } from '../../domains/staging/config.ts';
-import { sameContent } from '../../platform/safe-fs.ts';
+import { sameBytes } from './hash.ts';
 
 let dir: string;
 let deps: EffectDeps;
@@ -51,7 +51,7 @@ describe('staging effects', () => {
 
   it('refuses a copy whose source was rewritten before the read-back compare (CHECKSUM_MISMATCH), leaving nothing behind', async () => {
     const src = join(dir, 'storage', 'obs', 'f.dat');
-    const rewriteThenCompare: EffectDeps['sameCopy'] = async (copy, source) => { writeFileSync(src, 'HELLO staging'); return sameContent(copy, source); };
+    const rewriteThenCompare: EffectDeps['sameCopy'] = async (copy, source) => { writeFileSync(src, 'HELLO staging'); return sameBytes(copy, source); };
     expect(await localCopy(eff(), { ...deps, sameCopy: rewriteThenCompare })).toMatchObject({ ok: false, code: 'CHECKSUM_MISMATCH' });
     expect(readdirSync(join(dir, 'users', 'alice', 'staging', 'proj'))).toEqual([]);
   });

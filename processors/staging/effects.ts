@@ -6,9 +6,9 @@ import type { FileHandle } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { jupyterBaseUrl, userAreaParts, type Method, type StagingConfig } from '../../domains/staging/config.ts';
-import { fdPath, lstatIn, openSource, openTrustedDir, sameContent, StagingRefusal, walkDirs, type OpenedSource } from '../../platform/safe-fs.ts';
+import { fdPath, lstatIn, openSource, openTrustedDir, StagingRefusal, walkDirs, type OpenedSource } from '../../platform/safe-fs.ts';
 import { fastDownloadCheck, fastHardLink, fastSymlink } from './fast-links.ts';
-import { sha256Of } from './hash.ts';
+import { sameBytes, sha256Of } from './hash.ts';
 import { JupyterClient } from './jupyter.ts';
 import type { EffectResult, StageEffect } from './rules.ts';
 
@@ -18,7 +18,7 @@ export interface EffectDeps {
   cfg: StagingConfig;
   now: () => number;
   fetch?: typeof fetch;
-  /** how a written copy is compared with its source (tests make it differ here); default sameContent */
+  /** how a written copy is compared with its source (tests make it differ here); default sameBytes */
   sameCopy?: (copy: FileHandle, source: FileHandle) => Promise<boolean>;
 }
 
@@ -83,7 +83,7 @@ async function existingCopy(dir: FileHandle, name: string, src: OpenedSource, sh
   if (st.isFile()) {
     const fh = await fsp.open(fdPath(dir, name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
     try {
-      if (await sameContent(fh, src.file)) return true;
+      if (st.size === src.stat.size && (await sameBytes(fh, src.file))) return true;
     } finally {
       await fh.close();
     }
@@ -103,14 +103,14 @@ async function allSettled<T extends readonly unknown[]>(ps: { [K in keyof T]: Pr
   return rs.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
-/** Checks the copy at `tmp`: its size, then byte for byte against the source while a worker thread hashes
- *  it and it is fsynced (a difference: CHECKSUM_MISMATCH); read-only when it holds. Returns its sha256. */
+/** Checks the copy at `tmp`: its size, then byte for byte against the source (a worker thread) while another
+ *  worker hashes it and it is fsynced (a difference: CHECKSUM_MISMATCH); read-only when it holds. Returns its sha256. */
 async function verifyCopy(src: OpenedSource, tmp: string, deps: EffectDeps): Promise<string> {
   const out = await fsp.open(tmp, C.O_RDONLY | C.O_NOFOLLOW);
   try {
     const st = await out.stat();
     if (!st.isFile() || st.size !== src.stat.size) throw new StagingRefusal('COPY_INCOMPLETE', `copy of ${src.path} has ${st.size} of ${src.stat.size} bytes`);
-    const [sha256, same] = await allSettled<[string, boolean, void]>([sha256Of(out), (deps.sameCopy ?? sameContent)(out, src.file), out.sync()]);
+    const [sha256, same] = await allSettled<[string, boolean, void]>([sha256Of(out), (deps.sameCopy ?? sameBytes)(out, src.file), out.sync()]);
     if (!same) throw new StagingRefusal('CHECKSUM_MISMATCH', `the copy of ${src.path} differs from the source when read back; the copy was removed`);
     await out.chmod(0o444);
     return sha256;
