@@ -34,7 +34,7 @@ export const FinderSection = Type.Object({
     bucketDir: Type.Boolean({ default: false, description: 'S3 events: the bucket name is the first directory below source (MinIO filesystem layout)' }),
   }, { additionalProperties: false, default: {} }),
   journal: Type.Optional(Type.String({ description: 'crash journal directory; default <storage>/.dbb-finder' })),
-  concurrency: Type.Integer({ minimum: 1, default: 512, description: 'files handled at once: each waits for two event acknowledgements, so more in flight means larger producer batches (bench/ingest.ts: 128 → 512 took the finder from ~0.8k to 1.3–1.9k files/s)' }),
+  concurrency: Type.Integer({ minimum: 1, default: 512, description: 'files per batch (one journal entry; two batches at once, one hashed and moved while the other waits for its event acknowledgements); larger batches mean larger producer requests. Also the bound on files hashed at once' }),
 }, { additionalProperties: false });
 
 export const IngesterSection = Type.Object({
