@@ -58,7 +58,7 @@ export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps, pre
     discardPrewritten(prewritten);
     return { bytes: existing, path, reconciled: true };
   }
-  if (effect.incoming !== null) return { bytes: renameIncoming(join(p.incoming, effect.incoming), path, p.data), path, reconciled: false };
+  if (effect.incoming !== null) return { ...renameIncoming(join(p.incoming, effect.incoming), path, p.data), path };
   const pre = await prewritten;
   if (pre) {
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -100,13 +100,16 @@ export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps, pre
 }
 
 /** Renames the gateway's file into data/ (made on the first chunk) and returns its size. */
-function renameIncoming(from: string, to: string, dataDir: string): number {
+function renameIncoming(from: string, to: string, dataDir: string): { bytes: number; reconciled: boolean } {
   for (let attempt = 0; ; attempt++) {
     try {
       renameSync(from, to);
-      return statSync(to).size;
+      return { bytes: statSync(to).size, reconciled: false };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // an instance that lost the partition mid-batch may have renamed it just now
+      const stored = sizeOfSync(to);
+      if (stored !== null) return { bytes: stored, reconciled: true };
       if (attempt > 0 || sizeOfSync(from) === null) throw new InvalidEventError(`chunk file ${from} is gone and ${to} was never stored`);
       mkdirSync(dataDir, { recursive: true });
       madeDirs.add(dataDir);
