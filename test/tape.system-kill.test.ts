@@ -108,7 +108,7 @@ it('ends every accepted job with exactly one callback after the system is SIGKIL
   for (const r of receiver.received) byJob.set(r.body?.job_id, [...(byJob.get(r.body?.job_id) ?? []), r]);
   expect([...byJob.keys()].sort((a, b) => a - b)).toEqual(accepted());
   for (const [id, got] of byJob) {
-    expect(got.map((r) => r.status), `job ${id}`).toEqual([200]);
+    expect(got.map((r) => r.status), `job ${id}, Idempotency-Keys ${got.map((r) => r.headers['idempotency-key']).join(' ')}`).toEqual([200]);
     const n = id % 3 === 0 ? 4 : 3;
     expect(got[0].body).toEqual({ job_id: id, return_code: 0, total_files: n, ready_files: n, error_files: 0, comment: `all ${n} files staged` });
   }

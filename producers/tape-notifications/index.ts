@@ -144,8 +144,11 @@ export async function startTapeNotifications(deps: TapeNotificationsDeps, opts: 
         // at least once: events are appended before the offset is committed; a redelivered notification is
         // dropped by the processor (its file is no longer PENDING)
         await handleChunk(batch.partition, chunk);
-        resolveOffset(chunk[chunk.length - 1].offset);
-        await commitOffsetsIfNecessary();
+        const last = chunk[chunk.length - 1].offset;
+        resolveOffset(last);
+        // with autoCommit off, commitOffsetsIfNecessary() without offsets never commits: a restart then
+        // re-read every notification ever published
+        await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(BigInt(last) + 1n) }] }] });
         await heartbeat();
       }
     },
