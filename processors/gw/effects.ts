@@ -2,9 +2,9 @@
 // file the gateway wrote in incoming/, or, for an event that carries the bytes, format and write it, temp
 // then rename), remove a refused chunk's file, and move the stored batch into an archive directory. Each
 // one checks before it acts, so running it again after a crash finds the work done instead of repeating it.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename, stat, rm, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { ArchiveBatchEffect, DiscardChunkEffect, StoreChunkEffect } from './rules.ts';
 import { InvalidEventError } from '../../platform/errors.ts';
 import type { Prewritten } from './format-pool.ts';
@@ -58,7 +58,7 @@ export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps, pre
     discardPrewritten(prewritten);
     return { bytes: existing, path, reconciled: true };
   }
-  if (effect.incoming !== null) return { ...renameIncoming(join(p.incoming, effect.incoming), path, p.data), path };
+  if (effect.incoming !== null) return { ...renameIncoming(join(p.incoming, effect.incoming), path, p), path };
   const pre = await prewritten;
   if (pre) {
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -100,21 +100,38 @@ export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps, pre
 }
 
 /** Renames the gateway's file into data/ (made on the first chunk) and returns its size. */
-function renameIncoming(from: string, to: string, dataDir: string): { bytes: number; reconciled: boolean } {
+function renameIncoming(from: string, to: string, p: ReturnType<typeof datastorePaths>): { bytes: number; reconciled: boolean } {
   for (let attempt = 0; ; attempt++) {
     try {
       renameSync(from, to);
       return { bytes: statSync(to).size, reconciled: false };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // an instance that lost the partition mid-batch may have renamed it just now
-      const stored = sizeOfSync(to);
+      // an instance that lost the partition mid-batch may have renamed it just now; or a crash before the
+      // commit of a batch that stored it and then archived data/ (a /cleanbuf later in the same batch)
+      const stored = sizeOfSync(to) ?? archivedSize(p.archive, basename(to));
       if (stored !== null) return { bytes: stored, reconciled: true };
       if (attempt > 0 || sizeOfSync(from) === null) throw new InvalidEventError(`chunk file ${from} is gone and ${to} was never stored`);
-      mkdirSync(dataDir, { recursive: true });
-      madeDirs.add(dataDir);
+      mkdirSync(p.data, { recursive: true });
+      madeDirs.add(p.data);
     }
   }
+}
+
+/** The size of a chunk file already moved into one of the datastore's archives, or null. */
+function archivedSize(archiveDir: string, name: string): number | null {
+  let batches: string[];
+  try {
+    batches = readdirSync(archiveDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  for (const b of batches) {
+    const size = sizeOfSync(join(archiveDir, b, name));
+    if (size !== null) return size;
+  }
+  return null;
 }
 
 /** Removes a refused chunk's file from incoming/ (already gone after a redelivery: nothing to do). */

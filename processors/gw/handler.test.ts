@@ -96,6 +96,29 @@ describe('gw processor handler', () => {
     expect(db.committed.get('ds1')).toMatchObject({ status: 'FROZEN', nItm: 1, seq: 1 });
   });
 
+  it('a crash after a batch stored a chunk and then archived it (/cleanbuf in the same batch): the redelivery reports the same outcomes', async () => {
+    const db = fakeDb();
+    const fx = { root, fsync: false };
+    const c = fileEvent('ds1', [1, 2]);
+    const meta = { eventId: 'f1a50001-0000-5000-8000-000000000000', occurredAt: Date.UTC(2026, 11, 1, 18, 7), correlationId: 'c', causationId: null, actor: null, source: 't' };
+    const flush = { name: 'BufferFlushRequested', key: 'ds1', topic: 'dbb.gw.requests', partition: 0, offset: String(++offset), meta, value: { meta, datastoreId: 'ds1', msg: 'm' } } as DecodedEvent;
+    const run = async () => {
+      const t = db.begin();
+      const emitted: { n: string; b: any }[] = [];
+      const res = await handleGwBatch([c, flush], { tx: t.tx as never, log: pino({ level: 'silent' }), forEvent: () => { const x = t.ctx(); x.emit = async (n, _k, body) => { emitted.push({ n, b: body }); return {} as never; }; return x; } }, gw, fx);
+      return { t, emitted, res };
+    };
+    const crashed = await run(); // stored, archived ... and no commit: the process died
+    const again = await run();
+    again.t.commit();
+    expect(again.res).toEqual({ invalid: [] });
+    expect(again.emitted.map((e) => e.n)).toEqual(['GwChunkStored', 'BufferFlushed']);
+    expect(again.emitted[0].b).toEqual({ ...crashed.emitted[0].b, reconciled: true });
+    expect(again.emitted[1].b).toMatchObject({ n_f: 1, bt_wrt: crashed.emitted[0].b.bytes, archivePath: crashed.emitted[1].b.archivePath });
+    expect(await readdir(crashed.emitted[1].b.archivePath)).toEqual([crashed.emitted[0].b.fileName]);
+    expect(await readdir(join(root, 'ds1', 'data'))).toEqual([]);
+  });
+
   it('the batch path (with the format pool) gives the same outcomes and files as one event at a time', async () => {
     const pool = new FormatPool(2);
     try {
