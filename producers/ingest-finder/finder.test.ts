@@ -168,7 +168,7 @@ describe('ingest finder (real files, recording appender)', () => {
     const { appender, events } = recorder();
     const flaky: Appender = {
       async append(name, key, body, opts) {
-        if (name === 'FileMoved' && (body as { relPath: string }).relPath === 'r.fits') throw new Error('broker down');
+        if (name === 'FileMoved' && (body as unknown as { relPath: string }).relPath === 'r.fits') throw new Error('broker down');
         return appender.append(name, key, body, opts);
       },
     };
