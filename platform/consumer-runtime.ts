@@ -5,7 +5,7 @@
 // The pieces live in platform/consumer/: offsets (stored offsets, fence), dedupe (processed ids),
 // dlq (dead-letter records), effects-ledger (runEffect), batch (one sub-batch transaction); this file
 // wires them into kafkajs's eachBatch (seek, sub-batches, retries, heartbeats, stopAt).
-import type { Kafka, Consumer } from 'kafkajs';
+import type { Kafka, Consumer, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import pRetry from 'p-retry';
 import { ns, type Config } from './config.ts';
@@ -53,6 +53,17 @@ export interface RunningConsumer {
 }
 
 
+/** One partition's queue: the batch being applied and at most one queued behind it. */
+interface Lane {
+  tail: Promise<void>;
+  /** The offset after the last queued record, or null when Postgres must be read first. */
+  next: bigint | null;
+  /** Bumped when queued work must not be applied any more (seek, rebalance, failure). */
+  gen: number;
+  /** Why the lane's last batch failed, until eachBatch hands it to kafkajs. */
+  failed: Error | null;
+}
+
 export const groupIdOf = (config: Pick<Config, 'namespace'>, spec: Pick<ConsumerSpec, 'name'>) => ns(config, `dbb.${spec.name}`);
 
 export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts: RunOptions = {}): Promise<RunningConsumer> {
@@ -94,67 +105,119 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
   }, { retries: 8, minTimeout: 200, maxTimeout: 3000, shouldRetry: ({ error }) => (error as { retriable?: boolean }).retriable !== false && !stopping });
+  // Keep partitions flowing: kafkajs fetches again only when every eachBatch of the last fetch has
+  // returned. So eachBatch queues its records on the partition's lane and returns as soon as the lane's
+  // previous batch is applied: the next fetch overlaps the lane's current transaction (one batch applied,
+  // one queued, per partition). The fetch position moves when a batch is queued; Postgres's stored
+  // offset, the fence, stays what counts, and any mismatch is settled by reading it again.
+  const lanes = new Map<string, Lane>();
+  const laneOf = (tp: string) => { let l = lanes.get(tp); if (!l) { l = { tail: Promise.resolve(), next: null, gen: 0, failed: null }; lanes.set(tp, l); } return l; };
+  const throwIfFailed = (lane: Lane) => { const err = lane.failed; if (err) { lane.failed = null; throw err; } };
+  // after a rebalance another instance may have moved a partition's stored offset: read it again once
+  // the lane's queued work is done (a partition lost meanwhile fails its fence)
+  consumer.on(consumer.events.GROUP_JOIN, () => { for (const l of lanes.values()) l.next = null; });
+
+  /** Applies `pending` (one partition, from `from` on) sub-batch by sub-batch. */
+  const applyAll = async (lane: Lane, gen: number, topic: string, partition: number, from: bigint, pending: KafkaMessage[], kafka: { heartbeat: () => Promise<void>; isRunning: () => boolean }) => {
+    const tp = `${topic}:${partition}`;
+    let stored = from;
+    while (pending.length) {
+      if (!kafka.isRunning() || stopping || lane.gen !== gen) return;
+      const chunk = pending.slice(0, config.batchMaxRecords);
+      pending = pending.slice(chunk.length);
+      // long handlers (external commands, big copies) must not cost the partition: heartbeat meanwhile
+      const beat = setInterval(() => { kafka.heartbeat().catch(() => {}); }, Math.max(500, Math.floor(config.sessionTimeoutMs / 5)));
+      const timer = metrics.batchSeconds.startTimer({ consumer: spec.name });
+      try {
+        await pRetry(() => applyChunkIsolating(env, topic, partition, stored, chunk), {
+          retries: 1e9, minTimeout: 100, maxTimeout: 5000,
+          shouldRetry: ({ error }) => isTransient(error) && !stopping,
+          onFailedAttempt: async ({ error, attemptNumber }) => {
+            if (isTransient(error)) log.warn({ err: error, attemptNumber }, 'transient error; retrying batch');
+            await kafka.heartbeat().catch(() => {});
+          },
+        });
+      } catch (err) {
+        if (err instanceof FenceLost) {
+          // another instance (or a replay swap) moved the stored offset: continue from what Postgres says
+          const now = await readStored(db, env.offsets, topic, partition);
+          log.warn({ topic, partition, expected: String(stored), stored: String(now) }, 'offset fence lost; seeking to stored offset');
+          lane.next = null;
+          lane.gen++;
+          seekedTo.set(tp, now);
+          try { consumer.seek({ topic, partition, offset: String(now) }); } catch (e) { log.warn({ err: e, topic, partition }, 'seek after a lost fence failed (partition no longer assigned?)'); }
+          return;
+        }
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+      timer();
+      metrics.batchSize.observe({ consumer: spec.name }, chunk.length);
+      stored = BigInt(chunk[chunk.length - 1].offset) + 1n;
+      applied += chunk.length;
+      opts.onProgress?.(applied);
+      await kafka.heartbeat().catch(() => {});
+    }
+    const end = stopAt?.get(tp);
+    if (end !== undefined && stored >= end) markReached(tp);
+    // Kafka's committed offset never passes what Postgres holds: a restarted or rebalanced consumer
+    // fetches from there (kafkajs's fetch position, moved when a batch is queued, lives in memory only)
+    await consumer.commitOffsets([{ topic, partition, offset: String(stored) }]).catch(() => {});
+  };
+
   await consumer.run({
-    // Postgres holds the offsets that count; Kafka gets the resolved ones (only after each Postgres
-    // commit) so lag tools see progress and a restart fetches near the stored offset
-    autoCommit: true,
-    autoCommitInterval: 1000,
+    // Postgres holds the offsets that count; Kafka gets them after each applied batch (applyAll) so a
+    // restart fetches near the stored offset
+    autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
       const { topic, partition } = batch;
       const tp = `${topic}:${partition}`;
       if (!batch.messages.length || reached.has(tp)) return;
-      let stored = await pRetry(() => readStored(db, env.offsets, topic, partition), { retries: 1e9, maxTimeout: 5000, shouldRetry: ({ error }) => isTransient(error) && !stopping });
+      const lane = laneOf(tp);
+      throwIfFailed(lane);
       const first = BigInt(batch.firstOffset() ?? batch.messages[0].offset);
-      if (seekTarget(first, stored, seekedTo.get(tp)) !== null) {
-        // Kafka's position differs from what Postgres holds (offsets.ts seekTarget): go to the stored offset
-        seekedTo.set(tp, stored);
-        consumer.seek({ topic, partition, offset: String(stored) });
-        return;
+      if (lane.next === null || first !== lane.next) {
+        // not the continuation of what the lane queued: settle the lane, then compare with Postgres
+        await lane.tail;
+        throwIfFailed(lane);
+        lane.gen++;
+        lane.next = null;
+        const stored = await pRetry(() => readStored(db, env.offsets, topic, partition), { retries: 1e9, maxTimeout: 5000, shouldRetry: ({ error }) => isTransient(error) && !stopping });
+        if (seekTarget(first, stored, seekedTo.get(tp)) !== null) {
+          // Kafka's position differs from what Postgres holds (offsets.ts seekTarget): go to the stored offset
+          seekedTo.set(tp, stored);
+          consumer.seek({ topic, partition, offset: String(stored) });
+          return;
+        }
+        lane.next = stored;
       }
       const end = stopAt?.get(tp);
-      let pending = batch.messages.filter((m) => BigInt(m.offset) >= stored && (end === undefined || BigInt(m.offset) < end));
-      while (pending.length) {
-        if (!isRunning() || isStale() || stopping) return;
-        const chunk = pending.slice(0, config.batchMaxRecords);
-        pending = pending.slice(chunk.length);
-        // long handlers (external commands, big copies) must not cost the partition: heartbeat meanwhile
-        const beat = setInterval(() => { heartbeat().catch(() => {}); }, Math.max(500, Math.floor(config.sessionTimeoutMs / 5)));
-        const timer = metrics.batchSeconds.startTimer({ consumer: spec.name });
-        try {
-          await pRetry(() => applyChunkIsolating(env, topic, partition, stored, chunk), {
-            retries: 1e9, minTimeout: 100, maxTimeout: 5000,
-            shouldRetry: ({ error }) => isTransient(error) && !stopping,
-            onFailedAttempt: async ({ error, attemptNumber }) => {
-              if (isTransient(error)) log.warn({ err: error, attemptNumber }, 'transient error; retrying batch');
-              await heartbeat().catch(() => {});
-            },
-          });
-        } catch (err) {
-          if (err instanceof FenceLost) {
-            // another instance (or a replay swap) moved the stored offset: continue from what Postgres says
-            const now = await readStored(db, env.offsets, topic, partition);
-            log.warn({ topic, partition, expected: String(stored), stored: String(now) }, 'offset fence lost; seeking to stored offset');
-            seekedTo.set(tp, now);
-            consumer.seek({ topic, partition, offset: String(now) });
-            return;
-          }
-          throw err;
-        } finally {
-          clearInterval(beat);
-        }
-        timer();
-        metrics.batchSize.observe({ consumer: spec.name }, chunk.length);
-        const last = chunk[chunk.length - 1].offset;
-        stored = BigInt(last) + 1n;
-        applied += chunk.length;
-        opts.onProgress?.(applied);
-        resolveOffset(last);
-        await heartbeat();
+      const from = lane.next;
+      const pending = batch.messages.filter((m) => BigInt(m.offset) >= from && (end === undefined || BigInt(m.offset) < end));
+      if (!pending.length) {
+        if (end !== undefined && from >= end) markReached(tp);
+        return;
       }
-      if (end !== undefined && stored >= end) markReached(tp);
-      await commitOffsetsIfNecessary();
+      const last = pending[pending.length - 1].offset;
+      lane.next = BigInt(last) + 1n;
+      const previous = lane.tail;
+      const gen = lane.gen;
+      lane.tail = previous.then(() => applyAll(lane, gen, topic, partition, from, pending, { heartbeat, isRunning }).catch((err) => {
+        if (lane.gen !== gen) return;
+        // not transient, not a lost fence: fetch the batch again and hand the error to kafkajs from the
+        // lane's next eachBatch (it restarts the consumer, which then seeks to the stored offset)
+        log.error({ err, topic, partition }, 'batch failed');
+        lane.failed = err instanceof Error ? err : new Error(String(err));
+        lane.next = null;
+        lane.gen++;
+        try { consumer.seek({ topic, partition, offset: String(from) }); } catch { /* no longer assigned: the next owner reads Postgres */ }
+      }));
+      resolveOffset(last);
+      await previous;
+      throwIfFailed(lane);
     },
   });
 
@@ -169,7 +232,10 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
     async stop() {
       stopping = true;
       stopPruning();
+      const settled = () => Promise.all([...lanes.values()].map((l) => l.tail));
+      await settled();
       await consumer.disconnect();
+      await settled(); // a batch queued while disconnecting
     },
   };
 }

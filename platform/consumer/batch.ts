@@ -121,16 +121,20 @@ export async function applyChunk(env: BatchEnv, topic: string, partition: number
   }
 }
 
-/** Opens the batch transaction and claims the fresh event ids, in one simple-protocol query. */
+/** Opens the batch transaction and claims the fresh event ids, in one simple-protocol query. A
+ *  projection commits without waiting for the WAL flush: it has no effects and emits nothing, and a
+ *  Postgres crash loses its last transactions whole, stored offsets included, so they are applied
+ *  again from the log (exactly once still). A processor waits: its effects and outbox must not outlive
+ *  the record of them. */
 async function begin(env: BatchEnv, tx: Tx, ids: string[]): Promise<Set<string>> {
-  const head = `BEGIN; SET LOCAL search_path TO ${quoteIdent(env.schema)}, public`;
+  const head = `BEGIN; SET LOCAL search_path TO ${quoteIdent(env.schema)}, public${env.spec.kind === 'projection' ? '; SET LOCAL synchronous_commit TO off' : ''}`;
   const claim = claimSql(env.offsets.q, ids);
   if (claim === null) {
     await tx.query(head);
     return claimFresh(tx, env.offsets.q, ids);
   }
   const res = await tx.query(`${head}; ${claim}`) as unknown as pg.QueryResult<{ event_id: string }>[];
-  return new Set(res[2].rows.map((r) => r.event_id));
+  return new Set(res[res.length - 1].rows.map((r) => r.event_id));
 }
 
 /** Moves the fence from `from` to `to` and commits, in one query (FenceLost when the fence moved). */
