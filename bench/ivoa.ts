@@ -56,7 +56,8 @@ export async function directLoad(databaseUrl: string, n: number, batch: number):
   let events: DecodedEvent[] = [];
   const flush = async () => {
     await client.query('BEGIN');
-    await client.query(`SET LOCAL search_path TO ${schema}, public`);
+    // the projection commits without waiting for the WAL flush (platform/consumer/batch.ts): so does its baseline
+    await client.query(`SET LOCAL search_path TO ${schema}, public; SET LOCAL synchronous_commit TO off`);
     await applyChanges(client, events.flatMap((e) => fold(e, id)));
     await client.query('COMMIT');
     events = [];
@@ -147,7 +148,7 @@ export async function run(opts: { dids?: number; cones?: number; batch?: number 
       },
       notes: [
         `${n} DIDs uniform over the sky, one replica each (${events} events: DidRegistered + ReplicaAdded), fed from a generated JSON-lines dump through the batching producer`,
-        `feeder: generated dump → events acknowledged by Kafka; projection: projection.ivoa started on the full log, until no lag and every row is there (DBB_BATCH_MAX=${batch}); direct_pg: the same fold + unnest statements straight into a scratch schema, same batch size, no Kafka (up to 200,000 DIDs)`,
+        `feeder: generated dump → events acknowledged by Kafka; projection: projection.ivoa started on the full log, until no lag and every row is there (DBB_BATCH_MAX=${batch}); direct_pg: the same fold + unnest statements straight into a scratch schema, same batch size and commit mode (synchronous_commit off, as the projection), no Kafka (up to 200,000 DIDs)`,
         `${nCones} cones, radius uniform 0.1°–1°, sequential; gateway = HTTP GET /scs (VOTable), direct = the same SQL with pg`,
       ],
     };
