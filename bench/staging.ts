@@ -119,9 +119,12 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
     });
     // how busy the one event loop (gateway, processor, projection, reply listener) was meanwhile: near 1 = it is the bottleneck
     const elu0 = performance.eventLoopUtilization();
+    const cpu0 = process.cpuUsage(); // the whole process: backbone thread, the HTTP clients' worker, libuv threads
     const hard = await linkRequests({ url, token, method: 'symlink_copy', username: 'linker', src: 'many/f{i}.dat', prefix: 'h/', n: nLinks, clients });
     const soft = await linkRequests({ url, token, method: 'local_symlink', username: 'linker', src: 'many/f{i}.dat', prefix: 's/', n: nLinks, clients });
     const linksLoopBusy = performance.eventLoopUtilization(elu0).utilization;
+    const cpu = process.cpuUsage(cpu0);
+    const linksCpuMsPerRequest = (cpu.user + cpu.system) / 1000 / (2 * nLinks);
     const hardS = hard.seconds;
     const softS = soft.seconds;
     // where a request's time goes: client send → gateway append (requested_at) → effect start → effect end → reply received
@@ -183,6 +186,7 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
       symlink_median_effect_ms: Number(latOf('local_symlink').effect_ms),
       idle_median_append_to_effect_ms: Number(idle[0]?.wait_ms ?? NaN),
       links_event_loop_utilization: linksLoopBusy,
+      links_process_cpu_ms_per_request: linksCpuMsPerRequest,
       links_median_send_to_append_ms: median(split.map((x) => x[0]!)),
       links_median_append_to_effect_ms: median(split.map((x) => x[1]!)),
       links_median_effect_ms: median(split.map((x) => x[2]!)),
@@ -208,6 +212,7 @@ export async function run(opts: { gib?: number; links?: number; clients?: number
         `local_copy = kernel copy (fs.copyFile: reflink or copy_file_range) to a temp name, then the copy hashed (sha256, worker thread) while compared byte for byte with the source and fsynced, chmod 0444, link to the final name (processors/staging/effects.ts); e2e adds HTTP + Kafka + processor + reply`,
         'second baseline: `cp` then `openssl dgst -sha256` of the copy (a hash needs one sequential pass at OpenSSL speed, which bounds any hashing copy)',
         `${nLinks} hard link and ${nLinks} symlink requests (one small source file each) over HTTP with ${clients} concurrent clients in a worker thread (each: StagingRequested → processor → FileStaged → reply)`,
+        'links_process_cpu_ms_per_request: CPU time (user + system) of this process, HTTP clients included, per link request; Kafka and Postgres are other processes',
         'links_median_*: each link request split at the projection\'s requested_at (the gateway\'s append), started_at and finished_at (the processor\'s clock: same machine), and the client\'s send and receive times',
         `idle: ${idleN} symlink requests one after another (1 client); append → effect = started_at − requested_at in projection_staging (requested_at is the gateway's append time)`,
         'goals: local_copy ≥ 90 % of cp; link requests ≥ 500/s; idle append → effect ≤ 20 ms (a goal ratio ≤ 1 is met)',
