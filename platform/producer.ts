@@ -14,7 +14,7 @@ import { newId } from './ids.ts';
 import { enqueue } from './outbox.ts';
 import { replyCopy } from './reply-route.ts';
 import type { Tx } from './db.ts';
-import type { Appender, AppendOptions, BodyOf, EventName, Meta } from './types.ts';
+import type { Appender, AppendItem, AppendOptions, BodyOf, EventName, Meta } from './types.ts';
 import { traceHeaders, tracingOn, type Context } from './tracing.ts';
 
 export interface RawRecord { topic: string; key: string | Buffer | null; value: Buffer | null; headers?: IHeaders; partition?: number }
@@ -231,13 +231,22 @@ export function makeMeta(source: string, opts: AppendOptions = {}): Meta {
 /** The typed way to put an event on its topic, outside a consumer transaction (gateway, edge producers);
  *  `appendInTx` puts it in the outbox of the caller's transaction instead. */
 export function createAppender(deps: { producer: BatchingProducer; serde: Serde; config: Pick<Config, 'namespace'>; source: string }): Appender {
+  const recordOf = <N extends EventName>(name: N, key: string, body: BodyOf<N>, opts?: AppendOptions): { record: RawRecord; meta: Meta } => {
+    const entry = deps.serde.catalog.get(name);
+    const meta = makeMeta(deps.source, opts);
+    const value = deps.serde.encode(name, { meta, ...body });
+    return { record: { topic: ns(deps.config, entry.topic), key, value, headers: eventHeaders(entry.name, meta) }, meta };
+  };
   return {
     async append<N extends EventName>(name: N, key: string, body: BodyOf<N>, opts?: AppendOptions): Promise<Meta> {
-      const entry = deps.serde.catalog.get(name);
-      const meta = makeMeta(deps.source, opts);
-      const value = deps.serde.encode(name, { meta, ...body });
-      await deps.producer.send({ topic: ns(deps.config, entry.topic), key, value, headers: eventHeaders(entry.name, meta) });
+      const { record, meta } = recordOf(name, key, body, opts);
+      await deps.producer.send(record);
       return meta;
+    },
+    async appendMany(events: AppendItem[]): Promise<Meta[]> {
+      const built = events.map((e) => recordOf(e.name, e.key, e.body, e.opts));
+      await deps.producer.sendMany(built.map((b) => b.record));
+      return built.map((b) => b.meta);
     },
     async appendInTx<N extends EventName>(tx: Tx, name: N, key: string, body: BodyOf<N>, opts?: AppendOptions): Promise<Meta> {
       const entry = deps.serde.catalog.get(name);

@@ -45,7 +45,13 @@ export interface Appender {
   /** Writes the event into the outbox inside the caller's transaction (published by the relay after
    *  commit), so a route can commit a uniqueness reservation and its event together. */
   appendInTx?<N extends EventName>(tx: pg.PoolClient, name: N, key: string, body: BodyOf<N>, opts?: AppendOptions): Promise<Meta>;
+  /** Appends events in order as one group, waiting once: all of them or a prefix is written, never a later
+   *  one without the earlier ones (BatchingProducer.sendMany); rejects when any is not written. */
+  appendMany?(events: AppendItem[]): Promise<Meta[]>;
 }
+
+/** One event of an `appendMany`. */
+export type AppendItem = { [N in EventName]: { name: N; key: string; body: BodyOf<N>; opts?: AppendOptions } }[EventName];
 
 export type EffectOutcome<T> = { status: 'DONE'; result: T } | { status: 'UNKNOWN' };
 
