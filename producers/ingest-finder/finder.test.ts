@@ -15,14 +15,26 @@ import { InvalidEventError, TransientError } from '../../platform/errors.ts';
 
 const log = pino({ level: 'silent' });
 
+/** appendMany over `append`, one event after the other: a failed event stops the group (all or a prefix). */
+function withMany(a: Pick<Appender, 'append'>): Appender {
+  return {
+    append: a.append,
+    async appendMany(events) {
+      const out = [];
+      for (const e of events) out.push(await a.append(e.name, e.key, e.body as never, e.opts));
+      return out;
+    },
+  };
+}
+
 function recorder() {
   const events: { name: string; key: string; body: any; eventId?: string }[] = [];
-  const appender: Appender = {
+  const appender = withMany({
     async append(name, key, body, opts) {
       events.push({ name, key, body, eventId: opts?.eventId });
       return { eventId: opts?.eventId ?? 'x', occurredAt: 0, correlationId: 'c', causationId: null, actor: null, source: 't' };
     },
-  };
+  });
   return { appender, events };
 }
 
@@ -145,12 +157,12 @@ describe('ingest finder (real files, recording appender)', () => {
     await put(join(cfg.source, 'r.fits'), 'RRR');
     const { appender, events } = recorder();
     let failOnce = true;
-    const flaky: Appender = {
+    const flaky = withMany({
       async append(name, key, body, opts) {
         if (name === 'FileMoved' && failOnce) { failOnce = false; throw new Error('broker down'); }
         return appender.append(name, key, body, opts);
       },
-    };
+    });
     const finder = await createFinder({ appender: flaky, log }, cfg);
     await finder.scanOnce();
     expect(events.map((e) => e.name)).toEqual(['FileDiscovered']);
@@ -166,12 +178,12 @@ describe('ingest finder (real files, recording appender)', () => {
     await put(join(cfg.source, 'ok.fits'), 'OK');
     await put(join(cfg.source, 'r.fits'), 'RRR');
     const { appender, events } = recorder();
-    const flaky: Appender = {
+    const flaky = withMany({
       async append(name, key, body, opts) {
         if (name === 'FileMoved' && (body as unknown as { relPath: string }).relPath === 'r.fits') throw new Error('broker down');
         return appender.append(name, key, body, opts);
       },
-    };
+    });
     await (await createFinder({ appender: flaky, log }, cfg)).scanOnce();
     const pending = join(cfg.storage, '.dbb-finder', 'pending');
     const entries = await readdir(pending);
@@ -189,12 +201,12 @@ describe('ingest finder (real files, recording appender)', () => {
     await put(join(cfg.source, 'other.fits'), 'OOO');
     const { appender, events } = recorder();
     let down = true;
-    const flaky: Appender = {
+    const flaky = withMany({
       async append(name, key, body, opts) {
         if (name === 'FileMoved' && down) throw new Error('broker down');
         return appender.append(name, key, body, opts);
       },
-    };
+    });
     const finder = await createFinder({ appender: flaky, log }, cfg);
     const spec = storageEventsConsumer(finder, cfg);
     const record = { key: null, value: Buffer.from(JSON.stringify({ path: 'n/e.fits' })), offset: '0', timestamp: '0' };

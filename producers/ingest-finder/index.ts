@@ -7,7 +7,7 @@ import { unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Appender } from '../../platform/types.ts';
+import type { Appender, AppendItem } from '../../platform/types.ts';
 import { fileIdOf } from '../../domains/ingest/ids.ts';
 import type { FinderConfig } from '../../domains/ingest/config.ts';
 import { Limiter } from '../../platform/limiter.ts';
@@ -55,23 +55,27 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
   const inflight = new Set<string>();
   const stats: Record<Action | 'skipped', number> = { move: 0, delete: 0, keep: 0, conflict: 0, skipped: 0 };
 
-  async function emitDiscovered(i: Intent) {
-    await deps.appender.append('FileDiscovered', i.fileId, {
-      fileId: i.fileId, relPath: i.rel, sourcePath: i.src, size: i.size, checksum: i.checksum, mtime: Math.round(i.mtimeMs),
-    }, { eventId: i.discoveredId, correlationId: i.discoveredId, occurredAt: i.discoveredAt });
-  }
+  const appendMany = deps.appender.appendMany?.bind(deps.appender);
+  if (!appendMany) throw new Error('the finder needs an appender with appendMany (platform/producer.ts createAppender)');
 
-  async function emitOutcome(i: Intent) {
+  /** A file's two events: FileDiscovered, then the outcome of its action. */
+  function eventsOf(i: Intent): AppendItem[] {
+    const discovered: AppendItem = {
+      name: 'FileDiscovered', key: i.fileId,
+      body: { fileId: i.fileId, relPath: i.rel, sourcePath: i.src, size: i.size, checksum: i.checksum, mtime: Math.round(i.mtimeMs) },
+      opts: { eventId: i.discoveredId, correlationId: i.discoveredId, occurredAt: i.discoveredAt },
+    };
     const opts = { eventId: i.outcomeId, correlationId: i.discoveredId, causationId: i.discoveredId };
     const base = { fileId: i.fileId, relPath: i.rel, sourcePath: i.src, storagePath: i.dest, size: i.size, checksum: i.checksum };
-    if (i.action === 'move') await deps.appender.append('FileMoved', i.fileId, base, opts);
-    else if (i.action === 'conflict') {
-      await deps.appender.append('FileConflictFound', i.fileId, {
-        ...base, existingChecksum: i.existingChecksum ?? '',
-        reason: `a different file with the same name is already in storage (${i.dest}); the new file stays in the source, nothing was overwritten`,
-      }, opts);
-    } else await deps.appender.append('DuplicateFound', i.fileId, { ...base, action: i.action === 'delete' ? 'Delete' : 'Keep' }, opts);
-    stats[i.action]++;
+    const outcome: AppendItem = i.action === 'move' ? { name: 'FileMoved', key: i.fileId, body: base, opts }
+      : i.action === 'conflict' ? {
+        name: 'FileConflictFound', key: i.fileId, opts, body: {
+          ...base, existingChecksum: i.existingChecksum ?? '',
+          reason: `a different file with the same name is already in storage (${i.dest}); the new file stays in the source, nothing was overwritten`,
+        },
+      }
+      : { name: 'DuplicateFound', key: i.fileId, body: { ...base, action: i.action === 'delete' ? 'Delete' : 'Keep' }, opts };
+    return [discovered, outcome];
   }
 
   const madeDirs = new Set<string>();
@@ -122,18 +126,16 @@ export async function createFinder(deps: FinderDeps, cfg: FinderConfig): Promise
    *  since the file may already have left the source. */
   const retry = new Set<string>();
 
-  /** Carries out intents already in the journal: for each file, FileDiscovered, the action, then the outcome
-   *  once FileDiscovered is acknowledged (the producer keeps their order on the file's partition, so the move
-   *  need not wait for the first acknowledgement). The files through leave the journal with one write; a
-   *  failed one stays there and is retried. Returns the failures. `fresh`: first try, nothing done yet. */
+  /** Carries out intents already in the journal: every file's action, then per file FileDiscovered and the
+   *  outcome as one group (written both, or FileDiscovered alone, or neither: never the outcome without it),
+   *  all groups queued at once so the producer sends them together. The files through leave the journal with
+   *  one write; a failed one stays there and is retried. Returns the failures. `fresh`: first try, nothing done yet. */
   async function complete(intents: Intent[], fresh: boolean): Promise<{ intent: Intent; err: unknown }[]> {
     const results = await Promise.allSettled(intents.map(async (i) => {
-      const discovered = emitDiscovered(i);
-      discovered.catch(() => {}); // awaited below; avoids an unhandled rejection while acting
       const done = await act(i, fresh);
       if (done.action !== i.action) journal.update(done); // a move that turned into a conflict
-      await discovered;
-      await emitOutcome(done);
+      await appendMany!(eventsOf(done));
+      stats[done.action]++;
     }));
     const through: string[] = [];
     const failed: { intent: Intent; err: unknown }[] = [];
