@@ -65,7 +65,7 @@ describe('staging escape corpus', () => {
     if (!FS_CODES.has(c.code)) expect(await topicEnd()).toBe(endBefore);
     expect(res.statusCode, res.body).toBeGreaterThanOrEqual(400);
     expect(res.statusCode, res.body).toBeLessThan(500);
-    expect(res.json().code).toBe(`DBB_STAGING_${c.code}`);
+    expect(res.json().code).toBe(c.code.startsWith('DBB_') ? c.code : `DBB_STAGING_${c.code}`); // NUL: refused by the gateway for every route
     expect(snapshot(site.dir)).toEqual(before);
   });
 });
