@@ -162,8 +162,10 @@ export async function startConsumer(spec: ConsumerSpec, deps: RuntimeDeps, opts:
     const end = stopAt?.get(tp);
     if (end !== undefined && stored >= end) markReached(tp);
     // Kafka's committed offset never passes what Postgres holds: a restarted or rebalanced consumer
-    // fetches from there (kafkajs's fetch position, moved when a batch is queued, lives in memory only)
-    await consumer.commitOffsets([{ topic, partition, offset: String(stored) }]).catch(() => {});
+    // fetches from there (kafkajs's fetch position, moved when a batch is queued, lives in memory only).
+    // Not awaited: it is only where fetching restarts (behind the stored offset means a seek), and the
+    // lane's next batch need not wait for the group coordinator
+    consumer.commitOffsets([{ topic, partition, offset: String(stored) }]).catch(() => {});
   };
 
   await consumer.run({
