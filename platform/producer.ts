@@ -49,6 +49,15 @@ export interface ProducerState {
 
 const RECENT_REQUESTS = 20;
 
+/**
+ * kafkajs's retry inside one send, spelled out because its defaults depend on NODE_ENV: under `test`
+ * each wait is capped at 1 s, so a send gave up after ~6 s, before the controller had fenced a
+ * SIGKILLed leader (broker.session.timeout.ms, 9 s by default) and elected a new one (issue 18, 3-broker
+ * run 11); otherwise the waits grow to 30 s (~80 s in all). Here ~26 s in all: 100 ms doubling to 5 s,
+ * 10 retries.
+ */
+const SEND_RETRY = { initialRetryTime: 100, maxRetryTime: 5000, factor: 0.2, multiplier: 2, retries: 10 };
+
 export class BatchingProducer {
   private producer: Producer;
   private pending: Pending[] = [];
@@ -68,7 +77,7 @@ export class BatchingProducer {
   }
 
   private newProducer(): Producer {
-    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: SEND_RETRY });
     const generation = ++this.generation;
     this.recent = [];
     const note = (line: string) => {
