@@ -83,7 +83,7 @@ export async function run(opts: { files?: number; concurrency?: number } = {}): 
       },
       notes: [
         `${n} files of ~40 bytes in 100 directories, all present before the finder starts (stableMs 0, watch mode)`,
-        `finder: walk + sha256 + journal intent + FileDiscovered + link/unlink into storage + FileMoved, ${cfg.concurrency} files in flight (finder.concurrency)`,
+        `finder: walk + sha256 + one journal entry per batch of ${cfg.concurrency} files (finder.concurrency; two batches at once) + link/unlink into storage + FileDiscovered and FileMoved appended as one group per file`,
         'end to end: until the Registry plugin has registered every file (FileMoved → IngestQueued + attempt → IngestAttempted); with projection: until projection_ingest shows SUCCESS for all',
         'mv baseline: one `mv -t` process renaming every file (no checksum, no events); goals: ≥ 1,000 files/s end to end (≥ 0.05× mv), finder ≥ 0.25× mv',
       ],
