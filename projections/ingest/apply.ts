@@ -66,24 +66,21 @@ UPDATE files SET ${COLS.map(([k, col]) => `${col} = CASE WHEN u.f ? '${k}' THEN 
   discovered_at = COALESCE(files.discovered_at, to_timestamp(u.d/1000.0)), updated_at = to_timestamp(u.at/1000.0), last_offset = u.o
 FROM ${FILES_IN} WHERE files.file_id = u.id AND files.last_offset < u.o`;
 
-/** The same as applyChanges in multi-row statements: a file changes at most once per segment (its next
- *  change opens the next one; usually the whole batch is one). Per segment the creating changes insert
- *  the files not there yet, then every change updates the rows below its offset (a row just inserted is
- *  at it already); history rows at the end, all at once. */
+/** The same as applyChanges in multi-row statements: a file's k-th change of the batch goes to segment k
+ *  (files are independent rows, only each file's own order matters), so a batch of files that each change
+ *  twice (FileDiscovered then FileMoved, side by side in the log) is two segments, not one per file. Per
+ *  segment the creating changes insert the files not there yet, then every change updates the rows below
+ *  its offset (a row just inserted is at it already); history rows at the end, all at once. */
 export async function applyBatch(tx: Pick<pg.PoolClient, 'query'>, changes: RowChange[]): Promise<void> {
-  let segment: Extract<RowChange, { op: 'file' }>[] = [];
-  const seen = new Set<string>();
+  const segments: Extract<RowChange, { op: 'file' }>[][] = [];
+  const seen = new Map<string, number>();
   for (const c of changes) {
     if (c.op !== 'file') continue;
-    if (seen.has(c.fileId)) {
-      await applyFiles(tx, segment);
-      segment = [];
-      seen.clear();
-    }
-    seen.add(c.fileId);
-    segment.push(c);
+    const k = seen.get(c.fileId) ?? 0;
+    seen.set(c.fileId, k + 1);
+    (segments[k] ??= []).push(c);
   }
-  await applyFiles(tx, segment);
+  for (const segment of segments) await applyFiles(tx, segment);
   const ev = changes.flatMap((c) => (c.op === 'event' ? [c] : []));
   if (ev.length) {
     await tx.query(
