@@ -1,7 +1,7 @@
 // The gateway's input rules without a stack: JSON bodies are validated without type coercion (query
 // strings still are), a route with a JSON body schema needs a JSON body, and control routes take at
 // most 1 MiB (413 problem+json) while the GW chunk upload route takes GW_MAX_CHUNK_BYTES.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -17,6 +17,8 @@ const dir = mkdtempSync(join(tmpdir(), 'dbb-app-test-'));
 const appended: { name: string; body: unknown }[] = [];
 const requested: { name: string; body: unknown }[] = [];
 let app: App;
+/** a GW chunk with this t0 fails its append (the broker is away) */
+const APPEND_FAILS = 13;
 
 beforeAll(async () => {
   const env = {
@@ -30,7 +32,11 @@ beforeAll(async () => {
     config, env, db, log: pino({ level: 'silent' }), auth: createAuth(config),
     appender: { append: async (name: string, _key: string, body: unknown) => { appended.push({ name, body }); return { eventId: 'e', correlationId: 'c' }; } } as never,
     replies: {
-      request: async (name: string, _key: string, body: unknown) => { requested.push({ name, body }); throw new ReplyTimeoutError('c', 1); },
+      request: async (name: string, _key: string, body: unknown) => {
+        requested.push({ name, body });
+        if ((body as { t0?: number }).t0 === APPEND_FAILS) throw new Error('broker unreachable');
+        throw new ReplyTimeoutError('c', 1);
+      },
       subscribe: () => () => {},
       correlationId: () => '00000000-0000-8000-8000-000000000000',
     } as never,
@@ -155,6 +161,20 @@ describe('body limits', () => {
     expect((await post('/streamdata', json)).statusCode).not.toBe(413);
     const over = await post('/streamdata?t0=0&dt=0.001', Buffer.alloc(4 * 1024 * 1024 + 8), { 'content-type': 'application/octet-stream' });
     expect(over.statusCode).toBe(413);
+    requested.splice(0);
+  });
+
+  it('keeps a chunk file whose event was appended (reply timeout) and removes one whose append failed', async () => {
+    const incoming = join(dir, 'gw', 'default', 'incoming');
+    const files = () => (existsSync(incoming) ? readdirSync(incoming) : []);
+    const before = files();
+    expect((await post('/streamdata?t0=1&dt=0.001', Buffer.alloc(64), { 'content-type': 'application/octet-stream' })).statusCode).toBe(504);
+    const kept = files().filter((f) => !before.includes(f));
+    expect(kept).toHaveLength(1);
+    expect((requested.at(-1)?.body as { file?: string }).file).toBe(kept[0]);
+    const failed = await post(`/streamdata?t0=${APPEND_FAILS}&dt=0.001`, Buffer.alloc(64), { 'content-type': 'application/octet-stream' });
+    expect(failed.statusCode).toBeGreaterThanOrEqual(500);
+    expect(files().filter((f) => !before.includes(f))).toEqual(kept);
     requested.splice(0);
   });
 });

@@ -3,7 +3,7 @@
 // the seed's /streamdata body `{"h":[...],"t":[t0,dt]}`, or with GW_FILE_FORMAT=json-b64
 // `{"h_b64":"<base64 float64le>","dtype":"float64le","n":N,"t":[t0,dt]}`.
 import { randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { datastorePaths } from './paths.ts';
 
@@ -70,4 +70,39 @@ export function writeIncomingChunk(root: string, datastoreId: string, samples: F
     closeSync(fd);
   }
   return name;
+}
+
+/** Removes a chunk file whose event was not appended (the append failed: the client is told so and sends
+ *  again; stored now, the chunk would be there twice). Already gone: nothing to do. */
+export function removeIncomingChunk(root: string, datastoreId: string, name: string): void {
+  try {
+    unlinkSync(join(datastorePaths(root, datastoreId).incoming, name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** How long an event can name an incoming file: the GwChunkReceived topic's retention (7 days). */
+export const INCOMING_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+/** Removes incoming/ files older than `maxAgeMs` in every datastore under `root`: left by a gateway that died
+ *  between writing a chunk and appending its event, so no event names them (none that old is left in the
+ *  log). Returns how many were removed. */
+export function sweepIncoming(root: string, maxAgeMs = INCOMING_MAX_AGE_MS, now = Date.now()): number {
+  let removed = 0;
+  let datastores: string[];
+  try { datastores = readdirSync(root); } catch { return 0; }
+  for (const id of datastores) {
+    const dir = datastorePaths(root, id).incoming;
+    let names: string[];
+    try { names = readdirSync(dir); } catch { continue; }
+    for (const name of names) {
+      try {
+        if (now - statSync(join(dir, name)).mtimeMs <= maxAgeMs) continue;
+        unlinkSync(join(dir, name));
+        removed++;
+      } catch { /* removed meanwhile */ }
+    }
+  }
+  return removed;
 }

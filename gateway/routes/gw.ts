@@ -3,9 +3,9 @@
 // Mutations append a request on dbb.gw.requests and answer with the processor's outcome (request/reply).
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequestError } from '../../platform/errors.ts';
+import { BadRequestError, ReplyTimeoutError } from '../../platform/errors.ts';
 import { loadGwConfig, DATASTORE_ID_PATTERN } from '../../domains/gw/config.ts';
-import { writeIncomingChunk } from '../../domains/gw/chunk-file.ts';
+import { removeIncomingChunk, sweepIncoming, writeIncomingChunk } from '../../domains/gw/chunk-file.ts';
 import { getDatastore, getHistory, listBufferFiles, listDatastores, type DatastoreView, type HistoryEntry } from '../../projections/gw/queries.ts';
 import { is } from '../../platform/types.ts';
 import { actorOf, type App, type GatewayDeps, type RoutePlugin } from '../types.ts';
@@ -119,6 +119,8 @@ td,th{padding:.2em .8em;text-align:left}progress{width:20em}</style></head><body
 
 export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
   const gw = loadGwConfig(deps.config, deps.env);
+  const swept = sweepIncoming(gw.dataDir);
+  if (swept) app.log.warn({ removed: swept }, 'removed incoming chunk files no event names (a gateway died between writing and appending)');
   const seed = { mutate: deps.auth.require('producer', 'gw-seed'), read: deps.auth.require('reader', 'gw-seed') };
   const v1 = { mutate: deps.auth.require('producer'), admin: deps.auth.require('operator'), read: deps.auth.require('reader') };
 
@@ -136,6 +138,10 @@ export const gwRoutes: RoutePlugin = async (app: App, deps: GatewayDeps) => {
     const file = writeIncomingChunk(gw.dataDir, id, c.samples, c.t0, c.dt, gw.fileFormat, gw.fsync);
     const reply = await deps.replies.request('GwChunkReceived', id, { datastoreId: id, h: NO_BYTES, t0: c.t0, dt: c.dt, nSamples: c.samples.length, file }, {
       actor: actorOf(req), replies: ['GwChunkStored', 'GwChunkFailed'],
+    }).catch((err) => {
+      // a reply timeout: the event is in the log and the processor will store or discard the file
+      if (!(err instanceof ReplyTimeoutError)) removeIncomingChunk(gw.dataDir, id, file);
+      throw err;
     });
     if (is(reply, 'GwChunkStored')) {
       const v = reply.value;
