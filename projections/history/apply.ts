@@ -4,13 +4,15 @@
 import type pg from 'pg';
 import type { HistoryRow } from './fold.ts';
 
+/** The rows go as one JSON parameter: pg would build an escaped array literal per column (12 strings
+ *  of the batch's size, and a replace per element), most of the workers' allocation under an ingest burst. */
 export async function applyRows(tx: pg.PoolClient, rows: HistoryRow[]): Promise<void> {
   if (!rows.length) return;
-  const col = <K extends keyof HistoryRow>(k: K) => rows.map((r) => r[k]);
   await tx.query(
     `INSERT INTO history_events (topic, partition, "offset", domain, entity_key, event, occurred_at, actor, outcome, detail, correlation_id, event_id)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::uuid[])
+     SELECT topic, partition, "offset", domain, "entityKey", event, to_timestamp("occurredAt"/1000.0), actor, outcome, detail, "correlationId", "eventId"
+     FROM json_to_recordset($1::json) AS u(topic text, partition int, "offset" bigint, domain text, "entityKey" text, event text, "occurredAt" float8,
+       actor text, outcome text, detail text, "correlationId" text, "eventId" uuid)
      ON CONFLICT (topic, partition, "offset") DO NOTHING`,
-    [col('topic'), col('partition'), col('offset'), col('domain'), col('entityKey'), col('event'), rows.map((r) => new Date(r.occurredAt)),
-      col('actor'), col('outcome'), col('detail'), col('correlationId'), col('eventId')]);
+    [JSON.stringify(rows)]);
 }

@@ -49,7 +49,9 @@ export async function applyChanges(tx: Pick<pg.PoolClient, 'query'>, changes: Ro
 
 const CAST: Record<string, string> = { size: '::bigint', in_storage: '::boolean', attempts: '::integer' };
 const FIELD_SQL = Object.fromEntries(COLS.map(([k, col]) => [k, `(u.f->>'${k}')${CAST[col] ?? ''}`])) as Record<string, string>;
-const FILES_IN = `unnest($1::text[], $2::bigint[], $3::float8[], $4::text[], $5::text[], $6::float8[], $7::jsonb[], $8::boolean[]) AS u(id, o, at, st, fr, d, f, up)`;
+// the rows go as one JSON parameter, not one array per column: pg builds an escaped array literal per
+// column (a replace per element), most of the workers' allocation under an ingest burst
+const FILES_IN = `json_to_recordset($1::json) AS u(id text, o bigint, at float8, st text, fr text, d float8, f jsonb, up boolean)`;
 // status moves only along TRANSITIONS (u.fr: the statuses it may move from, comma-separated)
 const MOVES = `u.st IS NOT NULL AND COALESCE(files.status, 'NONE') = ANY(string_to_array(u.fr, ','))`;
 const INSERT_FILES = `
@@ -86,24 +88,19 @@ export async function applyBatch(tx: Pick<pg.PoolClient, 'query'>, changes: RowC
     await tx.query(
       `INSERT INTO file_events (event_id, file_id, event_offset, event, status, occurred_at, actor, plugin, attempt, duration_ms, error, details)
        SELECT i, f, o, e, s, to_timestamp(t/1000.0), a, p, n, d, er, de
-       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::integer[], $10::bigint[], $11::text[], $12::jsonb[])
-         AS u(i, f, o, e, s, t, a, p, n, d, er, de)
+       FROM json_to_recordset($1::json) AS u(i text, f text, o bigint, e text, s text, t float8, a text, p text, n integer, d bigint, er text, de jsonb)
        ON CONFLICT (event_id) DO NOTHING`,
-      [ev.map((c) => c.eventId), ev.map((c) => c.fileId), ev.map((c) => c.offset), ev.map((c) => c.event), ev.map((c) => c.status), ev.map((c) => c.occurredAt),
-        ev.map((c) => c.actor), ev.map((c) => c.plugin), ev.map((c) => c.attempt), ev.map((c) => c.durationMs), ev.map((c) => c.error),
-        ev.map((c) => (c.details === null ? null : JSON.stringify(c.details)))],
+      [JSON.stringify(ev.map((c) => ({ i: c.eventId, f: c.fileId, o: c.offset, e: c.event, s: c.status, t: c.occurredAt, a: c.actor, p: c.plugin, n: c.attempt, d: c.durationMs, er: c.error, de: c.details })))],
     );
   }
 }
 
 async function applyFiles(tx: Pick<pg.PoolClient, 'query'>, files: Extract<RowChange, { op: 'file' }>[]): Promise<void> {
   if (!files.length) return;
-  const params = [
-    files.map((c) => c.fileId), files.map((c) => c.offset), files.map((c) => c.at), files.map((c) => c.status?.to ?? null),
-    files.map((c) => (c.status?.from ?? []).join(',')), files.map((c) => c.fields.discoveredAt ?? null),
-    files.map((c) => JSON.stringify(Object.fromEntries(COLS.filter(([k]) => c.fields[k] !== undefined).map(([k]) => [k, c.fields[k]])))),
-    files.map((c) => c.upsert),
-  ];
+  const params = [JSON.stringify(files.map((c) => ({
+    id: c.fileId, o: c.offset, at: c.at, st: c.status?.to ?? null, fr: (c.status?.from ?? []).join(','), d: c.fields.discoveredAt ?? null,
+    f: Object.fromEntries(COLS.filter(([k]) => c.fields[k] !== undefined).map(([k]) => [k, c.fields[k]])), up: c.upsert,
+  })))];
   if (files.some((c) => c.upsert)) await tx.query(INSERT_FILES, params);
   await tx.query(UPDATE_FILES, params);
 }
