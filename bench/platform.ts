@@ -22,7 +22,7 @@ import { is, type ConsumerSpec, type DecodedEvent } from '../platform/types.ts';
 import { TOPIC } from '../schemas/generated/index.ts';
 import { createSampleProjection } from '../test/support/sample/index.ts';
 import { machine, numArg, percentile, sleep, startBenchStack, until, type BenchResult, type BenchStack } from './support/stack.ts';
-import { rawConsume } from './support/raw-consume.ts';
+import { rawConsume, steadyPerS, type ReadPhases } from './support/raw-consume.ts';
 import { DOMAIN_LOGS } from './support/domain-logs.ts';
 
 export type { BenchResult };
@@ -109,7 +109,18 @@ async function replayDomains(stack: BenchStack, n: number, metrics: Record<strin
     const spec = d.spec(platform);
     const made = d.produce ? await d.produce(platform, n) : { events: produced, check: 'SELECT count(*)::int AS n FROM history_events', expect: produced };
     produced += d.produce ? made.events : 0;
-    const replayed = await replayProjection(platform, spec);
+    // phases of the replay, as for the bare consumer: start → first batch applied (migrations, group join,
+    // first fetch, first transaction), then first → last applied
+    const rp: ReadPhases = { firstMs: NaN, lastMs: NaN, firstBatch: 0 };
+    let seen = 0;
+    const t0 = performance.now();
+    const replayed = await replayProjection(platform, spec, { onProgress: (done) => {
+      if (done <= seen) return;
+      const now = performance.now() - t0;
+      if (!seen) { rp.firstMs = now; rp.firstBatch = done; }
+      rp.lastMs = now;
+      seen = done;
+    } });
     if (replayed.events !== made.events) throw new Error(`${d.domain}: replayed ${replayed.events} of ${made.events} events`);
     const { rows: [chk] } = await platform.db.query(made.check.replace(/FROM (\w+)/, `FROM ${replayed.schema}.$1`));
     if (chk.n !== made.expect) throw new Error(`${d.domain}: the rebuilt projection shows ${chk.n} rows where ${made.expect} were expected (${made.check})`);
@@ -118,11 +129,24 @@ async function replayDomains(stack: BenchStack, n: number, metrics: Record<strin
     metrics[`replay_${d.domain}_events`] = made.events;
     metrics[`replay_${d.domain}_events_per_s`] = rnd(perS);
     metrics[`raw_consume_${d.domain}_events_per_s`] = rnd(raw.perS);
+    const steady = steadyPerS(replayed.events, rp);
+    const rawSteady = raw.n / ((raw.phases.lastMs - (raw.phases.joinMs ?? 0)) / 1000);
+    metrics[`replay_${d.domain}_start_to_first_applied_ms`] = Math.round(rp.firstMs);
+    metrics[`replay_${d.domain}_steady_events_per_s`] = rnd(steady);
+    metrics[`replay_${d.domain}_last_applied_to_swapped_ms`] = Math.round(replayed.ms - rp.lastMs);
+    metrics[`raw_consume_${d.domain}_join_ms`] = Math.round(raw.phases.joinMs ?? NaN);
+    metrics[`raw_consume_${d.domain}_start_to_first_ms`] = Math.round(raw.phases.firstMs);
+    metrics[`raw_consume_${d.domain}_steady_events_per_s`] = rnd(rawSteady);
     ratios[`replay_${d.domain}_vs_raw_consume`] = perS / raw.perS;
+    ratios[`replay_${d.domain}_steady_vs_raw_consume_steady`] = steady / rawSteady;
+    ratios[`replay_${d.domain}_start_vs_raw_consume_start`] = rp.firstMs / raw.phases.firstMs;
     ratios[`replay_${d.domain}_vs_goal_50k`] = perS / 50_000;
-    log(`replay ${d.domain}: ${made.events} events, ${rnd(perS)}/s; bare consumer of the same topics ${rnd(raw.perS)}/s (${(perS / raw.perS).toFixed(2)}×)`);
+    ratios[`replay_${d.domain}_steady_vs_goal_50k`] = steady / 50_000;
+    log(`replay ${d.domain}: ${made.events} events, ${rnd(perS)}/s end to end (start → first applied ${Math.round(rp.firstMs)} ms, then ${rnd(steady)}/s, last applied → swapped ${Math.round(replayed.ms - rp.lastMs)} ms); `
+      + `bare consumer ${rnd(raw.perS)}/s (join ${Math.round(raw.phases.joinMs ?? NaN)} ms, first record ${Math.round(raw.phases.firstMs)} ms, last ${Math.round(raw.phases.lastMs)} ms: ${rnd(rawSteady)}/s once joined); `
+      + `${(perS / raw.perS).toFixed(2)}× end to end, ${(steady / rawSteady).toFixed(2)}× steady; load ${machine().loadavg[0]}`);
   }
-  notes.push(`domains: per domain ≈ ${n} events as its processors append them (staging: requested, started, staged or failed, waves of 100 requests; tape: 7 events per job of 10 files; gw: chunks round-robin over 20 datastores, frozen and flushed every 100; ingest: discovered, moved, queued, attempted; ivoa: DidRegistered + ReplicaAdded per DID), then history over all of those topics; replay = replayProjection (start to swap, group join and migrations included; DBB_BATCH_MAX ${config.batchMaxRecords}), rows checked after each; raw = a bare kafkajs consumer (fresh group, counting) of the same topics right after`);
+  notes.push(`domains: per domain ≈ ${n} events as its processors append them (staging: requested, started, staged or failed, waves of 100 requests; tape: 7 events per job of 10 files; gw: chunks round-robin over 20 datastores, frozen and flushed every 100; ingest: discovered, moved, queued, attempted; ivoa: DidRegistered + ReplicaAdded per DID), then history over all of those topics; replay = replayProjection (start to swap, group join and migrations included; DBB_BATCH_MAX ${config.batchMaxRecords}), rows checked after each; raw = a bare kafkajs consumer (fresh group, counting) of the same topics right after. Each read also in two phases: fixed = start → first batch applied (replay: migrations of the shadow schema, group join, first fetch, first transaction; raw: join, first fetch), steady = replay: the events after the first batch over first → last applied; raw: every record over join → last record, since its first fetch carries most of the records (*_steady_*)`);
   return ratios;
 }
 
