@@ -1,7 +1,7 @@
 // Benchmark: 16,384-sample float64 chunks through POST /streamdata over real HTTP with several concurrent
 // clients (gateway → Kafka → gw processor → JSON file → outcome → reply), beside the same work done straight
 // to disk in the same run, alternating round by round. Run: npx tsx bench/gw.ts [--chunks 600] [--clients 8] [--rounds 3]
-// [--workers N] [--datastores N] [--b64] [--no-json] [--split]
+// [--datastores N] [--b64] [--no-json] [--split]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, open, rename, rm } from 'node:fs/promises';
@@ -16,7 +16,6 @@ import { createAuth, hashToken } from '../gateway/plugins/auth.ts';
 import { buildApp } from '../gateway/app.ts';
 import { createGwProcessor } from '../processors/gw/index.ts';
 import { createGwProjection } from '../projections/gw/index.ts';
-import { loadGwConfig } from '../domains/gw/config.ts';
 import { chunkJson, type ChunkFormat } from '../domains/gw/chunk-file.ts';
 import { sendChunk } from '../producers/gw-streamer/stream.ts';
 
@@ -92,7 +91,7 @@ async function spawnProcessor(env: Env): Promise<ChildProcess> {
 
 const median = (xs: number[]) => { const v = xs.filter(Number.isFinite).sort((x, y) => x - y); return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : NaN; };
 
-export async function run(opts: { chunks?: number; clients?: number; json?: boolean; format?: ChunkFormat; datastores?: number; split?: boolean; rounds?: number; workers?: number } = {}): Promise<BenchResult> {
+export async function run(opts: { chunks?: number; clients?: number; json?: boolean; format?: ChunkFormat; datastores?: number; split?: boolean; rounds?: number } = {}): Promise<BenchResult> {
   const nChunks = opts.chunks ?? 600;
   const clients = opts.clients ?? 8;
   const format = opts.format ?? 'json';
@@ -109,11 +108,9 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
       GW_DATA_DIR: join(work, 'buffer'),
       GW_MAX_SIZE: String(2 ** 50),
       GW_FILE_FORMAT: format,
-      ...(opts.workers === undefined ? {} : { GW_FORMAT_WORKERS: String(opts.workers) }),
     },
   });
   const { env, config, platform } = bench;
-  const workers = loadGwConfig(config, env).formatWorkers;
   const log = createLogger({ level: 'warn', name: 'bench-gw' });
   const replies = await startReplyListener({ config, kafka: platform.kafka, serde: platform.serde, appender: platform.appender, log });
   const app = await buildApp({ config, env, db: platform.db, appender: platform.appender, replies, auth: createAuth(config), log });
@@ -172,7 +169,7 @@ export async function run(opts: { chunks?: number; clients?: number; json?: bool
         'cpu_per_chunk_disk_json_files_vs_octet': median(r.diskCpu.map((c, k) => c / r.octetCpu[k])),
       },
       notes: [
-        `${nChunks} chunks × ${SAMPLES} float64 (${(SAMPLES * 8) / 1024} KiB of strain each), ${clients} concurrent HTTP clients over ${stores.length} datastore(s), file format ${format}, ${workers} format worker(s), processor ${opts.split ? 'in its own process' : 'in the gateway process'}, HTTP clients in a child process; cpu = this process (gateway + processor + projection + format workers), not the broker's or Postgres's; MB = 10^6 bytes of strain`,
+        `${nChunks} chunks × ${SAMPLES} float64 (${(SAMPLES * 8) / 1024} KiB of strain each), ${clients} concurrent HTTP clients over ${stores.length} datastore(s), file format ${format}, processor ${opts.split ? 'in its own process' : 'in the gateway process'}, HTTP clients in a child process; cpu = this process (gateway + processor + projection), not the broker's or Postgres's; MB = 10^6 bytes of strain`,
         'disk_raw: the float64 bytes as files (temp+rename, same clients); disk_same_files_preformatted: the processor\'s file bytes, already formatted, written straight to disk; disk_json_files: format + write, no backbone',
         `${rounds} rounds, each: disk_json_files, then octet-stream bodies, then JSON bodies (a quarter of the chunks); octet_vs_disk_json_files, json_body_vs_disk_json_files and the cpu ratio are the median of the rounds' ratios (octet ${f2(r.octetRatio)}; JSON ${f2(r.jsonRatio)}), the MB/s metrics are totals over the rounds`,
       ],
@@ -195,7 +192,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '-
 } else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const arg = (name: string) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : undefined; };
   const fmt = process.argv.includes('--b64') ? 'json-b64' : 'json';
-  run({ chunks: arg('chunks'), clients: arg('clients'), datastores: arg('datastores'), rounds: arg('rounds'), workers: arg('workers'), format: fmt, json: !process.argv.includes('--no-json'), split: process.argv.includes('--split') })
+  run({ chunks: arg('chunks'), clients: arg('clients'), datastores: arg('datastores'), rounds: arg('rounds'), format: fmt, json: !process.argv.includes('--no-json'), split: process.argv.includes('--split') })
     .then((r) => { console.log(JSON.stringify(r)); process.exit(0); })
     .catch((err) => { console.error(err); process.exit(1); });
 }

@@ -55,9 +55,6 @@ export interface DeciderHandler<S, I, E extends Appended, F, C, U = never> {
   perform(effect: F, ctx: HandlerContext, event: DecodedEvent, n: number): Promise<I>;
   /** keys decided at once within a batch (effects of different keys overlap); default 1 */
   concurrency?: number;
-  /** called once per batch after the states are loaded, before any decision: work to start early
-   *  (e.g. formatting every chunk the batch will likely store, in parallel) */
-  prepare?(inputs: { event: DecodedEvent; key: string; input: I }[], states: Map<string, S>): void;
 }
 
 type Failed = { event: DecodedEvent; error: Error };
@@ -146,7 +143,6 @@ export function deciderLoop<S, I, E extends Appended, F, C, U = never>(h: Decide
     }
     if (!byKey.size) return { invalid };
     const states = await h.load(bctx.tx, [...byKey.keys()], inputsOf(byKey) as Map<string, I[]>);
-    h.prepare?.([...byKey].flatMap(([key, list]) => list.map(({ event, input }) => ({ event, key, input }))), states);
     const changed = new Map<string, S>();
     const keys = [...byKey.keys()];
     let next = 0;

@@ -25,7 +25,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'gw-race-'));
   stack = await startTestStack({
     consumers: (deps) => [createGwProcessor(deps), createGwProjection(deps)],
-    env: { GW_DATA_DIR: dataDir, GW_MAX_SIZE: String(MAX_SIZE), GW_FORMAT_WORKERS: '2' },
+    env: { GW_DATA_DIR: dataDir, GW_MAX_SIZE: String(MAX_SIZE) },
   });
   url = await stack.listen();
 });

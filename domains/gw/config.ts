@@ -10,7 +10,6 @@ export const GW_KEYS = {
   defaultDatastore: key('GW_DEFAULT_DATASTORE', Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), 'datastore id the seed routes (/streamdata, /train, ...) act on', 'default'),
   maxChunkBytes: key('GW_MAX_CHUNK_BYTES', Type.Integer({ minimum: 1024 }), 'largest /streamdata body, bytes (larger → 413)', 16 * 1024 * 1024),
   fileFormat: key('GW_FILE_FORMAT', Type.Union([Type.Literal('json'), Type.Literal('json-b64')]), "chunk files: 'json' = the seed's {\"h\":[...],\"t\":[t0,dt]}; 'json-b64' = h as base64 float64le (faster, smaller)", 'json'),
-  formatWorkers: key('GW_FORMAT_WORKERS', Type.Integer({ minimum: 0, maximum: 64 }), 'processor worker threads that format and write, in parallel and off the event loop, the chunk files of events that carry the strain bytes (older events: the gateway now writes each chunk file itself); 0 = on the event loop', 0),
   readMaxSamples: key('GW_READ_MAX_SAMPLES', Type.Integer({ minimum: 1 }), 'most samples one GET /api/v1/gw/datastores/{id}/strain answers (a larger [t0, t1) → 400 DBB_GW_RANGE_TOO_LARGE); 2^20 float64 = 8 MiB octet-stream', 1 << 20),
   fsync: key('GW_FSYNC', Type.Boolean(), 'fsync every chunk file before it is renamed into the buffer', false),
 };

@@ -7,7 +7,6 @@ import { InvalidEventError } from '../../platform/errors.ts';
 import { chunkJson, writeIncomingChunk } from '../../domains/gw/chunk-file.ts';
 import { datastorePaths } from '../../domains/gw/paths.ts';
 import type { StoreChunkEffect } from './rules.ts';
-import { FormatPool } from './format-pool.ts';
 
 let root: string;
 beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'gw-effects-')); });
@@ -67,38 +66,6 @@ describe('storeChunk', () => {
     await rm(join(root, 'ds1'), { recursive: true });
     await storeChunk(effect('b.json'), { root, fsync: false });
     expect(await readdir(join(root, 'ds1', 'data'))).toEqual(['b.json']);
-  });
-});
-
-describe('storeChunk with a file the format pool wrote', () => {
-  let pool: FormatPool;
-  beforeEach(() => { pool = new FormatPool(1); });
-  afterEach(async () => { await pool.close(); });
-  const strain = (xs: number[]) => Buffer.from(new Float64Array(xs).buffer);
-  const seed = (xs: number[]) => chunkJson(new Float64Array(xs), 1126259462.5, 1 / 4096);
-
-  it('renames the worker\'s temp file into data/ (first chunk: data/ made on the way)', async () => {
-    const tmp = join(datastorePaths(root, 'ds1').tmp, 'e1.tmp');
-    const pre = pool.write(strain([1.5, -2e-21, 3]), 1126259462.5, 1 / 4096, 'json', tmp, true);
-    const res = await storeChunk(effect('a.json'), { root, fsync: false }, pre);
-    expect(await readFile(res.path, 'utf8')).toBe(seed([1.5, -2e-21, 3]));
-    expect(res).toMatchObject({ bytes: seed([1.5, -2e-21, 3]).length, reconciled: false });
-    expect(await readdir(datastorePaths(root, 'ds1').tmp)).toEqual([]);
-  });
-
-  it('formats and writes inline when the temp file is gone (an archive removed tmp/), and removes it for a file already stored', async () => {
-    const p = datastorePaths(root, 'ds1');
-    const pre = pool.write(strain([1, 2]), 1126259462.5, 1 / 4096, 'json', join(p.tmp, 'e2.tmp'), false);
-    await pre;
-    await rm(p.tmp, { recursive: true });
-    const res = await storeChunk(effect('b.json', [1, 2]), { root, fsync: false }, pre);
-    expect(await readFile(res.path, 'utf8')).toBe(seed([1, 2]));
-    const pre2 = pool.write(strain([7]), 1126259462.5, 1 / 4096, 'json', join(p.tmp, 'e3.tmp'), false);
-    await pre2;
-    expect(await storeChunk(effect('b.json', [7]), { root, fsync: false }, pre2)).toMatchObject({ reconciled: true });
-    await new Promise((r) => setTimeout(r, 50));
-    expect(await readdir(p.tmp)).toEqual([]);
-    expect(await readFile(res.path, 'utf8')).toBe(seed([1, 2]));
   });
 });
 

@@ -7,7 +7,6 @@ import { mkdir, readdir, rename, stat, rm, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ArchiveBatchEffect, DiscardChunkEffect, StoreChunkEffect } from './rules.ts';
 import { InvalidEventError } from '../../platform/errors.ts';
-import type { Prewritten } from './format-pool.ts';
 import { chunkJson, type ChunkFormat } from '../../domains/gw/chunk-file.ts';
 import { datastorePaths } from '../../domains/gw/paths.ts';
 
@@ -39,41 +38,17 @@ async function sizeOf(path: string): Promise<number | null> {
 
 export interface StoredChunk { bytes: number; path: string; reconciled: boolean }
 
-/** Removes a temp file a worker wrote for a chunk that is not stored from it (best effort). */
-export function discardPrewritten(prewritten: Promise<Prewritten | null> | undefined) {
-  prewritten?.then((pre) => { if (pre) unlink(pre.tmp).catch(() => {}); }, () => {});
-}
-
-/** Writes the chunk file unless it is already there (a redelivery after a crash). Synchronous on
- *  purpose: a chunk file is a few hundred KB into the page cache (well under a millisecond), while five
- *  awaited threadpool hops (stat, open, write, close, rename) each wait for a busy event loop.
- *  `prewritten`: the same file already formatted and written under a temp name by the format pool
- *  (format-pool.ts), so storing it is one rename; if that temp file is gone (an archive in the same
- *  batch removed tmp/), the chunk is formatted and written here. */
-export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps, prewritten?: Promise<Prewritten | null>): Promise<StoredChunk> {
+/** Stores the chunk file unless it is already there (a redelivery after a crash): a rename of the file the
+ *  gateway wrote into incoming/, or, for an event that carries the bytes (written before the gateway wrote
+ *  the files), the file formatted and written here. Synchronous on purpose: a chunk file is a few hundred KB
+ *  into the page cache (well under a millisecond), while five awaited threadpool hops (stat, open, write,
+ *  close, rename) each wait for a busy event loop. */
+export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps): Promise<StoredChunk> {
   const p = datastorePaths(deps.root, effect.datastoreId);
   const path = join(p.data, effect.fileName);
   const existing = sizeOfSync(path);
-  if (existing !== null) {
-    discardPrewritten(prewritten);
-    return { bytes: existing, path, reconciled: true };
-  }
+  if (existing !== null) return { bytes: existing, path, reconciled: true };
   if (effect.incoming !== null) return { ...renameIncoming(join(p.incoming, effect.incoming), path, p), path };
-  const pre = await prewritten;
-  if (pre) {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        renameSync(pre.tmp, path);
-        return { bytes: pre.bytes, path, reconciled: false };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        // data/ not made yet (first chunk), or the temp file is gone: make data/ and try once more
-        mkdirSync(p.data, { recursive: true });
-        madeDirs.add(p.data);
-      }
-    }
-    discardPrewritten(prewritten);
-  }
   // JSON of numbers (or base64) is ASCII: a string's length is its byte count, and writeSync takes it as is
   const body: string = chunkJson(effect.samples!, effect.t0, effect.dt, deps.format);
   const tmp = join(p.tmp, `${effect.fileName}.${process.pid}.tmp`);

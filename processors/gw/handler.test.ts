@@ -10,8 +10,7 @@ import type { EffectDeps } from './effects.ts';
 import { gwHandler } from './handler.ts';
 
 const handleGwRequest = (ev: DecodedEvent, ctx: HandlerContext, gw: GwConfig, fx: EffectDeps) => gwHandler(gw, fx).handle(ev, ctx);
-const handleGwBatch = (events: DecodedEvent[], bctx: BatchContext, gw: GwConfig, fx: EffectDeps, pool?: FormatPool) => gwHandler(gw, fx, pool).handleBatch(events, bctx);
-import { FormatPool } from './format-pool.ts';
+const handleGwBatch = (events: DecodedEvent[], bctx: BatchContext, gw: GwConfig, fx: EffectDeps) => gwHandler(gw, fx).handleBatch(events, bctx);
 import type { GwConfig } from '../../domains/gw/config.ts';
 import { chunkJson, writeIncomingChunk } from '../../domains/gw/chunk-file.ts';
 
@@ -44,7 +43,7 @@ function fakeDb() {
   };
 }
 
-const gw: GwConfig = { dataDir: '', maxSize: 1e9, defaultDatastore: 'default', maxChunkBytes: 1 << 20, fileFormat: 'json', formatWorkers: 0, readMaxSamples: 1 << 20, fsync: false };
+const gw: GwConfig = { dataDir: '', maxSize: 1e9, defaultDatastore: 'default', maxChunkBytes: 1 << 20, fileFormat: 'json', readMaxSamples: 1 << 20, fsync: false };
 let offset = 0;
 const chunkEvent = (id: string, xs: number[]): DecodedEvent => {
   const meta = { eventId: `${String(++offset).padStart(8, '0')}-0000-5000-8000-000000000000`, occurredAt: 1e12, correlationId: 'c', causationId: null, actor: null, source: 't' };
@@ -119,52 +118,41 @@ describe('gw processor handler', () => {
     expect(await readdir(join(root, 'ds1', 'data'))).toEqual([]);
   });
 
-  it('the batch path (with the format pool) gives the same outcomes and files as one event at a time', async () => {
-    const pool = new FormatPool(2);
-    try {
-      const events = [chunkEvent('a', [1, 2]), chunkEvent('b', [3]), chunkEvent('a', [4, 5, 6])];
-      const one = fakeDb();
-      const rootOne = join(root, 'one');
-      for (const e of events) { const t = one.begin(); await handleGwRequest(e, t.ctx(), gw, { root: rootOne, fsync: false }); t.commit(); }
-      const batch = fakeDb();
-      const rootBatch = join(root, 'batch');
-      const t = batch.begin();
-      const emittedPerEvent: unknown[] = [];
-      const res = await handleGwBatch(events, { tx: t.tx as never, log: pino({ level: 'silent' }), forEvent: () => { const c = t.ctx(); const emit = c.emit; c.emit = async (n, k, b) => { emittedPerEvent.push({ n, b }); return emit(n, k, b); }; return c; } }, gw, { root: rootBatch, fsync: false }, pool);
-      t.commit();
-      expect(res).toEqual({ invalid: [] });
-      expect(batch.committed).toEqual(one.committed);
-      expect(emittedPerEvent).toHaveLength(3);
-      for (const ds of ['a', 'b']) {
-        const names = (await readdir(join(rootOne, ds, 'data'))).sort();
-        expect((await readdir(join(rootBatch, ds, 'data'))).sort()).toEqual(names);
-        for (const n of names) expect(await readFile(join(rootBatch, ds, 'data', n), 'utf8')).toBe(await readFile(join(rootOne, ds, 'data', n), 'utf8'));
-      }
-    } finally {
-      await pool.close();
+  it('the batch path gives the same outcomes and files as one event at a time', async () => {
+    const events = [chunkEvent('a', [1, 2]), chunkEvent('b', [3]), chunkEvent('a', [4, 5, 6])];
+    const one = fakeDb();
+    const rootOne = join(root, 'one');
+    for (const e of events) { const t = one.begin(); await handleGwRequest(e, t.ctx(), gw, { root: rootOne, fsync: false }); t.commit(); }
+    const batch = fakeDb();
+    const rootBatch = join(root, 'batch');
+    const t = batch.begin();
+    const emittedPerEvent: unknown[] = [];
+    const res = await handleGwBatch(events, { tx: t.tx as never, log: pino({ level: 'silent' }), forEvent: () => { const c = t.ctx(); const emit = c.emit; c.emit = async (n, k, b) => { emittedPerEvent.push({ n, b }); return emit(n, k, b); }; return c; } }, gw, { root: rootBatch, fsync: false });
+    t.commit();
+    expect(res).toEqual({ invalid: [] });
+    expect(batch.committed).toEqual(one.committed);
+    expect(emittedPerEvent).toHaveLength(3);
+    for (const ds of ['a', 'b']) {
+      const names = (await readdir(join(rootOne, ds, 'data'))).sort();
+      expect((await readdir(join(rootBatch, ds, 'data'))).sort()).toEqual(names);
+      for (const n of names) expect(await readFile(join(rootBatch, ds, 'data', n), 'utf8')).toBe(await readFile(join(rootOne, ds, 'data', n), 'utf8'));
     }
   });
 
-  it('with the format pool, a chunk refused after a /train froze the datastore in the same batch is not stored, and its temp file is removed', async () => {
-    const pool = new FormatPool(2);
-    try {
-      const db = fakeDb();
-      const t = db.begin();
-      const emitted: { n: string; b: any }[] = [];
-      const a = chunkEvent('ds1', [1, 2]);
-      const meta = { ...a.meta, eventId: `${String(++offset).padStart(8, '0')}-0000-5000-8000-000000000000` };
-      const train = { name: 'TrainRequested', key: 'ds1', topic: 'dbb.gw.requests', partition: 0, offset: String(offset), meta, value: { meta, datastoreId: 'ds1', user: 'u', tokenOwner: 'o' } } as DecodedEvent;
-      const b = chunkEvent('ds1', [3]);
-      const fx = { root, fsync: false };
-      const res = await handleGwBatch([a, train, b], { tx: t.tx as never, log: pino({ level: 'silent' }), forEvent: () => { const c = t.ctx(); c.emit = async (n, _k, body) => { emitted.push({ n, b: body }); return {} as never; }; return c; } }, { ...gw, maxSize: 1 }, fx, pool);
-      expect(res).toEqual({ invalid: [] });
-      expect(emitted.map((e) => e.n)).toEqual(['GwChunkStored', 'BufferFrozen', 'GwChunkFailed']);
-      expect(await readdir(join(root, 'ds1', 'data'))).toEqual([emitted[0].b.fileName]);
-      await new Promise((r) => setTimeout(r, 100)); // the refused chunk's temp file is removed in the background
-      expect(await readdir(join(root, 'ds1', 'tmp'))).toEqual([]);
-    } finally {
-      await pool.close();
-    }
+  it('a chunk refused after a /train froze the datastore in the same batch is not stored', async () => {
+    const db = fakeDb();
+    const t = db.begin();
+    const emitted: { n: string; b: any }[] = [];
+    const a = chunkEvent('ds1', [1, 2]);
+    const meta = { ...a.meta, eventId: `${String(++offset).padStart(8, '0')}-0000-5000-8000-000000000000` };
+    const train = { name: 'TrainRequested', key: 'ds1', topic: 'dbb.gw.requests', partition: 0, offset: String(offset), meta, value: { meta, datastoreId: 'ds1', user: 'u', tokenOwner: 'o' } } as DecodedEvent;
+    const b = chunkEvent('ds1', [3]);
+    const fx = { root, fsync: false };
+    const res = await handleGwBatch([a, train, b], { tx: t.tx as never, log: pino({ level: 'silent' }), forEvent: () => { const c = t.ctx(); c.emit = async (n, _k, body) => { emitted.push({ n, b: body }); return {} as never; }; return c; } }, { ...gw, maxSize: 1 }, fx);
+    expect(res).toEqual({ invalid: [] });
+    expect(emitted.map((e) => e.n)).toEqual(['GwChunkStored', 'BufferFrozen', 'GwChunkFailed']);
+    expect(await readdir(join(root, 'ds1', 'data'))).toEqual([emitted[0].b.fileName]);
+    expect(await readdir(join(root, 'ds1', 'tmp'))).toEqual([]);
   });
 
   it('an archive whose outcome is UNKNOWN after a crash is found on disk and reported, not moved again', async () => {

@@ -5,14 +5,12 @@ import { consumerSpec } from '../../platform/consumer-spec.ts';
 import type { ConsumerSpec, DomainDeps } from '../../platform/types.ts';
 import { loadGwConfig } from '../../domains/gw/config.ts';
 import { gwHandler } from './handler.ts';
-import { FormatPool } from './format-pool.ts';
 
 export const NAME = 'processor.gw';
 
 export function createGwProcessor(deps: DomainDeps): ConsumerSpec {
   const gw = loadGwConfig(deps.config, deps.env);
   const fx = { root: gw.dataDir, fsync: gw.fsync, format: gw.fileFormat };
-  const pool = gw.formatWorkers > 0 ? new FormatPool(gw.formatWorkers) : undefined;
-  const { handle, handleBatch } = gwHandler(gw, fx, pool);
+  const { handle, handleBatch } = gwHandler(gw, fx);
   return consumerSpec('processor', NAME, { topics: [TOPIC.GW_REQUESTS], migrations: new URL('./migrations', import.meta.url), handle, handleBatch });
 }
