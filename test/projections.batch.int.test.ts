@@ -201,6 +201,13 @@ describe('handleBatch agrees with handle', () => {
       event(t, '2', 'TapeJobCancelled', { jobId: 2, wasInFlight: true }, o++),
       event(t, '2', 'TapeFilesStaged', { jobId: 2, staged: ['x'], failed: [], firstNotifiedAt: 3 }, o++), // after the cancel: nothing
       event(t, 'tick', 'TapeJobTimeoutChecked', { tick: 2, notificationsConsumed: 9, cache: null }, o++),
+      // not completed (the counts are the files' own), released twice, one file unknown
+      event(t, '4', 'TapeJobRequested', requested(4, ['p', 'q', 'r']), o++),
+      event(t, '4', 'TapeJobCreated', { jobId: 4, files: ['p', 'q', 'r'], notifyUrl: 'http://cb/4', deadline: 1_700_000_900_000 }, o++),
+      event(t, '4', 'TapeFilesStaged', { jobId: 4, staged: ['p'], failed: [{ file: 'q', error: 'tape error' }], firstNotifiedAt: 4 }, o++),
+      event(t, '4', 'TapeFilesReleased', { jobId: 4, files: ['p', 'zz'] }, o++),
+      event(t, '4', 'TapeFilesStaged', { jobId: 4, staged: ['r', 'p'], failed: [], firstNotifiedAt: 5 }, o++),
+      event(t, '4', 'TapeFilesReleased', { jobId: 4, files: ['p', 'r'] }, o++),
     ];
     await expectAgreement(createTapeProjection(deps), events, { jobs: 'job_id', files: 'job_id, name', adapter: 'id' });
   });

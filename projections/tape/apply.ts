@@ -1,7 +1,7 @@
 // Applies fold.ts row changes in the projection's batch transaction (search_path = its schema, so a
 // replay into a shadow schema writes there). jobs.last_offset guards every change of a job; a file
 // counts only while the job is STAGING and the file was pending, as in the processor. applyChanges is
-// handle's (one event), applyBatch handleBatch's (multi-row statements); the two must agree.
+// handle's (one event), applyBatch handleBatch's (rows folded in memory); the two must agree.
 import type pg from 'pg';
 import type { RowChange } from './fold.ts';
 
@@ -81,94 +81,121 @@ export async function applyChanges(tx: Tx, offset: string, changes: RowChange[])
   }
 }
 
-type Of<K extends RowChange['op']> = Extract<RowChange, { op: K }> & { offset: string };
-const keyOf = (c: RowChange) => (c.op === 'heartbeat' ? 'adapter' : `job ${c.jobId}`);
+type JobRow = Record<string, unknown> & { job_id: number; status: string; last_offset: number | string; ready_files: number; error_files: number; released_files: number };
+type FileRow = Record<string, unknown> & { job_id: number; name: string; ready: boolean; error: boolean; released_at: Date | string | null };
 
-/** The same as applyChanges for every event of a sub-batch, in multi-row statements: a job (and the
- *  adapter row) changes at most once per segment, its next change opens the next segment (a replay
- *  has about as many segments as a job has events, not as the log has); per segment one statement per op. */
+const later = (row: JobRow, offset: string) => BigInt(row.last_offset) < BigInt(offset);
+const ts = (ms: number) => new Date(ms);
+const fileKey = (jobId: number, name: string) => `${jobId}\u0000${name}`;
+
+/** The same as applyChanges for every event of a sub-batch: the batch's job and file rows are read once
+ *  (FOR UPDATE), every change is folded into them in memory in log order with applyChanges's guards, and
+ *  the rows that changed are written back in one statement per table (deletes first). The adapter row
+ *  takes the batch's last heartbeat (each one overwrites it whole). */
 export async function applyBatch(tx: Tx, events: { offset: string; changes: RowChange[] }[]): Promise<void> {
-  let segment: (RowChange & { offset: string })[] = [];
-  const seen = new Set<string>();
-  for (const e of events) {
-    for (const c of e.changes) {
-      if (seen.has(keyOf(c))) {
-        await applySegment(tx, segment);
-        segment = [];
-        seen.clear();
-      }
-      seen.add(keyOf(c));
-      segment.push({ ...c, offset: e.offset });
+  const changes = events.flatMap((e) => e.changes.map((c) => ({ c, offset: e.offset })));
+  const beats = changes.filter(({ c }) => c.op === 'heartbeat');
+  if (beats.length) await applyChanges(tx, beats[beats.length - 1].offset, [beats[beats.length - 1].c]);
+  const jobChanges = changes.filter((x): x is { c: Exclude<RowChange, { op: 'heartbeat' }>; offset: string } => x.c.op !== 'heartbeat');
+  if (!jobChanges.length) return;
+
+  const ids = [...new Set(jobChanges.map(({ c }) => c.jobId))];
+  const { rows: jobRows } = await tx.query<JobRow>('SELECT * FROM jobs WHERE job_id = ANY($1::bigint[]) FOR UPDATE', [ids]);
+  const { rows: fileRows } = await tx.query<FileRow>('SELECT * FROM files WHERE job_id = ANY($1::bigint[]) FOR UPDATE', [ids]);
+  const jobs = new Map(jobRows.map((r) => [Number(r.job_id), r]));
+  const files = new Map(fileRows.map((f) => [fileKey(Number(f.job_id), f.name), f]));
+  const changedJobs = new Set<JobRow>();
+  const changedFiles = new Set<FileRow>();
+  const deleted = new Set<number>(); // jobs whose stored rows (and files) go
+
+  for (const { c, offset } of jobChanges) {
+    const row = jobs.get(c.jobId);
+    if (c.op === 'jobRequested') {
+      if (row) continue; // ON CONFLICT DO NOTHING
+      const created: JobRow = {
+        job_id: c.jobId, status: 'REQUESTED', notify_url: c.notifyUrl, created: ts(c.created), completed: false, completed_at: null, deadline: null,
+        submitted: false, total_files: 0, ready_files: 0, error_files: 0, return_code: null, comment: '', callback_status: 'NONE', callback_attempts: 0,
+        callback_error: null, last_offset: offset, released_files: 0,
+      };
+      jobs.set(c.jobId, created);
+      changedJobs.add(created);
+      continue;
     }
+    if (!row || !later(row, offset)) continue;
+    switch (c.op) {
+      case 'jobCreated':
+        if (row.status !== 'REQUESTED') continue;
+        Object.assign(row, { status: 'STAGING', total_files: c.files.length, deadline: ts(c.deadline) });
+        for (const name of c.files) {
+          const k = fileKey(c.jobId, name);
+          if (files.has(k)) continue;
+          const f: FileRow = { job_id: c.jobId, name, ready: false, error: false, readytime: null, error_text: null, released_at: null };
+          files.set(k, f);
+          changedFiles.add(f);
+        }
+        break;
+      case 'jobSet':
+        for (const [k, v] of Object.entries(c.set)) if (SET_COLUMNS.has(k)) row[k] = v;
+        break;
+      case 'jobFinished':
+        if (row.status === 'CANCELLED') continue;
+        Object.assign(row, {
+          status: c.status, completed: true, completed_at: ts(c.at), return_code: c.returnCode, comment: c.comment, callback_status: 'PENDING',
+          ready_files: c.counts?.ready ?? row.ready_files, error_files: c.counts?.error ?? row.error_files,
+        });
+        break;
+      case 'files':
+        // the job's offset moves whatever its status; files count only while it is STAGING
+        if (row.status === 'STAGING') {
+          for (const n of c.files) {
+            const f = files.get(fileKey(c.jobId, n.name));
+            if (!f || f.ready || f.error) continue;
+            Object.assign(f, { ready: n.ready, error: !n.ready, readytime: ts(c.at), error_text: n.error });
+            changedFiles.add(f);
+            if (n.ready) row.ready_files = Number(row.ready_files) + 1; else row.error_files = Number(row.error_files) + 1;
+          }
+        }
+        break;
+      case 'released':
+        for (const name of new Set(c.files)) {
+          const f = files.get(fileKey(c.jobId, name));
+          if (!f || f.released_at !== null) continue;
+          f.released_at = ts(c.at);
+          changedFiles.add(f);
+          row.released_files = Number(row.released_files) + 1;
+        }
+        break;
+      case 'jobCancelled':
+        jobs.delete(c.jobId);
+        changedJobs.delete(row);
+        for (const [k, f] of files) if (Number(f.job_id) === c.jobId) { files.delete(k); changedFiles.delete(f); }
+        deleted.add(c.jobId);
+        continue;
+      default: {
+        const never: never = c;
+        void never;
+      }
+    }
+    row.last_offset = offset;
+    changedJobs.add(row);
   }
-  await applySegment(tx, segment);
+
+  if (deleted.size) {
+    await tx.query(
+      `WITH d AS (DELETE FROM jobs WHERE job_id = ANY($1::bigint[])) DELETE FROM files WHERE job_id = ANY($1::bigint[])`, [[...deleted]]);
+  }
+  if (changedJobs.size) {
+    await tx.query(
+      `INSERT INTO jobs SELECT * FROM jsonb_populate_recordset(NULL::jobs, $1::jsonb)
+       ON CONFLICT (job_id) DO UPDATE SET ${JOB_COLUMNS.map((k) => `${k} = EXCLUDED.${k}`).join(', ')}`, [JSON.stringify([...changedJobs])]);
+  }
+  if (changedFiles.size) {
+    await tx.query(
+      `INSERT INTO files SELECT * FROM jsonb_populate_recordset(NULL::files, $1::jsonb)
+       ON CONFLICT (job_id, name) DO UPDATE SET ready = EXCLUDED.ready, error = EXCLUDED.error, readytime = EXCLUDED.readytime,
+         error_text = EXCLUDED.error_text, released_at = EXCLUDED.released_at`, [JSON.stringify([...changedFiles])]);
+  }
 }
 
-async function applySegment(tx: Tx, changes: (RowChange & { offset: string })[]): Promise<void> {
-  const of = <K extends RowChange['op']>(op: K) => changes.filter((c): c is Of<K> => c.op === op);
-  const requested = of('jobRequested');
-  if (requested.length) {
-    await tx.query(
-      `INSERT INTO jobs (job_id, status, notify_url, created, last_offset)
-       SELECT id, 'REQUESTED', u, to_timestamp(t / 1000.0), o FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::bigint[]) AS x(id, u, t, o)
-       ON CONFLICT (job_id) DO NOTHING`,
-      [requested.map((c) => c.jobId), requested.map((c) => c.notifyUrl), requested.map((c) => c.created), requested.map((c) => c.offset)]);
-  }
-  const created = of('jobCreated');
-  if (created.length) {
-    await tx.query(
-      `WITH j AS (UPDATE jobs SET status = 'STAGING', total_files = x.n, deadline = to_timestamp(x.d / 1000.0), last_offset = x.o
-                  FROM unnest($1::bigint[], $2::integer[], $3::float8[], $4::bigint[]) AS x(id, n, d, o)
-                  WHERE jobs.job_id = x.id AND jobs.last_offset < x.o AND jobs.status = 'REQUESTED' RETURNING jobs.job_id)
-       INSERT INTO files (job_id, name) SELECT f.id, f.name FROM unnest($5::bigint[], $6::text[]) AS f(id, name)
-       WHERE f.id IN (SELECT job_id FROM j) ON CONFLICT DO NOTHING`,
-      [created.map((c) => c.jobId), created.map((c) => c.files.length), created.map((c) => c.deadline), created.map((c) => c.offset),
-        created.flatMap((c) => c.files.map(() => c.jobId)), created.flatMap((c) => c.files)]);
-  }
-  const sets = of('jobSet');
-  if (sets.length) {
-    // the columns an event sets are the keys of its jsonb (callback_error may be set to null)
-    const col = (k: string, type: string) => `${k} = CASE WHEN x.s ? '${k}' THEN (x.s->>'${k}')::${type} ELSE jobs.${k} END`;
-    await tx.query(
-      `UPDATE jobs SET ${col('submitted', 'boolean')}, ${col('callback_status', 'text')}, ${col('callback_attempts', 'integer')}, ${col('callback_error', 'text')},
-         last_offset = x.o
-       FROM unnest($1::bigint[], $2::jsonb[], $3::bigint[]) AS x(id, s, o) WHERE jobs.job_id = x.id AND jobs.last_offset < x.o`,
-      [sets.map((c) => c.jobId), sets.map((c) => JSON.stringify(Object.fromEntries(Object.entries(c.set).filter(([k]) => SET_COLUMNS.has(k))))), sets.map((c) => c.offset)]);
-  }
-  const finished = of('jobFinished');
-  if (finished.length) {
-    await tx.query(
-      `UPDATE jobs SET status = x.st, completed = true, completed_at = to_timestamp(x.t / 1000.0), return_code = x.rc, comment = x.cm,
-         ready_files = COALESCE(x.r, ready_files), error_files = COALESCE(x.e, error_files), callback_status = 'PENDING', last_offset = x.o
-       FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::integer[], $5::text[], $6::integer[], $7::integer[], $8::bigint[]) AS x(id, st, t, rc, cm, r, e, o)
-       WHERE jobs.job_id = x.id AND jobs.last_offset < x.o AND jobs.status <> 'CANCELLED'`,
-      [finished.map((c) => c.jobId), finished.map((c) => c.status), finished.map((c) => c.at), finished.map((c) => c.returnCode), finished.map((c) => c.comment),
-        finished.map((c) => c.counts?.ready ?? null), finished.map((c) => c.counts?.error ?? null), finished.map((c) => c.offset)]);
-  }
-  const files = of('files');
-  if (files.length) {
-    await tx.query(
-      `WITH x AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS x(id, o, t)),
-            j AS (SELECT x.* FROM x JOIN jobs ON jobs.job_id = x.id WHERE jobs.last_offset < x.o AND jobs.status = 'STAGING'),
-            input AS (SELECT * FROM unnest($4::bigint[], $5::text[], $6::boolean[], $7::text[]) AS i(id, name, ok, err)),
-            f AS (UPDATE files SET ready = i.ok, error = NOT i.ok, readytime = to_timestamp(j.t / 1000.0), error_text = i.err
-                  FROM input i JOIN j ON j.id = i.id
-                  WHERE files.job_id = i.id AND files.name = i.name AND NOT files.ready AND NOT files.error RETURNING files.job_id, files.ready)
-       UPDATE jobs SET last_offset = x.o,
-         ready_files = ready_files + (SELECT count(*) FROM f WHERE f.job_id = jobs.job_id AND f.ready),
-         error_files = error_files + (SELECT count(*) FROM f WHERE f.job_id = jobs.job_id AND NOT f.ready)
-       FROM x WHERE jobs.job_id = x.id AND jobs.last_offset < x.o`,
-      [files.map((c) => c.jobId), files.map((c) => c.offset), files.map((c) => c.at),
-        files.flatMap((c) => c.files.map(() => c.jobId)), files.flatMap((c) => c.files.map((f) => f.name)),
-        files.flatMap((c) => c.files.map((f) => f.ready)), files.flatMap((c) => c.files.map((f) => f.error))]);
-  }
-  const cancelled = of('jobCancelled');
-  if (cancelled.length) {
-    await tx.query(
-      `WITH d AS (DELETE FROM jobs USING unnest($1::bigint[], $2::bigint[]) AS x(id, o) WHERE jobs.job_id = x.id AND jobs.last_offset < x.o RETURNING jobs.job_id)
-       DELETE FROM files WHERE job_id IN (SELECT job_id FROM d)`,
-      [cancelled.map((c) => c.jobId), cancelled.map((c) => c.offset)]);
-  }
-  for (const c of of('heartbeat')) await applyChanges(tx, c.offset, [c]); // one adapter row: at most one per segment
-  for (const c of of('released')) await applyChanges(tx, c.offset, [c]); // rare: one statement each
-}
+const JOB_COLUMNS = ['status', 'notify_url', 'created', 'completed', 'completed_at', 'deadline', 'submitted', 'total_files', 'ready_files', 'error_files',
+  'return_code', 'comment', 'callback_status', 'callback_attempts', 'callback_error', 'last_offset', 'released_files'];
