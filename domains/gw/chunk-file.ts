@@ -51,17 +51,21 @@ export function parseChunkJson(text: string): ChunkData {
  *  processor stores it with a rename. Synchronous: a few hundred KB into the page cache, no threadpool
  *  hops on a busy event loop. Returns the file's name. */
 export function writeIncomingChunk(root: string, datastoreId: string, samples: Float64Array, t0: number, dt: number, format: ChunkFormat, fsync: boolean): string {
-  const dir = datastorePaths(root, datastoreId).incoming;
   const name = `${randomUUID()}.json`;
-  // JSON of numbers (or base64) is ASCII: writeFileSync takes the string as is
-  const body = chunkJson(samples, t0, dt, format);
+  writeChunkFile(datastorePaths(root, datastoreId).incoming, name, chunkJson(samples, t0, dt, format), fsync, 'wx');
+  return name;
+}
+
+/** Writes `body` as `dir/name` (the directory made on first use), fsync'd when asked. `flag`: 'wx' for a new
+ *  name, 'w' to overwrite a temp file. JSON of numbers (or base64) is ASCII: the string is written as is. */
+export function writeChunkFile(dir: string, name: string, body: string, fsync: boolean, flag: 'w' | 'wx'): void {
   let fd: number;
   try {
-    fd = openSync(join(dir, name), 'wx');
+    fd = openSync(join(dir, name), flag);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     mkdirSync(dir, { recursive: true });
-    fd = openSync(join(dir, name), 'wx');
+    fd = openSync(join(dir, name), flag);
   }
   try {
     writeFileSync(fd, body);
@@ -69,7 +73,6 @@ export function writeIncomingChunk(root: string, datastoreId: string, samples: F
   } finally {
     closeSync(fd);
   }
-  return name;
 }
 
 /** Removes a chunk file whose event was not appended (the append failed: the client is told so and sends

@@ -2,12 +2,12 @@
 // file the gateway wrote in incoming/, or, for an event that carries the bytes, format and write it, temp
 // then rename), remove a refused chunk's file, and move the stored batch into an archive directory. Each
 // one checks before it acts, so running it again after a crash finds the work done instead of repeating it.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, stat, rm, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ArchiveBatchEffect, DiscardChunkEffect, StoreChunkEffect } from './rules.ts';
 import { InvalidEventError } from '../../platform/errors.ts';
-import { chunkJson, type ChunkFormat } from '../../domains/gw/chunk-file.ts';
+import { chunkJson, writeChunkFile, type ChunkFormat } from '../../domains/gw/chunk-file.ts';
 import { datastorePaths } from '../../domains/gw/paths.ts';
 
 
@@ -49,28 +49,12 @@ export async function storeChunk(effect: StoreChunkEffect, deps: EffectDeps): Pr
   const existing = sizeOfSync(path);
   if (existing !== null) return { bytes: existing, path, reconciled: true };
   if (effect.incoming !== null) return { ...renameIncoming(join(p.incoming, effect.incoming), path, p), path };
-  // JSON of numbers (or base64) is ASCII: a string's length is its byte count, and writeSync takes it as is
-  const body: string = chunkJson(effect.samples!, effect.t0, effect.dt, deps.format);
-  const tmp = join(p.tmp, `${effect.fileName}.${process.pid}.tmp`);
-  let fd: number;
-  try {
-    if (!madeDirs.has(p.tmp)) throw Object.assign(new Error('no dir yet'), { code: 'ENOENT' });
-    fd = openSync(tmp, 'w');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    // first chunk, or someone removed the directory since we made it
-    mkdirSync(p.data, { recursive: true });
-    mkdirSync(p.tmp, { recursive: true });
-    madeDirs.add(p.data).add(p.tmp);
-    fd = openSync(tmp, 'w');
-  }
-  try {
-    writeFileSync(fd, body);
-    if (deps.fsync) fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  // an event from before the gateway wrote the files: format and write here, temp then rename
+  const body = chunkJson(effect.samples!, effect.t0, effect.dt, deps.format);
+  const tmp = `${effect.fileName}.${process.pid}.tmp`;
+  writeChunkFile(p.tmp, tmp, body, deps.fsync, 'w');
+  mkdirSync(p.data, { recursive: true });
+  renameSync(join(p.tmp, tmp), path);
   return { bytes: body.length, path, reconciled: false };
 }
 
@@ -88,7 +72,6 @@ function renameIncoming(from: string, to: string, p: ReturnType<typeof datastore
       if (stored !== null) return { bytes: stored, reconciled: true };
       if (attempt > 0 || sizeOfSync(from) === null) throw new InvalidEventError(`chunk file ${from} is gone and ${to} was never stored`);
       mkdirSync(p.data, { recursive: true });
-      madeDirs.add(p.data);
     }
   }
 }
@@ -156,10 +139,8 @@ export async function archiveBatch(effect: ArchiveBatchEffect, deps: EffectDeps)
     else await rename(p.data, archivePath);
   }
   await mkdir(p.data, { recursive: true });
-  madeDirs.add(p.data);
   // partial writes of the archived batch are garbage now
   await rm(p.tmp, { recursive: true, force: true });
-  madeDirs.delete(p.tmp);
   return { archivePath, ...(await countFiles(archivePath)), reconciled };
 }
 
