@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileS
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
-import { brokerJvmArgs, javaBin, kafkaClasspath, KAFKA_HOST, LOG4J2, run } from './kafka.ts';
+import { brokerJvmArgs, javaBin, kafkaClasspath, KAFKA_HOST, LOG4J2, newClusterId, run } from './kafka.ts';
 import { fetchArtifacts, isFetched, libDir } from './maven.ts';
 import { cmdlineOf, isAlive, logFile, pidFile, portOpen, readPid, removeFile, spawnDetached, terminate, waitUntil, writePid } from './proc.ts';
 
@@ -41,7 +41,7 @@ export class KafkaCluster {
       if (opts.brokers && opts.brokers !== this.spec.brokers) throw new Error(`${this.stateDir} holds a ${this.spec.brokers}-broker cluster, not ${opts.brokers}`);
     } else {
       this.spec = {
-        clusterId: randomBytes(16).toString('base64url'),
+        clusterId: newClusterId(),
         brokers: opts.brokers ?? 3,
         basePort: opts.basePort ?? 9192,
         scram: opts.scram ? { username: 'dbb' } : null,

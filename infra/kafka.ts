@@ -93,6 +93,15 @@ logger.config.name = org.apache.kafka.common.config.AbstractConfig
 logger.config.level = WARN
 `;
 
+/** A KRaft cluster id: 16 random bytes, base64url. Never starting with '-', as Kafka's own Uuid.randomUuid
+ *  ensures: the storage tool would read such an id as an option ("--cluster-id: expected one argument"). */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -127,7 +136,7 @@ export async function prepareKafka(stateDir: string, log: (msg: string) => void)
   const dataDir = join(stateDir, 'kafka');
   if (!existsSync(join(dataDir, 'meta.properties'))) {
     mkdirSync(dataDir, { recursive: true });
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = newClusterId();
     log(`kafka: formatting storage in ${dataDir} (cluster ${clusterId})`);
     const r = await run(javaBin(), [...common, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted']);
     if (r.code !== 0) throw new Error(`kafka storage format failed (exit ${r.code}):\n${r.output.split('\n').slice(-30).join('\n')}`);
