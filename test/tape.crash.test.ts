@@ -87,8 +87,11 @@ it('resubmits a batchstage whose answer was lost in a crash, without staging any
   h.library.releaseHeld();
   await eventually(() => expect(h.receiver.delivered().filter((r) => r.body?.job_id === 303)).toHaveLength(1), { timeoutMs: 60_000 });
   expect(h.receiver.delivered().find((r) => r.body?.job_id === 303)!.body).toMatchObject({ return_code: 0, ready_files: 5, error_files: 0 });
-  const { rows: [job] } = await h.stack.db.query('SELECT submitted, ready FROM processor_tape.jobs WHERE job_id = 303');
-  expect(job).toEqual({ submitted: true, ready: 5 });
+  // the callback goes out in the batch that completes the job (Decider.react), before that batch commits
+  await eventually(async () => {
+    const { rows: [job] } = await h.stack.db.query('SELECT submitted, ready FROM processor_tape.jobs WHERE job_id = 303');
+    expect(job).toEqual({ submitted: true, ready: 5 });
+  }, { timeoutMs: 30_000 });
   expect(h.library.stats.staged).toBe(staged + 5); // the second batchstage on key 303 staged nothing again
 });
 
